@@ -1,0 +1,269 @@
+"""Types shared by the workflow, the activities, the worker and the CLI.
+
+This module imports nothing else of Remedy's, so the deterministic workflow code can import it
+freely. Everything here crosses the Temporal wire (pydantic data converter) or the job boundary;
+none of it may ever hold a credential.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Provider = Literal["aws", "azure"]
+
+# ---------------------------------------------------------------------------------------------
+# The finding payload (the VSS / Tanzu hub job contract). Field names are those of the JSON.
+# ---------------------------------------------------------------------------------------------
+
+
+class _Open(BaseModel):
+    """Payload parts accept and keep any extra field: both generations exist in the wild."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class CloudAccount(_Open):
+    provider: Provider | None = None
+    roleArn: str | None = None
+    subscriptionId: str | None = None
+    applicationId: str | None = None
+
+
+class FindingInfo(_Open):
+    FindingId: str | None = None
+    ObjectId: str | None = None
+    ObjectChain: str | None = None
+    CloudTags: dict[str, str] | None = None
+    RiskScore: float | None = None
+    Region: str | None = None
+    Service: str | None = None
+
+
+class NotificationInfo(_Open):
+    CloudAccountID: str | None = None
+    CloudAccountId: str | None = None
+    RuleID: str | None = None
+    RuleName: str | None = None
+    RuleDisplayName: str | None = None
+    Level: str | None = None
+    Service: str | None = None
+    FindingInfo: FindingInfo = Field(default_factory=lambda: FindingInfo())
+
+
+class FindingPayload(_Open):
+    cloudAccount: CloudAccount | None = None
+    notificationInfo: NotificationInfo
+    autoRemediate: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# What to run: a remediation is one job or an ordered chain of jobs.
+# ---------------------------------------------------------------------------------------------
+
+
+class RetrySettings(BaseModel):
+    """How a job step is retried when the job exits non-zero or times out."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    initial_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    backoff: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_interval_s: float = Field(default=60.0, gt=0, le=86400)
+
+
+class JobStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job: str = Field(min_length=1, max_length=200, pattern=r"^[^\s/\\]+$")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    timeout_s: float = Field(default=900.0, gt=0, le=6 * 3600)
+
+
+class TagSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class AccountAccess(BaseModel):
+    """How the worker reaches the target account. Identifiers only: never a secret."""
+
+    model_config = ConfigDict(extra="forbid")
+    role_arn: str | None = None
+    external_id: str | None = None
+
+
+class RemediationSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = ""
+    steps: list[JobStep] = Field(min_length=1, max_length=20)
+    tags: TagSettings = Field(default_factory=TagSettings)
+    access: AccountAccess = Field(default_factory=AccountAccess)
+
+    @field_validator("name")
+    @classmethod
+    def _default_name(cls, value: str) -> str:
+        return value.strip()
+
+    def display_name(self) -> str:
+        return self.name or "+".join(step.job for step in self.steps)
+
+
+class RemediationInput(BaseModel):
+    """The workflow's input: the finding as received, and what to do about it."""
+
+    payload: dict[str, Any]
+    spec: RemediationSpec
+
+
+# ---------------------------------------------------------------------------------------------
+# Activity inputs and results.
+# ---------------------------------------------------------------------------------------------
+
+
+class AccountRef(BaseModel):
+    """Names the target account and how to reach it. Identifiers only."""
+
+    provider: Provider
+    account_id: str
+    region: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+
+    def cache_key(self) -> str:
+        return f"{self.provider}|{self.account_id}|{self.role_arn}|{self.external_id}"
+
+
+class ValidateInput(BaseModel):
+    payload: dict[str, Any]
+    spec: RemediationSpec
+
+
+class ValidatedFinding(BaseModel):
+    """The finding, checked against every job in the chain and completed for both generations."""
+
+    payload: dict[str, Any]
+    account: AccountRef
+    finding_id: str
+    object_id: str
+    rule_id: str | None = None
+    resource_type: str | None = None
+    job_checksums: dict[str, str] = Field(default_factory=dict)
+
+
+class AssumeRoleInput(BaseModel):
+    account: AccountRef
+    run_id: str
+
+
+class AssumeRoleResult(BaseModel):
+    identity: str
+    expires_at: datetime | None = None
+
+
+class RunJobInput(BaseModel):
+    job: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, Any]
+    account: AccountRef
+    run_id: str
+    timeout_s: float = 900.0
+
+
+class JobResult(BaseModel):
+    job: str
+    exit_code: int
+    attempt: int
+    duration_s: float
+    log_tail: str
+    changes: list[str] = Field(default_factory=list)
+    errors_logged: int = 0
+    output_truncated: bool = False
+
+
+class JobFailure(BaseModel):
+    """Details attached to a failed job attempt (ApplicationError details)."""
+
+    job: str
+    exit_code: int | None
+    attempt: int
+    reason: str
+    log_tail: str
+
+
+class TagInput(BaseModel):
+    account: AccountRef
+    resource_id: str
+    resource_type: str | None = None
+    tags: dict[str, str]
+    run_id: str
+
+
+class TagResult(BaseModel):
+    tagged: bool
+    message: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Status: what the `status` query and the workflow result say.
+# ---------------------------------------------------------------------------------------------
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepStatus(BaseModel):
+    name: str
+    kind: Literal["validate", "assume_role", "job", "tag"]
+    state: StepState = StepState.PENDING
+    attempts: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    message: str = ""
+    log_tail: str = ""
+    changes: list[str] = Field(default_factory=list)
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    remediation: str
+    state: RunState = RunState.RUNNING
+    current_step: str | None = None
+    message: str = ""
+    finding_id: str | None = None
+    resource: str | None = None
+    rule_id: str | None = None
+    account_id: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    steps: list[StepStatus] = Field(default_factory=list)
+
+
+class JobInfo(BaseModel):
+    """A registered job, as `remedy jobs list --json` and the worker's registration show it."""
+
+    name: str
+    provider: Provider | None
+    checksum: str
+    rules: list[str] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    alias_of: str | None = None
+    resource_type: str | None = None
+    description: str = ""

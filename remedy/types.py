@@ -33,7 +33,9 @@ class CloudAccount(_Open):
     applicationId: str | None = None
 
 
-class FindingInfo(_Open):
+class FindingDetails(_Open):
+    """`notificationInfo.FindingInfo`."""
+
     FindingId: str | None = None
     ObjectId: str | None = None
     ObjectChain: str | None = None
@@ -51,7 +53,7 @@ class NotificationInfo(_Open):
     RuleDisplayName: str | None = None
     Level: str | None = None
     Service: str | None = None
-    FindingInfo: FindingInfo = Field(default_factory=lambda: FindingInfo())
+    FindingInfo: FindingDetails = Field(default_factory=lambda: FindingDetails())
 
 
 class FindingPayload(_Open):
@@ -118,6 +120,8 @@ class RemediationInput(BaseModel):
 
     payload: dict[str, Any]
     spec: RemediationSpec
+    #: upsert the custom search attributes (off for a cluster where they are not registered)
+    search_attributes: bool = True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -156,7 +156,9 @@ def _wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | No
     raise TimeoutError(f"no answer from {url} after {timeout_s:.0f} s")
 
 
-def start_moto(port: int | None = None, host: str = "127.0.0.1") -> tuple[str, subprocess.Popen[bytes]]:
+def start_moto(
+    port: int | None = None, host: str = "127.0.0.1"
+) -> tuple[str, subprocess.Popen[bytes]]:
     """Start moto's server in its own process; return its endpoint and the process."""
     port = port or free_port(host)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -175,7 +177,8 @@ def start_moto(port: int | None = None, host: str = "127.0.0.1") -> tuple[str, s
 def set_iam_enforcement(endpoint: str, enforced: bool) -> None:
     """moto's switch: `0` enforces IAM on every request from now on, `inf` on none."""
     request = urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth", data=b"0" if enforced else b"inf",
+        f"{endpoint}/moto-api/reset-auth",
+        data=b"0" if enforced else b"inf",
         method="POST",
         headers={"Content-Type": "text/plain"},
     )
@@ -216,13 +219,18 @@ def bootstrap(endpoint: str, role_policies: Iterable[dict[str, Any]]) -> AwsSand
 
     def user_with_policy(name: str, policy: dict[str, Any]) -> Keys:
         iam.create_user(UserName=name)
-        iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+        iam.put_user_policy(
+            UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy)
+        )
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return Keys(key["AccessKeyId"], key["SecretAccessKey"])
 
     admin = user_with_policy(
         ADMIN_USER,
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        },
     )
     worker = user_with_policy(
         WORKER_USER,
@@ -252,7 +260,9 @@ def bootstrap(endpoint: str, role_policies: Iterable[dict[str, Any]]) -> AwsSand
     return AwsSandbox(endpoint=endpoint, admin=admin, worker=worker, role_arn=role_arn)
 
 
-def start_aws_sandbox(role_policies: Iterable[dict[str, Any]], port: int | None = None) -> AwsSandbox:
+def start_aws_sandbox(
+    role_policies: Iterable[dict[str, Any]], port: int | None = None
+) -> AwsSandbox:
     endpoint, process = start_moto(port)
     try:
         sandbox = bootstrap(endpoint, role_policies)

@@ -1,0 +1,219 @@
+"""Run one job the way the VSS worker does: `python <job>/<job>.py '<payload JSON>'`.
+
+A job is untrusted code. Each attempt gets:
+- a fresh process in its own process group, stdin closed;
+- cwd = a private temporary copy of the job folder, removed afterwards;
+- an environment holding only what the contract gives (the run's credentials and region, plus the
+  endpoint, CA bundle and proxy variables when configured) and never the worker's own secrets;
+- a timeout that kills the whole process group (and the group is killed after a normal exit too,
+  so a job cannot leave a grandchild running);
+- stdout and stderr merged, capped, redacted, returned as the step's log tail and written line by
+  line to the worker's structured log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.credentials import CredentialStore
+from remedy.logs import redact
+from remedy.types import JobFailure, JobResult, RunJobInput
+from worker.registry import ParameterError, Registry, UnknownJobError
+
+log = logging.getLogger("remedy.job")
+
+PASSED_THROUGH = ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                  "http_proxy", "https_proxy", "no_proxy", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+CHANGE_PREFIX = "CHANGE: "
+KILL_GRACE_S = 3.0
+HEARTBEAT_EVERY_S = 5.0
+READ_CHUNK = 65536
+
+
+@dataclass
+class Output:
+    """A job's merged output: the first `cap` bytes and the last `tail` bytes kept, the rest counted."""
+
+    cap: int
+    tail: int = 8_000
+    kept: bytearray = field(default_factory=bytearray)
+    last: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.cap - len(self.kept)
+        if room > 0:
+            self.kept.extend(chunk[:room])
+            chunk = chunk[room:]
+        if chunk:
+            self.last.extend(chunk)
+            del self.last[: max(0, len(self.last) - self.tail)]
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.kept) - len(self.last)
+
+    def text(self) -> str:
+        body = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            body += f"\n[remedy: {self.dropped} bytes of output were discarded here]\n"
+        return body + self.last.decode("utf-8", errors="replace")
+
+
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def base_environment(workdir: Path, worker_env: dict[str, str]) -> dict[str, str]:
+    env = {
+        "PATH": worker_env.get("PATH", os.defpath),
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update({name: worker_env[name] for name in PASSED_THROUGH if worker_env.get(name)})
+    return env
+
+
+def job_log_summary(text: str) -> tuple[list[str], int]:
+    changes, errors = [], 0
+    for line in text.splitlines():
+        if line.startswith(CHANGE_PREFIX):
+            changes.append(line[len(CHANGE_PREFIX):].strip())
+        elif line.startswith(("ERROR", "CRITICAL")) or " ERROR " in line or line.startswith("Traceback"):
+            errors += 1
+    return changes, errors
+
+
+class JobRunner:
+    def __init__(self, registry: Registry, credentials: CredentialStore, *,
+                 output_cap: int = 1_000_000, tail_bytes: int = 8_000,
+                 worker_env: dict[str, str] | None = None) -> None:
+        self.registry = registry
+        self.credentials = credentials
+        self.output_cap = output_cap
+        self.tail_bytes = tail_bytes
+        self.worker_env = dict(os.environ if worker_env is None else worker_env)
+
+    @activity.defn(name="run_job")
+    async def run_job(self, request: RunJobInput) -> JobResult:
+        info = activity.info()
+        try:
+            job = self.registry.get(request.job)
+            parameters = job.resolve_parameters(request.parameters)
+        except (UnknownJobError, ParameterError) as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+        creds = await asyncio.to_thread(self.credentials.aws, request.account, request.run_id)
+        secrets = creds.secrets()
+        payload = json.dumps({**request.payload, "remediationParameters": parameters})
+        workdir = Path(tempfile.mkdtemp(prefix=f"remedy-{job.folder.name}-"))
+        try:
+            copy = workdir / job.folder.name
+            shutil.copytree(job.folder, copy, ignore=shutil.ignore_patterns("__pycache__"))
+            env = base_environment(workdir, self.worker_env)
+            env.update(creds.env(self.credentials.region_for(request.account)))
+            env["REMEDY_RUN_ID"] = request.run_id
+            started = time.monotonic()
+            exit_code, output, timed_out = await self._execute(
+                [sys.executable, job.entry.name, payload], copy, env, request.timeout_s
+            )
+            duration = time.monotonic() - started
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+        text = redact(output.text(), secrets)
+        changes, errors = job_log_summary(text)
+        tail = text[-self.tail_bytes:]
+        fields = {"runId": request.run_id, "job": request.job, "attempt": info.attempt}
+        for line in text.splitlines()[:2000]:
+            log.info(line, extra={**fields, "stream": "job"})
+        log.info("job finished", extra={**fields, "exitCode": exit_code, "durationS": round(duration, 3),
+                                        "changes": len(changes), "timedOut": timed_out})
+        if timed_out:
+            reason = (f"job {request.job} did not finish within {request.timeout_s:g} s; its process "
+                      "group was killed")
+        elif exit_code != 0:
+            how = (f"was killed by signal {signal.Signals(-exit_code).name}" if exit_code < 0
+                   else f"exited with code {exit_code}")
+            last = next((ln for ln in reversed(text.splitlines()) if ln.strip()), "(no output)")
+            reason = f"job {request.job} {how}: {last[:300]}"
+        else:
+            return JobResult(job=request.job, exit_code=0, attempt=info.attempt, duration_s=duration,
+                             log_tail=tail, changes=changes, errors_logged=errors,
+                             output_truncated=output.dropped > 0)
+        failure = JobFailure(job=request.job, exit_code=None if timed_out else exit_code,
+                             attempt=info.attempt, reason=reason, log_tail=tail)
+        raise ApplicationError(reason, failure.model_dump(mode="json"),
+                               type="JobTimeout" if timed_out else "JobFailed")
+
+    async def _execute(self, argv: list[str], cwd: Path, env: dict[str, str],
+                       timeout_s: float) -> tuple[int, Output, bool]:
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )
+        output = Output(self.output_cap, self.tail_bytes)
+        reader = asyncio.create_task(self._read(process, output))
+        heartbeat = asyncio.create_task(self._heartbeat(output))
+        timed_out = False
+        try:
+            await asyncio.wait_for(self._until_exit(process, reader), timeout=timeout_s)
+        except TimeoutError:
+            timed_out = True
+            kill_group(process.pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._until_exit(process, reader), KILL_GRACE_S)
+        finally:
+            # Always: the job's group goes (grandchildren included), even on cancellation, which
+            # also closes any pipe a grandchild held, so the reader ends.
+            kill_group(process.pid, signal.SIGKILL)
+            heartbeat.cancel()
+            try:
+                await asyncio.wait_for(reader, KILL_GRACE_S)
+            except TimeoutError:
+                reader.cancel()
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        return (process.returncode if process.returncode is not None else -9), output, timed_out
+
+    @staticmethod
+    async def _until_exit(process: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
+        """Return once the job process has exited (its output may still be draining)."""
+        while process.returncode is None and not reader.done():
+            await asyncio.sleep(0.01)
+        if process.returncode is None:  # output closed: the exit follows at once
+            await process.wait()
+
+    @staticmethod
+    async def _read(process: asyncio.subprocess.Process, output: Output) -> None:
+        assert process.stdout is not None
+        while chunk := await process.stdout.read(READ_CHUNK):
+            output.add(chunk)
+
+    @staticmethod
+    async def _heartbeat(output: Output) -> None:
+        while True:
+            if activity.in_activity_context():
+                activity.heartbeat(output.total)
+            await asyncio.sleep(HEARTBEAT_EVERY_S)

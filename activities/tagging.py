@@ -1,0 +1,94 @@
+"""Mark a remediated resource with `remediated-by`, `remediated-at` and the run id.
+
+EC2 resources through CreateTags, S3 buckets merged with their existing tags (PutBucketTagging
+replaces the whole set), any other ARN through the Resource Groups Tagging API. A resource that
+cannot be tagged is skipped with a log line: tagging never fails a remediation that worked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+from temporalio import activity
+
+from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code
+from remedy.types import TagInput, TagResult
+
+log = logging.getLogger("remedy.tagging")
+
+EC2_PREFIXES = ("i-", "sg-", "vpc-", "subnet-", "vol-", "eni-", "ami-", "snap-", "igw-", "rtb-",
+                "acl-", "eipalloc-", "nat-", "lt-", "dopt-")
+
+
+def tagging_method(resource_id: str, resource_type: str | None) -> str | None:
+    if resource_type == "s3:bucket":
+        return "s3"
+    if (resource_type or "").startswith("ec2:") or resource_id.startswith(EC2_PREFIXES):
+        return "ec2"
+    if resource_id.startswith("arn:"):
+        return "arn"
+    return None
+
+
+def _tag_s3(client: Any, bucket: str, tags: dict[str, str]) -> None:
+    try:
+        existing = {t["Key"]: t["Value"] for t in client.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    except ClientError as exc:
+        if error_code(exc) not in ("NoSuchTagSet", "NoSuchTagSetError"):
+            raise
+        existing = {}
+    merged = {**existing, **tags}
+    client.put_bucket_tagging(
+        Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]}
+    )
+
+
+class TaggingActivities:
+    def __init__(self, credentials: CredentialStore) -> None:
+        self.credentials = credentials
+
+    def _tag(self, request: TagInput) -> TagResult:
+        method = tagging_method(request.resource_id, request.resource_type)
+        if method is None:
+            return TagResult(tagged=False, message=f"{request.resource_id} "
+                             f"({request.resource_type or 'unknown type'}) cannot be tagged by "
+                             "Remedy; tagging skipped")
+        creds = self.credentials.aws(request.account, request.run_id)
+        region = self.credentials.region_for(request.account)
+        try:
+            if method == "ec2":
+                creds.client("ec2", region).create_tags(
+                    Resources=[request.resource_id],
+                    Tags=[{"Key": k, "Value": v} for k, v in request.tags.items()],
+                )
+            elif method == "s3":
+                _tag_s3(creds.client("s3", region), request.resource_id, request.tags)
+            else:
+                answer = creds.client("resourcegroupstaggingapi", region).tag_resources(
+                    ResourceARNList=[request.resource_id], Tags=request.tags
+                )
+                failed = answer.get("FailedResourcesMap") or {}
+                if failed:
+                    problem = next(iter(failed.values()))
+                    return TagResult(tagged=False, message=f"{request.resource_id} could not be "
+                                     f"tagged ({problem.get('ErrorCode')}: "
+                                     f"{problem.get('ErrorMessage')}); tagging skipped")
+        except ClientError as exc:
+            code = error_code(exc)
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in RETRYABLE_CODES or status >= 500:
+                raise
+            return TagResult(tagged=False, message=f"{request.resource_id} could not be tagged "
+                             f"({code}: {exc.response.get('Error', {}).get('Message', '')}); "
+                             "tagging skipped")
+        return TagResult(tagged=True, message=f"tagged {request.resource_id} with "
+                         + ", ".join(f"{k}={v}" for k, v in request.tags.items()))
+
+    @activity.defn(name="tag_resource")
+    async def tag_resource(self, request: TagInput) -> TagResult:
+        result = await asyncio.to_thread(self._tag, request)
+        log.info(result.message, extra={"runId": request.run_id, "tagged": result.tagged})
+        return result

@@ -1,0 +1,40 @@
+"""Close a TCP port to the internet on every security group of an EC2 instance.
+
+ObjectId: the instance id. Parameter `port` (1-65535). Every group attached to any of the
+instance's network interfaces is fixed; see remedy/jobkit/ec2_ports.py for exactly what is revoked,
+what is re-authorized around the port, and in which order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from remedy import jobkit
+from remedy.jobkit.ec2_ports import close_port_on_groups
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.client import EC2Client
+
+
+def security_groups_of_instance(ec2: EC2Client, instance_id: str) -> list[str]:
+    """Every security group of the instance, across all its network interfaces, sorted."""
+    reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    groups: set[str] = set()
+    for instance in (i for r in reservations for i in r.get("Instances", [])):
+        groups.update(g["GroupId"] for g in instance.get("SecurityGroups", []))
+        for interface in instance.get("NetworkInterfaces", []):
+            groups.update(g["GroupId"] for g in interface.get("Groups", []))
+    return sorted(groups)
+
+
+def remediate(finding: jobkit.Finding) -> None:
+    port = finding.int_parameter("port", 1, 65535)
+    ec2 = jobkit.ec2_client(finding)
+    groups = security_groups_of_instance(ec2, finding.object_id)
+    jobkit.info(f"{finding.object_id} has security groups: {', '.join(groups) or 'none'}")
+    changes = close_port_on_groups(ec2, groups, port)
+    jobkit.info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
+
+
+if __name__ == "__main__":
+    jobkit.run(remediate, __file__)

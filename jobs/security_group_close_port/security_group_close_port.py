@@ -1,0 +1,21 @@
+"""Close a TCP port to the internet on one security group.
+
+ObjectId: the security group id (sg-...). Parameter `port` (1-65535). See
+remedy/jobkit/ec2_ports.py for exactly what is revoked, what is re-authorized around the port, and
+in which order.
+"""
+
+from __future__ import annotations
+
+from remedy import jobkit
+from remedy.jobkit.ec2_ports import close_port_on_group
+
+
+def remediate(finding: jobkit.Finding) -> None:
+    port = finding.int_parameter("port", 1, 65535)
+    changes = close_port_on_group(jobkit.ec2_client(finding), finding.object_id, port)
+    jobkit.info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
+
+
+if __name__ == "__main__":
+    jobkit.run(remediate, __file__)

@@ -1,0 +1,267 @@
+"""What every built-in AWS job shares: reading the finding, logging changes, clients, exit codes.
+
+A job is `jobs/<name>/<name>.py`, run as `python <name>.py '<payload JSON>'` in a private copy of
+its folder, with credentials only in its environment. It ends with::
+
+    if __name__ == "__main__":
+        jobkit.run(remediate, __file__)
+
+Conventions (the worker relies on them):
+
+- exit 0: remediated, or already compliant; exit 1: a cloud call failed (one `ERROR:` line says
+  which and why); exit 2: bad input, i.e. the payload or the parameters lack or mangle something
+  the job needs (one `ERROR:` line names the field path). Bad input never prints a traceback.
+- stdout `CHANGE: <message>`: one line per change made; the worker collects these lines as the
+  run's list of changes. Any other stdout line is information; errors go to stderr.
+
+Stdlib and boto3 only: this module runs in the worker's interpreter, next to untrusted jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.client import EC2Client
+    from mypy_boto3_s3.client import S3Client
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+#: Error codes that mean "the role may not do this" rather than "this went wrong".
+ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden"}
+)
+
+#: API operations whose IAM action is spelled differently (the rest are `<service>:<Operation>`).
+IAM_ACTION_EXCEPTIONS: dict[str, str] = {
+    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "s3:DeletePublicAccessBlock": "s3:DeleteBucketPublicAccessBlock",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:ListObjectsV2": "s3:ListBucket",
+}
+
+
+class BadInput(Exception):
+    """The payload or a parameter is missing or malformed: the job exits 2 without a traceback."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The parts of the VSS finding payload (either generation) that AWS jobs use."""
+
+    object_id: str
+    region: str
+    finding_id: str | None = None
+    account_id: str | None = None
+    rule_id: str | None = None
+    #: Defaults < the alias whose rules hold `rule_id` < the payload's `remediationParameters`.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: Alias names of this job, for hints in error messages.
+    aliases: tuple[str, ...] = ()
+
+    def int_parameter(self, name: str, minimum: int, maximum: int) -> int:
+        """A required integer parameter in [minimum, maximum], or BadInput naming it."""
+        path = f"remediationParameters.{name}"
+        if name not in self.parameters:
+            hint = f", or run an alias such as {self.aliases[0]}" if self.aliases else ""
+            raise BadInput(
+                f"{path} is missing: this job needs it (integer {minimum}-{maximum}){hint}"
+            )
+        value = self.parameters[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise BadInput(f"{path} must be an integer from {minimum} to {maximum}, not {value!r}")
+        return value
+
+
+def change(message: str) -> None:
+    """Report one change made: the worker collects every `CHANGE:` line of stdout."""
+    print(f"CHANGE: {message}", flush=True)
+
+
+def info(message: str) -> None:
+    print(message, flush=True)
+
+
+def error(message: str) -> None:
+    print(f"ERROR: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
+def _field(document: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path, or None; BadInput if a step on the way is not an object."""
+    value: Any = document
+    walked: list[str] = []
+    for key in path.split("."):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise BadInput(f"{'.'.join(walked)} must be a JSON object")
+        value = value.get(key)
+        walked.append(key)
+    return value
+
+
+def _optional_str(document: Mapping[str, Any], *paths: str) -> str | None:
+    for path in paths:
+        value = _field(document, path)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _account_from_role(role_arn: str | None) -> str | None:
+    parts = (role_arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
+def load_metadata(job_file: str) -> dict[str, Any]:
+    """The job's `remedy.json` (beside its entry point), or {} when the job has none."""
+    path = Path(job_file).resolve().parent / "remedy.json"
+    if not path.is_file():
+        return {}
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path.name} beside the job is unreadable: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise BadInput(f"{path.name} beside the job must be a JSON object")
+    return metadata
+
+
+def _resolve_parameters(
+    payload: Mapping[str, Any], metadata: Mapping[str, Any], rule_id: str | None
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        name: spec["default"]
+        for name, spec in (metadata.get("parameters") or {}).items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+    for alias, spec in (metadata.get("aliases") or {}).items():
+        if rule_id is not None and rule_id in spec.get("rules", []):
+            parameters.update(spec.get("parameters", {}))
+            info(f"rule {rule_id} is fixed by alias {alias}: parameters {spec.get('parameters')}")
+            break
+    given = payload.get("remediationParameters")
+    if given is not None and not isinstance(given, dict):
+        raise BadInput("remediationParameters must be a JSON object")
+    parameters.update(given or {})
+    return parameters
+
+
+def parse_finding(
+    argv: Sequence[str], environ: Mapping[str, str], metadata: Mapping[str, Any] | None = None
+) -> Finding:
+    """Read the payload in argv[1]; BadInput names the first field the job cannot do without."""
+    if len(argv) < 2 or not argv[1].strip():
+        raise BadInput("the payload is missing: run the job as `python <name>.py '<payload JSON>'`")
+    try:
+        payload = json.loads(argv[1])
+    except ValueError as exc:
+        raise BadInput(f"the payload is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise BadInput("the payload must be a JSON object")
+    if not isinstance(payload.get("notificationInfo"), dict):
+        raise BadInput("notificationInfo is missing: the payload carries no finding")
+    fi = "notificationInfo.FindingInfo"
+    object_id = _optional_str(payload, f"{fi}.ObjectId")
+    if object_id is None:
+        raise BadInput(f"{fi}.ObjectId is missing: the finding must name the resource")
+    region = _optional_str(payload, f"{fi}.Region") or environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise BadInput(
+            f"{fi}.Region is missing and AWS_DEFAULT_REGION is not set: "
+            "the job cannot tell where the resource lives"
+        )
+    rule_id = _optional_str(payload, "notificationInfo.RuleID")
+    metadata = metadata or {}
+    return Finding(
+        object_id=object_id,
+        region=region,
+        finding_id=_optional_str(payload, f"{fi}.FindingId"),
+        account_id=_optional_str(
+            payload, "notificationInfo.CloudAccountID", "notificationInfo.CloudAccountId"
+        )
+        or _account_from_role(_optional_str(payload, "cloudAccount.roleArn")),
+        rule_id=rule_id,
+        parameters=_resolve_parameters(payload, metadata, rule_id),
+        aliases=tuple(metadata.get("aliases") or ()),
+    )
+
+
+# Clients made for this run, so an AccessDenied can be traced to its service's IAM prefix.
+_clients: list[BaseClient] = []
+
+
+def _client(service: str, finding: Finding) -> Any:
+    """A client from the environment's credentials (and AWS_ENDPOINT_URL, which boto3 honours)."""
+    made = boto3.session.Session(region_name=finding.region).client(
+        service,  # type: ignore[call-overload]
+        config=Config(retries={"mode": "standard", "max_attempts": 5}),
+    )
+    _clients.append(made)
+    return made
+
+
+def ec2_client(finding: Finding) -> EC2Client:
+    client: EC2Client = _client("ec2", finding)
+    return client
+
+
+def s3_client(finding: Finding) -> S3Client:
+    client: S3Client = _client("s3", finding)
+    return client
+
+
+def iam_action(service_prefix: str, operation: str) -> str:
+    """The IAM action an API operation needs, e.g. ("s3", "PutPublicAccessBlock")."""
+    action = f"{service_prefix}:{operation}"
+    return IAM_ACTION_EXCEPTIONS.get(action, action)
+
+
+def describe_client_error(exc: ClientError) -> str:
+    """`<operation> failed: <code>: <message>`, with the probable IAM action if access was denied."""
+    err = exc.response.get("Error", {})
+    code = err.get("Code", "Unknown")
+    message = err.get("Message") or "(no message)"
+    text = f"{exc.operation_name} failed: {code}: {message}"
+    if code in ACCESS_DENIED_CODES:
+        prefixes = [
+            c.meta.service_model.signing_name
+            for c in _clients
+            if exc.operation_name in c.meta.service_model.operation_names
+        ]
+        if prefixes:
+            action = iam_action(prefixes[0], exc.operation_name)
+            text += f" (the role probably lacks {action}: is it in the job's minimum_policy.json?)"
+    return text
+
+
+def run(remediate: Callable[[Finding], None], job_file: str) -> NoReturn:
+    """Parse the payload, run the job, and turn expected failures into one line and an exit code."""
+    try:
+        finding = parse_finding(sys.argv, os.environ, load_metadata(job_file))
+        remediate(finding)
+    except BadInput as exc:
+        error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    except ClientError as exc:
+        error(describe_client_error(exc))
+        sys.exit(EXIT_FAILED)
+    except BotoCoreError as exc:
+        error(f"{type(exc).__name__}: {exc}")
+        sys.exit(EXIT_FAILED)
+    sys.exit(EXIT_OK)

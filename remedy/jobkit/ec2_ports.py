@@ -1,0 +1,186 @@
+"""Close one TCP port to the internet on security groups, and nothing more.
+
+An ingress source is *open* when it is `0.0.0.0/0` (IpRanges) or `::/0` (Ipv6Ranges). For every
+permission that lets an open source reach tcp/<port>:
+
+- a tcp range covering the port: the open source is revoked from that range and the parts of the
+  range around the port are authorized again for it (20-25 closing 22 -> 20-21 and 23-25);
+- all traffic (`-1`): the open source is revoked and tcp around the port, udp 0-65535 and icmp (or
+  icmpv6 for `::/0`) are authorized again for it. Other IP protocols (ESP, GRE, ...) that `-1`
+  allowed are not re-added: the rule now names what it allows;
+- the permission's other sources (private CIDRs, security groups, prefix lists), its other
+  protocols, and udp rules are left untouched; re-added parts keep the source's Description.
+
+Order, and why: the parts to keep are authorized *before* the open source is revoked. Every state
+in between is then a subset of what the group allowed before the run, never narrower than the end
+result: a failure half way leaves the port open as found (the next run finishes the job) but never
+cuts traffic the rule was not meant to cut. The port stays open for the few milliseconds between
+the two calls, which is no worse than before the run.
+
+Idempotent: parts that already exist are not authorized again, and a group with nothing open on
+the port gets one `ok:` line and no `CHANGE:` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from remedy.jobkit import change, info
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.client import EC2Client
+    from mypy_boto3_ec2.type_defs import (
+        IpPermissionOutputTypeDef,
+        IpPermissionTypeDef,
+        IpRangeTypeDef,
+        Ipv6RangeTypeDef,
+    )
+
+OPEN_IPV4 = "0.0.0.0/0"
+OPEN_IPV6 = "::/0"
+MAX_PORT = 65535
+_PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One protocol and port range from one CIDR: the unit that is authorized or revoked."""
+
+    protocol: str  # "tcp", "udp", "icmp", "icmpv6" or "-1" (all traffic)
+    from_port: int | None
+    to_port: int | None
+    cidr: str
+    description: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int | None, int | None, str]:
+        return (self.protocol, self.from_port, self.to_port, self.cidr)
+
+    def __str__(self) -> str:
+        if self.protocol == "-1":
+            what = "all traffic"
+        elif self.from_port in (None, -1):
+            what = f"{self.protocol} all"
+        else:
+            what = f"{self.protocol} {self.from_port}-{self.to_port}"
+        return f"{what} from {self.cidr}"
+
+    def as_ip_permission(self) -> IpPermissionTypeDef:
+        permission: IpPermissionTypeDef = {"IpProtocol": self.protocol}
+        if self.protocol != "-1" and self.from_port is not None and self.to_port is not None:
+            permission["FromPort"] = self.from_port
+            permission["ToPort"] = self.to_port
+        if ":" in self.cidr:
+            v6: Ipv6RangeTypeDef = {"CidrIpv6": self.cidr}
+            if self.description:
+                v6["Description"] = self.description
+            permission["Ipv6Ranges"] = [v6]
+        else:
+            v4: IpRangeTypeDef = {"CidrIp": self.cidr}
+            if self.description:
+                v4["Description"] = self.description
+            permission["IpRanges"] = [v4]
+        return permission
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Authorize `keep` (what the open source may still reach), then revoke `revoke`."""
+
+    revoke: Grant
+    keep: tuple[Grant, ...]
+
+
+def _open_sources(permission: IpPermissionOutputTypeDef) -> list[tuple[str, str | None]]:
+    v4 = [(r["CidrIp"], r.get("Description")) for r in permission.get("IpRanges", [])]
+    v6 = [(r["CidrIpv6"], r.get("Description")) for r in permission.get("Ipv6Ranges", [])]
+    return [(cidr, text) for cidr, text in v4 + v6 if cidr in (OPEN_IPV4, OPEN_IPV6)]
+
+
+def _tcp_around(port: int, low: int, high: int, cidr: str, text: str | None) -> list[Grant]:
+    parts = [(low, port - 1), (port + 1, high)]
+    return [Grant("tcp", a, b, cidr, text) for a, b in parts if a <= b]
+
+
+def _grants(permissions: Iterable[IpPermissionOutputTypeDef]) -> set[tuple[object, ...]]:
+    """Every (protocol, from, to, cidr) the group already allows."""
+    found: set[tuple[object, ...]] = set()
+    for p in permissions:
+        protocol = _PROTOCOL_NAMES.get(p["IpProtocol"], p["IpProtocol"])
+        ports = (None, None) if protocol == "-1" else (p.get("FromPort"), p.get("ToPort"))
+        cidrs = [r["CidrIp"] for r in p.get("IpRanges", [])]
+        cidrs += [r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])]
+        found.update((protocol, *ports, cidr) for cidr in cidrs)
+    return found
+
+
+def plan_port_closure(permissions: Sequence[IpPermissionOutputTypeDef], port: int) -> list[Fix]:
+    """What to change so no open source reaches tcp/<port> (pure: no AWS call)."""
+    existing = _grants(permissions)
+    fixes: list[Fix] = []
+    for p in permissions:
+        protocol = _PROTOCOL_NAMES.get(p["IpProtocol"], p["IpProtocol"])
+        low, high = p.get("FromPort", 0), p.get("ToPort", MAX_PORT)
+        if protocol == "tcp" and not low <= port <= high:
+            continue
+        if protocol not in ("tcp", "-1"):
+            continue
+        for cidr, text in _open_sources(p):
+            if protocol == "tcp":
+                revoke = Grant("tcp", low, high, cidr, text)
+                keep = _tcp_around(port, low, high, cidr, text)
+            else:
+                revoke = Grant("-1", None, None, cidr, text)
+                icmp = "icmpv6" if cidr == OPEN_IPV6 else "icmp"
+                keep = [
+                    *_tcp_around(port, 0, MAX_PORT, cidr, text),
+                    Grant("udp", 0, MAX_PORT, cidr, text),
+                    Grant(icmp, -1, -1, cidr, text),
+                ]
+            new = [g for g in keep if g.key not in existing]
+            existing.update(g.key for g in new)
+            fixes.append(Fix(revoke, tuple(new)))
+    return fixes
+
+
+def close_port_on_group(ec2: EC2Client, group_id: str, port: int) -> int:
+    """Close tcp/<port> to the internet on one group; return how many changes were made."""
+    groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    fixes = plan_port_closure(groups[0].get("IpPermissions", []) if groups else [], port)
+    if not fixes:
+        info(f"ok: {group_id} has no rule open to the internet on tcp/{port}")
+        return 0
+    changes = 0
+    for fix in fixes:
+        for grant in fix.keep:
+            try:
+                ec2.authorize_security_group_ingress(
+                    GroupId=group_id, IpPermissions=[grant.as_ip_permission()]
+                )
+            except ClientError as exc:  # added by someone else since we looked: that is fine
+                if exc.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+                    raise
+                info(f"ok: {group_id} already allows {grant}")
+                continue
+            change(f"{group_id}: authorized ingress {grant} (kept open around tcp/{port})")
+            changes += 1
+        try:
+            ec2.revoke_security_group_ingress(
+                GroupId=group_id, IpPermissions=[fix.revoke.as_ip_permission()]
+            )
+        except ClientError as exc:  # revoked by someone else since we looked: that is fine
+            if exc.response.get("Error", {}).get("Code") != "InvalidPermission.NotFound":
+                raise
+            info(f"ok: {group_id} no longer allows {fix.revoke}")
+            continue
+        change(f"{group_id}: revoked ingress {fix.revoke}")
+        changes += 1
+    return changes
+
+
+def close_port_on_groups(ec2: EC2Client, group_ids: Iterable[str], port: int) -> int:
+    return sum(close_port_on_group(ec2, group_id, port) for group_id in group_ids)

@@ -1,0 +1,19 @@
+"""Custom search attributes, so the Temporal UI filters remediation runs (e.g. `RuleID = "..."`)."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+RULE_ID = SearchAttributeKey.for_keyword("RuleID")
+FINDING_ID = SearchAttributeKey.for_keyword("FindingId")
+JOB = SearchAttributeKey.for_keyword_list("Job")
+CLOUD_ACCOUNT = SearchAttributeKey.for_keyword("CloudAccount")
+PROVIDER = SearchAttributeKey.for_keyword("Provider")
+REMEDIATION_STATUS = SearchAttributeKey.for_keyword("RemediationStatus")
+
+ALL = (RULE_ID, FINDING_ID, JOB, CLOUD_ACCOUNT, PROVIDER, REMEDIATION_STATUS)
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute NAME=TYPE` flags for `temporal server start-dev`."""
+    return [f"--search-attribute={key.name}={key._metadata_type}" for key in ALL]

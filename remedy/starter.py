@@ -1,0 +1,68 @@
+"""Start remediations and read their status: the API the CLI and the hub build on."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from remedy.payload import validate_payload
+from remedy.temporal import task_queue_for
+from remedy.types import RemediationInput, RemediationSpec, RunState, RunStatus
+
+
+def workflow_id_for(finding_id: str, remediation: str) -> str:
+    """Same (finding, remediation) → same id, so a finding submitted twice while open is one run."""
+    digest = hashlib.sha256(f"{remediation}\0{finding_id}".encode()).hexdigest()[:20]
+    slug = re.sub(r"[^A-Za-z0-9_.+-]", "-", remediation)[:60]
+    return f"remedy-{slug}-{digest}"
+
+
+async def start_remediation(client: Client, payload: dict[str, Any], spec: RemediationSpec,
+                            group_id: str, *, search_attributes: bool = True) -> str:
+    """Validate the finding's shape, start (or join) its run, return the run id.
+
+    Raises PayloadError before anything is started when the finding is malformed.
+    """
+    _, account = validate_payload(payload, spec.access)  # the jobs' own needs are checked in-run
+    finding_id = str(payload["notificationInfo"]["FindingInfo"]["FindingId"])
+    run_id = workflow_id_for(finding_id, spec.display_name())
+    await client.start_workflow(
+        "RemediationWorkflow",
+        RemediationInput(payload=payload, spec=spec, search_attributes=search_attributes),
+        id=run_id,
+        task_queue=task_queue_for(group_id),
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"{spec.display_name()} on {payload['notificationInfo']['FindingInfo'].get('ObjectId')}"
+                       f" ({account.provider} {account.account_id})",
+    )
+    return run_id
+
+
+async def get_status(client: Client, run_id: str) -> RunStatus:
+    """The run's status: from the workflow's query, else from its result or failure."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(run_id)
+    try:
+        return await handle.query("status", result_type=RunStatus)
+    except RPCError:
+        pass  # no worker to answer the query: read what the run ended with
+    return await wait_for_result(client, run_id)
+
+
+async def wait_for_result(client: Client, run_id: str) -> RunStatus:
+    """Wait for the run to end; return its final status whether it succeeded or failed."""
+    handle: WorkflowHandle[Any, RunStatus] = client.get_workflow_handle(run_id, result_type=RunStatus)
+    try:
+        return await handle.result()
+    except WorkflowFailureError as failure:
+        cause = failure.cause
+        if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
+            return RunStatus.model_validate(cause.details[0])
+        state = RunState.CANCELLED if "cancel" in type(cause).__name__.lower() else RunState.FAILED
+        return RunStatus(run_id=run_id, remediation="", state=state, message=str(cause))

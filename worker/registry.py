@@ -1,0 +1,239 @@
+"""Discover and validate the jobs in a job-code directory (the VSS / Tanzu hub convention).
+
+A job is a folder `<name>/` holding `<name>.py`. A folder that breaks the convention is not
+registered and an error names the folder and the file that was expected; a missing policy or README
+is a warning. `remedy.json` (optional) adds metadata: provider, rules fixed, parameters, the payload
+fields the job requires, and aliases (one parameterised job serving several catalogue names).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from remedy.types import JobInfo, Provider
+
+log = logging.getLogger("remedy.registry")
+
+METADATA_FILE = "remedy.json"
+POLICY_FILES = ("minimum_policy.json", "minimum_permissions.json")
+DEFAULT_REQUIRES = ["notificationInfo.FindingInfo.ObjectId"]
+
+
+class UnknownJobError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ParameterError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    folder: Path
+    checksum: str
+    provider: Provider | None = None
+    description: str = ""
+    rules: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = tuple(DEFAULT_REQUIRES)
+    resource_type: str | None = None
+    alias_of: str | None = None
+
+    @property
+    def entry(self) -> Path:
+        return self.folder / f"{self.folder.name}.py"
+
+    def info(self) -> JobInfo:
+        return JobInfo(
+            name=self.name,
+            provider=self.provider,
+            checksum=self.checksum,
+            rules=list(self.rules),
+            parameters={**self.parameters, **{k: {"default": v} for k, v in self.defaults.items()}}
+            if self.defaults
+            else self.parameters,
+            alias_of=self.alias_of,
+            resource_type=self.resource_type,
+            description=self.description,
+        )
+
+    def resolve_parameters(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The alias defaults overlaid with the step's parameters, checked against the schema."""
+        merged = {**self.defaults, **given}
+        for name, spec in self.parameters.items():
+            if name not in merged:
+                if spec.get("required"):
+                    raise ParameterError(
+                        f"job {self.name} needs the parameter {name!r} "
+                        f"({spec.get('description', spec.get('type', ''))})"
+                    )
+                continue
+            value = merged[name]
+            if spec.get("type") == "integer":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ParameterError(
+                        f"parameter {name!r} of {self.name} must be an integer, not {value!r}"
+                    )
+                low, high = spec.get("minimum"), spec.get("maximum")
+                if (low is not None and value < low) or (high is not None and value > high):
+                    raise ParameterError(
+                        f"parameter {name!r} of {self.name} must be within "
+                        f"{low}..{high}, not {value}"
+                    )
+        unknown = sorted(set(given) - set(self.parameters))
+        if unknown and self.parameters:  # a job without a schema (plain VSS job) takes any
+            raise ParameterError(
+                f"job {self.name} takes no parameter {unknown[0]!r}"
+                f" (it takes: {', '.join(self.parameters) or 'none'})"
+            )
+        return merged
+
+
+@dataclass
+class Registry:
+    root: Path
+    jobs: dict[str, Job] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> Job:
+        try:
+            return self.jobs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.jobs)) or "none"
+            raise UnknownJobError(
+                f"unknown job {name!r}: this worker's job code ({self.root}) has no folder "
+                f"{name}/{name}.py and no alias of that name. Jobs here: {known}"
+            ) from None
+
+    def infos(self) -> list[JobInfo]:
+        return [job.info() for job in sorted(self.jobs.values(), key=lambda j: j.name)]
+
+
+def folder_checksum(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(
+        p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _infer_provider(folder: Path) -> Provider | None:
+    if (folder / "minimum_permissions.json").exists() or folder.name.startswith("azure"):
+        return "azure"
+    policy = folder / "minimum_policy.json"
+    if policy.exists():
+        try:
+            document = json.loads(policy.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if isinstance(document, dict) and "Statement" in document:
+            return "aws"
+        if isinstance(document, dict) and ({"permissions", "actions", "Actions"} & set(document)):
+            return "azure"
+    return None
+
+
+def _load_job(folder: Path, registry: Registry) -> None:
+    name = folder.name
+    if any(ch.isspace() for ch in name):
+        registry.errors.append(
+            f"job folder {name!r} is not registered: a job name cannot contain spaces; rename the "
+            f"folder and its entry point (e.g. {name.replace(' ', '_')}/{name.replace(' ', '_')}.py)"
+        )
+        return
+    entry = folder / f"{name}.py"
+    if not entry.is_file():
+        found = ", ".join(sorted(p.name for p in folder.glob("*.py"))) or "no .py file"
+        registry.errors.append(
+            f"job folder {name!r} is not registered: expected the entry point {name}/{name}.py "
+            f"(found: {found}); the entry point must be named exactly like its folder"
+        )
+        return
+    if not any((folder / policy).is_file() for policy in POLICY_FILES):
+        registry.warnings.append(
+            f"job {name}: no minimum_policy.json (or minimum_permissions.json); "
+            "reviewers cannot see what it may touch"
+        )
+    if not (folder / "README.md").is_file():
+        registry.warnings.append(f"job {name}: no README.md")
+    if (folder / "requirements.txt").is_file():
+        registry.warnings.append(
+            f"job {name}: requirements.txt is not installed by this worker "
+            "version; the job runs with the worker's packages"
+        )
+    meta: dict[str, Any] = {}
+    if (folder / METADATA_FILE).is_file():
+        try:
+            meta = json.loads((folder / METADATA_FILE).read_text())
+            if not isinstance(meta, dict):
+                raise ValueError("must be a JSON object")
+        except ValueError as exc:
+            registry.errors.append(
+                f"job folder {name!r} is not registered: {name}/{METADATA_FILE} "
+                f"is not valid ({exc})"
+            )
+            return
+    checksum = folder_checksum(folder)
+    base = Job(
+        name=name,
+        folder=folder,
+        checksum=checksum,
+        provider=meta.get("provider") or _infer_provider(folder),
+        description=str(meta.get("description", "")),
+        rules=tuple(meta.get("rules", [])),
+        parameters=dict(meta.get("parameters", {})),
+        requires=tuple(meta.get("requires", DEFAULT_REQUIRES)),
+        resource_type=meta.get("resource_type"),
+    )
+    registry.jobs[name] = base
+    for alias, spec in (meta.get("aliases") or {}).items():
+        if alias in registry.jobs or (folder.parent / alias).is_dir():
+            registry.warnings.append(
+                f"alias {alias} of {name} is not registered: a job of that name exists"
+            )
+            continue
+        registry.jobs[alias] = Job(
+            name=alias,
+            folder=folder,
+            checksum=checksum,
+            provider=base.provider,
+            description=base.description,
+            rules=tuple(spec.get("rules", [])),
+            parameters=base.parameters,
+            defaults=dict(spec.get("parameters", {})),
+            requires=base.requires,
+            resource_type=base.resource_type,
+            alias_of=name,
+        )
+
+
+def discover(root: Path) -> Registry:
+    """Read every job folder under `root`; problems are collected, logged and never raised."""
+    registry = Registry(root=root)
+    if not root.is_dir():
+        registry.errors.append(
+            f"job-code directory {root} does not exist (set REMEDY_JOB_CODE or "
+            "--job-code to the folder that holds one folder per job)"
+        )
+    else:
+        folders = sorted(
+            p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+        )
+        for folder in folders:
+            _load_job(folder, registry)
+    for message in registry.errors:
+        log.error(message, extra={"jobCode": str(root)})
+    for message in registry.warnings:
+        log.warning(message, extra={"jobCode": str(root)})
+    return registry

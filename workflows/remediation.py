@@ -1,0 +1,230 @@
+"""RemediationWorkflow: validate → assume role → run job(s) → tag the resource.
+
+Deterministic code only: every I/O happens in activities on the worker group's task queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from remedy import search_attributes as sa
+    from remedy.types import (
+        AssumeRoleInput,
+        AssumeRoleResult,
+        JobResult,
+        JobStep,
+        RemediationInput,
+        RunJobInput,
+        RunState,
+        RunStatus,
+        StepState,
+        StepStatus,
+        TagInput,
+        TagResult,
+        ValidatedFinding,
+        ValidateInput,
+    )
+
+#: Throttling, 5xx and connection errors: retried with backoff. Non-retryable errors (validation,
+#: AccessDenied, unknown job) are raised as such by the activities and stop at once.
+INFRA_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                          maximum_interval=timedelta(seconds=30), maximum_attempts=8)
+#: A job heartbeats every few seconds; a worker that dies mid-job is noticed within this.
+JOB_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+
+
+def _why(error: BaseException) -> tuple[str, dict[str, Any]]:
+    """The plain reason an activity failed, and its details (a JobFailure) when it has them."""
+    cause = error.cause if isinstance(error, ActivityError) and error.cause else error
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        return cause.message, details
+    if isinstance(cause, TimeoutError):
+        return f"the step timed out ({cause.type.name if cause.type else 'timeout'}): the worker " \
+               "running it stopped answering", {}
+    return str(cause) or type(cause).__name__, {}
+
+
+@workflow.defn(name="RemediationWorkflow")
+class RemediationWorkflow:
+    """Remediates one finding with one job or an ordered chain of jobs.
+
+    Guarantees:
+    - Validation (payload, jobs known to the worker, parameters) happens before any cloud call;
+      a finding that fails it fails the run at once, with the field at fault named.
+    - Assume role runs once per run and returns only the identity and expiry; the credentials stay
+      in the worker's memory (a worker that takes over a step assumes the role again).
+    - Each job step runs in order; the chain stops at the first step that fails. A step is retried
+      per its retry settings (default 3 attempts) on a non-zero exit or a timeout; a lost worker
+      is detected by the missing heartbeat and the step moves to another worker.
+    - Tagging never fails a run: an untaggable resource is skipped with a message.
+    - The `status` query answers at any time, during and after the run, with every step's state,
+      attempts, times, exit code and log tail. The result is the final status; a failed run fails
+      the workflow with the status attached, so the Temporal UI shows it as failed.
+    """
+
+    def __init__(self) -> None:
+        self._status = RunStatus(run_id="", remediation="")
+
+    @workflow.query
+    def status(self) -> RunStatus:
+        return self._status
+
+    @workflow.run
+    async def run(self, request: RemediationInput) -> RunStatus:
+        spec = request.spec
+        self._status = RunStatus(
+            run_id=workflow.info().workflow_id,
+            remediation=spec.display_name(),
+            started_at=workflow.now(),
+            steps=[StepStatus(name="validate", kind="validate"),
+                   StepStatus(name="assume role", kind="assume_role"),
+                   *(StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps),
+                   StepStatus(name="tag resource", kind="tag")],
+        )
+        try:
+            finding = await self._validate(request)
+            await self._assume_role(finding)
+            for index, step in enumerate(spec.steps):
+                await self._run_job(2 + index, step, finding)
+            await self._tag(request, finding)
+        except asyncio.CancelledError:
+            self._finish(RunState.CANCELLED, "the run was cancelled", request)
+            raise
+        except _StepFailed as failed:
+            self._finish(RunState.FAILED, failed.reason, request)
+            raise ApplicationError(failed.reason, self._status.model_dump(mode="json"),
+                                   type="RemediationFailed", non_retryable=True) from None
+        changes = [c for s in self._status.steps for c in s.changes]
+        summary = f"{len(changes)} change(s) made" if changes else "already compliant: no change made"
+        self._finish(RunState.SUCCEEDED, summary, request)
+        return self._status
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def _validate(self, request: RemediationInput) -> ValidatedFinding:
+        step = self._begin(0)
+        try:
+            finding = await workflow.execute_activity(
+                "validate_finding", ValidateInput(payload=request.payload, spec=request.spec),
+                result_type=ValidatedFinding, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=INFRA_RETRY)
+        except ActivityError as error:
+            raise self._fail(step, f"the finding cannot be remediated: {_why(error)[0]}") from None
+        status = self._status
+        status.finding_id, status.resource = finding.finding_id, finding.object_id
+        status.rule_id, status.account_id = finding.rule_id, finding.account.account_id
+        if request.search_attributes:
+            workflow.upsert_search_attributes([
+                sa.FINDING_ID.value_set(finding.finding_id),
+                sa.RULE_ID.value_set(finding.rule_id or ""),
+                sa.JOB.value_set([s.job for s in request.spec.steps]),
+                sa.CLOUD_ACCOUNT.value_set(finding.account.account_id),
+                sa.PROVIDER.value_set(finding.account.provider),
+                sa.REMEDIATION_STATUS.value_set(RunState.RUNNING.value),
+            ])
+        self._end(step, StepState.SUCCEEDED, f"finding {finding.finding_id} on {finding.object_id}")
+        return finding
+
+    async def _assume_role(self, finding: ValidatedFinding) -> None:
+        step = self._begin(1)
+        try:
+            who = await workflow.execute_activity(
+                "assume_role", AssumeRoleInput(account=finding.account, run_id=self._status.run_id),
+                result_type=AssumeRoleResult, start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=INFRA_RETRY)
+        except ActivityError as error:
+            raise self._fail(step, _why(error)[0]) from None
+        expiry = f" until {who.expires_at.isoformat()}" if who.expires_at else ""
+        self._end(step, StepState.SUCCEEDED, f"acting as {who.identity}{expiry}")
+
+    async def _run_job(self, index: int, job_step: JobStep, finding: ValidatedFinding) -> None:
+        step = self._begin(index)
+        retry = job_step.retry
+        try:
+            result = await workflow.execute_activity(
+                "run_job",
+                RunJobInput(job=job_step.job, parameters=job_step.parameters, payload=finding.payload,
+                            account=finding.account, run_id=self._status.run_id,
+                            timeout_s=job_step.timeout_s),
+                result_type=JobResult,
+                start_to_close_timeout=timedelta(seconds=job_step.timeout_s + 60),
+                heartbeat_timeout=JOB_HEARTBEAT_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=retry.initial_interval_s),
+                    backoff_coefficient=retry.backoff,
+                    maximum_interval=timedelta(seconds=retry.max_interval_s),
+                    maximum_attempts=retry.max_attempts),
+            )
+        except ActivityError as error:
+            reason, details = _why(error)
+            exhausted = error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+            step.attempts = int(details.get("attempt") or (retry.max_attempts if exhausted else 1))
+            step.exit_code = details.get("exit_code")
+            step.log_tail = str(details.get("log_tail", ""))
+            raise self._fail(step, reason) from None
+        step.attempts, step.exit_code = result.attempt, result.exit_code
+        step.log_tail, step.changes = result.log_tail, result.changes
+        done = f"{len(result.changes)} change(s)" if result.changes else "no change needed"
+        self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
+
+    async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:
+        step = self._begin(len(self._status.steps) - 1)
+        if not request.spec.tags.enabled:
+            self._end(step, StepState.SKIPPED, "tagging is off for this remediation")
+            return
+        tags = {"remediated-by": "remedy",
+                "remediated-at": workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "remediation-run-id": self._status.run_id[:256],
+                "remediation-job": request.spec.display_name()[:256],
+                **request.spec.tags.extra}
+        try:
+            result = await workflow.execute_activity(
+                "tag_resource",
+                TagInput(account=finding.account, resource_id=finding.object_id,
+                         resource_type=finding.resource_type, tags=tags, run_id=self._status.run_id),
+                result_type=TagResult, start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=INFRA_RETRY)
+        except ActivityError as error:
+            self._end(step, StepState.FAILED, f"tagging failed, the fix stands: {_why(error)[0]}")
+            return
+        self._end(step, StepState.SUCCEEDED if result.tagged else StepState.SKIPPED, result.message)
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _begin(self, index: int) -> StepStatus:
+        step = self._status.steps[index]
+        step.state, step.started_at = StepState.RUNNING, workflow.now()
+        step.attempts = max(step.attempts, 1)
+        self._status.current_step = step.name
+        return step
+
+    def _end(self, step: StepStatus, state: StepState, message: str) -> None:
+        step.state, step.ended_at, step.message = state, workflow.now(), message
+
+    def _fail(self, step: StepStatus, reason: str) -> _StepFailed:
+        self._end(step, StepState.FAILED, reason)
+        for later in self._status.steps:
+            if later.state == StepState.PENDING:
+                later.state = StepState.SKIPPED
+        return _StepFailed(f"{step.name} failed: {reason}")
+
+    def _finish(self, state: RunState, message: str, request: RemediationInput) -> None:
+        status = self._status
+        status.state, status.message, status.ended_at = state, message, workflow.now()
+        status.current_step = None
+        if request.search_attributes:
+            workflow.upsert_search_attributes([sa.REMEDIATION_STATUS.value_set(state.value)])
+
+
+class _StepFailed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

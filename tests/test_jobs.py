@@ -493,7 +493,9 @@ def test_missing_object_id_exits_2(run_job: RunJob, name: str) -> None:
 @pytest.mark.parametrize("name", PORT_JOBS)
 def test_missing_port_exits_2(run_job: RunJob, name: str) -> None:
     run = run_job(name, payload("sg-0123456789abcdef0", "rule-without-alias"))
-    assert_one_error(run, 2, "remediationParameters.port is missing", f"{name}_22")
+    assert_one_error(
+        run, 2, "remediationParameters.port is missing", f"or run an alias such as {name}_"
+    )
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,9 @@ def _resolve_parameters(
     for alias, spec in (metadata.get("aliases") or {}).items():
         if rule_id is not None and rule_id in spec.get("rules", []):
             parameters.update(spec.get("parameters", {}))
-            info(f"rule {rule_id} is fixed by alias {alias}: parameters {spec.get('parameters')}")
+            info(
+                f"rule {rule_id} is fixed by alias {alias}: parameters {json.dumps(spec.get('parameters'))}"
+            )
             break
     given = payload.get("remediationParameters")
     if given is not None and not isinstance(given, dict):

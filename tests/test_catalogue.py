@@ -1,0 +1,218 @@
+"""Meta-tests: every job folder under jobs/ keeps the catalogue's conventions.
+
+One test per convention, parametrised per job folder, so a new job is checked the moment its folder
+exists: entry point, least-privilege policy, README, metadata, rule ids that match the rule
+catalogue (the csv beside the repository), a test that runs it, and (for AWS jobs) a policy that
+lists exactly the AWS actions the code calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import importlib.util
+import json
+import re
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import xform_name
+
+from remedy.jobkit import iam_action
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBS_DIR = ROOT / "jobs"
+TESTS_DIR = ROOT / "tests"
+RULES_CSV = ROOT.parent / "shared" / "spec" / "catalogue-rules.csv"
+
+JOB_DIRS = sorted(p for p in JOBS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
+PROVIDERS = {"aws", "azure"}
+PAYLOAD_ROOTS = ("notificationInfo.", "cloudAccount.", "remediationParameters.")
+
+jobs = pytest.mark.parametrize("job_dir", JOB_DIRS, ids=[p.name for p in JOB_DIRS])
+
+
+def metadata(job_dir: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((job_dir / "remedy.json").read_text())
+    return document
+
+
+def all_rules(meta: dict[str, Any]) -> list[str]:
+    """The rule ids the job and its aliases claim."""
+    aliased = [r for alias in meta.get("aliases", {}).values() for r in alias.get("rules", [])]
+    return [*meta.get("rules", []), *aliased]
+
+
+@cache
+def catalogue() -> dict[str, str]:
+    """rule id -> anchor job name, from the shared rule catalogue."""
+    with RULES_CSV.open(newline="") as handle:
+        return {row["rule_id"]: row["anchor_job"] for row in csv.DictReader(handle)}
+
+
+def test_there_are_jobs() -> None:
+    assert JOB_DIRS, f"no job folder under {JOBS_DIR}"
+
+
+@jobs
+def test_folder_holds_its_entry_point(job_dir: Path) -> None:
+    assert not re.search(r"\s", job_dir.name), "a job's name has no whitespace"
+    assert (job_dir / f"{job_dir.name}.py").is_file(), f"{job_dir.name}/{job_dir.name}.py missing"
+
+
+@jobs
+def test_minimum_policy(job_dir: Path) -> None:
+    if metadata(job_dir)["provider"] != "aws":
+        found = [job_dir / n for n in ("minimum_policy.json", "minimum_permissions.json")]
+        assert any(p.is_file() for p in found), "an Azure job names its permissions"
+        for path in (p for p in found if p.is_file()):
+            json.loads(path.read_text())
+        return
+    policy = json.loads((job_dir / "minimum_policy.json").read_text())
+    assert policy["Version"] == "2012-10-17"
+    assert isinstance(policy["Statement"], list)
+    assert policy["Statement"]
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow", "least privilege: only Allow statements"
+        assert isinstance(statement["Action"], list)
+        assert statement["Action"]
+        assert all(IAM_ACTION.match(a) for a in statement["Action"]), statement["Action"]
+        assert "*" not in statement["Action"]
+        assert "Resource" in statement
+
+
+@jobs
+def test_readme_names_every_rule(job_dir: Path) -> None:
+    readme = (job_dir / "README.md").read_text()
+    assert job_dir.name in readme
+    missing = [r for r in all_rules(metadata(job_dir)) if r not in readme]
+    assert not missing, f"README.md does not mention {missing}"
+
+
+@jobs
+def test_metadata(job_dir: Path) -> None:
+    meta = metadata(job_dir)
+    assert meta["provider"] in PROVIDERS
+    assert isinstance(meta["description"], str)
+    assert meta["description"].strip()
+    assert "\n" not in meta["description"]
+    assert re.fullmatch(r"[a-z0-9]+:[a-z0-9-]+", meta["resource_type"]), meta["resource_type"]
+    assert isinstance(meta["rules"], list)
+    assert isinstance(meta.get("aliases", {}), dict)
+    assert all_rules(meta), "a job fixes at least one rule, itself or through an alias"
+    assert all(p.startswith(PAYLOAD_ROOTS) for p in meta.get("requires", [])), meta["requires"]
+    parameters = meta["parameters"]
+    assert isinstance(parameters, dict)
+    for name, spec in parameters.items():
+        assert spec["type"] in {"integer", "string", "boolean", "number", "array", "object"}
+        assert spec.get("description"), f"parameter {name} has no description"
+    for alias, spec in meta.get("aliases", {}).items():
+        assert not re.search(r"\s", alias)
+        assert spec["rules"], f"alias {alias} fixes no rule"
+        given = spec.get("parameters", {})
+        assert set(given) <= set(parameters), f"alias {alias} sets unknown parameters"
+        for name, value in given.items():
+            schema = parameters[name]
+            if schema["type"] == "integer":
+                assert isinstance(value, int)
+                assert not isinstance(value, bool)
+                assert schema.get("minimum", value) <= value <= schema.get("maximum", value)
+        required = {n for n, s in parameters.items() if s.get("required") and "default" not in s}
+        assert required <= set(given), f"alias {alias} leaves {required - set(given)} unset"
+
+
+@jobs
+def test_rules_match_the_rule_catalogue(job_dir: Path) -> None:
+    if not RULES_CSV.is_file():
+        pytest.skip(f"{RULES_CSV} is absent")
+    meta, anchors = metadata(job_dir), catalogue()
+    owners = {job_dir.name: meta["rules"]}
+    owners |= {alias: spec["rules"] for alias, spec in meta.get("aliases", {}).items()}
+    for owner, rules in owners.items():
+        unknown = [r for r in rules if r not in anchors]
+        assert not unknown, f"{owner}: rule ids not in the catalogue: {unknown}"
+        wrong = {r: anchors[r] for r in rules if anchors[r] != owner}
+        assert not wrong, f"{owner}: these rules are anchored to other jobs: {wrong}"
+        forgotten = sorted(r for r, anchor in anchors.items() if anchor == owner and r not in rules)
+        assert not forgotten, f"{owner}: the catalogue anchors {forgotten} here too"
+
+
+def test_names_and_rules_are_unique_across_jobs() -> None:
+    names = Counter(p.name for p in JOB_DIRS)
+    rules: Counter[str] = Counter()
+    for job_dir in JOB_DIRS:
+        meta = metadata(job_dir)
+        names.update(list(meta.get("aliases", {})))
+        rules.update(all_rules(meta))
+    assert not [n for n, c in names.items() if c > 1], "a job or alias name is used twice"
+    assert not [r for r, c in rules.items() if c > 1], "a rule is fixed by two jobs"
+
+
+@jobs
+def test_every_job_has_a_test(job_dir: Path) -> None:
+    sources = [p.read_text() for p in TESTS_DIR.glob("test_*.py") if p.name != Path(__file__).name]
+    assert any(f'"{job_dir.name}"' in text for text in sources), f"no test runs {job_dir.name}"
+
+
+# ----------------------------------------------------------------------------------------------
+# The policy lists exactly the AWS actions the code calls
+# ----------------------------------------------------------------------------------------------
+
+
+@cache
+def operations(service: str) -> dict[str, str]:
+    """boto3 method name -> API operation name, for one service."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(op): op for op in model.operation_names}
+
+
+def module_file(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except ImportError:  # `name` is a function or class inside a module, not a module
+        return None
+    origin = spec.origin if spec else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+def job_sources(job_dir: Path) -> list[Path]:
+    """The job's entry point and the remedy.jobkit modules it imports (one level, by design)."""
+    entry = job_dir / f"{job_dir.name}.py"
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(entry.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+            names.add(node.module)
+    modules = [module_file(n) for n in sorted(names) if n.startswith("remedy.jobkit")]
+    return [entry, *sorted({m for m in modules if m is not None})]
+
+
+def called_actions(sources: list[Path], services: set[str]) -> set[str]:
+    called: set[str] = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                for service in services:
+                    operation = operations(service).get(node.func.attr)
+                    if operation:
+                        called.add(iam_action(service, operation))
+    return called
+
+
+@jobs
+def test_policy_lists_exactly_the_calls(job_dir: Path) -> None:
+    meta = metadata(job_dir)
+    if meta["provider"] != "aws":
+        pytest.skip("AWS jobs only")
+    policy = json.loads((job_dir / "minimum_policy.json").read_text())
+    allowed = {a for s in policy["Statement"] for a in s["Action"]}
+    services = {a.split(":")[0] for a in allowed} | {meta["resource_type"].split(":")[0]}
+    called = called_actions(job_sources(job_dir), services)
+    assert called == allowed, (
+        f"called but not allowed: {called - allowed}; allowed but not called: {allowed - called}"
+    )

@@ -27,11 +27,24 @@ from remedy.types import AccountRef, AssumeRoleInput, AssumeRoleResult
 REFRESH_MARGIN = timedelta(minutes=5)
 SESSION_SECONDS = 3600
 MAX_CACHED = 1024
-DENIED_CODES = {"AccessDenied", "AccessDeniedException", "InvalidClientTokenId",
-                "SignatureDoesNotMatch", "UnrecognizedClientException", "ExpiredToken"}
-RETRYABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
-                   "ServiceUnavailable", "InternalFailure", "InternalError", "RequestTimeout",
-                   "IDPCommunicationError"}
+DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "ExpiredToken",
+}
+RETRYABLE_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+    "RequestTimeout",
+    "IDPCommunicationError",
+}
 
 
 @dataclass(frozen=True)
@@ -112,23 +125,32 @@ class CredentialStore:
 
     def _assume(self, account: AccountRef, run_id: str) -> AwsCredentials:
         if not account.role_arn:
-            raise ApplicationError(f"account {account.account_id} has no role ARN to assume",
-                                   type="AccessDenied", non_retryable=True)
+            raise ApplicationError(
+                f"account {account.account_id} has no role ARN to assume",
+                type="AccessDenied",
+                non_retryable=True,
+            )
         sts = self._session.client(
             "sts",
             region_name=self.region_for(account),
             endpoint_url=self._endpoint_url,
             config=Config(retries={"mode": "standard", "max_attempts": 3}),
         )
-        kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": session_name(run_id),
-                                  "DurationSeconds": SESSION_SECONDS}
+        kwargs: dict[str, Any] = {
+            "RoleArn": account.role_arn,
+            "RoleSessionName": session_name(run_id),
+            "DurationSeconds": SESSION_SECONDS,
+        }
         if account.external_id:
             kwargs["ExternalId"] = account.external_id
         try:
             answer = sts.assume_role(**kwargs)
         except ClientError as exc:
             code = error_code(exc)
-            if code in RETRYABLE_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            if (
+                code in RETRYABLE_CODES
+                or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+            ):
                 raise  # Temporal retries it with backoff
             raise ApplicationError(
                 f"AssumeRole on {account.role_arn} was refused ({code}). Check that the role's trust "
@@ -165,9 +187,13 @@ class CredentialActivities:
     async def assume_role(self, request: AssumeRoleInput) -> AssumeRoleResult:
         """Obtain (and cache) the run's credentials; return who we are and until when."""
         if request.account.provider != "aws":
-            raise ApplicationError(f"provider {request.account.provider} is not supported by this "
-                                   "worker yet", type="UnsupportedProvider", non_retryable=True)
+            raise ApplicationError(
+                f"provider {request.account.provider} is not supported by this worker yet",
+                type="UnsupportedProvider",
+                non_retryable=True,
+            )
         creds = await asyncio.to_thread(self.store.aws, request.account, request.run_id)
-        activity.logger.info("assumed role", extra={"identity": creds.identity,
-                                                    "runId": request.run_id})
+        activity.logger.info(
+            "assumed role", extra={"identity": creds.identity, "runId": request.run_id}
+        )
         return AssumeRoleResult(identity=creds.identity, expires_at=creds.expiration)

@@ -36,8 +36,18 @@ from worker.registry import ParameterError, Registry, UnknownJobError
 
 log = logging.getLogger("remedy.job")
 
-PASSED_THROUGH = ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-                  "http_proxy", "https_proxy", "no_proxy", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+PASSED_THROUGH = (
+    "AWS_ENDPOINT_URL",
+    "AWS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+)
 CHANGE_PREFIX = "CHANGE: "
 KILL_GRACE_S = 3.0
 HEARTBEAT_EVERY_S = 5.0
@@ -98,16 +108,26 @@ def job_log_summary(text: str) -> tuple[list[str], int]:
     changes, errors = [], 0
     for line in text.splitlines():
         if line.startswith(CHANGE_PREFIX):
-            changes.append(line[len(CHANGE_PREFIX):].strip())
-        elif line.startswith(("ERROR", "CRITICAL")) or " ERROR " in line or line.startswith("Traceback"):
+            changes.append(line[len(CHANGE_PREFIX) :].strip())
+        elif (
+            line.startswith(("ERROR", "CRITICAL"))
+            or " ERROR " in line
+            or line.startswith("Traceback")
+        ):
             errors += 1
     return changes, errors
 
 
 class JobRunner:
-    def __init__(self, registry: Registry, credentials: CredentialStore, *,
-                 output_cap: int = 1_000_000, tail_bytes: int = 8_000,
-                 worker_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        credentials: CredentialStore,
+        *,
+        output_cap: int = 1_000_000,
+        tail_bytes: int = 8_000,
+        worker_env: dict[str, str] | None = None,
+    ) -> None:
         self.registry = registry
         self.credentials = credentials
         self.output_cap = output_cap
@@ -142,34 +162,66 @@ class JobRunner:
 
         text = redact(output.text(), secrets)
         changes, errors = job_log_summary(text)
-        tail = text[-self.tail_bytes:]
+        tail = text[-self.tail_bytes :]
         fields = {"runId": request.run_id, "job": request.job, "attempt": info.attempt}
         for line in text.splitlines()[:2000]:
             log.info(line, extra={**fields, "stream": "job"})
-        log.info("job finished", extra={**fields, "exitCode": exit_code, "durationS": round(duration, 3),
-                                        "changes": len(changes), "timedOut": timed_out})
+        log.info(
+            "job finished",
+            extra={
+                **fields,
+                "exitCode": exit_code,
+                "durationS": round(duration, 3),
+                "changes": len(changes),
+                "timedOut": timed_out,
+            },
+        )
         if timed_out:
-            reason = (f"job {request.job} did not finish within {request.timeout_s:g} s; its process "
-                      "group was killed")
+            reason = (
+                f"job {request.job} did not finish within {request.timeout_s:g} s; its process "
+                "group was killed"
+            )
         elif exit_code != 0:
-            how = (f"was killed by signal {signal.Signals(-exit_code).name}" if exit_code < 0
-                   else f"exited with code {exit_code}")
+            how = (
+                f"was killed by signal {signal.Signals(-exit_code).name}"
+                if exit_code < 0
+                else f"exited with code {exit_code}"
+            )
             last = next((ln for ln in reversed(text.splitlines()) if ln.strip()), "(no output)")
             reason = f"job {request.job} {how}: {last[:300]}"
         else:
-            return JobResult(job=request.job, exit_code=0, attempt=info.attempt, duration_s=duration,
-                             log_tail=tail, changes=changes, errors_logged=errors,
-                             output_truncated=output.dropped > 0)
-        failure = JobFailure(job=request.job, exit_code=None if timed_out else exit_code,
-                             attempt=info.attempt, reason=reason, log_tail=tail)
-        raise ApplicationError(reason, failure.model_dump(mode="json"),
-                               type="JobTimeout" if timed_out else "JobFailed")
+            return JobResult(
+                job=request.job,
+                exit_code=0,
+                attempt=info.attempt,
+                duration_s=duration,
+                log_tail=tail,
+                changes=changes,
+                errors_logged=errors,
+                output_truncated=output.dropped > 0,
+            )
+        failure = JobFailure(
+            job=request.job,
+            exit_code=None if timed_out else exit_code,
+            attempt=info.attempt,
+            reason=reason,
+            log_tail=tail,
+        )
+        raise ApplicationError(
+            reason, failure.model_dump(mode="json"), type="JobTimeout" if timed_out else "JobFailed"
+        )
 
-    async def _execute(self, argv: list[str], cwd: Path, env: dict[str, str],
-                       timeout_s: float) -> tuple[int, Output, bool]:
+    async def _execute(
+        self, argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float
+    ) -> tuple[int, Output, bool]:
         process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
         output = Output(self.output_cap, self.tail_bytes)
         reader = asyncio.create_task(self._read(process, output))
@@ -213,7 +265,6 @@ class JobRunner:
 
     @staticmethod
     async def _heartbeat(output: Output) -> None:
-        while True:
-            if activity.in_activity_context():
-                activity.heartbeat(output.total)
+        while True:  # the task copies the activity's context, so heartbeat() reaches Temporal
+            activity.heartbeat(output.total)
             await asyncio.sleep(HEARTBEAT_EVERY_S)

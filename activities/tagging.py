@@ -19,8 +19,23 @@ from remedy.types import TagInput, TagResult
 
 log = logging.getLogger("remedy.tagging")
 
-EC2_PREFIXES = ("i-", "sg-", "vpc-", "subnet-", "vol-", "eni-", "ami-", "snap-", "igw-", "rtb-",
-                "acl-", "eipalloc-", "nat-", "lt-", "dopt-")
+EC2_PREFIXES = (
+    "i-",
+    "sg-",
+    "vpc-",
+    "subnet-",
+    "vol-",
+    "eni-",
+    "ami-",
+    "snap-",
+    "igw-",
+    "rtb-",
+    "acl-",
+    "eipalloc-",
+    "nat-",
+    "lt-",
+    "dopt-",
+)
 
 
 def tagging_method(resource_id: str, resource_type: str | None) -> str | None:
@@ -35,7 +50,9 @@ def tagging_method(resource_id: str, resource_type: str | None) -> str | None:
 
 def _tag_s3(client: Any, bucket: str, tags: dict[str, str]) -> None:
     try:
-        existing = {t["Key"]: t["Value"] for t in client.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+        existing = {
+            t["Key"]: t["Value"] for t in client.get_bucket_tagging(Bucket=bucket)["TagSet"]
+        }
     except ClientError as exc:
         if error_code(exc) not in ("NoSuchTagSet", "NoSuchTagSetError"):
             raise
@@ -53,9 +70,12 @@ class TaggingActivities:
     def _tag(self, request: TagInput) -> TagResult:
         method = tagging_method(request.resource_id, request.resource_type)
         if method is None:
-            return TagResult(tagged=False, message=f"{request.resource_id} "
-                             f"({request.resource_type or 'unknown type'}) cannot be tagged by "
-                             "Remedy; tagging skipped")
+            return TagResult(
+                tagged=False,
+                message=f"{request.resource_id} "
+                f"({request.resource_type or 'unknown type'}) cannot be tagged by "
+                "Remedy; tagging skipped",
+            )
         creds = self.credentials.aws(request.account, request.run_id)
         region = self.credentials.region_for(request.account)
         try:
@@ -73,19 +93,28 @@ class TaggingActivities:
                 failed = answer.get("FailedResourcesMap") or {}
                 if failed:
                     problem = next(iter(failed.values()))
-                    return TagResult(tagged=False, message=f"{request.resource_id} could not be "
-                                     f"tagged ({problem.get('ErrorCode')}: "
-                                     f"{problem.get('ErrorMessage')}); tagging skipped")
+                    return TagResult(
+                        tagged=False,
+                        message=f"{request.resource_id} could not be "
+                        f"tagged ({problem.get('ErrorCode')}: "
+                        f"{problem.get('ErrorMessage')}); tagging skipped",
+                    )
         except ClientError as exc:
             code = error_code(exc)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in RETRYABLE_CODES or status >= 500:
                 raise
-            return TagResult(tagged=False, message=f"{request.resource_id} could not be tagged "
-                             f"({code}: {exc.response.get('Error', {}).get('Message', '')}); "
-                             "tagging skipped")
-        return TagResult(tagged=True, message=f"tagged {request.resource_id} with "
-                         + ", ".join(f"{k}={v}" for k, v in request.tags.items()))
+            return TagResult(
+                tagged=False,
+                message=f"{request.resource_id} could not be tagged "
+                f"({code}: {exc.response.get('Error', {}).get('Message', '')}); "
+                "tagging skipped",
+            )
+        return TagResult(
+            tagged=True,
+            message=f"tagged {request.resource_id} with "
+            + ", ".join(f"{k}={v}" for k, v in request.tags.items()),
+        )
 
     @activity.defn(name="tag_resource")
     async def tag_resource(self, request: TagInput) -> TagResult:

@@ -24,8 +24,11 @@ class ValidationActivities:
             payload, account = validate_payload(request.payload, request.spec.access, requires)
             providers = {job.provider for job in jobs if job.provider}
             if providers and providers != {account.provider}:
-                raise PayloadError("cloudAccount.provider", f"the finding is from {account.provider} "
-                                   f"but the jobs are for {', '.join(sorted(providers))}")
+                raise PayloadError(
+                    "cloudAccount.provider",
+                    f"the finding is from {account.provider} "
+                    f"but the jobs are for {', '.join(sorted(providers))}",
+                )
         except (UnknownJobError, ParameterError, PayloadError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
         info = payload["notificationInfo"]

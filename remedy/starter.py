@@ -23,8 +23,14 @@ def workflow_id_for(finding_id: str, remediation: str) -> str:
     return f"remedy-{slug}-{digest}"
 
 
-async def start_remediation(client: Client, payload: dict[str, Any], spec: RemediationSpec,
-                            group_id: str, *, search_attributes: bool = True) -> str:
+async def start_remediation(
+    client: Client,
+    payload: dict[str, Any],
+    spec: RemediationSpec,
+    group_id: str,
+    *,
+    search_attributes: bool = True,
+) -> str:
     """Validate the finding's shape, start (or join) its run, return the run id.
 
     Raises PayloadError before anything is started when the finding is malformed.
@@ -40,7 +46,7 @@ async def start_remediation(client: Client, payload: dict[str, Any], spec: Remed
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"{spec.display_name()} on {payload['notificationInfo']['FindingInfo'].get('ObjectId')}"
-                       f" ({account.provider} {account.account_id})",
+        f" ({account.provider} {account.account_id})",
     )
     return run_id
 
@@ -49,7 +55,8 @@ async def get_status(client: Client, run_id: str) -> RunStatus:
     """The run's status: from the workflow's query, else from its result or failure."""
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(run_id)
     try:
-        return await handle.query("status", result_type=RunStatus)
+        found: RunStatus = await handle.query("status", result_type=RunStatus)
+        return found
     except RPCError:
         pass  # no worker to answer the query: read what the run ended with
     return await wait_for_result(client, run_id)
@@ -57,12 +64,18 @@ async def get_status(client: Client, run_id: str) -> RunStatus:
 
 async def wait_for_result(client: Client, run_id: str) -> RunStatus:
     """Wait for the run to end; return its final status whether it succeeded or failed."""
-    handle: WorkflowHandle[Any, RunStatus] = client.get_workflow_handle(run_id, result_type=RunStatus)
+    handle: WorkflowHandle[Any, RunStatus] = client.get_workflow_handle(
+        run_id, result_type=RunStatus
+    )
     try:
         return await handle.result()
     except WorkflowFailureError as failure:
         cause = failure.cause
-        if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
+        if (
+            isinstance(cause, ApplicationError)
+            and cause.details
+            and isinstance(cause.details[0], dict)
+        ):
             return RunStatus.model_validate(cause.details[0])
         state = RunState.CANCELLED if "cancel" in type(cause).__name__.lower() else RunState.FAILED
         return RunStatus(run_id=run_id, remediation="", state=state, message=str(cause))

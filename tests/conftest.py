@@ -148,7 +148,7 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
         return RunningWorker(group_id, parts, stop, task)
 
     yield start
-    for stop, task in started:
+    for stop, _ in started:
         stop.set()
     for _, task in started:
         await asyncio.wait_for(task, 60)

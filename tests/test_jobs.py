@@ -17,12 +17,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from remedy.jobkit.ec2_ports import Grant, plan_port_closure
 from sandbox.aws import AwsSandbox
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import IpPermissionOutputTypeDef
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = ROOT / "jobs"
@@ -305,26 +308,28 @@ def test_security_group_close_port_old_payload_uses_the_alias_of_its_rule(
 
 
 @pytest.mark.parametrize(
-    ("permission", "port", "expected"),
+    ("low", "high", "port", "expected"),
     [
-        ({"FromPort": 0, "ToPort": 65535}, 1, {(0, 0), (2, 65535)}),
-        ({"FromPort": 0, "ToPort": 65535}, 65535, {(0, 65534)}),
-        ({"FromPort": 22, "ToPort": 22}, 22, set()),
-        ({"FromPort": 23, "ToPort": 25}, 22, None),  # does not cover the port: no fix
+        (0, 65535, 1, {(0, 0), (2, 65535)}),
+        (0, 65535, 65535, {(0, 65534)}),
+        (22, 22, 22, set()),
+        (23, 25, 22, None),  # does not cover the port: no fix
     ],
 )
 def test_plan_port_closure_edges(
-    permission: dict[str, int], port: int, expected: set[tuple[int, int]] | None
+    low: int, high: int, port: int, expected: set[tuple[int, int]] | None
 ) -> None:
-    fixes = plan_port_closure(
-        [{"IpProtocol": "tcp", "IpRanges": [{"CidrIp": OPEN4}], **permission}], port
-    )  # type: ignore[list-item]
+    permission: IpPermissionOutputTypeDef = {
+        "IpProtocol": "tcp",
+        "FromPort": low,
+        "ToPort": high,
+        "IpRanges": [{"CidrIp": OPEN4}],
+    }
+    fixes = plan_port_closure([permission], port)
     if expected is None:
         assert fixes == []
         return
-    assert [f.revoke for f in fixes] == [
-        Grant("tcp", permission["FromPort"], permission["ToPort"], OPEN4)
-    ]
+    assert [f.revoke for f in fixes] == [Grant("tcp", low, high, OPEN4)]
     assert {(g.from_port, g.to_port) for g in fixes[0].keep} == expected
 
 

@@ -17,17 +17,23 @@ JOBCODE = Path(__file__).parent / "jobcode"
 
 
 def spec(job: str, sandbox: AwsSandbox, **step: object) -> RemediationSpec:
-    return RemediationSpec(steps=[JobStep(job=job, **step)],  # type: ignore[arg-type]
-                           access=AccountAccess(role_arn=sandbox.role_arn, external_id=sandbox.external_id))
+    return RemediationSpec(
+        steps=[JobStep(job=job, **step)],  # type: ignore[arg-type]
+        access=AccountAccess(role_arn=sandbox.role_arn, external_id=sandbox.external_id),
+    )
 
 
 def new_group(sandbox: AwsSandbox) -> str:
     ec2 = sandbox.admin_client("ec2")
-    return str(ec2.create_security_group(GroupName=f"g-{uuid.uuid4().hex[:8]}", Description="t")["GroupId"])
+    return str(
+        ec2.create_security_group(GroupName=f"g-{uuid.uuid4().hex[:8]}", Description="t")["GroupId"]
+    )
 
 
 def tags_of(sandbox: AwsSandbox, resource_id: str) -> dict[str, str]:
-    found = sandbox.admin_client("ec2").describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]}])
+    found = sandbox.admin_client("ec2").describe_tags(
+        Filters=[{"Name": "resource-id", "Values": [resource_id]}]
+    )
     return {t["Key"]: t["Value"] for t in found["Tags"]}
 
 
@@ -38,7 +44,9 @@ async def test_job_runs_with_the_contract_environment_and_the_resource_is_tagged
     sg = new_group(aws_sandbox)
     payload = aws_finding(sg, old_style=True)
     payload["notificationInfo"]["FindingInfo"]["ExtraVendorField"] = {"kept": True}
-    run_id = await start_remediation(client, payload, spec("probe_env_22", aws_sandbox), worker.group_id)
+    run_id = await start_remediation(
+        client, payload, spec("probe_env_22", aws_sandbox), worker.group_id
+    )
 
     status = await wait_for_result(client, run_id)
 
@@ -46,14 +54,21 @@ async def test_job_runs_with_the_contract_environment_and_the_resource_is_tagged
     job = status.steps[2]
     assert job.state == StepState.SUCCEEDED and job.exit_code == 0 and job.attempts == 1
     assert job.changes == [f"probed {sg}"]
-    env_names = set(next(l for l in job.log_tail.splitlines() if l.startswith("env:"))[5:].split(","))
-    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-            "AWS_ENDPOINT_URL"} <= env_names
+    env_names = set(
+        next(ln for ln in job.log_tail.splitlines() if ln.startswith("env:"))[5:].split(",")
+    )
+    assert {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+    } <= env_names
     assert not {n for n in env_names if n.startswith(("VSS_", "TEMPORAL_", "AZURE_", "PYTEST"))}
     assert "assumed-role/remedy-remediation/remedy-" in job.log_tail  # the job acts as the role
-    assert f'"port": 22' in job.log_tail  # the alias's parameter reached the job
+    assert '"port": 22' in job.log_tail  # the alias's parameter reached the job
     assert "accountIds: 123456789012 123456789012" in job.log_tail  # both spellings completed
-    chain = json.loads(next(l for l in job.log_tail.splitlines() if l.startswith("chain:"))[7:])
+    chain = json.loads(next(ln for ln in job.log_tail.splitlines() if ln.startswith("chain:"))[7:])
     assert chain["cloudAccountId"] == "123456789012"
     tags = tags_of(aws_sandbox, sg)
     assert tags["remediated-by"] == "remedy" and tags["remediation-run-id"] == run_id
@@ -72,7 +87,6 @@ import os  # noqa: E402
 import re  # noqa: E402
 
 import pytest  # noqa: E402
-from temporalio.client import WorkflowFailureError  # noqa: E402
 
 from remedy.payload import PayloadError  # noqa: E402
 from remedy.types import RemediationInput  # noqa: E402
@@ -165,6 +179,9 @@ async def test_hanging_job_times_out_and_its_whole_process_group_is_killed(
     running = await get_status(client, run_id)  # the query answers during the run
     assert running.state == RunState.RUNNING and running.current_step == "job hang_job"
     assert running.steps[2].state == StepState.RUNNING
+    described = await client.get_workflow_handle(run_id).describe()
+    pending = described.raw_description.pending_activities
+    assert pending and pending[0].HasField("last_heartbeat_time")  # a lost worker is noticed fast
 
     status = await wait_for_result(client, run_id)
     assert status.state == RunState.FAILED

@@ -8,9 +8,11 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -28,8 +30,15 @@ from workflows.remediation import RemediationWorkflow
 log = logging.getLogger("remedy.worker")
 
 #: The worker's own secrets: registered for redaction, never passed to a job.
-SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET",
-                    "VSS_CLIENT_SECRET", "TEMPORAL_API_KEY", "JIRA_API_TOKEN", "JIRA_TOKEN")
+SECRET_VARIABLES = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "VSS_CLIENT_SECRET",
+    "TEMPORAL_API_KEY",
+    "JIRA_API_TOKEN",
+    "JIRA_TOKEN",
+)
 
 
 @dataclass
@@ -40,7 +49,7 @@ class WorkerParts:
     credentials: CredentialStore
     runner: JobRunner
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         return [
             ValidationActivities(self.registry).validate_finding,
             CredentialActivities(self.credentials).assume_role,
@@ -56,12 +65,18 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
     credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     # the job's environment is built from an allow-list (job_runner.PASSED_THROUGH); never the
     # worker's secrets
-    runner = JobRunner(registry, credentials, output_cap=settings.job_output_cap_bytes,
-                       tail_bytes=settings.log_tail_bytes)
+    runner = JobRunner(
+        registry,
+        credentials,
+        output_cap=settings.job_output_cap_bytes,
+        tail_bytes=settings.log_tail_bytes,
+    )
     return WorkerParts(registry, credentials, runner)
 
 
-def make_worker(client: Client, group_id: str, parts: WorkerParts, settings: WorkerSettings) -> Worker:
+def make_worker(
+    client: Client, group_id: str, parts: WorkerParts, settings: WorkerSettings
+) -> Worker:
     return Worker(
         client,
         task_queue=task_queue_for(group_id),
@@ -76,9 +91,15 @@ def new_worker_id() -> str:
     return os.environ.get("REMEDY_WORKER_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
 
-async def run_worker(client: Client, group_id: str, settings: WorkerSettings, *,
-                     job_code: Path | None = None, worker_id: str | None = None,
-                     stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    client: Client,
+    group_id: str,
+    settings: WorkerSettings,
+    *,
+    job_code: Path | None = None,
+    worker_id: str | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
     """Run until `stop` is set or SIGTERM/SIGINT arrives; in-flight work drains before exit."""
     worker_id = worker_id or new_worker_id()
     parts = build_parts(settings, job_code)
@@ -88,10 +109,19 @@ async def run_worker(client: Client, group_id: str, settings: WorkerSettings, *,
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with make_worker(client, group_id, parts, settings):
-        log.info("Worker started and is waiting for work", extra={
-            "workerID": worker_id, "workerGroupID": group_id, "taskQueue": task_queue_for(group_id),
-            "jobs": len(parts.registry.jobs), "jobErrors": len(parts.registry.errors)})
+        log.info(
+            "Worker started and is waiting for work",
+            extra={
+                "workerID": worker_id,
+                "workerGroupID": group_id,
+                "taskQueue": task_queue_for(group_id),
+                "jobs": len(parts.registry.jobs),
+                "jobErrors": len(parts.registry.errors),
+            },
+        )
         await stop.wait()
-        log.info("Worker stopping: finishing in-flight work", extra={"workerID": worker_id,
-                                                                     "workerGroupID": group_id})
+        log.info(
+            "Worker stopping: finishing in-flight work",
+            extra={"workerID": worker_id, "workerGroupID": group_id},
+        )
     log.info("Worker stopped", extra={"workerID": worker_id, "workerGroupID": group_id})

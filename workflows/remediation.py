@@ -34,8 +34,12 @@ with workflow.unsafe.imports_passed_through():
 
 #: Throttling, 5xx and connection errors: retried with backoff. Non-retryable errors (validation,
 #: AccessDenied, unknown job) are raised as such by the activities and stop at once.
-INFRA_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                          maximum_interval=timedelta(seconds=30), maximum_attempts=8)
+INFRA_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,
+)
 #: A job heartbeats every few seconds; a worker that dies mid-job is noticed within this.
 JOB_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
@@ -47,8 +51,11 @@ def _why(error: BaseException) -> tuple[str, dict[str, Any]]:
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return cause.message, details
     if isinstance(cause, TimeoutError):
-        return f"the step timed out ({cause.type.name if cause.type else 'timeout'}): the worker " \
-               "running it stopped answering", {}
+        return (
+            f"the step timed out ({cause.type.name if cause.type else 'timeout'}): the worker "
+            "running it stopped answering",
+            {},
+        )
     return str(cause) or type(cause).__name__, {}
 
 
@@ -84,10 +91,12 @@ class RemediationWorkflow:
             run_id=workflow.info().workflow_id,
             remediation=spec.display_name(),
             started_at=workflow.now(),
-            steps=[StepStatus(name="validate", kind="validate"),
-                   StepStatus(name="assume role", kind="assume_role"),
-                   *(StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps),
-                   StepStatus(name="tag resource", kind="tag")],
+            steps=[
+                StepStatus(name="validate", kind="validate"),
+                StepStatus(name="assume role", kind="assume_role"),
+                *(StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps),
+                StepStatus(name="tag resource", kind="tag"),
+            ],
         )
         try:
             finding = await self._validate(request)
@@ -100,10 +109,16 @@ class RemediationWorkflow:
             raise
         except _StepFailed as failed:
             self._finish(RunState.FAILED, failed.reason, request)
-            raise ApplicationError(failed.reason, self._status.model_dump(mode="json"),
-                                   type="RemediationFailed", non_retryable=True) from None
+            raise ApplicationError(
+                failed.reason,
+                self._status.model_dump(mode="json"),
+                type="RemediationFailed",
+                non_retryable=True,
+            ) from None
         changes = [c for s in self._status.steps for c in s.changes]
-        summary = f"{len(changes)} change(s) made" if changes else "already compliant: no change made"
+        summary = (
+            f"{len(changes)} change(s) made" if changes else "already compliant: no change made"
+        )
         self._finish(RunState.SUCCEEDED, summary, request)
         return self._status
 
@@ -112,24 +127,29 @@ class RemediationWorkflow:
     async def _validate(self, request: RemediationInput) -> ValidatedFinding:
         step = self._begin(0)
         try:
-            finding = await workflow.execute_activity(
-                "validate_finding", ValidateInput(payload=request.payload, spec=request.spec),
-                result_type=ValidatedFinding, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=INFRA_RETRY)
+            finding: ValidatedFinding = await workflow.execute_activity(
+                "validate_finding",
+                ValidateInput(payload=request.payload, spec=request.spec),
+                result_type=ValidatedFinding,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=INFRA_RETRY,
+            )
         except ActivityError as error:
             raise self._fail(step, f"the finding cannot be remediated: {_why(error)[0]}") from None
         status = self._status
         status.finding_id, status.resource = finding.finding_id, finding.object_id
         status.rule_id, status.account_id = finding.rule_id, finding.account.account_id
         if request.search_attributes:
-            workflow.upsert_search_attributes([
-                sa.FINDING_ID.value_set(finding.finding_id),
-                sa.RULE_ID.value_set(finding.rule_id or ""),
-                sa.JOB.value_set([s.job for s in request.spec.steps]),
-                sa.CLOUD_ACCOUNT.value_set(finding.account.account_id),
-                sa.PROVIDER.value_set(finding.account.provider),
-                sa.REMEDIATION_STATUS.value_set(RunState.RUNNING.value),
-            ])
+            workflow.upsert_search_attributes(
+                [
+                    sa.FINDING_ID.value_set(finding.finding_id),
+                    sa.RULE_ID.value_set(finding.rule_id or ""),
+                    sa.JOB.value_set([s.job for s in request.spec.steps]),
+                    sa.CLOUD_ACCOUNT.value_set(finding.account.account_id),
+                    sa.PROVIDER.value_set(finding.account.provider),
+                    sa.REMEDIATION_STATUS.value_set(RunState.RUNNING.value),
+                ]
+            )
         self._end(step, StepState.SUCCEEDED, f"finding {finding.finding_id} on {finding.object_id}")
         return finding
 
@@ -137,9 +157,12 @@ class RemediationWorkflow:
         step = self._begin(1)
         try:
             who = await workflow.execute_activity(
-                "assume_role", AssumeRoleInput(account=finding.account, run_id=self._status.run_id),
-                result_type=AssumeRoleResult, start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=INFRA_RETRY)
+                "assume_role",
+                AssumeRoleInput(account=finding.account, run_id=self._status.run_id),
+                result_type=AssumeRoleResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=INFRA_RETRY,
+            )
         except ActivityError as error:
             raise self._fail(step, _why(error)[0]) from None
         expiry = f" until {who.expires_at.isoformat()}" if who.expires_at else ""
@@ -151,9 +174,14 @@ class RemediationWorkflow:
         try:
             result = await workflow.execute_activity(
                 "run_job",
-                RunJobInput(job=job_step.job, parameters=job_step.parameters, payload=finding.payload,
-                            account=finding.account, run_id=self._status.run_id,
-                            timeout_s=job_step.timeout_s),
+                RunJobInput(
+                    job=job_step.job,
+                    parameters=job_step.parameters,
+                    payload=finding.payload,
+                    account=finding.account,
+                    run_id=self._status.run_id,
+                    timeout_s=job_step.timeout_s,
+                ),
                 result_type=JobResult,
                 start_to_close_timeout=timedelta(seconds=job_step.timeout_s + 60),
                 heartbeat_timeout=JOB_HEARTBEAT_TIMEOUT,
@@ -161,7 +189,8 @@ class RemediationWorkflow:
                     initial_interval=timedelta(seconds=retry.initial_interval_s),
                     backoff_coefficient=retry.backoff,
                     maximum_interval=timedelta(seconds=retry.max_interval_s),
-                    maximum_attempts=retry.max_attempts),
+                    maximum_attempts=retry.max_attempts,
+                ),
             )
         except ActivityError as error:
             reason, details = _why(error)
@@ -180,18 +209,27 @@ class RemediationWorkflow:
         if not request.spec.tags.enabled:
             self._end(step, StepState.SKIPPED, "tagging is off for this remediation")
             return
-        tags = {"remediated-by": "remedy",
-                "remediated-at": workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "remediation-run-id": self._status.run_id[:256],
-                "remediation-job": request.spec.display_name()[:256],
-                **request.spec.tags.extra}
+        tags = {
+            "remediated-by": "remedy",
+            "remediated-at": workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "remediation-run-id": self._status.run_id[:256],
+            "remediation-job": request.spec.display_name()[:256],
+            **request.spec.tags.extra,
+        }
         try:
             result = await workflow.execute_activity(
                 "tag_resource",
-                TagInput(account=finding.account, resource_id=finding.object_id,
-                         resource_type=finding.resource_type, tags=tags, run_id=self._status.run_id),
-                result_type=TagResult, start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=INFRA_RETRY)
+                TagInput(
+                    account=finding.account,
+                    resource_id=finding.object_id,
+                    resource_type=finding.resource_type,
+                    tags=tags,
+                    run_id=self._status.run_id,
+                ),
+                result_type=TagResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=INFRA_RETRY,
+            )
         except ActivityError as error:
             self._end(step, StepState.FAILED, f"tagging failed, the fix stands: {_why(error)[0]}")
             return

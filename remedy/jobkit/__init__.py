@@ -145,6 +145,14 @@ def load_metadata(job_file: str) -> dict[str, Any]:
 def _resolve_parameters(
     payload: Mapping[str, Any], metadata: Mapping[str, Any], rule_id: str | None
 ) -> dict[str, Any]:
+    """Defaults, then the alias whose rules hold the finding's rule, then remediationParameters.
+
+    The worker passes an alias's parameters itself; the alias lookup serves raw older payloads.
+    """
+    given = payload.get("remediationParameters")
+    if given is not None and not isinstance(given, dict):
+        raise BadInput("remediationParameters must be a JSON object")
+    given = given or {}
     parameters: dict[str, Any] = {
         name: spec["default"]
         for name, spec in (metadata.get("parameters") or {}).items()
@@ -152,15 +160,12 @@ def _resolve_parameters(
     }
     for alias, spec in (metadata.get("aliases") or {}).items():
         if rule_id is not None and rule_id in spec.get("rules", []):
-            parameters.update(spec.get("parameters", {}))
-            info(
-                f"rule {rule_id} is fixed by alias {alias}: parameters {json.dumps(spec.get('parameters'))}"
-            )
+            filled = {k: v for k, v in spec.get("parameters", {}).items() if k not in given}
+            if filled:
+                info(f"rule {rule_id} is fixed by alias {alias}: using {json.dumps(filled)}")
+            parameters.update(filled)
             break
-    given = payload.get("remediationParameters")
-    if given is not None and not isinstance(given, dict):
-        raise BadInput("remediationParameters must be a JSON object")
-    parameters.update(given or {})
+    parameters.update(given)
     return parameters
 
 

@@ -1,4 +1,5 @@
 """Starts a grandchild that would outlive it, then never exits."""
+
 import os
 import subprocess
 import sys

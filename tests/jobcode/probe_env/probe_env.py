@@ -1,4 +1,5 @@
 """Reports what a job sees: argv, cwd, environment names, and whether it can reach the account."""
+
 import json
 import os
 import sys
@@ -10,6 +11,10 @@ print("env:", ",".join(sorted(os.environ)))
 print("cwd:", os.getcwd())
 print("params:", json.dumps(payload.get("remediationParameters", {})))
 print("chain:", payload["notificationInfo"]["FindingInfo"]["ObjectChain"])
-print("accountIds:", payload["notificationInfo"]["CloudAccountID"], payload["notificationInfo"]["CloudAccountId"])
+print(
+    "accountIds:",
+    payload["notificationInfo"]["CloudAccountID"],
+    payload["notificationInfo"]["CloudAccountId"],
+)
 print("identity:", boto3.client("sts").get_caller_identity()["Arn"])
 print("CHANGE: probed", payload["notificationInfo"]["FindingInfo"]["ObjectId"])

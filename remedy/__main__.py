@@ -1,0 +1,3 @@
+from remedy.cli import app
+
+app(prog_name="remedy")

@@ -1,0 +1,305 @@
+"""`remedy`: the command line. Every command's --help says what it does and what it reads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from remedy.config import TemporalSettings, temporal_settings, worker_settings
+from remedy.logs import setup_logging
+from remedy.payload import PayloadError, parse_json
+from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState, RunStatus
+
+app = typer.Typer(
+    help="Remedy: durable, observable remediation of cloud security-posture findings.\n\n"
+    "Temporal is reached at TEMPORAL_ADDRESS (default 127.0.0.1:7233); see the README for every "
+    "environment variable.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+jobs_app = typer.Typer(help="The jobs a worker would register.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+console = Console()
+err = Console(stderr=True)
+
+JobCode = Annotated[
+    Path | None,
+    typer.Option(
+        "--job-code",
+        help="Job-code directory (one folder "
+        "per job). Default: REMEDY_JOB_CODE, else the built-in jobs/.",
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def ui_link(settings: TemporalSettings, run_id: str) -> str:
+    return f"{settings.ui_url.rstrip('/')}/namespaces/{settings.namespace}/workflows/{run_id}"
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+@jobs_app.command("list")
+def jobs_list(
+    job_code: JobCode = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """List the jobs in the job-code directory: name, provider, checksum, rules fixed."""
+    from worker.registry import discover
+
+    setup_logging("WARNING")
+    registry = discover(job_code or worker_settings().job_code)
+    if as_json:
+        print(json.dumps([info.model_dump(mode="json") for info in registry.infos()], indent=2))
+        return
+    table = Table("job", "provider", "alias of", "checksum", "rules")
+    for info in registry.infos():
+        table.add_row(
+            info.name,
+            info.provider or "?",
+            info.alias_of or "",
+            info.checksum[:12],
+            ", ".join(info.rules),
+        )
+    console.print(table)
+    for problem in registry.errors:
+        err.print(f"[red]not registered:[/red] {problem}")
+
+
+# -- worker -------------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    group: Annotated[
+        str,
+        typer.Option(
+            "--group",
+            help="Worker group id: the worker polls its task queue (remedy-<group>).",
+            envvar="REMEDY_WORKER_GROUP",
+        ),
+    ],
+    job_code: JobCode = None,
+    worker_id: Annotated[
+        str | None, typer.Option(help="Default: REMEDY_WORKER_ID, else <host>-<random>.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(envvar="REMEDY_LOG_LEVEL")] = "INFO",
+) -> None:
+    """Run a worker: discover and validate the jobs, then poll the group's task queue.
+
+    The worker's own cloud identity comes from its environment (AWS: the standard variables,
+    a profile or an instance role; it only needs sts:AssumeRole on the accounts' roles).
+    SIGTERM or Ctrl-C drains in-flight work and exits.
+    """
+    from remedy.temporal import connect
+    from worker.main import run_worker
+
+    setup_logging(log_level)
+
+    async def main() -> None:
+        client = await connect(temporal_settings())
+        await run_worker(client, group, worker_settings(), job_code=job_code, worker_id=worker_id)
+
+    asyncio.run(main())
+
+
+# -- remediate, status, logs --------------------------------------------------------------------
+
+
+def _parameters(pairs: list[str]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise fail(f"--param takes NAME=VALUE, not {pair!r}")
+        try:
+            parameters[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            parameters[name] = raw
+    return parameters
+
+
+@app.command()
+def remediate(
+    jobs: Annotated[
+        list[str],
+        typer.Argument(
+            help="The job to run, or several: a chain run in order, stopping at the first failure."
+        ),
+    ],
+    group: Annotated[
+        str,
+        typer.Option(
+            "--group", help="Worker group whose workers run it.", envvar="REMEDY_WORKER_GROUP"
+        ),
+    ],
+    payload: Annotated[
+        Path,
+        typer.Option(
+            "--payload",
+            help="The finding: a JSON file in the VSS payload shape ('-' reads standard input).",
+        ),
+    ],
+    param: Annotated[
+        list[str],
+        typer.Option("--param", help="Job parameter NAME=VALUE (JSON values allowed); repeatable."),
+    ] = [],  # noqa: B006
+    account_role_arn: Annotated[
+        str | None,
+        typer.Option(help="Role to assume in the account (overrides cloudAccount.roleArn)."),
+    ] = None,
+    external_id: Annotated[
+        str | None,
+        typer.Option(help="External id of that role's trust policy.", envvar="REMEDY_EXTERNAL_ID"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Per-step timeout in seconds.")] = 900.0,
+    attempts: Annotated[int, typer.Option(help="Attempts per step.")] = 3,
+    no_tags: Annotated[bool, typer.Option("--no-tags", help="Do not tag the resource.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Show progress; exit 0 only if the remediation succeeded."),
+    ] = False,
+) -> None:
+    """Start a remediation of one finding; print its run id (the Temporal workflow id)."""
+    from remedy.starter import start_remediation
+    from remedy.temporal import connect
+
+    text = sys.stdin.read() if str(payload) == "-" else _read(payload)
+    try:
+        finding = parse_json(text)
+        spec = RemediationSpec(
+            steps=[
+                JobStep(
+                    job=job,
+                    parameters=_parameters(param),
+                    timeout_s=timeout,
+                    retry=RetrySettings(max_attempts=attempts),
+                )
+                for job in jobs
+            ],
+            access=AccountAccess(role_arn=account_role_arn, external_id=external_id),
+        )
+        spec.tags.enabled = not no_tags
+    except (PayloadError, ValueError) as exc:
+        raise fail(f"{payload}: {exc}") from None
+    settings = temporal_settings()
+
+    async def main() -> int:
+        client = await connect(settings)
+        try:
+            run_id = await start_remediation(client, finding, spec, group)
+        except PayloadError as exc:
+            raise fail(f"{payload}: {exc}") from None
+        console.print(f"run [bold]{run_id}[/bold]  {ui_link(settings, run_id)}")
+        if not wait:
+            return 0
+        status = await _follow(client, run_id)
+        _print_status(status, settings)
+        return 0 if status.state == RunState.SUCCEEDED else 1
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+
+
+async def _follow(client: Any, run_id: str) -> RunStatus:
+    """Print each step as it changes until the run ends."""
+    from remedy.starter import get_status, wait_for_result
+
+    seen: dict[str, str] = {}
+    result = asyncio.ensure_future(wait_for_result(client, run_id))
+    while not result.done():
+        try:
+            status = await get_status(client, run_id)
+        except Exception:
+            status = None
+        for step in status.steps if status else []:
+            if seen.get(step.name) != step.state:
+                seen[step.name] = step.state
+                err.print(f"  {step.name}: {step.state} {step.message}")
+        await asyncio.wait([result], timeout=0.5)
+    return result.result()
+
+
+def _print_status(status: RunStatus, settings: TemporalSettings) -> None:
+    colour = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(status.state, "white")
+    console.print(
+        f"[bold]{status.run_id}[/bold] {status.remediation}: "
+        f"[{colour}]{status.state}[/{colour}] {status.message}"
+    )
+    if status.finding_id:
+        console.print(
+            f"finding {status.finding_id} on {status.resource} (account "
+            f"{status.account_id}, rule {status.rule_id})"
+        )
+    table = Table("step", "state", "attempts", "exit", "message")
+    for step in status.steps:
+        table.add_row(
+            step.name,
+            step.state,
+            str(step.attempts or ""),
+            "" if step.exit_code is None else str(step.exit_code),
+            step.message,
+        )
+    console.print(table)
+    console.print(ui_link(settings, status.run_id))
+
+
+@app.command()
+def status(
+    run_id: str, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+) -> None:
+    """Show a run: its state, and per step the state, attempts, exit code and message."""
+    from remedy.starter import get_status
+    from remedy.temporal import connect
+
+    settings = temporal_settings()
+
+    async def main() -> RunStatus:
+        return await get_status(await connect(settings), run_id)
+
+    found = asyncio.run(main())
+    if as_json:
+        print(found.model_dump_json(indent=2))
+    else:
+        _print_status(found, settings)
+
+
+@app.command()
+def logs(run_id: str) -> None:
+    """Print the log (redacted, tail) of every job step of a run."""
+    from remedy.starter import get_status
+    from remedy.temporal import connect
+
+    async def main() -> RunStatus:
+        return await get_status(await connect(temporal_settings()), run_id)
+
+    found = asyncio.run(main())
+    for step in found.steps:
+        if step.kind == "job":
+            console.rule(f"{step.name} ({step.state}, exit {step.exit_code})")
+            console.print(step.log_tail or "(no output)", markup=False, highlight=False)
+
+
+# -- the embedded stack -------------------------------------------------------------------------
+
+from remedy import stack  # noqa: E402  (registers dev-server, sandbox, up, demo)
+
+stack.register(app)

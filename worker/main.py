@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
+from activities.notify import NotifyActivities
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
 from remedy.config import WorkerSettings
@@ -55,6 +56,7 @@ class WorkerParts:
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
+            NotifyActivities().notify,
         ]
 
 

@@ -20,6 +20,8 @@ with workflow.unsafe.imports_passed_through():
         AssumeRoleResult,
         JobResult,
         JobStep,
+        NotifyInput,
+        NotifyResult,
         RemediationInput,
         RunJobInput,
         RunState,
@@ -38,6 +40,13 @@ INFRA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,
+)
+#: Jira or a webhook down: retried with backoff for about five minutes, then the run reports it.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
     maximum_attempts=8,
 )
 #: A job heartbeats every few seconds; a worker that dies mid-job is noticed within this.
@@ -72,6 +81,9 @@ class RemediationWorkflow:
       per its retry settings (default 3 attempts) on a non-zero exit or a timeout; a lost worker
       is detected by the missing heartbeat and the step moves to another worker.
     - Tagging never fails a run: an untaggable resource is skipped with a message.
+    - Notification (Jira, webhook), when configured, runs after the chain whether it succeeded or
+      failed, is retried with backoff, and never changes the run's verdict: the result's
+      `notification` says which ticket was filed, or why none could be.
     - The `status` query answers at any time, during and after the run, with every step's state,
       attempts, times, exit code and log tail. The result is the final status; a failed run fails
       the workflow with the status attached, so the Temporal UI shows it as failed.
@@ -205,7 +217,7 @@ class RemediationWorkflow:
         self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
 
     async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:
-        step = self._begin(len(self._status.steps) - 1)
+        step = self._begin(2 + len(request.spec.steps))
         if not request.spec.tags.enabled:
             self._end(step, StepState.SKIPPED, "tagging is off for this remediation")
             return
@@ -235,6 +247,26 @@ class RemediationWorkflow:
             return
         self._end(step, StepState.SUCCEEDED if result.tagged else StepState.SKIPPED, result.message)
 
+    async def _notify(self, request: RemediationInput, payload: dict[str, Any]) -> None:
+        """File or update the ticket / call the webhook. Never changes the run's verdict."""
+        if not request.spec.notify.wanted():
+            return
+        step = self._begin(len(self._status.steps) - 1)
+        try:
+            result = await workflow.execute_activity(
+                "notify",
+                NotifyInput(status=self._status, settings=request.spec.notify, payload=payload),
+                result_type=NotifyResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as error:
+            self._status.notification = f"no notification could be made: {_why(error)[0]}"
+            self._end(step, StepState.FAILED, self._status.notification)
+            return
+        self._status.notification = result.message
+        self._end(step, StepState.SUCCEEDED, result.message)
+
     # -- bookkeeping ----------------------------------------------------------------------------
 
     def _begin(self, index: int) -> StepStatus:
@@ -250,7 +282,7 @@ class RemediationWorkflow:
     def _fail(self, step: StepStatus, reason: str) -> _StepFailed:
         self._end(step, StepState.FAILED, reason)
         for later in self._status.steps:
-            if later.state == StepState.PENDING:
+            if later.state == StepState.PENDING and later.kind != "notify":
                 later.state = StepState.SKIPPED
         return _StepFailed(f"{step.name} failed: {reason}")
 

@@ -123,6 +123,20 @@ class CredentialStore:
                 self._cache.popitem(last=False)
         return fresh
 
+    def job_env(self, account: AccountRef, run_id: str) -> tuple[dict[str, str], list[str]]:
+        """The credential variables a job of this account gets, and the secret values among them.
+
+        The one place a job's cloud identity is decided (the runner adds nothing of its own).
+        """
+        if account.provider == "aws":
+            creds = self.aws(account, run_id)
+            return creds.env(self.region_for(account)), creds.secrets()
+        raise ApplicationError(
+            f"provider {account.provider} is not supported by this worker",
+            type="UnsupportedProvider",
+            non_retryable=True,
+        )
+
     def _assume(self, account: AccountRef, run_id: str) -> AwsCredentials:
         if not account.role_arn:
             raise ApplicationError(

@@ -142,15 +142,16 @@ class JobRunner:
             parameters = job.resolve_parameters(request.parameters)
         except (UnknownJobError, ParameterError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
-        creds = await asyncio.to_thread(self.credentials.aws, request.account, request.run_id)
-        secrets = creds.secrets()
+        cloud_env, secrets = await asyncio.to_thread(
+            self.credentials.job_env, request.account, request.run_id
+        )
         payload = json.dumps({**request.payload, "remediationParameters": parameters})
         workdir = Path(tempfile.mkdtemp(prefix=f"remedy-{job.folder.name}-"))
         try:
             copy = workdir / job.folder.name
             shutil.copytree(job.folder, copy, ignore=shutil.ignore_patterns("__pycache__"))
             env = base_environment(workdir, self.worker_env)
-            env.update(creds.env(self.credentials.region_for(request.account)))
+            env.update(cloud_env)
             env["REMEDY_RUN_ID"] = request.run_id
             started = time.monotonic()
             exit_code, output, timed_out = await self._execute(

@@ -119,6 +119,7 @@ class NotificationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     jira: JiraSettings | None = None
     webhook: WebhookSettings | None = None
+    max_attempts: int = Field(default=8, ge=1, le=20)  # with backoff: about five minutes in all
 
     def wanted(self) -> bool:
         return self.jira is not None or self.webhook is not None

@@ -1,0 +1,206 @@
+"""The `remedy` command as people run it: real processes, the dev server, the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from remedy.stack import wait_for_line
+from sandbox.aws import AwsSandbox
+from tests.conftest import DevServer
+from tests.findings import aws_finding
+
+JOBCODE = Path(__file__).parent / "jobcode"
+REMEDY = [sys.executable, "-m", "remedy"]
+
+
+def cli_env(sandbox: AwsSandbox, dev_server: DevServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEMPORAL_"))}
+    env.update(sandbox.worker_env(), TEMPORAL_ADDRESS=dev_server.address, COLUMNS="200")
+    return env
+
+
+def remedy(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*REMEDY, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def worker_process(aws_sandbox: AwsSandbox, dev_server: DevServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    group = f"cli-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [*REMEDY, "worker", "--group", group, "--job-code", str(JOBCODE)],
+            env=cli_env(aws_sandbox, dev_server),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield group, log, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_worker_starts_logs_its_ids_runs_remediations_and_drains_on_sigterm(
+    worker_process,
+    aws_sandbox: AwsSandbox,
+    dev_server: DevServer,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    group, log, process = worker_process
+    started = json.loads(wait_for_line(log, "Worker started and is waiting for work", 60, process))
+    assert started["workerGroupID"] == group and started["workerID"]
+    assert started["level"] == "INFO" and started["taskQueue"] == f"remedy-{group}"
+    text = log.read_text()
+    assert "'bad_entry' is not registered: expected the entry point bad_entry/bad_entry.py" in text
+
+    env = cli_env(aws_sandbox, dev_server)
+    sg = aws_sandbox.admin_client("ec2").create_security_group(
+        GroupName=f"cli-{uuid.uuid4().hex[:6]}", Description="t"
+    )["GroupId"]
+    finding = tmp_path / "finding.json"
+    finding.write_text(json.dumps(aws_finding(sg)))
+    ok = remedy(
+        "remediate",
+        "probe_env_22",
+        "--group",
+        group,
+        "--payload",
+        str(finding),
+        "--external-id",
+        aws_sandbox.external_id,
+        "--wait",
+        env=env,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    run_id = ok.stdout.split()[1]
+    assert (
+        "succeeded" in ok.stdout
+        and "http://127.0.0.1:8233/namespaces/default/workflows/" in ok.stdout
+    )
+
+    shown = json.loads(remedy("status", run_id, "--json", env=env).stdout)
+    assert shown["state"] == "succeeded" and shown["resource"] == sg
+    assert f"CHANGE: probed {sg}" in remedy("logs", run_id, env=env).stdout
+
+    finding.write_text(json.dumps(aws_finding(sg)))  # a new finding id
+    failed = remedy(
+        "remediate",
+        "fail_job",
+        "--group",
+        group,
+        "--payload",
+        str(finding),
+        "--attempts",
+        "1",
+        "--external-id",
+        aws_sandbox.external_id,
+        "--wait",
+        env=env,
+    )
+    assert failed.returncode == 1 and "exited with code 1" in failed.stdout
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    assert "Worker stopped" in log.read_text()
+
+
+def test_remediate_refuses_a_malformed_payload_file_with_the_field_named(
+    aws_sandbox: AwsSandbox, dev_server: DevServer, tmp_path: Path
+) -> None:
+    env = cli_env(aws_sandbox, dev_server)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"notificationInfo": {"FindingInfo": {"FindingId": "f"}}}))
+    result = remedy("remediate", "probe_env", "--group", "g", "--payload", str(bad), env=env)
+    assert result.returncode == 2
+    assert "notificationInfo.FindingInfo.ObjectId: is missing" in result.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert (
+        "not valid JSON"
+        in remedy("remediate", "x", "--group", "g", "--payload", str(broken), env=env).stderr
+    )
+    missing = remedy(
+        "remediate", "x", "--group", "g", "--payload", str(tmp_path / "nope.json"), env=env
+    )
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_jobs_list_json_shows_names_providers_checksums_and_rules() -> None:
+    result = subprocess.run(
+        [*REMEDY, "jobs", "list", "--json"], capture_output=True, text=True, timeout=60
+    )
+    jobs = {job["name"]: job for job in json.loads(result.stdout)}
+    assert jobs["ec2_close_port_22"]["alias_of"] == "ec2_close_port"
+    assert "5c8c26417a550e1fb6560c3f" in jobs["ec2_close_port_22"]["rules"]
+    assert jobs["s3_remove_public_access"]["provider"] == "aws"
+    assert len(jobs["s3_remove_public_access"]["checksum"]) == 64
+
+
+def test_every_command_has_help() -> None:
+    for command in [
+        "worker",
+        "remediate",
+        "status",
+        "logs",
+        "dev-server",
+        "sandbox",
+        "up",
+        "demo",
+        "jobs",
+    ]:
+        result = subprocess.run(
+            [*REMEDY, command, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and int(pid) != os.getpid():
+            found.append(cmdline)
+    return found
+
+
+def test_demo_fixes_three_findings_and_leaves_no_process_behind(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEMPORAL_"))}
+    state = tmp_path / "demo-state"
+    markers = ("moto.server", "remedy worker --group demo", "server start-dev")
+    before = {line for m in markers for line in _processes_mentioning(m)}
+    result = subprocess.run(
+        [*REMEDY, "demo", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "All three findings fixed and tagged" in result.stdout
+    assert result.stdout.count("succeeded") >= 3
+    assert "Worker started and is waiting for work" in result.stdout
+    assert not _processes_mentioning(str(state)), "the demo left its dev server behind"
+    after = {line for m in markers for line in _processes_mentioning(m)}
+    assert after <= before, f"the demo left processes behind: {after - before}"
+    assert (state / "temporal" / "temporal.db").exists()  # the runs are kept for the UI

@@ -1,0 +1,112 @@
+"""The job runner on its own (ActivityEnvironment), against the sandbox's real STS."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.credentials import CredentialStore
+from activities.job_runner import JobRunner
+from remedy.types import AccountRef, JobFailure, JobResult, RunJobInput
+from sandbox.aws import AwsSandbox
+from worker.registry import discover
+
+JOBCODE = Path(__file__).parent / "jobcode"
+
+
+@pytest.fixture
+def runner(worker_env: AwsSandbox) -> JobRunner:
+    store = CredentialStore(endpoint_url=worker_env.endpoint)
+    return JobRunner(discover(JOBCODE), store, output_cap=100_000, tail_bytes=2_000)
+
+
+def request(mode: str, sandbox: AwsSandbox, timeout_s: float = 30) -> RunJobInput:
+    return RunJobInput(
+        job="misbehave",
+        parameters={"mode": mode},
+        timeout_s=timeout_s,
+        run_id=f"runner-{mode}",
+        payload={"notificationInfo": {"FindingInfo": {"ObjectId": "x"}}},
+        account=AccountRef(
+            provider="aws",
+            account_id=sandbox.account_id,
+            role_arn=sandbox.role_arn,
+            external_id=sandbox.external_id,
+        ),
+    )
+
+
+async def run(runner: JobRunner, req: RunJobInput) -> JobResult:
+    result: JobResult = await ActivityEnvironment().run(runner.run_job, req)
+    return result
+
+
+async def failure(runner: JobRunner, req: RunJobInput) -> JobFailure:
+    with pytest.raises(ApplicationError) as raised:
+        await run(runner, req)
+    return JobFailure.model_validate(raised.value.details[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "words"),
+    [
+        ("exit3", 3, "exited with code 3"),
+        ("os_exit", 7, "exited with code 7"),
+        ("segfault", -11, "was killed by signal SIGSEGV"),
+    ],
+)
+async def test_exit_codes_and_signals_are_reported(
+    runner: JobRunner, worker_env: AwsSandbox, mode: str, code: int, words: str
+) -> None:
+    failed = await failure(runner, request(mode, worker_env))
+    assert failed.exit_code == code and words in failed.reason
+    assert f"mode {mode}" in failed.log_tail
+
+
+async def test_a_job_reading_stdin_gets_end_of_file_at_once(
+    runner: JobRunner, worker_env: AwsSandbox
+) -> None:
+    result = await run(runner, request("stdin", worker_env, timeout_s=10))
+    assert "read: ''" in result.log_tail
+
+
+async def test_a_daemon_left_behind_by_a_finished_job_is_killed(
+    runner: JobRunner, worker_env: AwsSandbox
+) -> None:
+    result = await run(runner, request("daemon", worker_env))
+    pid = int(re.search(r"daemon (\d+)", result.log_tail).group(1))  # type: ignore[union-attr]
+    await asyncio.sleep(0.3)
+    assert not _alive(pid)
+
+
+async def test_huge_output_is_capped_and_keeps_its_end(
+    runner: JobRunner, worker_env: AwsSandbox
+) -> None:
+    result = await run(runner, request("flood", worker_env))
+    assert result.output_truncated
+    assert result.log_tail.rstrip().endswith("the end")
+    assert "bytes of output were discarded here" in result.log_tail or len(result.log_tail) <= 2_000
+
+
+async def test_each_attempt_runs_in_a_private_copy_that_is_removed(
+    runner: JobRunner, worker_env: AwsSandbox
+) -> None:
+    result = await run(runner, request("cwd", worker_env))
+    cwd = re.search(r"cwd: (\S+)", result.log_tail).group(1)  # type: ignore[union-attr]
+    assert "misbehave.py" in result.log_tail and "remedy-misbehave-" in cwd
+    assert not os.path.exists(cwd)  # the working copy is gone, and the job folder is untouched
+    assert not (JOBCODE / "misbehave" / "scratch.txt").exists()

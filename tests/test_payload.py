@@ -1,0 +1,153 @@
+"""Payload validation and completion: both generations, every error names its field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from remedy.payload import PayloadError, parse_json, validate_payload
+from remedy.types import AccountAccess
+from tests.findings import aws_finding
+
+ROLE = "arn:aws:iam::123456789012:role/remedy-remediation"
+SUB = "4b2a1b4e-9f0f-4c55-8f3e-2b0f7b6f0e11"
+
+
+def azure_finding(resource_group: str | None = "rg-prod") -> dict[str, Any]:
+    props = (
+        [{"name": "ResourceGroup", "type": "string", "stringV": resource_group}]
+        if resource_group
+        else []
+    )
+    return {
+        "cloudAccount": {"provider": "azure", "subscriptionId": SUB, "applicationId": "app"},
+        "notificationInfo": {
+            "RuleID": "5c8c26847a550e1fb6560cab",
+            "FindingInfo": {
+                "FindingId": "f-az",
+                "ObjectId": "nsg-web",
+                "Region": "eastus",
+                "ObjectChain": json.dumps({"cloudAccountId": SUB, "properties": props}),
+            },
+        },
+    }
+
+
+def test_old_generation_is_completed_for_jobs_of_either_generation() -> None:
+    payload = aws_finding("i-1", old_style=True)
+    completed, account = validate_payload(payload, AccountAccess(role_arn=ROLE, external_id="x"))
+    info = completed["notificationInfo"]
+    assert info["CloudAccountID"] == info["CloudAccountId"] == "123456789012"
+    assert completed["cloudAccount"] == {"provider": "aws", "roleArn": ROLE}
+    assert json.loads(info["FindingInfo"]["ObjectChain"])["cloudAccountId"] == "123456789012"
+    assert account.provider == "aws" and account.role_arn == ROLE and account.external_id == "x"
+    assert "cloudAccount" not in payload  # the caller's payload is left as it was
+
+
+def test_new_generation_keeps_extra_fields_and_reads_the_account_from_the_role() -> None:
+    payload = aws_finding("i-1")
+    del payload["notificationInfo"]["CloudAccountID"]
+    payload["vendorField"] = {"x": [1, 2]}
+    completed, account = validate_payload(payload, AccountAccess())
+    assert completed["vendorField"] == {"x": [1, 2]}
+    assert account.account_id == "123456789012"
+    assert completed["notificationInfo"]["CloudAccountId"] == "123456789012"
+
+
+def test_azure_finding_takes_subscription_and_resource_group_from_the_object_chain() -> None:
+    completed, account = validate_payload(azure_finding(), AccountAccess())
+    assert account.provider == "azure" and account.account_id == SUB
+    assert completed["notificationInfo"]["CloudAccountID"] == SUB
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "words"),
+    [
+        (
+            lambda p: p["notificationInfo"]["FindingInfo"].pop("FindingId"),
+            "notificationInfo.FindingInfo.FindingId",
+            "is missing",
+        ),
+        (
+            lambda p: p["notificationInfo"]["FindingInfo"].update(RiskScore="high"),
+            "notificationInfo.FindingInfo.RiskScore",
+            "valid number",
+        ),
+        (
+            lambda p: p["notificationInfo"]["FindingInfo"].update(ObjectChain="{oops"),
+            "notificationInfo.FindingInfo.ObjectChain",
+            "not a JSON document",
+        ),
+        (
+            lambda p: p.update(cloudAccount={"provider": "gcp"}),
+            "cloudAccount.provider",
+            "'aws' or 'azure'",
+        ),
+        (
+            lambda p: p["cloudAccount"].update(roleArn="not-an-arn"),
+            "cloudAccount.roleArn",
+            "is not an IAM role ARN",
+        ),
+        (
+            lambda p: p["cloudAccount"].update(roleArn="arn:aws:iam::999999999999:role/x"),
+            "cloudAccount.roleArn",
+            "account 999999999999",
+        ),
+        (lambda p: p.pop("notificationInfo"), "notificationInfo", "Field required"),
+    ],
+)
+def test_each_problem_names_its_field(mutate: Any, field: str, words: str) -> None:
+    payload = aws_finding("i-1")
+    mutate(payload)
+    with pytest.raises(PayloadError) as raised:
+        validate_payload(payload, AccountAccess())
+    assert raised.value.field == field and words in str(raised.value)
+
+
+def test_aws_finding_without_any_role_says_where_to_put_one() -> None:
+    with pytest.raises(
+        PayloadError, match=r"cloudAccount\.roleArn: no role to assume.*--account-role-arn"
+    ):
+        validate_payload(aws_finding("i-1", old_style=True), AccountAccess())
+
+
+def test_azure_finding_without_resource_group_is_refused() -> None:
+    with pytest.raises(PayloadError, match="ResourceGroup"):
+        validate_payload(azure_finding(resource_group=None), AccountAccess())
+
+
+def test_a_job_requirement_is_checked_on_the_completed_payload() -> None:
+    payload = aws_finding("i-1")
+    del payload["notificationInfo"]["FindingInfo"]["Region"]
+    with pytest.raises(
+        PayloadError, match=r"notificationInfo\.FindingInfo\.Region: is missing, and a job"
+    ):
+        validate_payload(payload, AccountAccess(), ["notificationInfo.FindingInfo.Region"])
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ("[" * 100_000, "nested too deeply"),
+        ('{"a": "' + "x" * 300_000 + '"}', "the limit is"),
+    ],
+)
+def test_unparseable_payloads_say_why(text: str, words: str) -> None:
+    with pytest.raises(PayloadError, match=words):
+        parse_json(text)
+
+
+def test_the_security_hub_sample_is_not_mistaken_for_a_vss_payload() -> None:
+    """An ASFF finding is another shape: the error says what the VSS payload lacks."""
+    from tests.conftest import SAMPLES_DIR
+
+    sample = SAMPLES_DIR / "asff_securityhub_cis41_sg_port22.json"
+    if not sample.exists():
+        pytest.skip("shared samples not present")
+    with pytest.raises(PayloadError) as raised:
+        validate_payload(parse_json(sample.read_text()), AccountAccess())
+    assert raised.value.field == "notificationInfo"

@@ -299,3 +299,26 @@ async def test_a_chain_stops_at_the_first_failure(
         StepState.SKIPPED,
     ]
     assert status.remediation == "probe_env+fail_job+probe_env_22"
+
+
+async def test_runs_are_searchable_by_their_custom_search_attributes(
+    client: Client, start_worker, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker(JOBCODE)
+    rule = f"rule-{uuid.uuid4().hex[:8]}"
+    payload = aws_finding(new_group(aws_sandbox), rule_id=rule)
+    run_id = await start_remediation(
+        client, payload, spec("probe_env", aws_sandbox), worker.group_id
+    )
+    await wait_for_result(client, run_id)
+    finding_id = payload["notificationInfo"]["FindingInfo"]["FindingId"]
+    query = (
+        f"RuleID = '{rule}' AND FindingId = '{finding_id}' AND Job = 'probe_env' AND "
+        "Provider = 'aws' AND CloudAccount = '123456789012' AND RemediationStatus = 'succeeded'"
+    )
+    for _ in range(50):  # visibility is eventually consistent
+        found = [w.id async for w in client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    assert found == [run_id]

@@ -27,4 +27,5 @@ elif mode == "flood":
     print("the end")
 elif mode == "cwd":
     print("files:", sorted(os.listdir(".")), "cwd:", os.getcwd())
-    open("scratch.txt", "w").write("mine")
+    with open("scratch.txt", "w") as scratch:
+        scratch.write("mine")

@@ -199,7 +199,9 @@ def remediate(
     async def main() -> int:
         client = await connect(settings)
         try:
-            run_id = await start_remediation(client, finding, spec, group)
+            run_id = await start_remediation(
+                client, finding, spec, group, search_attributes=worker_settings().search_attributes
+            )
         except PayloadError as exc:
             raise fail(f"{payload}: {exc}") from None
         console.print(f"run [bold]{run_id}[/bold]  {ui_link(settings, run_id)}")

@@ -27,11 +27,11 @@ class TemporalSettings(BaseSettings):
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REMEDY_", extra="ignore")
     job_code: Path = BUILTIN_JOBS
-    job_timeout_s: float = 900.0
     job_output_cap_bytes: int = 1_000_000
     log_tail_bytes: int = 8_000
     max_concurrent_activities: int = 50
-    state_dir: Path = Path(".remedy")
+    #: upsert RuleID, FindingId, Job, ... on runs; false for a namespace where they are not registered
+    search_attributes: bool = True
 
 
 def temporal_settings() -> TemporalSettings:

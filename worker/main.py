@@ -105,7 +105,8 @@ async def run_worker(
     """Run until `stop` is set or SIGTERM/SIGINT arrives; in-flight work drains before exit."""
     worker_id = worker_id or new_worker_id()
     parts = build_parts(settings, job_code)
-    await ensure_search_attributes(client)
+    if settings.search_attributes:
+        await ensure_search_attributes(client)
     if stop is None:  # the worker owns its lifetime: SIGTERM / Ctrl-C drain it
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

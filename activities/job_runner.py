@@ -30,6 +30,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.credentials import CredentialStore
+from activities.launchers import Launched, Launcher, SubprocessLauncher
 from remedy.logs import redact
 from remedy.types import JobFailure, JobResult, RunJobInput
 from worker.registry import ParameterError, Registry, UnknownJobError
@@ -47,6 +48,8 @@ PASSED_THROUGH = (
     "no_proxy",
     "REQUESTS_CA_BUNDLE",
     "SSL_CERT_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "AZURE_RESOURCE_MANAGER_ENDPOINT",
 )
 CHANGE_PREFIX = "CHANGE: "
 KILL_GRACE_S = 3.0
@@ -127,9 +130,12 @@ class JobRunner:
         output_cap: int = 1_000_000,
         tail_bytes: int = 8_000,
         worker_env: dict[str, str] | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
+        self.launcher: Launcher = launcher or SubprocessLauncher()
+        self.plain_launcher = SubprocessLauncher()
         self.output_cap = output_cap
         self.tail_bytes = tail_bytes
         self.worker_env = dict(os.environ if worker_env is None else worker_env)
@@ -154,8 +160,14 @@ class JobRunner:
             env.update(cloud_env)
             env["REMEDY_RUN_ID"] = request.run_id
             started = time.monotonic()
+            launcher = self.launcher
+            if (job.folder / "requirements.txt").exists() and launcher.name != "subprocess":
+                # its own dependencies may differ from the pre-imported ones
+                log.info("job has its own requirements.txt: using the plain launcher",
+                         extra={"runId": request.run_id, "job": request.job})
+                launcher = self.plain_launcher
             exit_code, output, timed_out = await self._execute(
-                [sys.executable, job.entry.name, payload], copy, env, request.timeout_s
+                launcher, [sys.executable, job.entry.name, payload], copy, env, request.timeout_s
             )
             duration = time.monotonic() - started
         finally:
@@ -212,56 +224,47 @@ class JobRunner:
             reason, failure.model_dump(mode="json"), type="JobTimeout" if timed_out else "JobFailed"
         )
 
-    async def _execute(
-        self, argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float
-    ) -> tuple[int, Output, bool]:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+    async def _execute(self, launcher: Launcher, argv: list[str], cwd: Path, env: dict[str, str],
+                       timeout_s: float) -> tuple[int, Output, bool]:
+        job = await launcher.launch(argv, cwd, env)
         output = Output(self.output_cap, self.tail_bytes)
-        reader = asyncio.create_task(self._read(process, output))
+        reader = asyncio.create_task(self._read(job, output))
         heartbeat = asyncio.create_task(self._heartbeat(output))
         timed_out = False
         try:
-            await asyncio.wait_for(self._until_exit(process, reader), timeout=timeout_s)
+            await asyncio.wait_for(self._until_exit(job, reader), timeout=timeout_s)
         except TimeoutError:
             timed_out = True
-            kill_group(process.pid, signal.SIGTERM)
+            kill_group(job.pid, signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._until_exit(process, reader), KILL_GRACE_S)
+                await asyncio.wait_for(self._until_exit(job, reader), KILL_GRACE_S)
         finally:
             # Always: the job's group goes (grandchildren included), even on cancellation, which
             # also closes any pipe a grandchild held, so the reader ends.
-            kill_group(process.pid, signal.SIGKILL)
+            kill_group(job.pid, signal.SIGKILL)
             heartbeat.cancel()
             try:
                 await asyncio.wait_for(reader, KILL_GRACE_S)
             except TimeoutError:
                 reader.cancel()
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-        return (process.returncode if process.returncode is not None else -9), output, timed_out
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(job.exited.wait(), KILL_GRACE_S)
+            job.close()
+        return (job.returncode if job.returncode is not None else -9), output, timed_out
 
     @staticmethod
-    async def _until_exit(process: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
+    async def _until_exit(job: Launched, reader: asyncio.Task[None]) -> None:
         """Return once the job process has exited (its output may still be draining)."""
-        while process.returncode is None and not reader.done():
-            await asyncio.sleep(0.01)
-        if process.returncode is None:  # output closed: the exit follows at once
-            await process.wait()
+        exited = asyncio.ensure_future(job.exited.wait())
+        try:
+            await asyncio.wait({exited, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await exited  # output closed first: the exit follows
+        finally:
+            exited.cancel()
 
     @staticmethod
-    async def _read(process: asyncio.subprocess.Process, output: Output) -> None:
-        assert process.stdout is not None
-        while chunk := await process.stdout.read(READ_CHUNK):
+    async def _read(job: Launched, output: Output) -> None:
+        while chunk := await job.stdout.read(READ_CHUNK):
             output.add(chunk)
 
     @staticmethod

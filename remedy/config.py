@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,8 @@ class WorkerSettings(BaseSettings):
     job_output_cap_bytes: int = 1_000_000
     log_tail_bytes: int = 8_000
     max_concurrent_activities: int = 50
+    #: "forkserver": jobs forked from a pre-warmed Python (fast); "subprocess": a fresh python each
+    launcher: Literal["forkserver", "subprocess"] = "forkserver"
     #: upsert RuleID, FindingId, Job, ... on runs; false for a namespace where they are not registered
     search_attributes: bool = True
 

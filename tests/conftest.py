@@ -142,6 +142,7 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
         async def run() -> None:
             async with worker:
                 await stop.wait()
+            await parts.runner.launcher.close()
 
         task = asyncio.create_task(run())
         started.append((stop, task))
@@ -152,3 +153,4 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
         stop.set()
     for _, task in started:
         await asyncio.wait_for(task, 60)
+

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.credentials import CredentialStore
 from activities.job_runner import JobRunner
+from activities.launchers import ForkServerLauncher, Launcher, make_launcher
 from remedy.types import AccountRef, JobFailure, JobResult, RunJobInput
 from sandbox.aws import AwsSandbox
 from worker.registry import discover
@@ -20,10 +23,18 @@ from worker.registry import discover
 JOBCODE = Path(__file__).parent / "jobcode"
 
 
+@pytest_asyncio.fixture(scope="module", params=["subprocess", "forkserver"])
+async def launcher(request: pytest.FixtureRequest) -> AsyncIterator[Launcher]:
+    """Every runner test runs against both launchers: their behaviour must be identical."""
+    made = make_launcher(request.param)
+    yield made
+    await made.close()
+
+
 @pytest.fixture
-def runner(worker_env: AwsSandbox) -> JobRunner:
+def runner(worker_env: AwsSandbox, launcher: Launcher) -> JobRunner:
     store = CredentialStore(endpoint_url=worker_env.endpoint)
-    return JobRunner(discover(JOBCODE), store, output_cap=100_000, tail_bytes=2_000)
+    return JobRunner(discover(JOBCODE), store, output_cap=100_000, tail_bytes=2_000, launcher=launcher)
 
 
 def request(mode: str, sandbox: AwsSandbox, timeout_s: float = 30) -> RunJobInput:
@@ -110,3 +121,40 @@ async def test_each_attempt_runs_in_a_private_copy_that_is_removed(
     assert "misbehave.py" in result.log_tail and "remedy-misbehave-" in cwd
     assert not os.path.exists(cwd)  # the working copy is gone, and the job folder is untouched
     assert not (JOBCODE / "misbehave" / "scratch.txt").exists()
+
+
+def probe_request(sandbox: AwsSandbox, run_id: str) -> RunJobInput:
+    return RunJobInput(
+        job="probe_env", run_id=run_id, payload={"notificationInfo": {
+            "CloudAccountID": sandbox.account_id, "CloudAccountId": sandbox.account_id,
+            "FindingInfo": {"ObjectId": "sg-x", "ObjectChain": "{}"}}},
+        account=AccountRef(provider="aws", account_id=sandbox.account_id, role_arn=sandbox.role_arn,
+                           external_id=sandbox.external_id))
+
+
+async def test_a_job_sees_only_its_own_run_credentials(runner: JobRunner, worker_env: AwsSandbox) -> None:
+    first = await run(runner, probe_request(worker_env, "run-one"))
+    second = await run(runner, probe_request(worker_env, "run-two"))
+    assert "assumed-role/remedy-remediation/remedy-run-one" in first.log_tail
+    assert "assumed-role/remedy-remediation/remedy-run-two" in second.log_tail
+    for result in (first, second):
+        names = next(ln for ln in result.log_tail.splitlines() if ln.startswith("env:"))
+        assert "VSS_" not in names and "REMEDY_TEST" not in names
+
+
+async def test_the_fork_server_holds_no_secret_and_comes_back_when_killed(worker_env: AwsSandbox) -> None:
+    launcher = ForkServerLauncher()
+    store = CredentialStore(endpoint_url=worker_env.endpoint)
+    runner = JobRunner(discover(JOBCODE), store, launcher=launcher)
+    try:
+        await run(runner, probe_request(worker_env, "warm"))
+        pid = launcher.server_pid
+        assert pid is not None
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"AWS_SECRET_ACCESS_KEY" not in environ and b"AWS_ACCESS_KEY_ID" not in environ
+        os.kill(pid, 9)
+        result = await run(runner, probe_request(worker_env, "after-kill"))
+        assert "CHANGE: probed sg-x" in result.log_tail
+        assert launcher.server_pid not in (None, pid)
+    finally:
+        await launcher.close()

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
+from activities.launchers import make_launcher
 from activities.notify import NotifyActivities
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
@@ -72,6 +73,7 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
         credentials,
         output_cap=settings.job_output_cap_bytes,
         tail_bytes=settings.log_tail_bytes,
+        launcher=make_launcher(settings.launcher),
     )
     return WorkerParts(registry, credentials, runner)
 
@@ -127,4 +129,5 @@ async def run_worker(
             "Worker stopping: finishing in-flight work",
             extra={"workerID": worker_id, "workerGroupID": group_id},
         )
+    await parts.runner.launcher.close()
     log.info("Worker stopped", extra={"workerID": worker_id, "workerGroupID": group_id})

@@ -1,0 +1,192 @@
+"""The fork server: a pre-warmed Python that forks one child per job.
+
+Run as its own process (`python -m activities.forkserver SOCKET`), started by the worker with an
+environment that holds no secret. It imports boto3/botocore (and the Azure SDK when installed) once,
+warms boto3's default session, then serves a Unix socket. Per request (one connection per job):
+
+    worker -> server: one JSON line {"argv": [...], "cwd": "...", "env": {...}} plus, with
+                      SCM_RIGHTS, the write end of the job's output pipe
+    server -> worker: {"pid": N}               once the child is forked
+    server -> worker: {"returncode": N}        when the child has exited (negative: killed by
+                                               signal -N), exactly like subprocess
+
+The child calls setsid() (its own process group, as `start_new_session=True` gives), points fd 1 and
+2 at the pipe and fd 0 at /dev/null, replaces its environment, changes into the job's working copy
+and runs the job file as `__main__` with runpy, exiting with the job's exit code.
+
+The server is single-threaded (forking a threaded process is unsafe): one select loop over the
+listening socket, the open connections and a SIGCHLD wake-up pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import runpy
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from typing import Any
+
+MAX_REQUEST = 4 * 1024 * 1024
+
+
+def warm_up() -> list[str]:
+    """Import what jobs import, and load the most used service models into the default session."""
+    warmed = []
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no credential lookup while warming
+    try:
+        import boto3
+
+        boto3.setup_default_session(region_name="us-east-1")
+        for service in ("sts", "ec2", "s3", "iam", "resourcegroupstaggingapi"):
+            boto3.client(service)
+            warmed.append(service)
+    except Exception:  # noqa: BLE001 (warming is an optimisation; a job still imports on its own)
+        traceback.print_exc()
+    for module in ("azure.identity", "azure.mgmt.network", "remedy.jobkit", "json", "urllib.request"):
+        with contextlib.suppress(ImportError):
+            __import__(module)
+            warmed.append(module)
+    return warmed
+
+
+def run_child(request: dict[str, Any], out_fd: int) -> None:
+    """In the forked child: become the job. Never returns."""
+    code = 1
+    try:
+        os.setsid()
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.closerange(3, 65536)
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        script = request["argv"][1]
+        sys.argv = request["argv"][1:]
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        try:
+            runpy.run_path(script, run_name="__main__")
+            code = 0
+        except SystemExit as exit_:
+            if exit_.code is None:
+                code = 0
+            elif isinstance(exit_.code, int):
+                code = exit_.code
+            else:
+                print(exit_.code, file=sys.stderr)
+                code = 1
+        except BaseException:  # noqa: BLE001 (the job's own failure: print it as python would)
+            traceback.print_exc()
+            code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code & 0xFF)
+
+
+class Server:
+    def __init__(self, path: str) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(128)
+        self.listener.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.wake_r = wake_r
+        self.selector.register(wake_r, selectors.EVENT_READ, "child")
+        self.children: dict[int, socket.socket] = {}
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "accept":
+                    self.accept()
+                elif key.data == "child":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wake_r, 4096)
+                    self.reap()
+                else:
+                    self.request(key.fileobj)  # type: ignore[arg-type]
+
+    def accept(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            conn, _ = self.listener.accept()
+            conn.setblocking(True)
+            self.selector.register(conn, selectors.EVENT_READ, "request")
+
+    def request(self, conn: socket.socket) -> None:
+        self.selector.unregister(conn)
+        try:
+            message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 1)
+            if not message or not fds:
+                raise ValueError("an empty request, or no output pipe with it")
+            while not message.endswith(b"\n"):
+                more = conn.recv(MAX_REQUEST)
+                if not more:
+                    raise ValueError("the request ended early")
+                message += more
+            request = json.loads(message)
+        except (OSError, ValueError) as exc:
+            with contextlib.suppress(OSError):
+                conn.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+            conn.close()
+            return
+        pid = os.fork()
+        if pid == 0:
+            conn.close()
+            run_child(request, fds[0])
+        os.close(fds[0])
+        self.children[pid] = conn
+        try:
+            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        except OSError:
+            pass  # the worker went away; the child still runs and is reaped
+        self.reap()  # a child may already have ended
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is None:
+                continue
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            with contextlib.suppress(OSError):
+                conn.sendall(json.dumps({"returncode": code}).encode() + b"\n")
+            conn.close()
+
+
+def main() -> None:
+    path = sys.argv[1]
+    warmed = warm_up()
+    os.environ.pop("AWS_EC2_METADATA_DISABLED", None)
+    server = Server(path)
+    print(json.dumps({"ready": path, "warmed": warmed}), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve()
+
+
+if __name__ == "__main__":
+    main()

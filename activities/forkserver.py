@@ -21,6 +21,7 @@ listening socket, the open connections and a SIGCHLD wake-up pipe.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import runpy
@@ -32,6 +33,8 @@ import traceback
 from typing import Any
 
 MAX_REQUEST = 4 * 1024 * 1024
+SPARES = int(os.environ.get("REMEDY_FORKSERVER_SPARES", "1"))
+WARM_SPARES = os.environ.get("REMEDY_FORKSERVER_WARM_SPARES", "0") == "1"
 
 
 def warm_up() -> list[str]:
@@ -41,27 +44,64 @@ def warm_up() -> list[str]:
     try:
         import boto3
 
-        boto3.setup_default_session(region_name="us-east-1")
+        # No region on the session itself: a job's AWS_DEFAULT_REGION must decide, as without us.
+        boto3.setup_default_session()
         for service in ("sts", "ec2", "s3", "iam", "resourcegroupstaggingapi"):
-            boto3.client(service)
+            boto3.client(service, region_name="us-east-1")
             warmed.append(service)
-    except Exception:  # noqa: BLE001 (warming is an optimisation; a job still imports on its own)
+    except Exception:
         traceback.print_exc()
-    for module in ("azure.identity", "azure.mgmt.network", "remedy.jobkit", "json", "urllib.request"):
+    for module in (
+        "pkgutil",
+        "azure.identity",
+        "azure.mgmt.network",
+        "remedy.jobkit",
+        "json",
+        "urllib.request",
+    ):
         with contextlib.suppress(ImportError):
             __import__(module)
             warmed.append(module)
     return warmed
 
 
+def touch_client_paths() -> None:
+    """In a spare child, before any job: make throwaway clients so that the memory client creation
+    touches is copied now (copy-on-write), not while a job waits. No credentials exist here."""
+    with contextlib.suppress(Exception):
+        import boto3
+
+        for service in ("sts", "ec2", "s3"):
+            boto3.client(service, region_name="us-east-1")
+
+
+def spare_child(channel: socket.socket) -> None:
+    """A pre-forked child: warm itself, wait for one job from the server, become it."""
+    os.setsid()
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    keep = channel.fileno()  # nothing of the server's (sockets, other jobs' pipes) stays open
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 65536)
+    if WARM_SPARES:
+        touch_client_paths()
+    try:
+        message, fds, _, _ = socket.recv_fds(channel, MAX_REQUEST, 1)
+        while message and not message.endswith(b"\n"):
+            message += channel.recv(MAX_REQUEST)
+        if not message or not fds:
+            os._exit(0)  # the server went away before handing us a job
+        request = json.loads(message)
+    except (OSError, ValueError):
+        os._exit(0)
+    run_child(request, fds[0])
+
+
 def run_child(request: dict[str, Any], out_fd: int) -> None:
     """In the forked child: become the job. Never returns."""
     code = 1
     try:
-        os.setsid()
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out_fd, 1)
@@ -87,7 +127,7 @@ def run_child(request: dict[str, Any], out_fd: int) -> None:
             else:
                 print(exit_.code, file=sys.stderr)
                 code = 1
-        except BaseException:  # noqa: BLE001 (the job's own failure: print it as python would)
+        except BaseException:
             traceback.print_exc()
             code = 1
     finally:
@@ -113,6 +153,20 @@ class Server:
         self.wake_r = wake_r
         self.selector.register(wake_r, selectors.EVENT_READ, "child")
         self.children: dict[int, socket.socket] = {}
+        self.spares: list[tuple[int, socket.socket]] = []
+        self.fill_spares()
+
+    def fill_spares(self) -> None:
+        """Keep SPARES warmed children ready, so a job pays for neither the fork nor the warming
+        (two: one can warm while the other takes the next job)."""
+        while len(self.spares) < SPARES:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            pid = os.fork()
+            if pid == 0:
+                ours.close()
+                spare_child(theirs)
+            theirs.close()
+            self.spares.append((pid, ours))
 
     def serve(self) -> None:
         while True:
@@ -143,23 +197,37 @@ class Server:
                 if not more:
                     raise ValueError("the request ended early")
                 message += more
-            request = json.loads(message)
+            json.loads(message)  # a malformed request is refused here, not in a child
         except (OSError, ValueError) as exc:
             with contextlib.suppress(OSError):
                 conn.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
             conn.close()
             return
-        pid = os.fork()
-        if pid == 0:
-            conn.close()
-            run_child(request, fds[0])
-        os.close(fds[0])
-        self.children[pid] = conn
         try:
+            pid = self.hand_to_spare(message, fds[0])
+        finally:
+            os.close(fds[0])  # before the next spare is forked: it must not inherit this pipe
+        self.children[pid] = conn
+        with contextlib.suppress(OSError):  # the worker went away: the child still runs, is reaped
             conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        except OSError:
-            pass  # the worker went away; the child still runs and is reaped
         self.reap()  # a child may already have ended
+        self.fill_spares()  # after answering: the next fork is off this job's path
+
+    def hand_to_spare(self, message: bytes, out_fd: int) -> int:
+        """Give the job to the oldest spare child (the warmest); fork one if none is left."""
+        for _ in range(SPARES + 1):
+            if not self.spares:
+                self.fill_spares()
+            pid, channel = self.spares.pop(0)
+            try:
+                sent = socket.send_fds(channel, [message], [out_fd])
+                channel.sendall(message[sent:])
+            except OSError:  # the spare died: it is reaped later; try the next one
+                channel.close()
+                continue
+            channel.close()
+            return pid
+        raise OSError("could not hand the job to a child")
 
     def reap(self) -> None:
         while True:
@@ -170,7 +238,10 @@ class Server:
             if pid == 0:
                 return
             conn = self.children.pop(pid, None)
-            if conn is None:
+            if conn is None:  # a spare died unused: drop it (the pool is refilled on demand)
+                for spare in [s for s in self.spares if s[0] == pid]:
+                    spare[1].close()
+                    self.spares.remove(spare)
                 continue
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
             with contextlib.suppress(OSError):
@@ -183,6 +254,10 @@ def main() -> None:
     warmed = warm_up()
     os.environ.pop("AWS_EC2_METADATA_DISABLED", None)
     server = Server(path)
+    # Everything imported so far is shared with every child: keep the collector from walking
+    # (and so copying) it in each child.
+    gc.collect()
+    gc.freeze()
     print(json.dumps({"ready": path, "warmed": warmed}), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve()

@@ -90,7 +90,16 @@ class SubprocessLauncher:
 
 def _server_env() -> dict[str, str]:
     """The fork server's environment: nothing secret, only what Python needs to start."""
-    keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "HOME")
+    keep = (
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "HOME",
+        "REMEDY_FORKSERVER_SPARES",
+        "REMEDY_FORKSERVER_WARM_SPARES",
+    )
     return {name: os.environ[name] for name in keep if name in os.environ}
 
 
@@ -120,8 +129,9 @@ class ForkServerLauncher:
             if self._process is not None and self._process.poll() is None:
                 return
             if self._process is not None:
-                log.warning("the fork server exited (code %s); starting a new one",
-                            self._process.returncode)
+                log.warning(
+                    "the fork server exited (code %s); starting a new one", self._process.returncode
+                )
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path)
             self._process = await asyncio.to_thread(self._start_server)
@@ -178,7 +188,9 @@ class ForkServerLauncher:
         # keep the writer referenced: a collected StreamWriter closes the connection
         answers, answers_writer = await asyncio.open_unix_connection(sock=control)
         try:
-            first = json.loads(await asyncio.wait_for(answers.readline(), FORK_ANSWER_TIMEOUT_S) or b"{}")
+            first = json.loads(
+                await asyncio.wait_for(answers.readline(), FORK_ANSWER_TIMEOUT_S) or b"{}"
+            )
         except BaseException:
             os.close(read_fd)
             control.close()
@@ -188,8 +200,9 @@ class ForkServerLauncher:
             control.close()
             raise ValueError(f"the fork server refused the job: {first.get('error', 'no answer')}")
         stdout = asyncio.StreamReader(limit=2**20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout),
-                                     os.fdopen(read_fd, "rb", buffering=0))
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stdout), os.fdopen(read_fd, "rb", buffering=0)
+        )
         launched = Launched(pid=int(first["pid"]), stdout=stdout)
 
         async def watch() -> None:

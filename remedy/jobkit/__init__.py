@@ -214,9 +214,14 @@ _clients: list[BaseClient] = []
 
 
 def _client(service: str, finding: Finding) -> Any:
-    """A client from the environment's credentials (and AWS_ENDPOINT_URL, which boto3 honours)."""
-    made = boto3.session.Session(region_name=finding.region).client(
+    """A client from the environment's credentials (and AWS_ENDPOINT_URL, which boto3 honours).
+
+    Made from boto3's default session: under the worker's fork server that session has its
+    service models loaded already (a new Session would parse them again, ~80 ms for EC2).
+    """
+    made = boto3.client(
         service,  # type: ignore[call-overload]
+        region_name=finding.region,
         config=Config(retries={"mode": "standard", "max_attempts": 5}),
     )
     _clients.append(made)

@@ -1,0 +1,213 @@
+"""End-to-end throughput: N findings fixed through Remedy against a no-op chain, in one run.
+
+Both run on the same Temporal dev server in the same run:
+- remedy: N security groups open on 22 in the sandbox (moto, IAM enforced), N findings, a real
+  `remedy worker` process running the real `security_group_close_port_22` job;
+- baseline: N workflows of four no-op activities (what a remediation's validate, assume role, job
+  and tag cost Temporal, with no work in them), on an in-process worker.
+
+Prints remediations/s, the ratio to the no-op chain, p50/p95 latency from submission to the fixed
+resource (the job step's end), and the worker's peak RSS (and the fork server's).
+
+    .venv/bin/python bench/throughput.py [N] [--launcher forkserver|subprocess]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.client import Client  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from bench.noop import STEPS, NoopChain, noop  # noqa: E402
+from remedy.config import TemporalSettings  # noqa: E402
+from remedy.stack import builtin_aws_policies, clean_env, wait_for_line, worker_process  # noqa: E402
+from remedy.starter import start_remediation, wait_for_result  # noqa: E402
+from remedy.temporal import connect, start_dev_server, stop_process  # noqa: E402
+from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState  # noqa: E402
+from sandbox.aws import AwsSandbox, free_port, start_aws_sandbox  # noqa: E402
+
+
+def peak_rss_mb(pid: int | None) -> float:
+    if not pid:
+        return 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+async def baseline(client: Client, n: int) -> float:
+    queue = f"bench-noop-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[NoopChain],
+        activities=[noop],
+        max_concurrent_activities=50,
+    ):
+        started = time.perf_counter()
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow("NoopChain", id=f"noop-{uuid.uuid4().hex}", task_queue=queue)
+                for _ in range(n)
+            )
+        )
+        await asyncio.gather(*(h.result() for h in handles))
+        return time.perf_counter() - started
+
+
+def open_groups(sandbox: AwsSandbox, n: int) -> list[str]:
+    ec2 = sandbox.admin_client("ec2")
+    groups = []
+    for index in range(n):
+        group = ec2.create_security_group(
+            GroupName=f"bench-{uuid.uuid4().hex[:8]}", Description="bench"
+        )["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+            ],
+        )
+        groups.append(group)
+        if (index + 1) % 50 == 0:
+            print(f"  {index + 1}/{n} security groups made", file=sys.stderr)
+    return groups
+
+
+def finding(group: str, sandbox: AwsSandbox) -> dict[str, object]:
+    return {
+        "cloudAccount": {"provider": "aws", "roleArn": sandbox.role_arn},
+        "notificationInfo": {
+            "CloudAccountID": sandbox.account_id,
+            "RuleID": "5c8c25ec7a550e1fb6560bbe",
+            "FindingInfo": {
+                "FindingId": f"bench-{uuid.uuid4().hex}",
+                "ObjectId": group,
+                "Region": sandbox.region,
+            },
+        },
+    }
+
+
+async def remediate(
+    client: Client, sandbox: AwsSandbox, groups: list[str], group_id: str
+) -> tuple[float, list[float]]:
+    spec = RemediationSpec(
+        steps=[JobStep(job="security_group_close_port_22")],
+        access=AccountAccess(external_id=sandbox.external_id),
+    )
+    submitted: dict[str, float] = {}
+
+    async def one(sg: str) -> float:
+        at = time.time()
+        run_id = await start_remediation(client, finding(sg, sandbox), spec, group_id)
+        submitted[run_id] = at
+        status = await wait_for_result(client, run_id)
+        if status.state != RunState.SUCCEEDED:
+            raise RuntimeError(f"{run_id}: {status.message}")
+        fixed_at = status.steps[2].ended_at
+        assert fixed_at is not None
+        return fixed_at.timestamp() - at
+
+    started = time.perf_counter()
+    latencies = await asyncio.gather(*(one(sg) for sg in groups))
+    return time.perf_counter() - started, list(latencies)
+
+
+def still_open(sandbox: AwsSandbox, groups: list[str]) -> int:
+    ec2 = sandbox.admin_client("ec2")
+    found = ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
+    return sum(
+        1
+        for g in found
+        for p in g["IpPermissions"]
+        if p.get("FromPort") == 22
+        and any(r["CidrIp"] == "0.0.0.0/0" for r in p.get("IpRanges", []))
+    )
+
+
+async def main(n: int, launcher: str) -> None:
+    state = Path(tempfile.mkdtemp(prefix="remedy-bench-"))
+    port = free_port()
+    server = start_dev_server(port, state / "temporal")
+    sandbox = start_aws_sandbox(builtin_aws_policies())
+    group_id = f"bench-{uuid.uuid4().hex[:6]}"
+    env = clean_env(
+        **sandbox.worker_env(),
+        TEMPORAL_ADDRESS=f"127.0.0.1:{port}",
+        REMEDY_LAUNCHER=launcher,
+        REMEDY_LOG_LEVEL="INFO",
+    )
+    log = state / "worker.log"
+    worker = worker_process(group_id, env, log)
+    try:
+        wait_for_line(log, "Worker started and is waiting for work", 90, worker)
+        client = await connect(TemporalSettings(address=f"127.0.0.1:{port}"))
+        groups = open_groups(sandbox, n)
+        await baseline(client, min(n, 20))  # warm the server's paths
+        print(f"  baseline: {n} no-op chains of {STEPS} activities", file=sys.stderr)
+        noop_s = await baseline(client, n)
+        print(f"  remedy: {n} findings (launcher {launcher})", file=sys.stderr)
+        remedy_s, latencies = await remediate(client, sandbox, groups, group_id)
+        left = still_open(sandbox, groups)
+        worker_rss = peak_rss_mb(worker.pid)
+        forkserver_rss = max((peak_rss_mb(c) for c in children_of(worker.pid)), default=0.0)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        sandbox.stop()
+        stop_process(server)
+    ordered = sorted(latencies)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    print(f"end to end, {n} findings, launcher {launcher}, {os.cpu_count()} cores")
+    print(f"  no-op chain ({STEPS} activities): {n / noop_s:7.1f} workflows/s")
+    print(f"  remedy (fix + tag)           : {n / remedy_s:7.1f} remediations/s")
+    print(f"  ratio remedy / no-op chain   : {noop_s / remedy_s:7.2f}")
+    print(
+        f"  submission -> fixed          : p50 {statistics.median(latencies):.2f} s   p95 {p95:.2f} s"
+    )
+    print(
+        f"  worker peak RSS              : {worker_rss:.0f} MB (fork server {forkserver_rss:.0f} MB)"
+    )
+    print(f"  resources still open         : {left}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("n", type=int, nargs="?", default=50, help="findings (and no-op chains)")
+    parser.add_argument("--launcher", choices=["forkserver", "subprocess"], default="forkserver")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.n, arguments.launcher))

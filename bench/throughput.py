@@ -27,16 +27,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.client import Client  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from temporalio.client import Client
+from temporalio.worker import Worker
 
-from bench.noop import STEPS, NoopChain, noop  # noqa: E402
-from remedy.config import TemporalSettings  # noqa: E402
-from remedy.stack import builtin_aws_policies, clean_env, wait_for_line, worker_process  # noqa: E402
-from remedy.starter import start_remediation, wait_for_result  # noqa: E402
-from remedy.temporal import connect, start_dev_server, stop_process  # noqa: E402
-from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState  # noqa: E402
-from sandbox.aws import AwsSandbox, free_port, start_aws_sandbox  # noqa: E402
+from bench.noop import STEPS, NoopChain, noop
+from remedy.config import TemporalSettings
+from remedy.stack import builtin_aws_policies, clean_env, wait_for_line, worker_process
+from remedy.starter import start_remediation, wait_for_result
+from remedy.temporal import connect, start_dev_server, stop_process
+from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState
+from sandbox.aws import AwsSandbox, free_port, start_aws_sandbox
 
 
 def peak_rss_mb(pid: int | None) -> float:

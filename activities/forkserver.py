@@ -169,8 +169,16 @@ class Server:
             self.spares.append((pid, ours))
 
     def serve(self) -> None:
+        parent = os.getppid()
         while True:
-            for key, _ in self.selector.select():
+            if os.getppid() != parent:
+                # The worker died: its jobs must not run on, racing the retry of their steps on
+                # another worker. Each job is its own process group: kill them, then go.
+                for pid in [*self.children, *(spare for spare, _ in self.spares)]:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pid, signal.SIGKILL)
+                os._exit(0)  # no interpreter shutdown: the SDKs' exit handlers could hang it
+            for key, _ in self.selector.select(timeout=1.0):
                 if key.data == "accept":
                     self.accept()
                 elif key.data == "child":
@@ -221,10 +229,14 @@ class Server:
             pid, channel = self.spares.pop(0)
             try:
                 sent = socket.send_fds(channel, [message], [out_fd])
-                channel.sendall(message[sent:])
-            except OSError:  # the spare died: it is reaped later; try the next one
+            except OSError:  # the spare died before taking it: reaped later; try the next one
                 channel.close()
                 continue
+            # From here the spare holds the job: never hand it to another child, whatever happens
+            # (a job must not run twice). The spare reads until the newline; a rest is sent here.
+            with contextlib.suppress(OSError):
+                if sent < len(message):
+                    channel.sendall(message[sent:])
             channel.close()
             return pid
         raise OSError("could not hand the job to a child")

@@ -31,6 +31,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.credentials import CredentialStore
 from activities.launchers import Launched, Launcher, SubprocessLauncher
+from activities.orphans import OWNER_VARIABLE, owner_token
 from remedy.logs import redact
 from remedy.types import JobFailure, JobResult, RunJobInput
 from worker.registry import ParameterError, Registry, UnknownJobError
@@ -136,6 +137,7 @@ class JobRunner:
         self.credentials = credentials
         self.launcher: Launcher = launcher or SubprocessLauncher()
         self.plain_launcher = SubprocessLauncher()
+        self.owner = owner_token()
         self.output_cap = output_cap
         self.tail_bytes = tail_bytes
         self.worker_env = dict(os.environ if worker_env is None else worker_env)
@@ -159,12 +161,15 @@ class JobRunner:
             env = base_environment(workdir, self.worker_env)
             env.update(cloud_env)
             env["REMEDY_RUN_ID"] = request.run_id
+            env[OWNER_VARIABLE] = self.owner  # lets a restarted worker find a dead worker's jobs
             started = time.monotonic()
             launcher = self.launcher
             if (job.folder / "requirements.txt").exists() and launcher.name != "subprocess":
                 # its own dependencies may differ from the pre-imported ones
-                log.info("job has its own requirements.txt: using the plain launcher",
-                         extra={"runId": request.run_id, "job": request.job})
+                log.info(
+                    "job has its own requirements.txt: using the plain launcher",
+                    extra={"runId": request.run_id, "job": request.job},
+                )
                 launcher = self.plain_launcher
             exit_code, output, timed_out = await self._execute(
                 launcher, [sys.executable, job.entry.name, payload], copy, env, request.timeout_s
@@ -224,8 +229,9 @@ class JobRunner:
             reason, failure.model_dump(mode="json"), type="JobTimeout" if timed_out else "JobFailed"
         )
 
-    async def _execute(self, launcher: Launcher, argv: list[str], cwd: Path, env: dict[str, str],
-                       timeout_s: float) -> tuple[int, Output, bool]:
+    async def _execute(
+        self, launcher: Launcher, argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float
+    ) -> tuple[int, Output, bool]:
         job = await launcher.launch(argv, cwd, env)
         output = Output(self.output_cap, self.tail_bytes)
         reader = asyncio.create_task(self._read(job, output))

@@ -34,7 +34,9 @@ async def launcher(request: pytest.FixtureRequest) -> AsyncIterator[Launcher]:
 @pytest.fixture
 def runner(worker_env: AwsSandbox, launcher: Launcher) -> JobRunner:
     store = CredentialStore(endpoint_url=worker_env.endpoint)
-    return JobRunner(discover(JOBCODE), store, output_cap=100_000, tail_bytes=2_000, launcher=launcher)
+    return JobRunner(
+        discover(JOBCODE), store, output_cap=100_000, tail_bytes=2_000, launcher=launcher
+    )
 
 
 def request(mode: str, sandbox: AwsSandbox, timeout_s: float = 30) -> RunJobInput:
@@ -125,14 +127,27 @@ async def test_each_attempt_runs_in_a_private_copy_that_is_removed(
 
 def probe_request(sandbox: AwsSandbox, run_id: str) -> RunJobInput:
     return RunJobInput(
-        job="probe_env", run_id=run_id, payload={"notificationInfo": {
-            "CloudAccountID": sandbox.account_id, "CloudAccountId": sandbox.account_id,
-            "FindingInfo": {"ObjectId": "sg-x", "ObjectChain": "{}"}}},
-        account=AccountRef(provider="aws", account_id=sandbox.account_id, role_arn=sandbox.role_arn,
-                           external_id=sandbox.external_id))
+        job="probe_env",
+        run_id=run_id,
+        payload={
+            "notificationInfo": {
+                "CloudAccountID": sandbox.account_id,
+                "CloudAccountId": sandbox.account_id,
+                "FindingInfo": {"ObjectId": "sg-x", "ObjectChain": "{}"},
+            }
+        },
+        account=AccountRef(
+            provider="aws",
+            account_id=sandbox.account_id,
+            role_arn=sandbox.role_arn,
+            external_id=sandbox.external_id,
+        ),
+    )
 
 
-async def test_a_job_sees_only_its_own_run_credentials(runner: JobRunner, worker_env: AwsSandbox) -> None:
+async def test_a_job_sees_only_its_own_run_credentials(
+    runner: JobRunner, worker_env: AwsSandbox
+) -> None:
     first = await run(runner, probe_request(worker_env, "run-one"))
     second = await run(runner, probe_request(worker_env, "run-two"))
     assert "assumed-role/remedy-remediation/remedy-run-one" in first.log_tail
@@ -142,7 +157,9 @@ async def test_a_job_sees_only_its_own_run_credentials(runner: JobRunner, worker
         assert "VSS_" not in names and "REMEDY_TEST" not in names
 
 
-async def test_the_fork_server_holds_no_secret_and_comes_back_when_killed(worker_env: AwsSandbox) -> None:
+async def test_the_fork_server_holds_no_secret_and_comes_back_when_killed(
+    worker_env: AwsSandbox,
+) -> None:
     launcher = ForkServerLauncher()
     store = CredentialStore(endpoint_url=worker_env.endpoint)
     runner = JobRunner(discover(JOBCODE), store, launcher=launcher)
@@ -158,3 +175,19 @@ async def test_the_fork_server_holds_no_secret_and_comes_back_when_killed(worker
         assert launcher.server_pid not in (None, pid)
     finally:
         await launcher.close()
+
+
+async def test_the_first_job_of_a_fresh_fork_server_runs_exactly_once(
+    worker_env: AwsSandbox,
+) -> None:
+    """A job handed to a spare child is never handed to a second one (a job must not run twice)."""
+    for _ in range(3):
+        launcher = ForkServerLauncher()
+        runner = JobRunner(
+            discover(JOBCODE), CredentialStore(endpoint_url=worker_env.endpoint), launcher=launcher
+        )
+        try:
+            result = await run(runner, probe_request(worker_env, "once"))
+        finally:
+            await launcher.close()
+        assert result.changes == ["probed sg-x"]

@@ -179,9 +179,13 @@ async def test_hanging_job_times_out_and_its_whole_process_group_is_killed(
     running = await get_status(client, run_id)  # the query answers during the run
     assert running.state == RunState.RUNNING and running.current_step == "job hang_job"
     assert running.steps[2].state == StepState.RUNNING
-    described = await client.get_workflow_handle(run_id).describe()
-    pending = described.raw_description.pending_activities
-    assert pending and pending[0].HasField("last_heartbeat_time")  # a lost worker is noticed fast
+    for _ in range(20):  # the job step heartbeats, so a lost worker is noticed fast
+        described = await client.get_workflow_handle(run_id).describe()
+        pending = described.raw_description.pending_activities
+        if pending and pending[0].HasField("last_heartbeat_time"):
+            break
+        await asyncio.sleep(0.1)
+    assert pending and pending[0].HasField("last_heartbeat_time")
 
     status = await wait_for_result(client, run_id)
     assert status.state == RunState.FAILED

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
 from activities.launchers import make_launcher
+from activities.orphans import kill_orphaned_jobs
 from activities.notify import NotifyActivities
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
@@ -106,6 +107,7 @@ async def run_worker(
 ) -> None:
     """Run until `stop` is set or SIGTERM/SIGINT arrives; in-flight work drains before exit."""
     worker_id = worker_id or new_worker_id()
+    kill_orphaned_jobs()  # jobs left running by a worker that died on this machine
     parts = build_parts(settings, job_code)
     if settings.search_attributes:
         await ensure_search_attributes(client)

@@ -154,3 +154,5 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
     for _, task in started:
         await asyncio.wait_for(task, 60)
 
+
+from tests.jira_fixtures import jira_sandbox  # noqa: E402,F401

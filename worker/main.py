@@ -58,7 +58,7 @@ class WorkerParts:
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
-            NotifyActivities().notify,
+            NotifyActivities.from_environment().notify,
         ]
 
 

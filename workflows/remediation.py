@@ -6,6 +6,7 @@ Deterministic code only: every I/O happens in activities on the worker group's t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -108,10 +109,13 @@ class RemediationWorkflow:
                 StepStatus(name="assume role", kind="assume_role"),
                 *(StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps),
                 StepStatus(name="tag resource", kind="tag"),
+                *([StepStatus(name="notify", kind="notify")] if spec.notify.wanted() else []),
             ],
         )
+        payload = request.payload  # completed by validation, for the notification
         try:
             finding = await self._validate(request)
+            payload = finding.payload
             await self._assume_role(finding)
             for index, step in enumerate(spec.steps):
                 await self._run_job(2 + index, step, finding)
@@ -121,6 +125,7 @@ class RemediationWorkflow:
             raise
         except _StepFailed as failed:
             self._finish(RunState.FAILED, failed.reason, request)
+            await self._notify(request, payload)
             raise ApplicationError(
                 failed.reason,
                 self._status.model_dump(mode="json"),
@@ -132,6 +137,7 @@ class RemediationWorkflow:
             f"{len(changes)} change(s) made" if changes else "already compliant: no change made"
         )
         self._finish(RunState.SUCCEEDED, summary, request)
+        await self._notify(request, payload)
         return self._status
 
     # -- steps ----------------------------------------------------------------------------------
@@ -258,14 +264,18 @@ class RemediationWorkflow:
                 NotifyInput(status=self._status, settings=request.spec.notify, payload=payload),
                 result_type=NotifyResult,
                 start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=NOTIFY_RETRY,
+                retry_policy=dataclasses.replace(
+                    NOTIFY_RETRY, maximum_attempts=request.spec.notify.max_attempts
+                ),
             )
         except ActivityError as error:
             self._status.notification = f"no notification could be made: {_why(error)[0]}"
             self._end(step, StepState.FAILED, self._status.notification)
+            self._status.current_step = None
             return
         self._status.notification = result.message
         self._end(step, StepState.SUCCEEDED, result.message)
+        self._status.current_step = None
 
     # -- bookkeeping ----------------------------------------------------------------------------
 

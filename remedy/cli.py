@@ -169,7 +169,11 @@ def remediate(
     no_tags: Annotated[bool, typer.Option("--no-tags", help="Do not tag the resource.")] = False,
     wait: Annotated[
         bool,
-        typer.Option("--wait", help="Show progress; exit 0 only if the remediation succeeded."),
+        typer.Option(
+            "--wait",
+            help="Show progress; exit 0 if the remediation succeeded, 3 if it succeeded but a job "
+            "logged errors, 1 if it failed.",
+        ),
     ] = False,
 ) -> None:
     """Start a remediation of one finding; print its run id (the Temporal workflow id)."""
@@ -209,7 +213,7 @@ def remediate(
             return 0
         status = await _follow(client, run_id)
         _print_status(status, settings)
-        return 0 if status.state == RunState.SUCCEEDED else 1
+        return {RunState.SUCCEEDED: 0, RunState.SUCCEEDED_WITH_ERRORS: 3}.get(status.state, 1)
 
     raise typer.Exit(asyncio.run(main()))
 

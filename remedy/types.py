@@ -164,6 +164,8 @@ class AccountRef(BaseModel):
     region: str | None = None
     role_arn: str | None = None
     external_id: str | None = None
+    #: Azure: the finding's resource group (from its ObjectChain), where the resource lives
+    resource_group: str | None = None
 
     def cache_key(self) -> str:
         return f"{self.provider}|{self.account_id}|{self.role_arn}|{self.external_id}"
@@ -255,6 +257,8 @@ class StepState(StrEnum):
 class RunState(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    #: every job exited 0 but one logged errors (ERROR lines, a traceback): not plain success
+    SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
@@ -270,6 +274,7 @@ class StepStatus(BaseModel):
     message: str = ""
     log_tail: str = ""
     changes: list[str] = Field(default_factory=list)
+    errors_logged: int = 0
 
 
 class RunStatus(BaseModel):

@@ -113,6 +113,21 @@ def test_worker_starts_logs_its_ids_runs_remediations_and_drains_on_sigterm(
     )
     assert failed.returncode == 1 and "exited with code 1" in failed.stdout
 
+    finding.write_text(json.dumps(aws_finding(sg)))
+    noisy = remedy(
+        "remediate",
+        "quiet_failure",
+        "--group",
+        group,
+        "--payload",
+        str(finding),
+        "--external-id",
+        aws_sandbox.external_id,
+        "--wait",
+        env=env,
+    )
+    assert noisy.returncode == 3 and "succeeded_with_errors" in noisy.stdout
+
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
     assert "Worker stopped" in log.read_text()

@@ -326,3 +326,26 @@ async def test_runs_are_searchable_by_their_custom_search_attributes(
             break
         await asyncio.sleep(0.2)
     assert found == [run_id]
+
+
+async def test_a_job_that_logs_errors_but_exits_0_is_not_reported_as_plain_success(
+    client: Client, start_worker, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker(JOBCODE)
+    payload = aws_finding(new_group(aws_sandbox))
+    run_id = await start_remediation(
+        client, payload, spec("quiet_failure", aws_sandbox), worker.group_id
+    )
+    status = await wait_for_result(client, run_id)
+    assert status.state == RunState.SUCCEEDED_WITH_ERRORS
+    assert status.message.startswith(
+        "succeeded with errors: job quiet_failure exited 0 but logged 1"
+    )
+    assert status.steps[2].errors_logged == 1 and status.steps[2].exit_code == 0
+    query = f"WorkflowId = '{run_id}' AND RemediationStatus = 'succeeded_with_errors'"
+    for _ in range(50):
+        if [w async for w in client.list_workflows(query)]:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the run is not searchable as succeeded_with_errors")

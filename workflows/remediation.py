@@ -85,6 +85,8 @@ class RemediationWorkflow:
     - Notification (Jira, webhook), when configured, runs after the chain whether it succeeded or
       failed, is retried with backoff, and never changes the run's verdict: the result's
       `notification` says which ticket was filed, or why none could be.
+    - A job that exits 0 but logs errors (ERROR lines, a traceback) makes the run
+      "succeeded_with_errors", not plain success.
     - The `status` query answers at any time, during and after the run, with every step's state,
       attempts, times, exit code and log tail. The result is the final status; a failed run fails
       the workflow with the status attached, so the Temporal UI shows it as failed.
@@ -136,7 +138,15 @@ class RemediationWorkflow:
         summary = (
             f"{len(changes)} change(s) made" if changes else "already compliant: no change made"
         )
-        self._finish(RunState.SUCCEEDED, summary, request)
+        noisy = [s for s in self._status.steps if s.errors_logged]
+        state = RunState.SUCCEEDED_WITH_ERRORS if noisy else RunState.SUCCEEDED
+        if noisy:
+            summary = (
+                f"succeeded with errors: {', '.join(s.name for s in noisy)} exited 0 but logged "
+                f"{sum(s.errors_logged for s in noisy)} error line(s); check the log before "
+                f"trusting the fix ({summary})"
+            )
+        self._finish(state, summary, request)
         await self._notify(request, payload)
         return self._status
 
@@ -219,6 +229,7 @@ class RemediationWorkflow:
             raise self._fail(step, reason) from None
         step.attempts, step.exit_code = result.attempt, result.exit_code
         step.log_tail, step.changes = result.log_tail, result.changes
+        step.errors_logged = result.errors_logged
         done = f"{len(result.changes)} change(s)" if result.changes else "no change needed"
         self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
 

@@ -4,24 +4,44 @@
 run, so CloudTrail shows the run id as the session name, and reuses the credentials for every step
 of that run until five minutes before they expire. Nothing here is ever returned from an activity:
 the `assume_role` activity returns the identity and the expiry, nothing else.
+
+Azure has no role to assume: the worker's own app registration (AZURE_CLIENT_ID,
+AZURE_CLIENT_SECRET, AZURE_TENANT_ID in its environment) is what a job acts as, and the job gets
+those variables (the contract). `AzureApp.check` stands in for AssumeRole: it gets a Resource
+Manager token and reads the finding's subscription, so a wrong secret or a subscription the app
+has no role on fails the run at "assume role", not inside a job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
+import urllib.parse
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from azure.core import PipelineClient
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+from azure.core.rest import HttpRequest
+from azure.mgmt.network import NetworkManagementClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from remedy.azure_env import AzureSettings, MissingAzureIdentity
+from remedy.logs import redact, register_secret
 from remedy.types import AccountRef, AssumeRoleInput, AssumeRoleResult
 
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -45,6 +65,8 @@ RETRYABLE_CODES = {
     "RequestTimeout",
     "IDPCommunicationError",
 }
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+UNUSABLE_SUBSCRIPTION_STATES = {"disabled", "deleted"}
 
 
 @dataclass(frozen=True)
@@ -90,15 +112,147 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _network_failure(exc: BaseException) -> bool:
+    """True when a credential error was caused by the network, not by Entra ID's answer."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ServiceRequestError | ServiceResponseError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class AzureApp:
+    """The worker's Azure app registration: one client-secret credential for every run.
+
+    azure-identity caches the app's tokens and renews them before they expire. The secret is
+    registered for redaction at once; only `env()` (for a job's process) ever hands it on.
+    """
+
+    def __init__(self, settings: AzureSettings) -> None:
+        register_secret(settings.client_secret)
+        self.settings = settings
+        self.credential = settings.credential()
+
+    @property
+    def identity(self) -> str:
+        return f"app {self.settings.client_id} in tenant {self.settings.tenant_id}"
+
+    def env(self) -> dict[str, str]:
+        return self.settings.env()
+
+    def secrets(self) -> list[str]:
+        return [self.settings.client_secret]
+
+    def network_client(self, subscription_id: str) -> NetworkManagementClient:
+        return NetworkManagementClient(
+            self.credential,
+            subscription_id,
+            base_url=self.settings.arm_endpoint,
+            credential_scopes=[self.settings.arm_scope],
+            polling_interval=0,
+        )
+
+    def check(self, subscription_id: str) -> datetime:
+        """Get a Resource Manager token and read the subscription; return the token's expiry.
+
+        Raises a non-retryable ApplicationError (AccessDenied) when Entra ID refuses the app or
+        the subscription is not the app's to reach; network trouble and 5xx are retried.
+        """
+        settings = self.settings
+        try:
+            token = self.credential.get_token(settings.arm_scope)
+        except ClientAuthenticationError as exc:
+            if _network_failure(exc):
+                raise
+            problem = " ".join(str(exc.message).split())[:600]
+            raise ApplicationError(
+                redact(
+                    f"Entra ID refused a Resource Manager token to app {settings.client_id} in "
+                    f"tenant {settings.tenant_id} ({problem}). Check AZURE_TENANT_ID and "
+                    "AZURE_CLIENT_ID, and that AZURE_CLIENT_SECRET holds a current secret value "
+                    "of that app (the value, not the secret's id; secrets expire).",
+                    self.secrets(),
+                ),
+                type="AccessDenied",
+                non_retryable=True,
+            ) from None
+        client: PipelineClient[HttpRequest, Any] = PipelineClient(
+            base_url=settings.arm_endpoint,
+            policies=[
+                RetryPolicy(retry_total=2),
+                BearerTokenCredentialPolicy(self.credential, settings.arm_scope),
+            ],
+        )
+        quoted = urllib.parse.quote(subscription_id, safe="")
+        with client:
+            response = client.send_request(
+                HttpRequest(
+                    "GET",
+                    f"{settings.arm_endpoint}/subscriptions/{quoted}",
+                    params={"api-version": SUBSCRIPTIONS_API_VERSION},
+                )
+            )
+        if response.status_code >= 500 or response.status_code == 429:
+            response.raise_for_status()  # Temporal retries it with backoff
+        state = ""
+        if response.status_code == 200:
+            state = str(response.json().get("state", ""))
+            if state.lower() not in UNUSABLE_SUBSCRIPTION_STATES:
+                return datetime.fromtimestamp(token.expires_on, UTC)
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            error = {}
+        reason = (
+            f"it is {state}"
+            if state
+            else f"{response.status_code} {error.get('code', '')}: {error.get('message', '')}"
+        )
+        raise ApplicationError(
+            f"subscription {subscription_id} cannot be reached by app {settings.client_id} in "
+            f"tenant {settings.tenant_id} ({reason.strip()}). Check the finding's subscription "
+            "id, and that the app has a role assignment on that subscription (a custom role with "
+            "the jobs' minimum_policy.json actions).",
+            type="AccessDenied",
+            non_retryable=True,
+        )
+
+
 class CredentialStore:
     """Per-(account, run) temporary credentials, cached in memory and refreshed before expiry."""
 
-    def __init__(self, default_region: str | None = None, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self,
+        default_region: str | None = None,
+        endpoint_url: str | None = None,
+        *,
+        azure: AzureSettings | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self._session = boto3.Session()  # the worker's own identity, from its environment
         self._default_region = default_region or self._session.region_name or "us-east-1"
         self._endpoint_url = endpoint_url
         self._cache: OrderedDict[tuple[str, str], AwsCredentials] = OrderedDict()
         self._lock = threading.Lock()
+        self._azure: AzureApp | None = None
+        self._azure_problem = ""
+        try:  # the worker's Azure app, from its environment unless given
+            settings = azure or AzureSettings.from_env(os.environ if environ is None else environ)
+        except MissingAzureIdentity as exc:
+            self._azure_problem = str(exc)
+        else:
+            self._azure = AzureApp(settings)
+
+    def azure(self) -> AzureApp:
+        """The worker's Azure app, or a non-retryable error saying which variable is missing."""
+        if self._azure is None:
+            raise ApplicationError(
+                f"this worker has no Azure identity: {self._azure_problem}",
+                type="AccessDenied",
+                non_retryable=True,
+            )
+        return self._azure
 
     def region_for(self, account: AccountRef) -> str:
         return account.region or self._default_region
@@ -131,6 +285,9 @@ class CredentialStore:
         if account.provider == "aws":
             creds = self.aws(account, run_id)
             return creds.env(self.region_for(account)), creds.secrets()
+        if account.provider == "azure":
+            app = self.azure()
+            return app.env(), app.secrets()
         raise ApplicationError(
             f"provider {account.provider} is not supported by this worker",
             type="UnsupportedProvider",
@@ -200,6 +357,18 @@ class CredentialActivities:
     @activity.defn(name="assume_role")
     async def assume_role(self, request: AssumeRoleInput) -> AssumeRoleResult:
         """Obtain (and cache) the run's credentials; return who we are and until when."""
+        if request.account.provider == "azure":
+            app = self.store.azure()
+            expires = await asyncio.to_thread(app.check, request.account.account_id)
+            activity.logger.info(
+                "Azure app can reach the subscription",
+                extra={
+                    "identity": app.identity,
+                    "subscription": request.account.account_id,
+                    "runId": request.run_id,
+                },
+            )
+            return AssumeRoleResult(identity=app.identity, expires_at=expires)
         if request.account.provider != "aws":
             raise ApplicationError(
                 f"provider {request.account.provider} is not supported by this worker yet",

@@ -1,8 +1,10 @@
 """Mark a remediated resource with `remediated-by`, `remediated-at` and the run id.
 
 EC2 resources through CreateTags, S3 buckets merged with their existing tags (PutBucketTagging
-replaces the whole set), any other ARN through the Resource Groups Tagging API. A resource that
-cannot be tagged is skipped with a log line: tagging never fails a remediation that worked.
+replaces the whole set), any other ARN through the Resource Groups Tagging API. On Azure, network
+security groups through update-tags, merged with their existing tags (update-tags replaces the
+whole set); other Azure resource types are skipped. A resource that cannot be tagged is skipped
+with a log line: tagging never fails a remediation that worked.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.network.models import TagsObject
 from botocore.exceptions import ClientError
 from temporalio import activity
 
@@ -36,6 +40,9 @@ EC2_PREFIXES = (
     "lt-",
     "dopt-",
 )
+
+
+AZURE_NSG = "azure:network-security-group"
 
 
 def tagging_method(resource_id: str, resource_type: str | None) -> str | None:
@@ -67,7 +74,40 @@ class TaggingActivities:
     def __init__(self, credentials: CredentialStore) -> None:
         self.credentials = credentials
 
+    def _tag_azure(self, request: TagInput) -> TagResult:
+        name, group = request.resource_id, request.account.resource_group
+        if request.resource_type != AZURE_NSG or not group:
+            what = request.resource_type or "unknown type"
+            return TagResult(
+                tagged=False,
+                message=f"{name} ({what}) cannot be tagged by Remedy on Azure (network security "
+                "groups only, with their resource group); tagging skipped",
+            )
+        network = self.credentials.azure().network_client(request.account.account_id)
+        try:
+            existing = network.network_security_groups.get(group, name).tags or {}
+            network.network_security_groups.update_tags(
+                group, name, TagsObject(tags={**existing, **request.tags})
+            )
+        except HttpResponseError as exc:
+            if exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429:
+                raise  # Temporal retries it
+            code = getattr(exc.error, "code", None) or exc.reason
+            problem = getattr(exc.error, "message", None) or exc.message
+            return TagResult(
+                tagged=False,
+                message=f"{group}/{name} could not be tagged ({exc.status_code} {code}: "
+                f"{' '.join(str(problem).split())[:300]}); tagging skipped",
+            )
+        return TagResult(
+            tagged=True,
+            message=f"tagged {group}/{name} with "
+            + ", ".join(f"{k}={v}" for k, v in request.tags.items()),
+        )
+
     def _tag(self, request: TagInput) -> TagResult:
+        if request.account.provider == "azure":
+            return self._tag_azure(request)
         method = tagging_method(request.resource_id, request.resource_type)
         if method is None:
             return TagResult(

@@ -70,5 +70,13 @@ def setup_logging(level: str = "INFO", stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("botocore", "boto3", "urllib3", "temporalio.activity", "temporalio.workflow"):
+    for noisy in (
+        "botocore",
+        "boto3",
+        "urllib3",
+        "azure",
+        "msal",
+        "temporalio.activity",
+        "temporalio.workflow",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -206,5 +206,6 @@ def validate_payload(
         region=info.Region,
         role_arn=role_arn if provider == "aws" else None,
         external_id=access.external_id,
+        resource_group=resource_group if provider == "azure" else None,
     )
     return completed, account

@@ -155,4 +155,5 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
         await asyncio.wait_for(task, 60)
 
 
+from tests.azure_fixtures import azure_sandbox  # noqa: E402,F401
 from tests.jira_fixtures import jira_sandbox  # noqa: E402,F401

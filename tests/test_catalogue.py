@@ -2,8 +2,9 @@
 
 One test per convention, parametrised per job folder, so a new job is checked the moment its folder
 exists: entry point, least-privilege policy, README, metadata, rule ids that match the rule
-catalogue (the csv beside the repository), a test that runs it, and (for AWS jobs) a policy that
-lists exactly the AWS actions the code calls.
+catalogue (the csv beside the repository), a test that runs it, and a policy that lists exactly
+the actions the code calls (AWS: IAM actions of the boto3 calls; Azure: the role definition's
+Actions for the azure-mgmt calls, through remedy.jobkit.azure.OPERATION_ACTIONS).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from botocore import xform_name
 
 from remedy.jobkit import iam_action
+from remedy.jobkit.azure import OPERATION_ACTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = ROOT / "jobs"
@@ -31,6 +33,8 @@ RULES_CSV = ROOT.parent / "shared" / "spec" / "catalogue-rules.csv"
 
 JOB_DIRS = sorted(p for p in JOBS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
+AZURE_ACTION = re.compile(r"^Microsoft\.[A-Za-z]+(/[A-Za-z]+)+/(read|write|delete|action)$")
+AZURE_POLICY_FILES = ("minimum_policy.json", "minimum_permissions.json")
 PROVIDERS = {"aws", "azure"}
 PAYLOAD_ROOTS = ("notificationInfo.", "cloudAccount.", "remediationParameters.")
 
@@ -65,13 +69,26 @@ def test_folder_holds_its_entry_point(job_dir: Path) -> None:
     assert (job_dir / f"{job_dir.name}.py").is_file(), f"{job_dir.name}/{job_dir.name}.py missing"
 
 
+def azure_role_actions(job_dir: Path) -> list[str]:
+    """The Actions of an Azure job's custom role definition, in either format Azure takes:
+    `az role definition create` (Actions) or ARM (properties.permissions[].actions)."""
+    path = next((job_dir / n for n in AZURE_POLICY_FILES if (job_dir / n).is_file()), None)
+    assert path is not None, "an Azure job names its permissions"
+    role = json.loads(path.read_text())
+    if "Actions" in role:
+        assert role.get("AssignableScopes"), f"{path.name}: a role definition names its scopes"
+        return list(role["Actions"])
+    permissions = role["properties"]["permissions"]
+    return [a for p in permissions for a in p["actions"]]
+
+
 @jobs
 def test_minimum_policy(job_dir: Path) -> None:
     if metadata(job_dir)["provider"] != "aws":
-        found = [job_dir / n for n in ("minimum_policy.json", "minimum_permissions.json")]
-        assert any(p.is_file() for p in found), "an Azure job names its permissions"
-        for path in (p for p in found if p.is_file()):
-            json.loads(path.read_text())
+        actions = azure_role_actions(job_dir)
+        assert actions, "least privilege still needs the actions listed"
+        assert all(AZURE_ACTION.match(a) for a in actions), actions  # no wildcards
+        assert len(actions) == len(set(actions))
         return
     policy = json.loads((job_dir / "minimum_policy.json").read_text())
     assert policy["Version"] == "2012-10-17"
@@ -204,11 +221,33 @@ def called_actions(sources: list[Path], services: set[str]) -> set[str]:
     return called
 
 
+def azure_called_actions(sources: list[Path]) -> set[str]:
+    """The actions of every `<client>.<operation group>.<method>(...)` call in the sources."""
+    called: set[str] = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Attribute)
+            ):
+                action = OPERATION_ACTIONS.get((node.func.value.attr, node.func.attr))
+                if action:
+                    called.add(action)
+    return called
+
+
 @jobs
 def test_policy_lists_exactly_the_calls(job_dir: Path) -> None:
     meta = metadata(job_dir)
-    if meta["provider"] != "aws":
-        pytest.skip("AWS jobs only")
+    if meta["provider"] == "azure":
+        called = azure_called_actions(job_sources(job_dir))
+        allowed = set(azure_role_actions(job_dir))
+        assert called, "no azure-mgmt call found: is the operation in OPERATION_ACTIONS?"
+        assert called == allowed, (
+            f"called but not allowed: {called - allowed}; allowed but not called: {allowed - called}"
+        )
+        return
     policy = json.loads((job_dir / "minimum_policy.json").read_text())
     allowed = {a for s in policy["Statement"] for a in s["Action"]}
     services = {a.split(":")[0] for a in allowed} | {meta["resource_type"].split(":")[0]}

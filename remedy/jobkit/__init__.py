@@ -76,16 +76,21 @@ class Finding:
 
     def int_parameter(self, name: str, minimum: int, maximum: int) -> int:
         """A required integer parameter in [minimum, maximum], or BadInput naming it."""
-        path = f"remediationParameters.{name}"
-        if name not in self.parameters:
-            hint = f", or run an alias such as {self.aliases[0]}" if self.aliases else ""
-            raise BadInput(
-                f"{path} is missing: this job needs it (integer {minimum}-{maximum}){hint}"
-            )
-        value = self.parameters[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise BadInput(f"{path} must be an integer from {minimum} to {maximum}, not {value!r}")
-        return value
+        return int_parameter(self.parameters, self.aliases, name, minimum, maximum)
+
+
+def int_parameter(
+    parameters: Mapping[str, Any], aliases: Sequence[str], name: str, minimum: int, maximum: int
+) -> int:
+    """A required integer parameter in [minimum, maximum], or BadInput naming it."""
+    path = f"remediationParameters.{name}"
+    if name not in parameters:
+        hint = f", or run an alias such as {aliases[0]}" if aliases else ""
+        raise BadInput(f"{path} is missing: this job needs it (integer {minimum}-{maximum}){hint}")
+    value = parameters[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise BadInput(f"{path} must be an integer from {minimum} to {maximum}, not {value!r}")
+    return value
 
 
 def change(message: str) -> None:

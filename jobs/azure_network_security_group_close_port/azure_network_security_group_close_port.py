@@ -1,0 +1,24 @@
+"""Close one TCP port to the internet on one Azure network security group.
+
+ObjectId: the NSG's name; its subscription and resource group come from the ObjectChain.
+Parameter `port` (1-65535). See remedy/jobkit/azure_nsg.py for exactly which rules are narrowed,
+split or removed, and how a concurrent change to the NSG is handled.
+"""
+
+from __future__ import annotations
+
+from remedy.jobkit import azure, info
+from remedy.jobkit.azure_nsg import close_tcp_port, restrict_nsg
+
+
+def remediate(finding: azure.AzureFinding) -> None:
+    port = finding.int_parameter("port", 1, 65535)
+    network = azure.network_client(finding)
+    changes = restrict_nsg(
+        network, finding.resource_group, finding.object_id, close_tcp_port(port), f"tcp/{port}"
+    )
+    info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
+
+
+if __name__ == "__main__":
+    azure.run(remediate, __file__)

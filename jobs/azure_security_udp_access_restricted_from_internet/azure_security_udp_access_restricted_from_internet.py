@@ -1,0 +1,22 @@
+"""Stop an Azure network security group from letting UDP in from the internet.
+
+ObjectId: the NSG's name; its subscription and resource group come from the ObjectChain.
+Inbound Allow rules from the internet (*, Internet, 0.0.0.0/0, ::/0): Udp rules are removed, `*`
+(any protocol) rules become Tcp. See remedy/jobkit/azure_nsg.py for rules that mix internet and
+other sources, and for how a concurrent change to the NSG is handled.
+"""
+
+from __future__ import annotations
+
+from remedy.jobkit import azure, info
+from remedy.jobkit.azure_nsg import restrict_nsg, stop_udp
+
+
+def remediate(finding: azure.AzureFinding) -> None:
+    network = azure.network_client(finding)
+    changes = restrict_nsg(network, finding.resource_group, finding.object_id, stop_udp, "udp")
+    info(f"done: {changes} change(s) to stop udp from the internet on {finding.object_id}")
+
+
+if __name__ == "__main__":
+    azure.run(remediate, __file__)

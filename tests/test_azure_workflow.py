@@ -1,0 +1,282 @@
+"""An Azure finding becomes a workflow, a job process, a changed and tagged NSG on the emulator.
+
+The worker is built in-process (the `start_worker` fixture) with the Azure sandbox's AZURE_*
+variables in its environment, exactly as a deployed worker reads them; the built-in jobs run as
+subprocesses with the contract's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.mgmt.network.models import NetworkSecurityGroup
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
+
+from activities.credentials import CredentialStore
+from activities.tagging import TaggingActivities
+from remedy.azure_env import AzureSettings
+from remedy.starter import wait_for_result
+from remedy.types import (
+    AccountRef,
+    JobStep,
+    RemediationInput,
+    RemediationSpec,
+    RunState,
+    StepState,
+    TagInput,
+)
+from sandbox.azure import AzureSandbox
+from tests.findings import aws_finding
+
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
+GROUP = f"remedy-workflow-{uuid.uuid4().hex[:6]}"
+SSH_RULE = "5c8c26847a550e1fb6560cab"
+
+
+@pytest.fixture
+def azure_env(azure_sandbox: AzureSandbox, monkeypatch: pytest.MonkeyPatch) -> AzureSandbox:
+    """The worker's Azure app (the sandbox's) in this process's environment, before it is built."""
+    for name, value in azure_sandbox.worker_env().items():
+        monkeypatch.setenv(name, value)
+    return azure_sandbox
+
+
+@pytest.fixture(scope="module")
+def resource_group(azure_sandbox: AzureSandbox) -> str:
+    azure_sandbox.create_resource_group(GROUP)
+    return GROUP
+
+
+def azure_finding(
+    sandbox: AzureSandbox, nsg: str, *, subscription: str | None = None
+) -> dict[str, Any]:
+    subscription = subscription or sandbox.subscription_id
+    chain = {
+        "cloudAccountId": subscription,
+        "properties": [{"name": "ResourceGroup", "type": "string", "stringV": GROUP}],
+    }
+    return {
+        "cloudAccount": {
+            "provider": "azure",
+            "subscriptionId": subscription,
+            "applicationId": sandbox.client_id,
+        },
+        "notificationInfo": {
+            "RuleID": SSH_RULE,
+            "RuleName": "nsg-restrict-ssh",
+            "Level": "High",
+            "Service": "Network",
+            "FindingInfo": {
+                "FindingId": f"finding-{uuid.uuid4().hex[:12]}",
+                "ObjectId": nsg,
+                "ObjectChain": json.dumps(chain),
+                "Region": "westeurope",
+            },
+        },
+        "autoRemediate": False,
+    }
+
+
+def new_nsg(sandbox: AzureSandbox, resource_group: str) -> str:
+    name = f"nsg-{uuid.uuid4().hex[:8]}"
+    rules = [
+        {
+            "name": name_,
+            "properties": {
+                "protocol": "Tcp",
+                "access": "Allow",
+                "direction": "Inbound",
+                "priority": priority,
+                "sourceAddressPrefix": "*",
+                "sourcePortRange": "*",
+                "destinationAddressPrefix": "*",
+                "destinationPortRange": port,
+            },
+        }
+        for name_, priority, port in (("ssh", 100, "22"), ("web", 110, "443"))
+    ]
+    document = {
+        "location": "westeurope",
+        "tags": {"owner": "team-a"},
+        "properties": {"securityRules": rules},
+    }
+    sandbox.network_client().network_security_groups.begin_create_or_update(
+        resource_group, name, NetworkSecurityGroup(document)
+    ).result()
+    return name
+
+
+async def start(client: Client, payload: dict[str, Any], job: str, group_id: str) -> str:
+    """Start the workflow directly (no client-side validation): the worker must judge it."""
+    run_id = f"azure-{uuid.uuid4().hex}"
+    await client.start_workflow(
+        "RemediationWorkflow",
+        RemediationInput(payload=payload, spec=RemediationSpec(steps=[JobStep(job=job)])),
+        id=run_id,
+        task_queue=f"remedy-{group_id}",
+    )
+    return run_id
+
+
+async def test_azure_finding_closes_the_port_and_tags_the_nsg(
+    client: Client, start_worker, azure_env: AzureSandbox, resource_group: str, captured_logs
+) -> None:
+    worker = await start_worker(JOBS)
+    nsg = new_nsg(azure_env, resource_group)
+    run_id = await start(
+        client,
+        azure_finding(azure_env, nsg),
+        "azure_network_security_group_close_port_22",
+        worker.group_id,
+    )
+
+    status = await wait_for_result(client, run_id)
+
+    assert status.state == RunState.SUCCEEDED, status
+    assume, job, tag = status.steps[1], status.steps[2], status.steps[3]
+    assert assume.message.startswith(
+        f"acting as app {azure_env.client_id} in tenant {azure_env.tenant_id} until "
+    )
+    assert job.exit_code == 0 and job.attempts == 1
+    assert job.changes == [f"{nsg}: removed rule ssh (Tcp 22 from *): port 22 was all it allowed"]
+    assert tag.state == StepState.SUCCEEDED, tag
+    found = azure_env.network_client().network_security_groups.get(resource_group, nsg)
+    assert [r.name for r in found.security_rules or []] == ["web"]
+    tags = found.tags or {}
+    assert tags["owner"] == "team-a"  # merged, not replaced
+    assert tags["remediated-by"] == "remedy" and tags["remediation-run-id"] == run_id
+    assert tags["remediation-job"] == "azure_network_security_group_close_port_22"
+    assert "remediated-at" in tags
+
+    history = (await client.get_workflow_handle(run_id).fetch_history()).to_json()
+    for secret in azure_env.secrets():
+        assert secret not in history
+        assert secret not in captured_logs.text()
+        assert secret not in job.log_tail
+    assert "job finished" in captured_logs.text()
+
+
+async def test_wrong_client_secret_fails_at_assume_role_without_retry(
+    client: Client,
+    start_worker,
+    azure_env: AzureSandbox,
+    resource_group: str,
+    captured_logs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrong = f"wrong-{uuid.uuid4().hex}"
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", wrong)
+    worker = await start_worker(JOBS)
+    nsg = new_nsg(azure_env, resource_group)
+    run_id = await start(
+        client,
+        azure_finding(azure_env, nsg),
+        "azure_network_security_group_close_port_22",
+        worker.group_id,
+    )
+
+    status = await wait_for_result(client, run_id)
+
+    assert status.state == RunState.FAILED, status
+    assume = status.steps[1]
+    assert assume.name == "assume role" and assume.state == StepState.FAILED
+    assert assume.attempts == 1
+    assert azure_env.tenant_id in status.message and azure_env.client_id in status.message
+    assert "AADSTS7000215" in status.message and "AZURE_CLIENT_SECRET" in status.message
+    assert status.steps[2].state == StepState.SKIPPED
+    assert [
+        r.name for r in azure_env.network_client().security_rules.list(resource_group, nsg)
+    ] == [
+        "ssh",
+        "web",
+    ]  # untouched
+    history = (await client.get_workflow_handle(run_id).fetch_history()).to_json()
+    for secret in [wrong, *azure_env.secrets()]:
+        assert secret not in history
+        assert secret not in captured_logs.text()
+
+
+async def test_unassociated_subscription_fails_at_assume_role_naming_it(
+    client: Client, start_worker, azure_env: AzureSandbox
+) -> None:
+    worker = await start_worker(JOBS)
+    other = str(uuid.uuid4())
+    run_id = await start(
+        client,
+        azure_finding(azure_env, "nsg-anywhere", subscription=other),
+        "azure_security_udp_access_restricted_from_internet",
+        worker.group_id,
+    )
+    status = await wait_for_result(client, run_id)
+    assert status.state == RunState.FAILED
+    assert status.steps[1].state == StepState.FAILED and status.steps[1].attempts == 1
+    assert f"subscription {other} cannot be reached by app {azure_env.client_id}" in status.message
+    assert "SubscriptionNotFound" in status.message and "role assignment" in status.message
+
+
+@pytest.mark.parametrize(
+    ("provider", "job", "expected"),
+    [
+        (
+            "azure",
+            "security_group_close_port_22",
+            "the finding is from azure but the jobs are for aws",
+        ),
+        (
+            "aws",
+            "azure_network_security_group_close_port_22",
+            "the finding is from aws but the jobs are for azure",
+        ),
+    ],
+)
+async def test_a_job_of_the_other_cloud_is_refused_at_validation(
+    client: Client, start_worker, azure_env: AzureSandbox, provider: str, job: str, expected: str
+) -> None:
+    worker = await start_worker(JOBS)
+    payload = (
+        azure_finding(azure_env, "nsg-1")
+        if provider == "azure"
+        else aws_finding("sg-0123456789abcdef0")
+    )
+    run_id = await start(client, payload, job, worker.group_id)
+    status = await wait_for_result(client, run_id)
+    assert status.state == RunState.FAILED
+    assert status.steps[0].state == StepState.FAILED and status.steps[0].attempts == 1
+    assert f"cloudAccount.provider: {expected}" in status.message
+    assert all(s.state == StepState.SKIPPED for s in status.steps[1:])
+
+
+async def test_azure_tagging_skips_what_it_cannot_tag(
+    azure_env: AzureSandbox, resource_group: str
+) -> None:
+    store = CredentialStore(azure=AzureSettings.from_env(azure_env.worker_env()))
+    tagging = TaggingActivities(store)
+    account = AccountRef(
+        provider="azure", account_id=azure_env.subscription_id, resource_group=resource_group
+    )
+
+    def tag_input(resource: str, resource_type: str) -> TagInput:
+        return TagInput(
+            account=account,
+            resource_id=resource,
+            resource_type=resource_type,
+            tags={"remediated-by": "remedy"},
+            run_id="run-1",
+        )
+
+    other_type = await ActivityEnvironment().run(
+        tagging.tag_resource, tag_input("storage1", "azure:storage-account")
+    )
+    assert not other_type.tagged
+    assert "storage1 (azure:storage-account) cannot be tagged by Remedy on Azure" in (
+        other_type.message
+    )
+    gone = await ActivityEnvironment().run(
+        tagging.tag_resource, tag_input("nsg-gone", "azure:network-security-group")
+    )
+    assert not gone.tagged and "404 ResourceNotFound" in gone.message, gone.message

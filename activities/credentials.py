@@ -40,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.aws_clients import SharedClients
 from remedy.azure_env import AzureSettings, MissingAzureIdentity
 from remedy.logs import redact, register_secret
 from remedy.types import AccountRef, AssumeRoleInput, AssumeRoleResult
@@ -89,17 +90,6 @@ class AwsCredentials:
 
     def secrets(self) -> list[str]:
         return [self.secret_access_key, self.session_token]
-
-    def client(self, service: str, region: str | None, endpoint_url: str | None = None) -> Any:
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            region_name=region,
-            endpoint_url=endpoint_url,
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            aws_session_token=self.session_token,
-            config=Config(retries={"mode": "standard", "max_attempts": 3}),
-        )
 
 
 def session_name(run_id: str) -> str:
@@ -235,6 +225,9 @@ class CredentialStore:
         self._endpoint_url = endpoint_url
         self._cache: OrderedDict[tuple[str, str], AwsCredentials] = OrderedDict()
         self._lock = threading.Lock()
+        self._sts: dict[str, Any] = {}  # the worker's own STS clients, one per region
+        #: clients for the worker's calls in a run's name (tagging), signed per run (aws_clients)
+        self.clients = SharedClients(endpoint_url)
         self._azure: AzureApp | None = None
         self._azure_problem = ""
         try:  # the worker's Azure app, from its environment unless given
@@ -294,6 +287,17 @@ class CredentialStore:
             non_retryable=True,
         )
 
+    def _sts_client(self, region: str) -> Any:
+        with self._lock:
+            if region not in self._sts:
+                self._sts[region] = self._session.client(
+                    "sts",
+                    region_name=region,
+                    endpoint_url=self._endpoint_url,
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                )
+            return self._sts[region]
+
     def _assume(self, account: AccountRef, run_id: str) -> AwsCredentials:
         if not account.role_arn:
             raise ApplicationError(
@@ -301,12 +305,7 @@ class CredentialStore:
                 type="AccessDenied",
                 non_retryable=True,
             )
-        sts = self._session.client(
-            "sts",
-            region_name=self.region_for(account),
-            endpoint_url=self._endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": 3}),
-        )
+        sts = self._sts_client(self.region_for(account))
         kwargs: dict[str, Any] = {
             "RoleArn": account.role_arn,
             "RoleSessionName": session_name(run_id),

@@ -18,6 +18,7 @@ from azure.mgmt.network.models import TagsObject
 from botocore.exceptions import ClientError
 from temporalio import activity
 
+from activities.aws_clients import using
 from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code
 from remedy.types import TagInput, TagResult
 
@@ -117,17 +118,21 @@ class TaggingActivities:
                 "Remedy; tagging skipped",
             )
         creds = self.credentials.aws(request.account, request.run_id)
-        region = self.credentials.region_for(request.account)
+        with using(creds):  # the shared clients sign with this run's credentials
+            return self._tag_aws(request, method, self.credentials.region_for(request.account))
+
+    def _tag_aws(self, request: TagInput, method: str, region: str) -> TagResult:
+        clients = self.credentials.clients
         try:
             if method == "ec2":
-                creds.client("ec2", region).create_tags(
+                clients.get("ec2", region).create_tags(
                     Resources=[request.resource_id],
                     Tags=[{"Key": k, "Value": v} for k, v in request.tags.items()],
                 )
             elif method == "s3":
-                _tag_s3(creds.client("s3", region), request.resource_id, request.tags)
+                _tag_s3(clients.get("s3", region), request.resource_id, request.tags)
             else:
-                answer = creds.client("resourcegroupstaggingapi", region).tag_resources(
+                answer = clients.get("resourcegroupstaggingapi", region).tag_resources(
                     ResourceARNList=[request.resource_id], Tags=request.tags
                 )
                 failed = answer.get("FailedResourcesMap") or {}

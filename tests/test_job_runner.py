@@ -191,3 +191,42 @@ async def test_the_first_job_of_a_fresh_fork_server_runs_exactly_once(
         finally:
             await launcher.close()
         assert result.changes == ["probed sg-x"]
+
+
+def test_shared_clients_sign_each_call_with_the_calling_runs_credentials(
+    worker_env: AwsSandbox,
+) -> None:
+    """One client serves every run; each request carries its own run's identity, never another's."""
+    import threading
+    from types import SimpleNamespace
+
+    from activities.aws_clients import NoActiveRunError, SharedClients, using
+
+    shared = SharedClients(worker_env.endpoint)
+    keys = {}
+    for name in ("run-a", "run-b"):
+        env = worker_env.assume_role_env(f"remedy-{name}")
+        keys[name] = SimpleNamespace(
+            access_key_id=env["AWS_ACCESS_KEY_ID"],
+            secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            session_token=env["AWS_SESSION_TOKEN"],
+        )
+    sts = shared.get("sts", worker_env.region)
+    seen: dict[str, set[str]] = {}
+
+    def call(name: str) -> None:
+        with using(keys[name]):
+            for _ in range(5):
+                seen.setdefault(name, set()).add(sts.get_caller_identity()["Arn"])
+
+    threads = [threading.Thread(target=call, args=(name,)) for name in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {
+        name: {f"arn:aws:sts::123456789012:assumed-role/remedy-remediation/remedy-{name}"}
+        for name in keys
+    }
+    with pytest.raises(NoActiveRunError):
+        sts.get_caller_identity()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -51,11 +52,30 @@ def peak_rss_mb(pid: int | None) -> float:
     return 0.0
 
 
-def children_of(pid: int) -> list[int]:
+def cpu_seconds(pid: int | None, with_children: bool = False) -> float:
+    """User + system CPU of a process (and of its reaped children), from /proc."""
+    if not pid:
+        return 0.0
     try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return []
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = (
+        int(fields[11])
+        + int(fields[12])
+        + (int(fields[13]) + int(fields[14]) if with_children else 0)
+    )
+    return used / ticks
+
+
+def children_of(pid: int) -> list[int]:
+    """Children of every thread of the process (the fork server is started from a thread)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
 
 
 async def baseline(client: Client, n: int) -> float:
@@ -154,7 +174,7 @@ def still_open(sandbox: AwsSandbox, groups: list[str]) -> int:
     )
 
 
-async def main(n: int, launcher: str) -> None:
+async def main(n: int, launcher: str, profile: str | None) -> None:
     state = Path(tempfile.mkdtemp(prefix="remedy-bench-"))
     port = free_port()
     server = start_dev_server(port, state / "temporal")
@@ -174,9 +194,45 @@ async def main(n: int, launcher: str) -> None:
         groups = open_groups(sandbox, n)
         await baseline(client, min(n, 20))  # warm the server's paths
         print(f"  baseline: {n} no-op chains of {STEPS} activities", file=sys.stderr)
+        server_before = cpu_seconds(server.pid)
         noop_s = await baseline(client, n)
+        noop_server_cpu = cpu_seconds(server.pid) - server_before
         print(f"  remedy: {n} findings (launcher {launcher})", file=sys.stderr)
+        processes = {
+            "temporal server": (server.pid, False),
+            "moto (the cloud)": (sandbox.process.pid if sandbox.process else None, False),
+            "worker": (worker.pid, False),
+        }
+        before = {name: cpu_seconds(pid, kids) for name, (pid, kids) in processes.items()}
+        spy = None
+        if profile:  # py-spy (pip install py-spy) samples the worker during the remedy phase
+            spy = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "-p",
+                    str(worker.pid),
+                    "-o",
+                    profile,
+                    "-f",
+                    "raw",
+                    "-r",
+                    "200",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         remedy_s, latencies = await remediate(client, sandbox, groups, group_id)
+        if spy:
+            spy.send_signal(2)
+            spy.wait(30)
+        cpu = {
+            name: cpu_seconds(pid, kids) - before[name] for name, (pid, kids) in processes.items()
+        }
+        # the fork server starts with the first job: all its time (and its jobs') is this phase's
+        cpu["jobs (fork server + children)"] = sum(
+            cpu_seconds(p, True) for p in children_of(worker.pid)
+        )
         left = still_open(sandbox, groups)
         worker_rss = peak_rss_mb(worker.pid)
         forkserver_rss = max((peak_rss_mb(c) for c in children_of(worker.pid)), default=0.0)
@@ -201,6 +257,10 @@ async def main(n: int, launcher: str) -> None:
         f"  worker peak RSS              : {worker_rss:.0f} MB (fork server {forkserver_rss:.0f} MB)"
     )
     print(f"  resources still open         : {left}")
+    print(f"  temporal server CPU per no-op chain: {1000 * noop_server_cpu / n:.1f} ms")
+    print(f"  CPU during the remedy phase ({remedy_s:.1f} s wall, {os.cpu_count()} cores):")
+    for name, seconds in cpu.items():
+        print(f"    {name:30s} {seconds:6.2f} s  ({1000 * seconds / n:5.1f} ms per finding)")
 
 
 if __name__ == "__main__":
@@ -209,5 +269,8 @@ if __name__ == "__main__":
     )
     parser.add_argument("n", type=int, nargs="?", default=50, help="findings (and no-op chains)")
     parser.add_argument("--launcher", choices=["forkserver", "subprocess"], default="forkserver")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy samples of the worker (raw format)"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.n, arguments.launcher))
+    asyncio.run(main(arguments.n, arguments.launcher, arguments.profile))

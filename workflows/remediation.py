@@ -155,19 +155,22 @@ class RemediationWorkflow:
     async def _validate(self, request: RemediationInput) -> ValidatedFinding:
         step = self._begin(0)
         try:
-            finding: ValidatedFinding = await workflow.execute_activity(
+            # A local activity: pure CPU on the worker that runs this workflow, no round trip
+            # through the server's task queues, and nothing here worth a retry of its own.
+            finding: ValidatedFinding = await workflow.execute_local_activity(
                 "validate_finding",
                 ValidateInput(payload=request.payload, spec=request.spec),
                 result_type=ValidatedFinding,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=INFRA_RETRY,
             )
-        except ActivityError as error:
+        except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
             raise self._fail(step, f"the finding cannot be remediated: {_why(error)[0]}") from None
         status = self._status
         status.finding_id, status.resource = finding.finding_id, finding.object_id
         status.rule_id, status.account_id = finding.rule_id, finding.account.account_id
-        if request.search_attributes:
+        already = workflow.info().typed_search_attributes.get(sa.FINDING_ID)
+        if request.search_attributes and already != finding.finding_id:  # not set at start
             workflow.upsert_search_attributes(
                 [
                     sa.FINDING_ID.value_set(finding.finding_id),

@@ -1,19 +1,23 @@
-"""`remedy demo`: three findings fixed end to end on the embedded stack.
+"""`remedy demo`: four findings fixed end to end on the embedded stack, one Jira issue each.
 
-Starts the Temporal dev server (UI on :8233 when free), the sandbox cloud and a `remedy worker`
-process; creates an instance whose security group opens 22 to the internet, a security group open on
-3389 and a public bucket; remediates the three findings through workflows; checks on the sandbox
-that each is fixed and tagged; prints a table; stops everything it started.
+Starts the Temporal dev server (UI on :8233 when free), the sandbox cloud (AWS: moto with IAM
+enforced; Azure: the Resource Manager + Entra ID emulator; Jira: the REST emulator) and a
+`remedy worker` process; creates an EC2 instance whose security group opens 22 to the internet, a
+security group open on 3389, a public bucket and an Azure network security group open on 22;
+remediates the four findings through workflows; checks on the emulators that each is fixed and
+tagged and has its Jira issue; prints a table; stops everything it started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,17 +27,36 @@ from rich.live import Live
 from rich.table import Table
 
 from remedy.config import TemporalSettings
-from remedy.stack import STATE, builtin_aws_policies, clean_env, wait_for_line, worker_process
-from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, RunStatus
-from sandbox.aws import ACCOUNT_ID, AwsSandbox, free_port, start_aws_sandbox
+from remedy.stack import (
+    STATE,
+    Clouds,
+    clean_env,
+    sandbox_worker_env,
+    start_sandbox_cloud,
+    wait_for_line,
+    worker_process,
+)
+from remedy.types import (
+    AccountAccess,
+    JiraSettings,
+    JobStep,
+    NotificationSettings,
+    RemediationSpec,
+    RunState,
+    RunStatus,
+)
+from sandbox.aws import ACCOUNT_ID, free_port
 
 console = Console()
 GROUP = "demo"
 OPEN = "0.0.0.0/0"
+INTERNET = {"*", "Internet", "0.0.0.0/0", "::/0"}
 PUBLIC_GRANTEES = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 )
+RESOURCE_GROUP = "remedy-demo"
+JIRA_PROJECT = "SEC"
 
 
 @dataclass
@@ -42,16 +65,17 @@ class Case:
     job: str
     rule_id: str
     resource: str
+    provider: str = "aws"
     run_id: str = ""
     status: RunStatus | None = None
     fixed: bool = False
     tagged: bool = False
+    ticket: str = ""
     seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _port_or_free(port: int) -> int:
-    import socket
-
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -60,29 +84,47 @@ def _port_or_free(port: int) -> int:
             return free_port()
 
 
-def _finding(case: Case, sandbox: AwsSandbox) -> dict[str, Any]:
+def _finding(case: Case, clouds: Clouds) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "FindingId": f"demo-{uuid.uuid4().hex[:12]}",
+        "ObjectId": case.resource,
+        "RiskScore": 80,
+    }
+    if case.provider == "azure":
+        chain = {
+            "cloudAccountId": clouds.azure.subscription_id,
+            "properties": [{"name": "ResourceGroup", "type": "string", "stringV": RESOURCE_GROUP}],
+        }
+        info.update(Region=clouds.azure.location, ObjectChain=json.dumps(chain))
+        account: dict[str, Any] = {
+            "provider": "azure",
+            "subscriptionId": clouds.azure.subscription_id,
+            "applicationId": clouds.azure.client_id,
+        }
+        service = "Network"
+    else:
+        info["Region"] = clouds.aws.region
+        account = {"provider": "aws", "roleArn": clouds.aws.role_arn}
+        service = "S3" if case.job.startswith("s3") else "EC2"
     return {
-        "cloudAccount": {"provider": "aws", "roleArn": sandbox.role_arn},
+        "cloudAccount": account,
         "notificationInfo": {
-            "CloudAccountID": ACCOUNT_ID,
+            "CloudAccountID": ACCOUNT_ID
+            if case.provider == "aws"
+            else clouds.azure.subscription_id,
             "RuleID": case.rule_id,
             "RuleDisplayName": case.title,
             "Level": "High",
-            "Service": "EC2" if case.job.startswith(("ec2", "security")) else "S3",
-            "FindingInfo": {
-                "FindingId": f"demo-{uuid.uuid4().hex[:12]}",
-                "ObjectId": case.resource,
-                "Region": sandbox.region,
-                "RiskScore": 80,
-            },
+            "Service": service,
+            "FindingInfo": info,
         },
         "autoRemediate": True,
     }
 
 
-def create_findings(sandbox: AwsSandbox) -> list[Case]:
-    """Make three non-compliant resources in the sandbox; return one case per finding."""
-    ec2, s3 = sandbox.admin_client("ec2"), sandbox.admin_client("s3")
+def create_findings(clouds: Clouds) -> list[Case]:
+    """Make four non-compliant resources in the sandbox; return one case per finding."""
+    ec2, s3 = clouds.aws.admin_client("ec2"), clouds.aws.admin_client("s3")
     suffix = uuid.uuid4().hex[:8]
 
     def open_group(name: str, port: int) -> str:
@@ -111,6 +153,33 @@ def create_findings(sandbox: AwsSandbox) -> list[Case]:
     bucket = f"remedy-demo-public-{suffix}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    nsg = f"nsg-web-{suffix}"
+    clouds.azure.create_resource_group(RESOURCE_GROUP)
+    clouds.azure.admin_request(
+        "PUT",
+        f"/subscriptions/{clouds.azure.subscription_id}/resourceGroups/{RESOURCE_GROUP}/providers/"
+        f"Microsoft.Network/networkSecurityGroups/{nsg}",
+        {
+            "location": clouds.azure.location,
+            "properties": {
+                "securityRules": [
+                    {
+                        "name": "allow-ssh-anywhere",
+                        "properties": {
+                            "protocol": "Tcp",
+                            "access": "Allow",
+                            "direction": "Inbound",
+                            "priority": 100,
+                            "sourceAddressPrefix": "Internet",
+                            "sourcePortRange": "*",
+                            "destinationAddressPrefix": "*",
+                            "destinationPortRange": "22",
+                        },
+                    }
+                ]
+            },
+        },
+    )
     return [
         Case("instance: SSH open", "ec2_close_port_22", "5c8c26417a550e1fb6560c3f", instance),
         Case(
@@ -120,6 +189,13 @@ def create_findings(sandbox: AwsSandbox) -> list[Case]:
             rdp_group,
         ),
         Case("bucket: public", "s3_remove_public_access", "5c8c26507a550e1fb6560c57", bucket),
+        Case(
+            "Azure NSG: SSH open",
+            "azure_network_security_group_close_port_22",
+            "5c8c26847a550e1fb6560cab",
+            nsg,
+            provider="azure",
+        ),
     ]
 
 
@@ -135,34 +211,63 @@ def _open_on(ec2: Any, group_ids: list[str], port: int) -> bool:
     return False
 
 
-def verify(case: Case, sandbox: AwsSandbox) -> None:
-    """Look at the sandbox itself: is the resource fixed, and tagged by this run?"""
-    ec2, s3 = sandbox.admin_client("ec2"), sandbox.admin_client("s3")
-    if case.job.startswith("ec2_close_port"):
-        instance = ec2.describe_instances(InstanceIds=[case.resource])["Reservations"][0][
-            "Instances"
-        ][0]
-        groups = [g["GroupId"] for g in instance["SecurityGroups"]]
-        case.fixed = not _open_on(ec2, groups, 22)
-    elif case.job.startswith("security_group_close_port"):
-        case.fixed = not _open_on(ec2, [case.resource], 3389)
+def _nsg_open_on(rules: list[dict[str, Any]], port: int) -> bool:
+    for rule in rules:
+        props = rule.get("properties", {})
+        sources = {props.get("sourceAddressPrefix")} | set(props.get("sourceAddressPrefixes") or [])
+        ranges = [props.get("destinationPortRange"), *(props.get("destinationPortRanges") or [])]
+        if props.get("access") != "Allow" or props.get("direction") != "Inbound":
+            continue
+        if not (sources & INTERNET) or props.get("protocol") not in ("Tcp", "*"):
+            continue
+        for span in filter(None, ranges):
+            low, _, high = str(span).partition("-")
+            if span == "*" or int(low) <= port <= int(high or low):
+                return True
+    return False
+
+
+def verify(case: Case, clouds: Clouds) -> None:
+    """Look at the sandbox itself: is the resource fixed, tagged by this run, and ticketed?"""
+    tags: dict[str, str]
+    if case.provider == "azure":
+        path = (
+            f"/subscriptions/{clouds.azure.subscription_id}/resourceGroups/{RESOURCE_GROUP}/"
+            f"providers/Microsoft.Network/networkSecurityGroups/{case.resource}"
+        )
+        _, nsg = clouds.azure.admin_request("GET", path)
+        case.fixed = not _nsg_open_on(nsg["properties"].get("securityRules", []), 22)
+        tags = nsg.get("tags") or {}
     else:
-        block = s3.get_public_access_block(Bucket=case.resource)["PublicAccessBlockConfiguration"]
-        grants = s3.get_bucket_acl(Bucket=case.resource)["Grants"]
-        public = any(g["Grantee"].get("URI") in PUBLIC_GRANTEES for g in grants)
-        case.fixed = all(block.values()) and not public
-    if case.job.startswith("s3"):
-        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=case.resource)["TagSet"]}
-    else:
-        found = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [case.resource]}])[
-            "Tags"
-        ]
-        tags = {t["Key"]: t["Value"] for t in found}
+        ec2, s3 = clouds.aws.admin_client("ec2"), clouds.aws.admin_client("s3")
+        if case.job.startswith("ec2_close_port"):
+            instance = ec2.describe_instances(InstanceIds=[case.resource])["Reservations"][0][
+                "Instances"
+            ][0]
+            case.fixed = not _open_on(ec2, [g["GroupId"] for g in instance["SecurityGroups"]], 22)
+        elif case.job.startswith("security_group_close_port"):
+            case.fixed = not _open_on(ec2, [case.resource], 3389)
+        else:
+            block = s3.get_public_access_block(Bucket=case.resource)[
+                "PublicAccessBlockConfiguration"
+            ]
+            grants = s3.get_bucket_acl(Bucket=case.resource)["Grants"]
+            public = any(g["Grantee"].get("URI") in PUBLIC_GRANTEES for g in grants)
+            case.fixed = all(block.values()) and not public
+        if case.job.startswith("s3"):
+            tag_set = s3.get_bucket_tagging(Bucket=case.resource)["TagSet"]
+        else:
+            tag_set = ec2.describe_tags(
+                Filters=[{"Name": "resource-id", "Values": [case.resource]}]
+            )["Tags"]
+        tags = {t["Key"]: t["Value"] for t in tag_set}
     case.tagged = tags.get("remediation-run-id") == case.run_id
+    label = f"remedy-run-{case.run_id}"
+    case.ticket = ", ".join(i["key"] for i in clouds.jira.issues() if label in i["labels"])
 
 
 def _table(cases: list[Case]) -> Table:
-    table = Table("finding", "resource", "job", "status", "time", "fixed", "tagged")
+    table = Table("finding", "resource", "job", "status", "time", "fixed", "tagged", "Jira")
     for case in cases:
         state = case.status.state if case.status else "submitted"
         colour = {"succeeded": "green", "failed": "red"}.get(state, "yellow")
@@ -174,23 +279,29 @@ def _table(cases: list[Case]) -> Table:
             f"{case.seconds:.1f}s" if case.seconds else "",
             "yes" if case.fixed else "no",
             "yes" if case.tagged else "no",
+            case.ticket or "-",
         )
     return table
 
 
 async def remediate_all(
-    cases: list[Case], sandbox: AwsSandbox, settings: TemporalSettings, timeout_s: float
+    cases: list[Case], clouds: Clouds, settings: TemporalSettings, timeout_s: float
 ) -> None:
     from remedy.starter import get_status, start_remediation
     from remedy.temporal import connect
 
     client = await connect(settings)
     started = time.monotonic()
+    notify = NotificationSettings(jira=JiraSettings(server=clouds.jira.url, project=JIRA_PROJECT))
     for case in cases:
         spec = RemediationSpec(
-            steps=[JobStep(job=case.job)], access=AccountAccess(external_id=sandbox.external_id)
+            steps=[JobStep(job=case.job)],
+            access=AccountAccess(
+                external_id=clouds.aws.external_id if case.provider == "aws" else None
+            ),
+            notify=notify,
         )
-        case.run_id = await start_remediation(client, _finding(case, sandbox), spec, GROUP)
+        case.run_id = await start_remediation(client, _finding(case, clouds), spec, GROUP)
     with Live(_table(cases), console=console, refresh_per_second=4) as live:
         while time.monotonic() - started < timeout_s:
             for case in cases:
@@ -204,7 +315,7 @@ async def remediate_all(
                 break
             await asyncio.sleep(0.3)
         for case in cases:
-            verify(case, sandbox)
+            verify(case, clouds)
         live.update(_table(cases))
     for case in cases:
         console.print(
@@ -220,57 +331,56 @@ def demo(
     ] = STATE / "demo",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the remediations.")] = 180.0,
 ) -> None:
-    """Fix three findings end to end on the embedded stack; exit 0 only if all are fixed.
+    """Fix four findings (AWS and Azure) end to end on the embedded stack, one Jira issue each;
+    exit 0 only if all are fixed, tagged and ticketed.
 
-    Everything it starts (dev server, sandbox, worker) is stopped before it exits. The runs stay in
-    STATE_DIR/temporal: `remedy dev-server --state-dir STATE_DIR/temporal` shows them in the UI.
+    Everything it starts (dev server, sandbox cloud, worker) is stopped before it exits. The runs
+    stay in STATE_DIR/temporal: `remedy dev-server --state-dir STATE_DIR/temporal` shows them in
+    the UI.
     """
     from remedy.temporal import start_dev_server, stop_process
 
     state_dir.mkdir(parents=True, exist_ok=True)
     port, ui_port = _port_or_free(7233), _port_or_free(8233)
-    settings = TemporalSettings(address=f"127.0.0.1:{port}", ui_url=f"http://127.0.0.1:{ui_port}")
+    ui_url = f"http://127.0.0.1:{ui_port}"
+    settings = TemporalSettings(address=f"127.0.0.1:{port}", ui_url=ui_url)
     processes: list[subprocess.Popen[bytes]] = []
-    sandbox: AwsSandbox | None = None
+    clouds: Clouds | None = None
+    cases: list[Case] = []
     try:
-        console.print(
-            f"[bold]1/4[/bold] Temporal dev server on 127.0.0.1:{port} (UI {settings.ui_url})"
-        )
+        console.print(f"[bold]1/4[/bold] Temporal dev server on 127.0.0.1:{port} (UI {ui_url})")
         processes.append(start_dev_server(port, state_dir / "temporal", ui_port=ui_port))
         console.print(
-            "[bold]2/4[/bold] sandbox cloud: moto with IAM enforced, a worker identity, "
-            "a remediation role carrying the jobs' minimum policies"
+            "[bold]2/4[/bold] sandbox cloud: AWS (moto, IAM enforced: the remediation role carries "
+            "the jobs' minimum policies), Azure (Resource Manager + Entra ID, role-checked), Jira"
         )
-        sandbox = start_aws_sandbox(builtin_aws_policies())
+        clouds = start_sandbox_cloud()
         log_file = state_dir / "worker.log"
         log_file.unlink(missing_ok=True)
-        env = clean_env(**sandbox.worker_env(), TEMPORAL_ADDRESS=settings.address)
+        env = clean_env(
+            **sandbox_worker_env(clouds), TEMPORAL_ADDRESS=settings.address, TEMPORAL_UI_URL=ui_url
+        )
         console.print(f"[bold]3/4[/bold] remedy worker --group {GROUP} (log: {log_file})")
         processes.append(worker_process(GROUP, env, log_file))
-        console.print(
-            "    "
-            + wait_for_line(log_file, "Worker started and is waiting for work", 90, processes[-1]),
-            markup=False,
-            highlight=False,
-        )
-        cases = create_findings(sandbox)
-        console.print(
-            "[bold]4/4[/bold] three findings in the sandbox; remediating through Temporal"
-        )
-        asyncio.run(remediate_all(cases, sandbox, settings, timeout))
+        line = wait_for_line(log_file, "Worker started and is waiting for work", 90, processes[-1])
+        console.print("    " + line, markup=False, highlight=False)
+        cases = create_findings(clouds)
+        console.print("[bold]4/4[/bold] four findings in the sandbox; remediating through Temporal")
+        asyncio.run(remediate_all(cases, clouds, settings, timeout))
     finally:
         for process in reversed(processes):
             stop_process(process, 40)
-        if sandbox:
-            sandbox.stop()
-    ok = all(
-        c.fixed and c.tagged and c.status and c.status.state == RunState.SUCCEEDED for c in cases
+        if clouds:
+            clouds.stop()
+    ok = bool(cases) and all(
+        c.fixed and c.tagged and c.ticket and c.status and c.status.state == RunState.SUCCEEDED
+        for c in cases
     )
     if ok:
         console.print(
-            f"[green]All three findings fixed and tagged.[/green] The runs are kept in "
-            f"{state_dir / 'temporal'}: `remedy dev-server --state-dir {state_dir / 'temporal'}` "
-            "shows them in the Temporal UI."
+            f"[green]All {len(cases)} findings fixed, tagged and ticketed.[/green] The runs are "
+            f"kept in {state_dir / 'temporal'}: `remedy dev-server --state-dir "
+            f"{state_dir / 'temporal'}` shows them in the Temporal UI."
         )
     else:
         for case in cases:

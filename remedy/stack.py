@@ -5,20 +5,41 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from remedy.config import BUILTIN_JOBS
 
+if TYPE_CHECKING:
+    from sandbox.aws import AwsSandbox
+    from sandbox.azure import AzureSandbox
+    from sandbox.jira import JiraSandbox
+
 console = Console(stderr=True)
 STATE = Path(".remedy")
+
+
+@dataclass
+class Clouds:
+    """The sandbox cloud: the emulators the demo, `remedy sandbox` and the tests run against."""
+
+    aws: AwsSandbox
+    azure: AzureSandbox
+    jira: JiraSandbox
+
+    def stop(self) -> None:
+        self.jira.stop()
+        self.azure.stop()
+        self.aws.stop()
 
 
 def builtin_aws_policies(job_code: Path = BUILTIN_JOBS) -> list[dict[str, Any]]:
@@ -29,6 +50,36 @@ def builtin_aws_policies(job_code: Path = BUILTIN_JOBS) -> list[dict[str, Any]]:
         if isinstance(document, dict) and "Statement" in document:
             policies.append(document)
     return policies
+
+
+def builtin_azure_actions(job_code: Path = BUILTIN_JOBS) -> list[str]:
+    """The Azure jobs' role-definition Actions: what the sandbox grants the worker's app."""
+    actions: set[str] = set()
+    for path in sorted(job_code.glob("*/minimum_policy.json")):
+        document = json.loads(path.read_text())
+        if isinstance(document, dict):
+            actions.update(document.get("Actions", []))
+    return sorted(actions)
+
+
+def start_sandbox_cloud(aws_port: int | None = None) -> Clouds:
+    """AWS (moto, IAM enforced), Azure (Resource Manager + Entra ID) and Jira emulators."""
+    from sandbox.aws import start_aws_sandbox
+    from sandbox.azure import TAGGING_ACTIONS, start_azure_sandbox
+    from sandbox.jira import start_jira_sandbox
+
+    aws = start_aws_sandbox(builtin_aws_policies(), port=aws_port)
+    try:
+        azure = start_azure_sandbox([*builtin_azure_actions(), *TAGGING_ACTIONS])
+    except BaseException:
+        aws.stop()
+        raise
+    return Clouds(aws=aws, azure=azure, jira=start_jira_sandbox())
+
+
+def sandbox_worker_env(clouds: Clouds) -> dict[str, str]:
+    """What a worker needs in its environment to work against the sandbox cloud."""
+    return {**clouds.aws.worker_env(), **clouds.azure.worker_env(), **clouds.jira.worker_env()}
 
 
 def worker_process(
@@ -125,30 +176,33 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option(help="Where to write the worker's environment.")
         ] = STATE / "sandbox.env",
     ) -> None:
-        """Run the sandbox cloud (moto, IAM enforced) until Ctrl-C; write the worker's environment.
+        """Run the sandbox cloud until Ctrl-C and write the worker's environment to a file.
 
-        The sandbox holds a worker identity that may only assume the remediation role, and that
-        role carries exactly the built-in jobs' minimum policies.
+        AWS: moto with IAM enforced; a worker identity that may only assume the remediation role,
+        which carries exactly the built-in jobs' minimum policies. Azure: Resource Manager and
+        Entra ID emulated over TLS, the worker's app limited to the Azure jobs' role Actions.
+        Jira: a REST emulator (project SEC).
         """
-        from sandbox.aws import start_aws_sandbox
-
-        aws = start_aws_sandbox(builtin_aws_policies(), port=port)
-        env_file.parent.mkdir(parents=True, exist_ok=True)
-        lines = [f"export {k}={v}" for k, v in aws.worker_env().items()]
-        lines += [
-            f"export REMEDY_SANDBOX_ROLE_ARN={aws.role_arn}",
-            f"export REMEDY_EXTERNAL_ID={aws.external_id}",
-        ]
-        env_file.write_text("\n".join(lines) + "\n")
-        env_file.chmod(0o600)
-        console.print(
-            f"AWS sandbox at {aws.endpoint}; role {aws.role_arn} (external id "
-            f"{aws.external_id}). Worker environment: `source {env_file}`"
-        )
+        clouds = start_sandbox_cloud(aws_port=port)
         try:
+            env_file.parent.mkdir(parents=True, exist_ok=True)
+            env = {
+                **sandbox_worker_env(clouds),
+                "REMEDY_SANDBOX_ROLE_ARN": clouds.aws.role_arn,
+                "REMEDY_EXTERNAL_ID": clouds.aws.external_id,
+                "REMEDY_SANDBOX_JIRA_URL": clouds.jira.url,
+            }
+            env_file.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
+            env_file.chmod(0o600)
+            console.print(
+                f"AWS at {clouds.aws.endpoint} (role {clouds.aws.role_arn}, external id "
+                f"{clouds.aws.external_id}); Azure Resource Manager at {clouds.azure.endpoint} "
+                f"(subscription {clouds.azure.subscription_id}); Jira at {clouds.jira.url}. "
+                f"Worker environment: `source {env_file}`"
+            )
             wait_forever()
         finally:
-            aws.stop()
+            clouds.stop()
 
     @app.command()
     def up(
@@ -165,11 +219,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the dev server and a worker (and the sandbox with --sandbox) until Ctrl-C."""
         from remedy.temporal import start_dev_server, stop_process
-        from sandbox.aws import start_aws_sandbox
 
         server = start_dev_server(port, state_dir / "temporal", ui_port=ui_port)
-        aws = start_aws_sandbox(builtin_aws_policies()) if with_sandbox else None
-        env = clean_env(**aws.worker_env()) if aws else dict(os.environ)
+        clouds = start_sandbox_cloud() if with_sandbox else None
+        env = clean_env(**sandbox_worker_env(clouds)) if clouds else dict(os.environ)
         env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port}"
         log_file = state_dir / "worker.log"
         worker = worker_process(group, env, log_file)
@@ -179,7 +232,11 @@ def register(app: typer.Typer) -> None:
             )
             console.print(
                 f"Temporal UI http://127.0.0.1:{ui_port}; worker log {log_file}"
-                + (f"; sandbox {aws.endpoint}, role {aws.role_arn}" if aws else "")
+                + (
+                    f"; sandbox AWS {clouds.aws.endpoint}, role {clouds.aws.role_arn}"
+                    if clouds
+                    else ""
+                )
             )
             wait_forever()
         finally:
@@ -187,6 +244,6 @@ def register(app: typer.Typer) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.wait(40)
             worker.kill()
-            if aws:
-                aws.stop()
+            if clouds:
+                clouds.stop()
             stop_process(server)

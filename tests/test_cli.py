@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -212,10 +213,44 @@ def test_demo_fixes_three_findings_and_leaves_no_process_behind(tmp_path: Path) 
         env={**env, "COLUMNS": "200"},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "All three findings fixed and tagged" in result.stdout
-    assert result.stdout.count("succeeded") >= 3
+    assert "All 4 findings fixed, tagged and ticketed" in result.stdout
+    assert result.stdout.count("succeeded") >= 4
     assert "Worker started and is waiting for work" in result.stdout
     assert not _processes_mentioning(str(state)), "the demo left its dev server behind"
     after = {line for m in markers for line in _processes_mentioning(m)}
     assert after <= before, f"the demo left processes behind: {after - before}"
     assert (state / "temporal" / "temporal.db").exists()  # the runs are kept for the UI
+
+
+def test_sandbox_command_writes_the_worker_environment_and_stops_on_sigterm(tmp_path: Path) -> None:
+    from sandbox.aws import free_port
+
+    env_file = tmp_path / "sandbox.env"
+    port = free_port()
+    process = subprocess.Popen(
+        [*REMEDY, "sandbox", "--port", str(port), "--env-file", str(env_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(300):
+            if env_file.exists() and env_file.stat().st_size:
+                break
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.1)
+        text = env_file.read_text()
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in text
+        for name in (
+            "AWS_ACCESS_KEY_ID",
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+            "JIRA_API_TOKEN",
+            "REMEDY_SANDBOX_ROLE_ARN",
+            "REMEDY_EXTERNAL_ID",
+        ):
+            assert f"export {name}=" in text
+        assert oct(env_file.stat().st_mode & 0o777) == "0o600"  # it holds secrets
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert not [line for line in _processes_mentioning(f"-p {port}") if "moto.server" in line]

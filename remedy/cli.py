@@ -309,3 +309,6 @@ def logs(run_id: str) -> None:
 from remedy import stack  # noqa: E402  (registers dev-server, sandbox, up, demo)
 
 stack.register(app)
+from remedy import hub_cli  # noqa: E402  (registers hub, groups, accounts, actions, findings, runs)
+
+hub_cli.register(app)

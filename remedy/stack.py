@@ -129,10 +129,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def wait_forever() -> None:
-    """Block until Ctrl-C or SIGTERM (the callers' `finally` then stops what they started)."""
-    console.print("running; Ctrl-C stops everything")
+def stop_on_sigterm() -> None:
+    """SIGTERM acts as Ctrl-C from now on, so the callers' `finally` stops what they started.
+    Called first thing: a SIGTERM during start-up must clean up too."""
     signal.signal(signal.SIGTERM, _interrupt)
+
+
+def wait_forever() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    console.print("running; Ctrl-C stops everything")
+    stop_on_sigterm()
     with contextlib.suppress(KeyboardInterrupt):
         while True:
             time.sleep(3600)
@@ -156,6 +162,7 @@ def register(app: typer.Typer) -> None:
 
         Runs persist in STATE_DIR/temporal.db, so a restart shows earlier runs in the UI.
         """
+        stop_on_sigterm()
         from remedy.temporal import start_dev_server, stop_process
 
         process = start_dev_server(port, state_dir, ui_port=None if headless else ui_port, ip=ip)
@@ -183,6 +190,7 @@ def register(app: typer.Typer) -> None:
         Entra ID emulated over TLS, the worker's app limited to the Azure jobs' role Actions.
         Jira: a REST emulator (project SEC).
         """
+        stop_on_sigterm()
         clouds = start_sandbox_cloud(aws_port=port)
         try:
             env_file.parent.mkdir(parents=True, exist_ok=True)
@@ -218,6 +226,7 @@ def register(app: typer.Typer) -> None:
         state_dir: Annotated[Path, typer.Option(help="State directory.")] = STATE,
     ) -> None:
         """Run the dev server and a worker (and the sandbox with --sandbox) until Ctrl-C."""
+        stop_on_sigterm()
         from remedy.temporal import start_dev_server, stop_process
 
         server = start_dev_server(port, state_dir / "temporal", ui_port=ui_port)

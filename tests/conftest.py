@@ -156,4 +156,5 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
 
 
 from tests.azure_fixtures import azure_sandbox  # noqa: E402,F401
+from tests.hub_fixtures import hub_api, hub_settings, hub_worker  # noqa: E402,F401
 from tests.jira_fixtures import jira_sandbox  # noqa: E402,F401

@@ -20,13 +20,14 @@ from temporalio.worker import Worker
 from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
 from activities.launchers import make_launcher
-from activities.orphans import kill_orphaned_jobs
 from activities.notify import NotifyActivities
+from activities.orphans import kill_orphaned_jobs
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
 from remedy.config import WorkerSettings
 from remedy.logs import register_secret
 from remedy.temporal import ensure_search_attributes, task_queue_for
+from worker.hub_client import hub_link
 from worker.registry import Registry, discover
 from workflows.remediation import RemediationWorkflow
 
@@ -115,7 +116,11 @@ async def run_worker(
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    async with make_worker(client, group_id, parts, settings):
+    # with REMEDY_HUB_URL set: register with the hub, heartbeat, ship job logs (else a no-op)
+    async with (
+        make_worker(client, group_id, parts, settings),
+        hub_link(parts.registry.infos(), worker_id, group_id),
+    ):
         log.info(
             "Worker started and is waiting for work",
             extra={

@@ -1,0 +1,193 @@
+"""Remediation actions: validated against their group (jobs, accounts, provider) when saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.config import HubSettings
+from hub.errors import ApiError, check_storable, invalid, not_found
+from hub.groups import group_account_ids, offered_jobs
+from hub.models import CloudAccount, Remediation, WorkerGroup, utcnow
+from hub.schemas import Criteria, RemediationIn, RemediationOut, RemediationPatch
+from remedy.types import (
+    AccountAccess,
+    JobStep,
+    NotificationSettings,
+    RemediationSpec,
+    TagSettings,
+)
+
+
+def get_action(session: Session, action_id: int) -> Remediation:
+    action = session.get(Remediation, action_id)
+    if action is None:
+        raise not_found("remediation", action_id, "/remediations")
+    return action
+
+
+def action_out(action: Remediation) -> RemediationOut:
+    return RemediationOut(
+        id=action.id,
+        name=action.name,
+        description=action.description,
+        provider="aws" if action.provider == "aws" else "azure",
+        worker_group_id=action.group_id,
+        rule_ids=list(action.rule_ids),
+        account_ids=list(action.account_ids),
+        criteria=Criteria.model_validate(action.criteria),
+        steps=[JobStep.model_validate(s) for s in action.steps],
+        tags=TagSettings.model_validate(action.tags),
+        notify=NotificationSettings.model_validate(action.notify),
+        auto_remediate=action.auto_remediate,
+        status="published" if action.status == "published" else "draft",
+        created_by=action.created_by,
+        created_at=action.created_at,
+        updated_at=action.updated_at,
+    )
+
+
+def _check_parameters(index: int, step: JobStep, schema: dict[str, Any]) -> None:
+    field = f"steps.{index}.parameters"
+    check_storable(step.parameters, field)
+    if not schema:
+        return  # a plain VSS job declares no parameters and takes any
+    unknown = sorted(set(step.parameters) - set(schema))
+    if unknown:
+        raise invalid(
+            f"{field}.{unknown[0]}",
+            f"job {step.job} takes no parameter {unknown[0]!r}",
+            f"use one of: {', '.join(sorted(schema))}",
+        )
+    for name, value in step.parameters.items():
+        spec = schema.get(name) or {}
+        if spec.get("type") != "integer":
+            continue
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            raise invalid(
+                f"{field}.{name}",
+                f"must be an integer within {low}..{high}, not {value!r}",
+                "give an integer in the documented range",
+            )
+
+
+def validate_action(session: Session, body: RemediationIn, settings: HubSettings) -> None:
+    """422 naming the field when the action could not run as written."""
+    group = session.get(WorkerGroup, body.worker_group_id)
+    if group is None:
+        raise invalid(
+            "worker_group_id",
+            f"no worker group {body.worker_group_id!r}",
+            "give the id of an existing group (GET /worker-groups)",
+        )
+    check_storable(body.notify.model_dump(mode="json"), "notify")
+    check_storable(body.tags.model_dump(mode="json"), "tags")
+    associated = group_account_ids(session, group.id)
+    for index, account_id in enumerate(body.account_ids):
+        account = session.get(CloudAccount, account_id)
+        if account is None or account_id not in associated:
+            raise invalid(
+                f"account_ids.{index}",
+                f"account {account_id} is not associated with worker group {group.id}",
+                f"associate it first: PUT /worker-groups/{group.id}/accounts/{account_id}",
+            )
+        if account.provider != body.provider:
+            raise invalid(
+                f"account_ids.{index}",
+                f"account {account_id} is a {account.provider} account, the action is for "
+                f"{body.provider}",
+                "give accounts of the action's provider, or change the provider",
+            )
+    jobs = offered_jobs(session, group.id, settings)
+    for index, step in enumerate(body.steps):
+        job = jobs.get(step.job)
+        if job is None:
+            raise invalid(
+                f"steps.{index}.job",
+                f"no online worker of group {group.id} registered the job {step.job!r} "
+                f"(it offers: {', '.join(jobs) or 'nothing: no worker is online'})",
+                "name a job the group's workers registered (GET "
+                f"/worker-groups/{group.id}/jobs), or start a worker that has it",
+            )
+        if job.provider and job.provider != body.provider:
+            raise invalid(
+                f"steps.{index}.job",
+                f"job {step.job} is a {job.provider} job, the action is for {body.provider}",
+                "use jobs of the action's provider",
+            )
+        _check_parameters(index, step, job.parameters)
+
+
+def _unique_name(session: Session, name: str, action_id: int | None = None) -> None:
+    found = session.scalar(select(Remediation).where(Remediation.name == name))
+    if found is not None and found.id != action_id:
+        raise ApiError(
+            409, f"a remediation named {name!r} exists", "choose another name", field="name"
+        )
+
+
+def _apply(action: Remediation, body: RemediationIn) -> None:
+    action.name = body.name
+    action.description = body.description
+    action.provider = body.provider
+    action.group_id = body.worker_group_id
+    action.rule_ids = list(body.rule_ids)
+    action.account_ids = list(body.account_ids)
+    action.criteria = body.criteria.model_dump(mode="json")
+    action.steps = [s.model_dump(mode="json") for s in body.steps]
+    action.tags = body.tags.model_dump(mode="json")
+    action.notify = body.notify.model_dump(mode="json")
+    action.auto_remediate = body.auto_remediate
+    action.status = body.status
+    action.updated_at = utcnow()
+
+
+def create_action(
+    session: Session, body: RemediationIn, settings: HubSettings, created_by: str
+) -> Remediation:
+    _unique_name(session, body.name)
+    validate_action(session, body, settings)
+    action = Remediation(created_by=created_by)
+    _apply(action, body)
+    session.add(action)
+    session.flush()
+    return action
+
+
+def update_action(
+    session: Session, action_id: int, patch: RemediationPatch, settings: HubSettings
+) -> Remediation:
+    action = get_action(session, action_id)
+    current = action_out(action).model_dump(mode="json")
+    for key in ("id", "created_by", "created_at", "updated_at"):
+        current.pop(key)
+    merged = RemediationIn.model_validate(
+        {**current, **patch.model_dump(mode="json", exclude_unset=True, exclude_none=True)}
+    )
+    _unique_name(session, merged.name, action.id)
+    validate_action(session, merged, settings)
+    _apply(action, merged)
+    return action
+
+
+def list_actions(session: Session) -> list[Remediation]:
+    return list(session.scalars(select(Remediation).order_by(Remediation.id)).all())
+
+
+def spec_for(action: Remediation, account: CloudAccount) -> RemediationSpec:
+    """What the workflow runs: the action's chain, with how to reach this account."""
+    return RemediationSpec(
+        name=action.name,
+        steps=[JobStep.model_validate(s) for s in action.steps],
+        tags=TagSettings.model_validate(action.tags),
+        access=AccountAccess(role_arn=account.role_arn, external_id=account.external_id),
+        notify=NotificationSettings.model_validate(action.notify),
+    )

@@ -1,0 +1,91 @@
+"""The hub's web application: `create_app()` migrates the store and wires the routes.
+
+`remedy hub serve` runs it under uvicorn; the OpenAPI document is at /openapi.json, the
+interactive one at /docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from hub import errors
+from hub.config import HubSettings
+from hub.context import Hub, TemporalLink
+from hub.db import Database
+from hub.routes import admin, findings, remediations, worker
+from remedy.config import TemporalSettings
+
+log = logging.getLogger("remedy.hub")
+
+
+def hub_version() -> str:
+    try:
+        return version("remedy")
+    except PackageNotFoundError:
+        return "0"
+
+
+async def poll_forever(hub: Hub) -> None:
+    """Refresh unfinished runs (and the findings' status) every `hub_poll_interval_s`."""
+    while True:
+        await asyncio.sleep(hub.settings.hub_poll_interval_s)
+        try:
+            await hub.runs.poll_once()
+        except Exception:  # the poller must outlive a bad moment of the store or of Temporal
+            log.exception("polling the runs failed; trying again in the next interval")
+
+
+def create_app(
+    settings: HubSettings | None = None,
+    temporal_settings: TemporalSettings | None = None,
+    *,
+    temporal_client: Client | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    settings = settings or HubSettings()
+    temporal_settings = temporal_settings or TemporalSettings()
+    db = Database(settings)
+    if migrate:
+        db.migrate()
+    hub = Hub(settings, temporal_settings, db, TemporalLink(temporal_settings, temporal_client))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        poller = (
+            asyncio.create_task(poll_forever(hub)) if settings.hub_poll_interval_s > 0 else None
+        )
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            db.dispose()
+
+    app = FastAPI(
+        title="Remedy hub",
+        version=hub_version(),
+        description="The control plane of Remedy: findings, remediation actions, worker groups, "
+        "runs and their logs. Users authenticate with a bearer token (roles: admin, analyst, "
+        "viewer); workers with their group's client id and secret.",
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    errors.install(app)
+    for router in (admin.router, remediations.router, findings.router, worker.router):
+        app.include_router(router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Liveness: answers without a token."""
+        return {"status": "ok", "store": db.dialect}
+
+    return app

@@ -1,0 +1,32 @@
+"""The hub's configuration, from environment variables (docs/hub.md lists every one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE = Path(".remedy") / "hub.db"
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REMEDY_", extra="ignore")
+
+    #: SQLAlchemy URL of the store: a SQLite file by default, PostgreSQL in production
+    #: (`postgresql+psycopg://user@host:5432/remedy`).
+    database_url: str = Field(default=f"sqlite:///{DEFAULT_DATABASE}", repr=False)
+    #: PostgreSQL only: keep the hub's tables in this schema (created when missing).
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: How often workers heartbeat; a worker is Offline after `offline_after_missed` misses.
+    hub_heartbeat_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    hub_offline_after_missed: int = Field(default=3, ge=1, le=100)
+    #: How often the background poller refreshes the status of unfinished runs (0: never).
+    hub_poll_interval_s: float = Field(default=10.0, ge=0, le=3600)
+    #: How long a status read waits for the run's workflow to answer before showing the stored one.
+    hub_status_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    #: What the deployment command names: the worker image and the hub's address as workers see it.
+    hub_worker_image: str = "remedy-worker:latest"
+    hub_public_url: str | None = None
+    #: Upsert Remedy's search attributes in runs (off for a cluster where they are not registered).
+    search_attributes: bool = True

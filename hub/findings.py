@@ -1,0 +1,322 @@
+"""Ingest findings (deduplicated by finding id) and match them against published actions."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.errors import ApiError, check_storable, not_found
+from hub.groups import group_account_ids
+from hub.models import CloudAccount, Finding, Remediation, Run, WorkerGroup, utcnow
+from hub.schemas import LEVEL_RANK, Criteria, FindingDetail, FindingOut, FindingStatus, IngestItem
+from remedy.payload import PayloadError, validate_payload
+from remedy.types import AccountAccess
+
+MAX_BATCH = 1000
+ACTIVE = ("pending", "submitted", "running")
+
+
+@dataclass
+class Facts:
+    """What the hub reads from a finding to store and match it."""
+
+    finding_id: str
+    provider: str
+    account_id: str
+    rule_id: str | None
+    rule_name: str | None
+    level: str | None
+    risk_score: float | None
+    region: str | None
+    object_id: str
+    cloud_tags: dict[str, str]
+
+
+def read_finding(session: Session, payload: Any) -> Facts:
+    """Check the finding's shape (the job contract's rules) and read its facts; PayloadError if bad."""
+    if not isinstance(payload, dict):
+        raise PayloadError("", f"a finding is a JSON object, not {type(payload).__name__}")
+    try:
+        check_storable(payload, "payload")
+    except ApiError as exc:
+        raise PayloadError(
+            str(exc.field).removeprefix("payload."), exc.error.split(": ", 1)[-1]
+        ) from None
+    stated = (
+        (payload.get("notificationInfo") or {})
+        if isinstance(payload.get("notificationInfo"), dict)
+        else {}
+    )
+    account_hint = stated.get("CloudAccountID") or stated.get("CloudAccountId")
+    known = session.get(CloudAccount, str(account_hint)[:64]) if account_hint else None
+    access = AccountAccess(role_arn=known.role_arn if known else None)
+    try:
+        completed, account = validate_payload(payload, access)
+    except PayloadError as exc:
+        if exc.field != "cloudAccount.roleArn" or "no role to assume" not in exc.problem:
+            raise
+        # the role comes from the account's registration when a run starts; check the rest
+        placeholder = f"arn:aws:iam::{account_hint}:role/remedy"
+        completed, account = validate_payload(payload, AccountAccess(role_arn=placeholder))
+    info = completed["notificationInfo"]
+    details = info.get("FindingInfo") or {}
+    finding_id = str(details["FindingId"])
+    if len(finding_id) > 200 or "/" in finding_id or any(ord(c) < 32 for c in finding_id):
+        raise PayloadError(
+            "notificationInfo.FindingInfo.FindingId",
+            "must be at most 200 characters, without '/' or control characters",
+        )
+    tags = details.get("CloudTags") or {}
+    score = details.get("RiskScore")
+
+    def text(value: Any, limit: int) -> str | None:
+        return None if value is None else str(value)[:limit]
+
+    return Facts(
+        finding_id=finding_id,
+        provider=account.provider,
+        account_id=account.account_id[:64],
+        rule_id=text(info.get("RuleID"), 200),
+        rule_name=text(info.get("RuleName"), 200),
+        level=text(info.get("Level"), 50),
+        risk_score=float(score) if isinstance(score, int | float) else None,
+        region=text(details.get("Region"), 100),
+        object_id=str(details["ObjectId"])[:2048],
+        cloud_tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+    )
+
+
+def _store(session: Session, facts: Facts, payload: dict[str, Any]) -> tuple[Finding, bool]:
+    now = utcnow()
+    for _ in range(2):  # another hub may insert the same finding at the same moment
+        finding = session.get(Finding, facts.finding_id)
+        if finding is not None:
+            finding.times_seen += 1
+            created = False
+            break
+        finding = Finding(id=facts.finding_id, first_seen=now, times_seen=1, status="open")
+        try:
+            with session.begin_nested():
+                _fill(finding, facts, payload, now)
+                session.add(finding)
+            return finding, True
+        except IntegrityError:
+            continue
+    else:
+        raise RuntimeError(f"finding {facts.finding_id} could be neither inserted nor read")
+    _fill(finding, facts, payload, now)
+    return finding, created
+
+
+def _fill(finding: Finding, facts: Facts, payload: dict[str, Any], now: Any) -> None:
+    finding.provider = facts.provider
+    finding.account_id = facts.account_id
+    finding.rule_id = facts.rule_id
+    finding.rule_name = facts.rule_name
+    finding.level = facts.level
+    finding.risk_score = facts.risk_score
+    finding.region = facts.region
+    finding.object_id = facts.object_id
+    finding.payload = copy.deepcopy(payload)
+    finding.last_seen = now
+
+
+def facts_of(finding: Finding) -> Facts:
+    details = (finding.payload.get("notificationInfo") or {}).get("FindingInfo") or {}
+    tags = details.get("CloudTags") or {}
+    return Facts(
+        finding_id=finding.id,
+        provider=finding.provider,
+        account_id=finding.account_id,
+        rule_id=finding.rule_id,
+        rule_name=finding.rule_name,
+        level=finding.level,
+        risk_score=finding.risk_score,
+        region=finding.region,
+        object_id=finding.object_id,
+        cloud_tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+    )
+
+
+def mismatch(
+    facts: Facts, action: Remediation, group_accounts: set[str], *, criteria: bool = True
+) -> str | None:
+    """Why the action does not take this finding (None: it does)."""
+    if facts.provider != action.provider:
+        return f"the finding is from {facts.provider}, the action is for {action.provider}"
+    rules = set(action.rule_ids)
+    if facts.rule_id not in rules and facts.rule_name not in rules:
+        return f"the finding's rule {facts.rule_id or facts.rule_name!r} is not one of the action's"
+    if facts.account_id not in group_accounts:
+        return f"account {facts.account_id} is not associated with worker group {action.group_id}"
+    if action.account_ids and facts.account_id not in action.account_ids:
+        return f"account {facts.account_id} is not one of the action's accounts"
+    if not criteria:
+        return None
+    wanted = Criteria.model_validate(action.criteria)
+    if wanted.regions and facts.region not in wanted.regions:
+        return f"region {facts.region} is not one of {', '.join(wanted.regions)}"
+    for key, value in wanted.cloud_tags.items():
+        if key not in facts.cloud_tags or value not in ("*", facts.cloud_tags[key]):
+            return f"the resource does not carry the tag {key}={value}"
+    if wanted.min_risk_score is not None and (
+        facts.risk_score is None or facts.risk_score < wanted.min_risk_score
+    ):
+        return f"risk score {facts.risk_score} is below {wanted.min_risk_score:g}"
+    if (
+        wanted.min_level is not None
+        and LEVEL_RANK.get((facts.level or "").lower(), 0) < LEVEL_RANK[wanted.min_level.lower()]
+    ):
+        return f"level {facts.level} is below {wanted.min_level}"
+    return None
+
+
+@dataclass
+class RunToStart:
+    run_id: str
+    action_id: int
+    finding_id: str
+    group_id: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class Ingested:
+    items: list[IngestItem]
+    to_start: list[RunToStart]
+
+
+def ingest(session: Session, payloads: list[Any]) -> Ingested:
+    """Store each finding, match it, and claim an auto run per (finding, auto action)."""
+    from hub.runs import claim_run
+
+    if not payloads:
+        raise ApiError(422, "no findings in the request", "send one finding or a list of them")
+    if len(payloads) > MAX_BATCH:
+        raise ApiError(
+            422,
+            f"{len(payloads)} findings in one request; the limit is {MAX_BATCH}",
+            "send them in batches",
+        )
+    published = list(
+        session.scalars(select(Remediation).where(Remediation.status == "published")).all()
+    )
+    groups = {g.id: g for g in session.scalars(select(WorkerGroup)).all()}
+    accounts = {g: group_account_ids(session, g) for g in groups}
+    items: list[IngestItem] = []
+    to_start: list[RunToStart] = []
+    for index, payload in enumerate(payloads):
+        try:
+            facts = read_finding(session, payload)
+        except PayloadError as exc:
+            items.append(
+                IngestItem(
+                    index=index,
+                    finding_id=_stated_id(payload),
+                    result="rejected",
+                    error=str(exc),
+                    fix="correct the finding: docs/hub.md and the job contract give its shape",
+                    field=exc.field or None,
+                )
+            )
+            continue
+        finding, created = _store(session, facts, payload)
+        item = IngestItem(
+            index=index, finding_id=finding.id, result="created" if created else "updated"
+        )
+        for action in published:
+            if mismatch(facts, action, accounts.get(action.group_id, set())) is not None:
+                continue
+            item.matched.append(action.id)
+            group = groups.get(action.group_id)
+            if not action.auto_remediate or finding.status == "suppressed" or group is None:
+                continue
+            if not group.enabled:
+                continue  # a disabled group takes no new runs; the match is still reported
+            run, claimed = claim_run(
+                session, finding, action, trigger="auto", by="auto-remediation"
+            )
+            if claimed:
+                payload_auto = {**finding.payload, "autoRemediate": True}
+                to_start.append(RunToStart(run.id, action.id, finding.id, group.id, payload_auto))
+        item.runs = list(
+            session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
+        )
+        follow_runs(session, finding)
+        item.status = cast(FindingStatus, finding.status)
+        items.append(item)
+    return Ingested(items, to_start)
+
+
+def _stated_id(payload: Any) -> str | None:
+    try:
+        value = payload["notificationInfo"]["FindingInfo"]["FindingId"]
+    except (KeyError, TypeError):
+        return None
+    return str(value)[:200] if value is not None else None
+
+
+def follow_runs(session: Session, finding: Finding) -> None:
+    """The finding's status from its runs: remediating while one is active, else the last outcome."""
+    if finding.status == "suppressed":
+        return
+    runs = session.scalars(
+        select(Run).where(Run.finding_id == finding.id).order_by(Run.updated_at.desc())
+    ).all()
+    if not runs:
+        finding.status = "open"
+    elif any(r.status in ACTIVE for r in runs):
+        finding.status = "remediating"
+    elif runs[0].status in ("succeeded", "succeeded_with_errors"):
+        finding.status = "remediated"  # every job exited 0: fixed, though a job logged errors
+    else:
+        finding.status = "failed"
+
+
+def get_finding(session: Session, finding_id: str) -> Finding:
+    finding = session.get(Finding, finding_id)
+    if finding is None:
+        raise not_found("finding", finding_id, "/findings")
+    return finding
+
+
+def finding_detail(session: Session, finding: Finding) -> FindingDetail:
+    return FindingDetail(
+        **finding_out(session, finding).model_dump(), payload=copy.deepcopy(finding.payload)
+    )
+
+
+def finding_out(session: Session, finding: Finding) -> FindingOut:
+    runs = list(
+        session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
+    )
+    values: dict[str, Any] = {
+        "id": finding.id,
+        "status": finding.status,
+        "provider": finding.provider,
+        "account_id": finding.account_id,
+        "rule_id": finding.rule_id,
+        "rule_name": finding.rule_name,
+        "level": finding.level,
+        "risk_score": finding.risk_score,
+        "region": finding.region,
+        "object_id": finding.object_id,
+        "first_seen": finding.first_seen,
+        "last_seen": finding.last_seen,
+        "times_seen": finding.times_seen,
+        "runs": runs,
+    }
+    return FindingOut(**values)
+
+
+def set_status(session: Session, finding_id: str, status: str) -> Finding:
+    finding = get_finding(session, finding_id)
+    finding.status = status
+    if status == "open":
+        follow_runs(session, finding)
+    return finding

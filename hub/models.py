@@ -1,0 +1,196 @@
+"""The hub's tables. Secrets are stored hashed (sha256 of a random 32-byte value), never in clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, on SQLite (which drops the zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: autoincrement 64-bit keys on PostgreSQL, rowid aliases on SQLite
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class User(Base):
+    __tablename__ = "hub_users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "hub_api_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("hub_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerGroup(Base):
+    __tablename__ = "hub_worker_groups"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    secret_rotated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CloudAccount(Base):
+    """An AWS account or an Azure subscription, and how a worker reaches it (identifiers only)."""
+
+    __tablename__ = "hub_accounts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # 12 digits or a uuid
+    provider: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role_arn: Mapped[str | None] = mapped_column(String(2048))
+    external_id: Mapped[str | None] = mapped_column(String(1224))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupAccount(Base):
+    __tablename__ = "hub_group_accounts"
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("hub_worker_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("hub_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Worker(Base):
+    __tablename__ = "hub_workers"
+    __table_args__ = (UniqueConstraint("group_id", "worker_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("hub_worker_groups.id", ondelete="CASCADE"), index=True
+    )
+    worker_id: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255), default="")
+    version: Mapped[str] = mapped_column(String(100), default="")
+    jobs: Mapped[list[Any]] = mapped_column(default=list)
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Remediation(Base):
+    """A remediation action: which findings it fixes, with which jobs, run by which group."""
+
+    __tablename__ = "hub_remediations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    provider: Mapped[str] = mapped_column(String(10))
+    group_id: Mapped[str] = mapped_column(ForeignKey("hub_worker_groups.id"), index=True)
+    rule_ids: Mapped[list[Any]] = mapped_column(default=list)
+    account_ids: Mapped[list[Any]] = mapped_column(default=list)
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    steps: Mapped[list[Any]] = mapped_column(default=list)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notify: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    auto_remediate: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Finding(Base):
+    __tablename__ = "hub_findings"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # FindingId
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    provider: Mapped[str] = mapped_column(String(10))
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    rule_id: Mapped[str | None] = mapped_column(String(200))
+    rule_name: Mapped[str | None] = mapped_column(String(200))
+    level: Mapped[str | None] = mapped_column(String(50))
+    risk_score: Mapped[float | None] = mapped_column(Float)
+    region: Mapped[str | None] = mapped_column(String(100))
+    object_id: Mapped[str] = mapped_column(String(2048))
+    payload: Mapped[dict[str, Any]]
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    times_seen: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Run(Base):
+    """One remediation of one finding by one action; its id is the Temporal workflow id."""
+
+    __tablename__ = "hub_runs"
+    __table_args__ = (UniqueConstraint("finding_id", "remediation_id"),)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    finding_id: Mapped[str] = mapped_column(ForeignKey("hub_findings.id"), index=True)
+    remediation_id: Mapped[int] = mapped_column(ForeignKey("hub_remediations.id"), index=True)
+    group_id: Mapped[str] = mapped_column(String(64), index=True)
+    trigger: Mapped[str] = mapped_column(String(10))  # auto | manual
+    triggered_by: Mapped[str] = mapped_column(String(100), default="")
+    #: pending (not yet started) | submitted | running | succeeded | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    start_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LogEntry(Base):
+    """A chunk of a job's log as a worker shipped it (redacted on receipt)."""
+
+    __tablename__ = "hub_logs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("hub_worker_groups.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str] = mapped_column(String(200), index=True)
+    worker_id: Mapped[str] = mapped_column(String(200), default="")
+    job: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    text: Mapped[str] = mapped_column(Text)

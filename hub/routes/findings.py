@@ -1,0 +1,179 @@
+"""Findings in, runs and their logs out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import findings as store
+from hub.context import HubDep, Trigger, Viewer
+from hub.db import count
+from hub.errors import ERROR_RESPONSES, ApiError
+from hub.logs import read_logs
+from hub.models import Finding
+from hub.routes.common import FindingIdPath, Limit, Offset, RunId
+from hub.runs import get_run, list_runs
+from hub.schemas import (
+    GROUP_ID,
+    MAX_ID,
+    FindingDetail,
+    FindingOut,
+    FindingStatus,
+    FindingStatusIn,
+    IngestResult,
+    LogEntryOut,
+    Page,
+    RunDetail,
+    RunOut,
+    RunStatusName,
+)
+
+router = APIRouter(responses=ERROR_RESPONSES)
+
+FindingsBody = Annotated[
+    dict[str, Any] | list[Any],
+    Body(
+        description="One finding in the job-contract payload shape, or a list of them "
+        '(at most 1000); `{"findings": [...]}` is accepted too.'
+    ),
+]
+
+
+@router.post("/findings", tags=["findings"])
+async def post_findings(body: FindingsBody, hub: HubDep, caller: Trigger) -> IngestResult:
+    """Take findings: deduplicated by FindingId, matched against published actions; auto runs
+    start for actions with auto-remediation active (one per finding and action, ever).
+    One finding that is invalid: 422 naming the field. In a list, each is answered on its own."""
+    single = isinstance(body, dict) and "findings" not in body
+    payloads: list[Any] = [body] if single else (body if isinstance(body, list) else [])
+    if isinstance(body, dict) and "findings" in body:
+        if not isinstance(body["findings"], list):
+            raise ApiError(
+                422, "findings: must be a list", 'send {"findings": [ ... ]}', field="findings"
+            )
+        payloads = body["findings"]
+    ingested = await hub.db.call(lambda s: store.ingest(s, payloads))
+    if single and ingested.items[0].result == "rejected":
+        item = ingested.items[0]
+        raise ApiError(422, item.error or "invalid finding", item.fix or "", field=item.field)
+    await hub.runs.start(ingested.to_start)
+    if ingested.to_start:  # the runs moved on from pending: show where they are
+        ids = [i.finding_id for i in ingested.items if i.runs and i.finding_id]
+
+        def statuses(session: Session) -> dict[str, str]:
+            found = session.scalars(select(Finding).where(Finding.id.in_(ids))).all()
+            return {f.id: f.status for f in found}
+
+        current = await hub.db.call(statuses)
+        for item in ingested.items:
+            if item.finding_id in current:
+                item.status = current[item.finding_id]  # type: ignore[assignment]
+    accepted = sum(1 for i in ingested.items if i.result != "rejected")
+    return IngestResult(
+        accepted=accepted, rejected=len(ingested.items) - accepted, items=ingested.items
+    )
+
+
+@router.get("/findings", tags=["findings"])
+def get_findings(
+    hub: HubDep,
+    caller: Viewer,
+    status: FindingStatus | None = None,
+    account_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9-]+$")] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> Page[FindingOut]:
+    def work(session: Session) -> Page[FindingOut]:
+        query = select(Finding)
+        if status:
+            query = query.where(Finding.status == status)
+        if account_id:
+            query = query.where(Finding.account_id == account_id)
+        found = session.scalars(
+            query.order_by(Finding.last_seen.desc(), Finding.id).offset(offset).limit(limit)
+        ).all()
+        return Page(
+            items=[store.finding_out(session, f) for f in found],
+            total=count(session, query),
+            offset=offset,
+            limit=limit,
+        )
+
+    return hub.db.run(work)
+
+
+@router.get("/findings/{finding_id}", tags=["findings"])
+def get_finding(finding_id: FindingIdPath, hub: HubDep, caller: Viewer) -> FindingDetail:
+    return hub.db.run(lambda s: store.finding_detail(s, store.get_finding(s, finding_id)))
+
+
+@router.patch("/findings/{finding_id}", tags=["findings"])
+def patch_finding(
+    finding_id: FindingIdPath, body: FindingStatusIn, hub: HubDep, caller: Trigger
+) -> FindingOut:
+    """Suppress a finding (never auto-remediated), or open it again."""
+    return hub.db.run(lambda s: store.finding_out(s, store.set_status(s, finding_id, body.status)))
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+@router.get("/runs", tags=["runs"])
+def get_runs(
+    hub: HubDep,
+    caller: Viewer,
+    status: RunStatusName | None = None,
+    finding_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
+    remediation_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    group_id: Annotated[str | None, Query(pattern=GROUP_ID)] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> Page[RunOut]:
+    """Runs, newest first, with their stored status (the poller and GET /runs/{id} refresh it)."""
+
+    def work(session: Session) -> Page[RunOut]:
+        runs, total = list_runs(
+            session,
+            status=status,
+            finding_id=finding_id,
+            remediation_id=remediation_id,
+            group_id=group_id,
+            offset=offset,
+            limit=limit,
+        )
+        return Page(
+            items=[hub.runs.out(session, r) for r in runs], total=total, offset=offset, limit=limit
+        )
+
+    return hub.db.run(work)
+
+
+@router.get("/runs/{run_id}", tags=["runs"])
+async def get_run_detail(run_id: RunId, hub: HubDep, caller: Viewer) -> RunDetail:
+    """The run's status from its workflow (the `status` query, else its result), its steps, and
+    its link in the Temporal UI. The finding's status follows."""
+    return await hub.runs.read(run_id)
+
+
+@router.get("/runs/{run_id}/logs", tags=["runs", "logs"])
+def get_run_logs(
+    run_id: RunId,
+    hub: HubDep,
+    caller: Viewer,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    order: Literal["newest", "oldest"] = "newest",
+) -> Page[LogEntryOut]:
+    """The job logs workers shipped for this run (redacted), newest first unless order=oldest."""
+
+    def work(session: Session) -> Page[LogEntryOut]:
+        get_run(session, run_id)
+        items, total = read_logs(
+            session, run_id=run_id, offset=offset, limit=limit, newest_first=order == "newest"
+        )
+        return Page(items=items, total=total, offset=offset, limit=limit)
+
+    return hub.db.run(work)

@@ -1,0 +1,33 @@
+"""What workers call, with their group's client id and secret (HTTP Basic)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from hub import groups
+from hub.context import HubDep, WorkerAuth
+from hub.errors import ERROR_RESPONSES
+from hub.logs import store_logs
+from hub.routes.common import RunId
+from hub.schemas import Heartbeat, LogBatch, Registered, WorkerRegistration
+
+router = APIRouter(prefix="/worker", responses=ERROR_RESPONSES, tags=["workers"])
+
+
+@router.post("/register")
+def register(body: WorkerRegistration, hub: HubDep, group: WorkerAuth) -> Registered:
+    """Register (or re-register) a worker and the jobs it offers, with their checksums."""
+    return hub.db.run(lambda s: groups.register_worker(s, group, body, hub.settings))
+
+
+@router.post("/heartbeat", status_code=204)
+def heartbeat(body: Heartbeat, hub: HubDep, group: WorkerAuth) -> Response:
+    """404 when the worker is not registered: it registers again."""
+    hub.db.run(lambda s: groups.heartbeat(s, group, body.worker_id))
+    return Response(status_code=204)
+
+
+@router.post("/runs/{run_id}/logs", status_code=202)
+def ship_logs(run_id: RunId, body: LogBatch, hub: HubDep, group: WorkerAuth) -> dict[str, int]:
+    """Job log lines of a run; redacted on receipt."""
+    return {"accepted": hub.db.run(lambda s: store_logs(s, group, run_id, body))}

@@ -1,0 +1,393 @@
+"""Runs: claimed in the store (one per finding and action), started on Temporal, followed there.
+
+A run is claimed first (a `pending` row; the unique (finding, action) constraint makes two hubs
+agree on one claimant), then started with the deterministic workflow id, so a retry or a racing
+start joins the same workflow (id conflict policy USE_EXISTING). Its status is read from the
+workflow's `status` query (or its result once it ended) when the run is read, and by the
+background poller; the finding's status follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from hub.actions import get_action, spec_for
+from hub.config import HubSettings
+from hub.db import Database, count
+from hub.errors import ApiError, invalid, not_found
+from hub.findings import ACTIVE, RunToStart, facts_of, follow_runs, mismatch
+from hub.groups import get_group, group_account_ids
+from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
+from hub.schemas import RunDetail, RunOut
+from remedy.config import TemporalSettings
+from remedy.logs import redact
+from remedy.payload import PayloadError
+from remedy.starter import get_status, start_remediation, workflow_id_for
+from remedy.types import RemediationSpec, RunState, RunStatus, StepStatus
+
+log = logging.getLogger("remedy.hub.runs")
+
+ENDED = ("succeeded", "succeeded_with_errors", "failed", "cancelled")
+RETRY_PENDING_AFTER = timedelta(seconds=15)
+START_CONCURRENCY = 16  # runs started at once from one batch of findings
+
+
+def ui_url(temporal: TemporalSettings, run_id: str) -> str:
+    return f"{temporal.ui_url.rstrip('/')}/namespaces/{temporal.namespace}/workflows/{run_id}"
+
+
+def redacted(value: Any) -> Any:
+    """Every string in a JSON value passed through the log redactor."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
+
+def claim_run(
+    session: Session, finding: Finding, action: Remediation, *, trigger: str, by: str
+) -> tuple[Run, bool]:
+    """The run of (finding, action): claimed now as `pending` (True), or the one that exists."""
+    for _ in range(2):
+        run = session.scalar(
+            select(Run).where(Run.finding_id == finding.id, Run.remediation_id == action.id)
+        )
+        if run is not None:
+            return run, False
+        now = utcnow()
+        run = Run(
+            id=workflow_id_for(finding.id, action.name),
+            finding_id=finding.id,
+            remediation_id=action.id,
+            group_id=action.group_id,
+            trigger=trigger,
+            triggered_by=by,
+            status="pending",
+            message="starting",
+            start_attempts=1,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(run)
+            return run, True
+        except IntegrityError:
+            continue  # another hub claimed it a moment ago: use its run
+    raise RuntimeError(f"the run of finding {finding.id} by action {action.id} is unreadable")
+
+
+@dataclass
+class StartPlan:
+    run_id: str
+    payload: dict[str, Any]
+    spec: RemediationSpec
+    group_id: str
+
+
+def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
+    action = session.get(Remediation, run.action_id)
+    finding = session.get(Finding, run.finding_id)
+    if action is None or finding is None:
+        return None
+    account = session.get(CloudAccount, finding.account_id)
+    if account is None:
+        _set(session, run.run_id, "failed", f"account {finding.account_id} is not registered")
+        return None
+    return StartPlan(run.run_id, run.payload, spec_for(action, account), run.group_id)
+
+
+def _set(session: Session, run_id: str, status: str, message: str) -> None:
+    run = session.get(Run, run_id)
+    if run is None:
+        return
+    run.status, run.message, run.updated_at = status, message[:2000], utcnow()
+    if status in ENDED:
+        run.ended_at = run.updated_at
+    finding = session.get(Finding, run.finding_id)
+    if finding is not None:
+        follow_runs(session, finding)
+
+
+class Runs:
+    """Starts and follows runs; the hub's one place that talks to Temporal."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: HubSettings,
+        temporal: TemporalSettings,
+        client: Callable[[], Awaitable[Client]],
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.temporal = temporal
+        self._client = client
+
+    async def client(self) -> Client:
+        return await self._client()
+
+    async def start(self, claimed: list[RunToStart]) -> None:
+        """Start claimed runs; a failure to reach Temporal leaves them pending for the poller."""
+        limit = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def start_one(item: RunToStart) -> None:
+            async with limit:
+                plan = await self.db.call(partial(plan_start, run=item))
+                if plan is not None:
+                    await self._start_one(plan)
+
+        await asyncio.gather(*(start_one(item) for item in claimed))
+
+    async def _start_one(self, plan: StartPlan) -> None:
+        try:
+            client = await self.client()
+            await start_remediation(
+                client,
+                plan.payload,
+                plan.spec,
+                plan.group_id,
+                search_attributes=self.settings.search_attributes,
+            )
+        except PayloadError as exc:
+            message = f"the finding cannot be remediated: {exc}"
+            await self.db.call(lambda s: _set(s, plan.run_id, "failed", message))
+            return
+        except (RPCError, ApiError, OSError, RuntimeError) as exc:
+            message = f"not started yet (Temporal: {getattr(exc, 'message', exc)}); will retry"
+            log.warning("run %s %s", plan.run_id, message)
+            await self.db.call(lambda s: _set(s, plan.run_id, "pending", message))
+            return
+
+        def submitted(session: Session) -> None:
+            session.execute(
+                update(Run)
+                .where(Run.id == plan.run_id, Run.status == "pending")
+                .values(
+                    status="submitted", message="submitted to the worker group", updated_at=utcnow()
+                )
+            )
+
+        await self.db.call(submitted)
+
+    # -- manual runs ------------------------------------------------------------------------
+
+    async def trigger(self, action_id: int, finding_ids: list[str], by: str) -> list[RunOut]:
+        def claim(session: Session) -> tuple[list[str], list[RunToStart]]:
+            action = get_action(session, action_id)
+            group = get_group(session, action.group_id)
+            if not group.enabled:
+                raise ApiError(
+                    409,
+                    f"worker group {group.id} ({group.name}) is disabled: it takes no new runs",
+                    f"enable it (POST /worker-groups/{group.id}/enable) or use another action",
+                )
+            accounts = group_account_ids(session, group.id)
+            run_ids, to_start = [], []
+            for index, finding_id in enumerate(dict.fromkeys(finding_ids)):
+                finding = session.get(Finding, finding_id)
+                if finding is None:
+                    raise invalid(
+                        f"finding_ids.{index}",
+                        f"no finding {finding_id!r}",
+                        "POST the finding to /findings first (GET /findings lists them)",
+                    )
+                if finding.status == "suppressed":
+                    raise ApiError(
+                        409,
+                        f"finding {finding_id} is suppressed",
+                        f"open it again first (PATCH /findings/{finding_id})",
+                        field=f"finding_ids.{index}",
+                    )
+                why = mismatch(facts_of(finding), action, accounts, criteria=False)
+                if why:
+                    raise invalid(
+                        f"finding_ids.{index}", why, "pick a finding this action can remediate"
+                    )
+                run, claimed = claim_run(session, finding, action, trigger="manual", by=by)
+                if not claimed and run.status in ("failed", "cancelled"):
+                    claimed = _restart(session, run, by)
+                if claimed:
+                    payload = {**finding.payload, "autoRemediate": False}
+                    to_start.append(RunToStart(run.id, action.id, finding.id, group.id, payload))
+                run_ids.append(run.id)
+                follow_runs(session, finding)
+            return run_ids, to_start
+
+        run_ids, to_start = await self.db.call(claim)
+        await self.start(to_start)
+        return await self.db.call(lambda s: [self.out(s, get_run(s, r)) for r in run_ids])
+
+    # -- reading and following --------------------------------------------------------------
+
+    def out(self, session: Session, run: Run) -> RunOut:
+        action = session.get(Remediation, run.remediation_id)
+        return RunOut(
+            id=run.id,
+            finding_id=run.finding_id,
+            remediation_id=run.remediation_id,
+            remediation=action.name if action else "",
+            group_id=run.group_id,
+            trigger="auto" if run.trigger == "auto" else "manual",
+            triggered_by=run.triggered_by,
+            status=run.status,
+            message=redact(run.message),
+            created_at=run.created_at,
+            updated_at=run.updated_at,
+            ended_at=run.ended_at,
+            temporal_url=ui_url(self.temporal, run.id),
+        )
+
+    def detail(self, session: Session, run: Run, live: bool) -> RunDetail:
+        result = RunStatus.model_validate(run.result) if run.result else None
+        return RunDetail(
+            **self.out(session, run).model_dump(),
+            steps=[StepStatus.model_validate(s) for s in (result.steps if result else [])],
+            notification=result.notification if result else "",
+            live=live,
+        )
+
+    async def read(self, run_id: str) -> RunDetail:
+        """The run, its status refreshed from the workflow when it has not ended."""
+        run = await self.db.call(lambda s: get_run(s, run_id))
+        live = False
+        if run.status not in ("pending", *ENDED) or (run.status in ENDED and not run.result):
+            live = await self.refresh(run_id)
+        return await self.db.call(lambda s: self.detail(s, get_run(s, run_id), live))
+
+    async def refresh(self, run_id: str) -> bool:
+        """Read the workflow's status into the store; False when it did not answer in time."""
+        try:
+            client = await self.client()
+            status = await asyncio.wait_for(
+                get_status(client, run_id), self.settings.hub_status_timeout_s
+            )
+        except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
+            log.info("run %s: no status from Temporal (%s)", run_id, type(exc).__name__)
+            return False
+        await self.db.call(lambda s: apply_status(s, run_id, status))
+        return True
+
+    async def poll_once(self) -> int:
+        """Refresh every unfinished run, retry the starts that failed; how many were looked at."""
+
+        def unfinished(session: Session) -> tuple[list[str], list[RunToStart]]:
+            runs = session.scalars(
+                select(Run).where(Run.status.in_(ACTIVE)).order_by(Run.updated_at).limit(200)
+            ).all()
+            retry, follow = [], []
+            cutoff = utcnow() - RETRY_PENDING_AFTER
+            for run in runs:
+                if run.status != "pending":
+                    follow.append(run.id)
+                elif run.updated_at < cutoff and _reclaim(session, run):
+                    finding = session.get(Finding, run.finding_id)
+                    if finding is not None:
+                        auto = run.trigger == "auto"
+                        payload = {**finding.payload, "autoRemediate": auto}
+                        retry.append(
+                            RunToStart(
+                                run.id, run.remediation_id, run.finding_id, run.group_id, payload
+                            )
+                        )
+            return follow, retry
+
+        follow, retry = await self.db.call(unfinished)
+        await self.start(retry)
+        for run_id in follow:
+            await self.refresh(run_id)
+        return len(follow) + len(retry)
+
+
+def _restart(session: Session, run: Run, by: str) -> bool:
+    """Run an ended (failed or cancelled) run again: same workflow id, a new execution."""
+    won = session.execute(
+        update(Run)
+        .where(Run.id == run.id, Run.status == run.status)
+        .values(
+            status="pending",
+            message="starting again",
+            trigger="manual",
+            triggered_by=by,
+            result=None,
+            ended_at=None,
+            start_attempts=Run.start_attempts + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(run)
+    return bool(won)
+
+
+def _reclaim(session: Session, run: Run) -> bool:
+    """Take a stuck pending run for one more start attempt; only one hub wins each attempt."""
+    won = session.execute(
+        update(Run)
+        .where(Run.id == run.id, Run.start_attempts == run.start_attempts, Run.status == "pending")
+        .values(start_attempts=run.start_attempts + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(won)
+
+
+def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
+    run = session.get(Run, run_id)
+    if run is None:
+        return
+    run.status = RunState(status.state).value  # the workflow's own state names
+    run.message = redact(status.message)[:2000]
+    run.result = redacted(status.model_dump(mode="json"))
+    run.updated_at = utcnow()
+    run.ended_at = (status.ended_at or run.updated_at) if run.status in ENDED else None
+    finding = session.get(Finding, run.finding_id)
+    if finding is not None:
+        follow_runs(session, finding)
+
+
+def get_run(session: Session, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise not_found("run", run_id, "/runs")
+    return run
+
+
+def list_runs(
+    session: Session,
+    *,
+    status: str | None,
+    finding_id: str | None,
+    remediation_id: int | None,
+    group_id: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Run], int]:
+    query = select(Run)
+    if status:
+        query = query.where(Run.status == status)
+    if finding_id:
+        query = query.where(Run.finding_id == finding_id)
+    if remediation_id:
+        query = query.where(Run.remediation_id == remediation_id)
+    if group_id:
+        query = query.where(Run.group_id == group_id)
+    total = count(session, query)
+    runs = session.scalars(
+        query.order_by(Run.created_at.desc(), Run.id).offset(offset).limit(limit)
+    ).all()
+    return list(runs), total

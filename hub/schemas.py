@@ -1,0 +1,366 @@
+"""What the API takes and answers. No answer model has a field for a stored secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from hub.auth import Role
+from remedy.types import JobInfo, JobStep, NotificationSettings, Provider, StepStatus, TagSettings
+
+# Control characters (NUL above all) are refused: PostgreSQL cannot store NUL in text.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # tab, newline and CR allowed
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_PRINTABLE)
+]
+Short = Annotated[str, StringConstraints(max_length=200, pattern=_PRINTABLE)]
+Description = Annotated[str, StringConstraints(max_length=2000, pattern=_TEXT)]
+RuleId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
+Region = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE)]
+AccountId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+]
+WorkerId = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@-]+$")
+]
+FindingId = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f/]+$")
+]
+Level = Literal["Low", "Medium", "High", "Critical"]
+LEVEL_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+#: path parameter patterns
+GROUP_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+RUN_ID = r"^[A-Za-z0-9_.+-]{1,200}$"
+FINDING_ID = r"^[^\x00-\x1f\x7f/]{1,200}$"
+ACCOUNT_ID = r"^[A-Za-z0-9-]{1,64}$"
+MAX_ID = 2**31 - 1
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+# -- users ----------------------------------------------------------------------------------------
+
+
+class UserIn(_In):
+    name: Name
+    role: Role
+
+
+class UserOut(BaseModel):
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class UserCreated(BaseModel):
+    user: UserOut
+    token: str = Field(description="The user's API token: shown this once, stored hashed.")
+
+
+# -- worker groups, accounts, workers -------------------------------------------------------------
+
+
+class GroupIn(_In):
+    name: Name
+    description: Description = ""
+
+
+class DeployCommands(BaseModel):
+    aws: str
+    azure: str
+
+
+class GroupOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    enabled: bool
+    client_id: str
+    created_at: datetime
+    secret_rotated_at: datetime
+    accounts: list[str]
+    workers_online: int
+    workers_total: int
+
+
+class GroupCreated(BaseModel):
+    group: GroupOut
+    client_secret: str = Field(description="Shown this once; the hub keeps only its hash.")
+    deploy: DeployCommands
+
+
+class SecretRegenerated(BaseModel):
+    group_id: str
+    client_id: str
+    client_secret: str = Field(description="Shown this once; the previous secret no longer works.")
+    deploy: DeployCommands
+
+
+class JobSummary(BaseModel):
+    name: str
+    provider: Provider | None
+    checksum: str
+
+
+class WorkerOut(BaseModel):
+    worker_id: str
+    host: str
+    version: str
+    state: Literal["Online", "Offline"]
+    registered_at: datetime
+    last_heartbeat: datetime
+    jobs: list[JobSummary]
+
+
+class GroupJob(BaseModel):
+    """A job the group offers: registered by at least one of its online workers."""
+
+    name: str
+    provider: Provider | None
+    checksums: list[str]
+    workers: list[str]
+    rules: list[str]
+    parameters: dict[str, Any]
+    description: str
+
+
+class AccountIn(_In):
+    provider: Provider
+    account_id: AccountId = Field(
+        description="AWS: the 12-digit account id; Azure: the subscription id."
+    )
+    name: Short = ""
+    role_arn: Short | None = Field(default=None, description="AWS: the role the worker assumes.")
+    external_id: (
+        Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
+        | None
+    ) = None
+
+
+class AccountOut(BaseModel):
+    account_id: str
+    provider: Provider
+    name: str
+    role_arn: str | None
+    external_id: str | None
+    groups: list[str]
+    created_at: datetime
+
+
+class WorkerRegistration(_In):
+    worker_id: WorkerId
+    host: Short = ""
+    version: Short = ""
+    group_id: Annotated[str, StringConstraints(pattern=GROUP_ID)] | None = Field(
+        default=None, description="REMEDY_WORKER_GROUP, checked against the credentials' group."
+    )
+    jobs: list[JobInfo] = Field(default_factory=list, max_length=2000)
+
+
+class Registered(BaseModel):
+    group_id: str
+    heartbeat_interval_s: float
+    offline_after_s: float
+
+
+class Heartbeat(_In):
+    worker_id: WorkerId
+
+
+class LogBatch(_In):
+    worker_id: Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_.:@-]*$")] = (
+        ""
+    )
+    job: Short = ""
+    lines: list[Annotated[str, StringConstraints(max_length=20_000)]] = Field(
+        min_length=1, max_length=2000
+    )
+
+
+class LogEntryOut(BaseModel):
+    id: int
+    run_id: str
+    group_id: str
+    worker_id: str
+    job: str
+    received_at: datetime
+    text: str
+
+
+# -- remediation actions --------------------------------------------------------------------------
+
+
+class Criteria(_In):
+    """Which findings of the action's rules and accounts it takes; every criterion set must hold."""
+
+    regions: list[Region] = Field(default_factory=list, max_length=50)
+    cloud_tags: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)],
+        Annotated[str, StringConstraints(max_length=256, pattern=_PRINTABLE)],
+    ] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Tags the resource must carry ('*': any value).",
+    )
+    min_risk_score: float | None = Field(default=None, ge=0, le=100)
+    min_level: Level | None = None
+
+
+class RemediationIn(_In):
+    name: Name
+    description: Description = ""
+    provider: Provider
+    worker_group_id: Annotated[str, StringConstraints(pattern=GROUP_ID)]
+    rule_ids: list[RuleId] = Field(min_length=1, max_length=200)
+    account_ids: list[AccountId] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Accounts it acts on (each associated with the group); empty: all of the group's.",
+    )
+    criteria: Criteria = Field(default_factory=Criteria)
+    steps: list[JobStep] = Field(
+        min_length=1, max_length=20, description="One job, or a chain run in order."
+    )
+    tags: TagSettings = Field(default_factory=TagSettings)
+    notify: NotificationSettings = Field(default_factory=NotificationSettings)
+    auto_remediate: bool = False
+    status: Literal["draft", "published"] = "draft"
+
+
+class RemediationPatch(_In):
+    """Fields to change; those left out keep their value."""
+
+    name: Name | None = None
+    description: Description | None = None
+    provider: Provider | None = None
+    worker_group_id: Annotated[str, StringConstraints(pattern=GROUP_ID)] | None = None
+    rule_ids: list[RuleId] | None = Field(default=None, min_length=1, max_length=200)
+    account_ids: list[AccountId] | None = Field(default=None, max_length=500)
+    criteria: Criteria | None = None
+    steps: list[JobStep] | None = Field(default=None, min_length=1, max_length=20)
+    tags: TagSettings | None = None
+    notify: NotificationSettings | None = None
+    auto_remediate: bool | None = None
+    status: Literal["draft", "published"] | None = None
+
+
+class RemediationOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    provider: Provider
+    worker_group_id: str
+    rule_ids: list[str]
+    account_ids: list[str]
+    criteria: Criteria
+    steps: list[JobStep]
+    tags: TagSettings
+    notify: NotificationSettings
+    auto_remediate: bool
+    status: Literal["draft", "published"]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- findings and runs ----------------------------------------------------------------------------
+
+FindingStatus = Literal["open", "remediating", "remediated", "failed", "suppressed"]
+RunStatusName = Literal[
+    "pending", "submitted", "running", "succeeded", "succeeded_with_errors", "failed", "cancelled"
+]
+
+
+class FindingOut(BaseModel):
+    id: str
+    status: FindingStatus
+    provider: Provider
+    account_id: str
+    rule_id: str | None
+    rule_name: str | None
+    level: str | None
+    risk_score: float | None
+    region: str | None
+    object_id: str
+    first_seen: datetime
+    last_seen: datetime
+    times_seen: int
+    runs: list[str]
+
+
+class FindingDetail(FindingOut):
+    payload: dict[str, Any]
+
+
+class FindingStatusIn(_In):
+    status: Literal["open", "suppressed"] = Field(
+        description="Suppress a finding (never auto-remediated), or open it again."
+    )
+
+
+class IngestItem(BaseModel):
+    index: int
+    finding_id: str | None
+    result: Literal["created", "updated", "rejected"]
+    status: FindingStatus | None = None
+    error: str | None = None
+    fix: str | None = None
+    field: str | None = None
+    matched: list[int] = Field(default_factory=list, description="Published actions it matches.")
+    runs: list[str] = Field(default_factory=list, description="Its runs (started or existing).")
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    rejected: int
+    items: list[IngestItem]
+
+
+class TriggerIn(_In):
+    finding_ids: list[FindingId] = Field(min_length=1, max_length=100)
+
+
+class RunOut(BaseModel):
+    id: str
+    finding_id: str
+    remediation_id: int
+    remediation: str
+    group_id: str
+    trigger: Literal["auto", "manual"]
+    triggered_by: str
+    status: str = Field(
+        description="pending (claimed, not started), submitted, then the workflow's state: "
+        "running, succeeded, succeeded_with_errors, failed or cancelled"
+    )
+    message: str
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    temporal_url: str
+
+
+class RunDetail(RunOut):
+    steps: list[StepStatus] = Field(default_factory=list)
+    notification: str = ""
+    live: bool = Field(description="True when the status came from the workflow just now.")
+
+
+class TriggerOut(BaseModel):
+    runs: list[RunOut]

@@ -10,7 +10,6 @@ tagged and has its Jira issue; prints a table; stops everything it started.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import socket
@@ -27,6 +26,7 @@ from rich.live import Live
 from rich.table import Table
 
 from remedy.config import TemporalSettings
+from remedy.demo_hub import DemoHub, start_hub, wait_online
 from remedy.stack import (
     STATE,
     Clouds,
@@ -37,13 +37,7 @@ from remedy.stack import (
     worker_process,
 )
 from remedy.types import (
-    AccountAccess,
-    JiraSettings,
-    JobStep,
-    NotificationSettings,
-    RemediationSpec,
     RunState,
-    RunStatus,
 )
 from sandbox.aws import ACCOUNT_ID, free_port
 
@@ -67,7 +61,9 @@ class Case:
     resource: str
     provider: str = "aws"
     run_id: str = ""
-    status: RunStatus | None = None
+    state: str = "submitted"
+    message: str = ""
+    temporal_url: str = ""
     fixed: bool = False
     tagged: bool = False
     ticket: str = ""
@@ -269,7 +265,7 @@ def verify(case: Case, clouds: Clouds) -> None:
 def _table(cases: list[Case]) -> Table:
     table = Table("finding", "resource", "job", "status", "time", "fixed", "tagged", "Jira")
     for case in cases:
-        state = case.status.state if case.status else "submitted"
+        state = case.state
         colour = {"succeeded": "green", "failed": "red"}.get(state, "yellow")
         table.add_row(
             case.title,
@@ -284,45 +280,83 @@ def _table(cases: list[Case]) -> Table:
     return table
 
 
-async def remediate_all(
-    cases: list[Case], clouds: Clouds, settings: TemporalSettings, timeout_s: float
-) -> None:
-    from remedy.starter import get_status, start_remediation
-    from remedy.temporal import connect
+ENDED = {"succeeded", "succeeded_with_errors", "failed", "cancelled"}
 
-    client = await connect(settings)
-    started = time.monotonic()
-    notify = NotificationSettings(jira=JiraSettings(server=clouds.jira.url, project=JIRA_PROJECT))
+
+def setup_hub(hub: DemoHub, clouds: Clouds) -> tuple[str, str, str]:
+    """What a security engineer does first: a worker group, and the accounts it serves."""
+    created = hub.call(
+        "POST", "/worker-groups", {"name": GROUP, "description": "the demo's workers"}
+    )
+    group_id = created["group"]["id"]
+    hub.call(
+        "POST",
+        "/accounts",
+        {
+            "provider": "aws",
+            "account_id": ACCOUNT_ID,
+            "name": "sandbox AWS",
+            "role_arn": clouds.aws.role_arn,
+            "external_id": clouds.aws.external_id,
+        },
+    )
+    hub.call(
+        "POST",
+        "/accounts",
+        {"provider": "azure", "account_id": clouds.azure.subscription_id, "name": "sandbox Azure"},
+    )
+    for account in (ACCOUNT_ID, clouds.azure.subscription_id):
+        hub.call("PUT", f"/worker-groups/{group_id}/accounts/{account}")
+    return group_id, created["group"]["client_id"], created["client_secret"]
+
+
+def publish_actions(hub: DemoHub, group_id: str, cases: list[Case], clouds: Clouds) -> None:
+    """One auto-remediating action per rule, filing a Jira issue per run."""
+    notify = {"jira": {"server": clouds.jira.url, "project": JIRA_PROJECT}}
     for case in cases:
-        spec = RemediationSpec(
-            steps=[JobStep(job=case.job)],
-            access=AccountAccess(
-                external_id=clouds.aws.external_id if case.provider == "aws" else None
-            ),
-            notify=notify,
+        action = hub.call(
+            "POST",
+            "/remediations",
+            {
+                "name": f"demo {case.job}",
+                "provider": case.provider,
+                "worker_group_id": group_id,
+                "rule_ids": [case.rule_id],
+                "steps": [{"job": case.job}],
+                "notify": notify,
+                "auto_remediate": True,
+            },
         )
-        case.run_id = await start_remediation(client, _finding(case, clouds), spec, GROUP)
+        hub.call("POST", f"/remediations/{action['id']}/publish")
+
+
+def remediate_all(hub: DemoHub, cases: list[Case], clouds: Clouds, timeout_s: float) -> None:
+    """Post the findings to the hub: it matches them to the actions and starts the runs."""
+    started = time.monotonic()
+    ingested = hub.call("POST", "/findings", [_finding(case, clouds) for case in cases])
+    for case, item in zip(cases, ingested["items"], strict=True):
+        if not item["runs"]:
+            raise RuntimeError(f"the hub started no run for {case.job}: {item}")
+        case.run_id = item["runs"][0]
     with Live(_table(cases), console=console, refresh_per_second=4) as live:
         while time.monotonic() - started < timeout_s:
             for case in cases:
-                if case.status is None or case.status.state == RunState.RUNNING:
+                if case.state not in ENDED:
                     with contextlib.suppress(Exception):
-                        case.status = await get_status(client, case.run_id)
-                    if case.status and case.status.state != RunState.RUNNING:
+                        run = hub.call("GET", f"/runs/{case.run_id}")
+                        case.state, case.message = run["status"], run["message"]
+                        case.temporal_url = run["temporal_url"]
+                    if case.state in ENDED:
                         case.seconds = time.monotonic() - started
             live.update(_table(cases))
-            if all(c.status and c.status.state != RunState.RUNNING for c in cases):
+            if all(c.state in ENDED for c in cases):
                 break
-            await asyncio.sleep(0.3)
+            time.sleep(0.3)
         for case in cases:
             verify(case, clouds)
         live.update(_table(cases))
     for case in cases:
-        console.print(
-            f"  {case.job}: {settings.ui_url}/namespaces/{settings.namespace}/workflows/"
-            f"{case.run_id}",
-            soft_wrap=True,
-        )
+        console.print(f"  {case.job}: {case.temporal_url}", soft_wrap=True)
 
 
 def demo(
@@ -346,35 +380,57 @@ def demo(
     settings = TemporalSettings(address=f"127.0.0.1:{port}", ui_url=ui_url)
     processes: list[subprocess.Popen[bytes]] = []
     clouds: Clouds | None = None
+    hub: DemoHub | None = None
     cases: list[Case] = []
     try:
-        console.print(f"[bold]1/4[/bold] Temporal dev server on 127.0.0.1:{port} (UI {ui_url})")
+        console.print(f"[bold]1/5[/bold] Temporal dev server on 127.0.0.1:{port} (UI {ui_url})")
         processes.append(start_dev_server(port, state_dir / "temporal", ui_port=ui_port))
         console.print(
-            "[bold]2/4[/bold] sandbox cloud: AWS (moto, IAM enforced: the remediation role carries "
+            "[bold]2/5[/bold] sandbox cloud: AWS (moto, IAM enforced: the remediation role carries "
             "the jobs' minimum policies), Azure (Resource Manager + Entra ID, role-checked), Jira"
         )
         clouds = start_sandbox_cloud()
+        hub = start_hub(state_dir, settings.address, ui_url)
+        group_id, client_id, client_secret = setup_hub(hub, clouds)
+        console.print(
+            f"[bold]3/5[/bold] hub at {hub.url}: worker group {group_id}, the sandbox's "
+            "AWS account and Azure subscription associated"
+        )
         log_file = state_dir / "worker.log"
         log_file.unlink(missing_ok=True)
         env = clean_env(
-            **sandbox_worker_env(clouds), TEMPORAL_ADDRESS=settings.address, TEMPORAL_UI_URL=ui_url
+            **sandbox_worker_env(clouds),
+            TEMPORAL_ADDRESS=settings.address,
+            TEMPORAL_UI_URL=ui_url,
+            REMEDY_HUB_URL=hub.url,
+            VSS_CLIENT_ID=client_id,
+            VSS_CLIENT_SECRET=client_secret,
         )
-        console.print(f"[bold]3/4[/bold] remedy worker --group {GROUP} (log: {log_file})")
-        processes.append(worker_process(GROUP, env, log_file))
+        console.print(f"[bold]4/5[/bold] remedy worker --group {group_id} (log: {log_file})")
+        processes.append(worker_process(group_id, env, log_file))
         line = wait_for_line(log_file, "Worker started and is waiting for work", 90, processes[-1])
         console.print("    " + line, markup=False, highlight=False)
+        worker = wait_online(hub, group_id)
+        console.print(
+            f"    the hub shows worker {worker['worker_id']} {worker['state']} with "
+            f"{len(worker['jobs'])} jobs"
+        )
         cases = create_findings(clouds)
-        console.print("[bold]4/4[/bold] four findings in the sandbox; remediating through Temporal")
-        asyncio.run(remediate_all(cases, clouds, settings, timeout))
+        publish_actions(hub, group_id, cases, clouds)
+        console.print(
+            "[bold]5/5[/bold] four auto-remediating actions published; four findings "
+            "posted to the hub, which starts their runs on Temporal"
+        )
+        remediate_all(hub, cases, clouds, timeout)
     finally:
         for process in reversed(processes):
             stop_process(process, 40)
+        if hub:
+            hub.stop()
         if clouds:
             clouds.stop()
     ok = bool(cases) and all(
-        c.fixed and c.tagged and c.ticket and c.status and c.status.state == RunState.SUCCEEDED
-        for c in cases
+        c.fixed and c.tagged and c.ticket and c.state == RunState.SUCCEEDED for c in cases
     )
     if ok:
         console.print(
@@ -384,8 +440,8 @@ def demo(
         )
     else:
         for case in cases:
-            if case.status and case.status.state != RunState.SUCCEEDED:
-                console.print(f"[red]{case.job}:[/red] {case.status.message}")
+            if case.state != RunState.SUCCEEDED:
+                console.print(f"[red]{case.job}:[/red] {case.state} {case.message}")
         console.print(
             f"[red]Not every finding was fixed.[/red] Worker log: {state_dir / 'worker.log'}"
         )

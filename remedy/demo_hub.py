@@ -1,0 +1,105 @@
+"""The demo's control plane: a real `remedy hub serve` process and the calls an admin makes to it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from remedy.stack import clean_env
+from remedy.temporal import stop_process, wait_for_port
+from sandbox.aws import free_port
+
+
+class HubError(RuntimeError):
+    pass
+
+
+@dataclass
+class DemoHub:
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        answer = self.http.request(method, path, json=body)
+        if answer.status_code >= 400:
+            raise HubError(f"{method} {path}: {answer.status_code} {answer.text[:500]}")
+        return answer.json() if answer.content else None
+
+    def stop(self) -> None:
+        self.http.close()
+        stop_process(self.process, 20)
+
+
+def start_hub(state_dir: Path, temporal_address: str, ui_url: str) -> DemoHub:
+    """A hub on a free port, its store a SQLite file in the state directory, an admin's token."""
+    env = clean_env(
+        REMEDY_DATABASE_URL=f"sqlite:///{(state_dir / 'hub.db').resolve()}",
+        TEMPORAL_ADDRESS=temporal_address,
+        TEMPORAL_UI_URL=ui_url,
+        REMEDY_HUB_POLL_INTERVAL_S="1",
+        REMEDY_HUB_HEARTBEAT_INTERVAL_S="2",
+    )
+    (state_dir / "hub.db").unlink(missing_ok=True)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "remedy",
+            "hub",
+            "create-user",
+            "demo-admin",
+            "--role",
+            "admin",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if made.returncode != 0:
+        raise HubError(f"could not make the hub's admin: {made.stderr[-1000:]}")
+    token = json.loads(made.stdout)["token"]
+    port = free_port()
+    with open(state_dir / "hub.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "remedy", "hub", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port("127.0.0.1", port, 60, process)
+    except BaseException:
+        stop_process(process)
+        raise
+    return DemoHub(f"http://127.0.0.1:{port}", token, process)
+
+
+def wait_online(hub: DemoHub, group_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    """The group's first worker once the hub shows it Online."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        workers = hub.call("GET", f"/worker-groups/{group_id}/workers")
+        online = [w for w in workers if w["state"] == "Online"]
+        if online:
+            return dict(online[0])
+        time.sleep(0.3)
+    raise HubError(f"no worker of group {group_id} came Online within {timeout_s:.0f} s")

@@ -11,10 +11,6 @@ each test has its own NSG in one session-wide resource group.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +23,7 @@ from azure.mgmt.network.models import NetworkSecurityGroup, SecurityRule
 
 from remedy.jobkit.azure_nsg import Narrowed, close_tcp_port, plan, restrict_nsg, without_port
 from sandbox.azure import AzureSandbox
+from tests.job_process import run_like_the_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = ROOT / "jobs"
@@ -75,18 +72,11 @@ def run_job(tmp_path: Path, azure_sandbox: AzureSandbox) -> Iterator[RunJob]:
     def run(name: str, payload: Any, env: dict[str, str] | None = None) -> JobRun:
         nonlocal count
         count += 1
-        workdir = shutil.copytree(JOBS_DIR / name, tmp_path / f"{name}-{count}")
-        argv = [sys.executable, f"{name}.py"]
-        if payload is not None:
-            argv.append(payload if isinstance(payload, str) else json.dumps(payload))
-        base = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-        done = subprocess.run(
-            argv,
-            cwd=workdir,
-            env={**base, **(env if env is not None else azure_sandbox.worker_env())},
-            capture_output=True,
-            text=True,
-            timeout=60,
+        done = run_like_the_worker(
+            JOBS_DIR / name,
+            tmp_path / f"{name}-{count}",
+            payload,
+            env if env is not None else azure_sandbox.worker_env(),
         )
         return JobRun(done.returncode, done.stdout, done.stderr)
 

@@ -9,10 +9,6 @@ the sandbox administrator's keys. Resources get unique names: the moto server is
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +19,7 @@ import pytest
 
 from remedy.jobkit.ec2_ports import Grant, plan_port_closure
 from sandbox.aws import AwsSandbox
+from tests.job_process import run_like_the_worker
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import IpPermissionOutputTypeDef
@@ -73,18 +70,11 @@ def run_job(tmp_path: Path, role_env: dict[str, str]) -> Iterator[RunJob]:
     def run(name: str, payload: Any, env: dict[str, str] | None = None) -> JobRun:
         nonlocal count
         count += 1
-        workdir = shutil.copytree(JOBS_DIR / name, tmp_path / f"{name}-{count}")
-        argv = [sys.executable, f"{name}.py"]
-        if payload is not None:
-            argv.append(payload if isinstance(payload, str) else json.dumps(payload))
-        base = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-        done = subprocess.run(
-            argv,
-            cwd=workdir,
-            env={**base, **(env if env is not None else role_env)},
-            capture_output=True,
-            text=True,
-            timeout=60,
+        done = run_like_the_worker(
+            JOBS_DIR / name,
+            tmp_path / f"{name}-{count}",
+            payload,
+            env if env is not None else role_env,
         )
         return JobRun(done.returncode, done.stdout, done.stderr)
 

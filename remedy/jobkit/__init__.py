@@ -174,10 +174,8 @@ def _resolve_parameters(
     return parameters
 
 
-def parse_finding(
-    argv: Sequence[str], environ: Mapping[str, str], metadata: Mapping[str, Any] | None = None
-) -> Finding:
-    """Read the payload in argv[1]; BadInput names the first field the job cannot do without."""
+def load_payload(argv: Sequence[str]) -> tuple[dict[str, Any], str]:
+    """The payload in argv[1] and the resource it names; BadInput for anything less."""
     if len(argv) < 2 or not argv[1].strip():
         raise BadInput("the payload is missing: run the job as `python <name>.py '<payload JSON>'`")
     try:
@@ -188,10 +186,20 @@ def parse_finding(
         raise BadInput("the payload must be a JSON object")
     if not isinstance(payload.get("notificationInfo"), dict):
         raise BadInput("notificationInfo is missing: the payload carries no finding")
-    fi = "notificationInfo.FindingInfo"
-    object_id = _optional_str(payload, f"{fi}.ObjectId")
+    object_id = _optional_str(payload, "notificationInfo.FindingInfo.ObjectId")
     if object_id is None:
-        raise BadInput(f"{fi}.ObjectId is missing: the finding must name the resource")
+        raise BadInput(
+            "notificationInfo.FindingInfo.ObjectId is missing: the finding must name the resource"
+        )
+    return payload, object_id
+
+
+def parse_finding(
+    argv: Sequence[str], environ: Mapping[str, str], metadata: Mapping[str, Any] | None = None
+) -> Finding:
+    """Read the payload in argv[1]; BadInput names the first field the job cannot do without."""
+    payload, object_id = load_payload(argv)
+    fi = "notificationInfo.FindingInfo"
     region = _optional_str(payload, f"{fi}.Region") or environ.get("AWS_DEFAULT_REGION")
     if not region:
         raise BadInput(

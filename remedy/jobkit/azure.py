@@ -37,6 +37,7 @@ from remedy.jobkit import (
     error,
     int_parameter,
     load_metadata,
+    load_payload,
 )
 
 FINDING_INFO = "notificationInfo.FindingInfo"
@@ -124,19 +125,7 @@ def parse_azure_finding(
     argv: Sequence[str], metadata: Mapping[str, Any] | None = None
 ) -> AzureFinding:
     """Read the payload in argv[1]; BadInput names the first field the job cannot do without."""
-    if len(argv) < 2 or not argv[1].strip():
-        raise BadInput("the payload is missing: run the job as `python <name>.py '<payload JSON>'`")
-    try:
-        payload = json.loads(argv[1])
-    except ValueError as exc:
-        raise BadInput(f"the payload is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise BadInput("the payload must be a JSON object")
-    if not isinstance(payload.get("notificationInfo"), dict):
-        raise BadInput("notificationInfo is missing: the payload carries no finding")
-    object_id = _optional_str(payload, f"{FINDING_INFO}.ObjectId")
-    if object_id is None:
-        raise BadInput(f"{FINDING_INFO}.ObjectId is missing: the finding must name the resource")
+    payload, object_id = load_payload(argv)
     if not RESOURCE_NAME.match(object_id):
         raise BadInput(
             f"{FINDING_INFO}.ObjectId must be the resource's name (1-80 characters, no '/'), "

@@ -1,0 +1,25 @@
+"""Run a job the way the worker does, for the job tests: a private copy, the payload in argv[1]."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def run_like_the_worker(
+    job_folder: Path, workdir: Path, payload: Any, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`python <name>.py '<payload>'` in a copy of the folder, with only `env` (plus PATH, HOME)."""
+    copy = shutil.copytree(job_folder, workdir)
+    argv = [sys.executable, f"{job_folder.name}.py"]
+    if payload is not None:
+        argv.append(payload if isinstance(payload, str) else json.dumps(payload))
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir.parent), "LANG": "C.UTF-8"}
+    return subprocess.run(
+        argv, cwd=copy, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )

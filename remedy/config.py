@@ -31,6 +31,10 @@ class WorkerSettings(BaseSettings):
     job_output_cap_bytes: int = 1_000_000
     log_tail_bytes: int = 8_000
     max_concurrent_activities: int = 50
+    max_concurrent_workflow_tasks: int = 100
+    #: pollers per task type; more help a worker keep up with a busy queue on a remote cluster
+    activity_pollers: int = 5
+    workflow_pollers: int = 5
     #: "forkserver": jobs forked from a pre-warmed Python (fast); "subprocess": a fresh python each
     launcher: Literal["forkserver", "subprocess"] = "forkserver"
     #: upsert RuleID, FindingId, Job, ... on runs; false for a namespace where they are not registered

@@ -62,6 +62,8 @@ MOTO_ACTION_ALIASES: dict[str, str] = {
     "s3:PutBucketPublicAccessBlock": "s3:CreateBucket",
     "s3:GetBucketPublicAccessBlock": "s3:ListBucket",
     "s3:DeleteBucketPublicAccessBlock": "s3:DeleteBucket",
+    # the Resource Groups Tagging API's IAM prefix is `tag:`; moto checks `tagging:`
+    "tag:TagResources": "tagging:TagResources",
 }
 
 

@@ -283,3 +283,42 @@ def test_sandbox_command_writes_the_worker_environment_and_stops_on_sigterm(tmp_
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     assert not [line for line in _processes_mentioning(f"-p {port}") if "moto.server" in line]
+
+
+def test_up_runs_dev_server_sandbox_and_worker_until_sigterm(tmp_path: Path) -> None:
+    from sandbox.aws import free_port
+
+    port, ui_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEMPORAL_"))}
+    process = subprocess.Popen(
+        [
+            *REMEDY,
+            "up",
+            "--sandbox",
+            "--group",
+            "up-test",
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui_port),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        line = json.loads(
+            wait_for_line(
+                tmp_path / "state" / "worker.log",
+                "Worker started and is waiting for work",
+                120,
+                process,
+            )
+        )
+        assert line["workerGroupID"] == "up-test"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) == 0
+    assert not _processes_mentioning(str(tmp_path / "state"))

@@ -349,3 +349,20 @@ async def test_a_job_that_logs_errors_but_exits_0_is_not_reported_as_plain_succe
         await asyncio.sleep(0.2)
     else:
         raise AssertionError("the run is not searchable as succeeded_with_errors")
+
+
+async def test_a_resource_named_by_arn_is_tagged_through_the_tagging_api(
+    client: Client, start_worker, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker(JOBCODE)
+    topic = aws_sandbox.admin_client("sns").create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")[
+        "TopicArn"
+    ]
+    run_id = await start_remediation(
+        client, aws_finding(topic), spec("leak_secret", aws_sandbox), worker.group_id
+    )
+    status = await wait_for_result(client, run_id)
+    assert status.steps[-1].state == StepState.SUCCEEDED, status.steps[-1].message
+    found = aws_sandbox.admin_client("sns").list_tags_for_resource(ResourceArn=topic)["Tags"]
+    tags = {t["Key"]: t["Value"] for t in found}
+    assert tags["remediation-run-id"] == run_id and tags["remediated-by"] == "remedy"

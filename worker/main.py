@@ -89,6 +89,9 @@ def make_worker(
         workflows=[RemediationWorkflow],
         activities=parts.activities(),
         max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_concurrent_activity_task_polls=settings.activity_pollers,
+        max_concurrent_workflow_task_polls=settings.workflow_pollers,
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
 

@@ -91,6 +91,14 @@ def _object_chain(finding: FindingPayload) -> dict[str, Any] | None:
         ) from None
     if not isinstance(chain, dict):
         raise PayloadError(f"{FINDING_INFO}.ObjectChain", "must hold a JSON object")
+    if not isinstance(chain.get("properties", []), list | None):
+        raise PayloadError(
+            f"{FINDING_INFO}.ObjectChain",
+            "its `properties` must be a list of {name, type, stringV} objects",
+        )
+    account = chain.get("cloudAccountId")
+    if account is not None and not isinstance(account, str | int):
+        raise PayloadError(f"{FINDING_INFO}.ObjectChain", "its `cloudAccountId` must be a string")
     return chain
 
 

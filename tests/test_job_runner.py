@@ -252,3 +252,16 @@ async def test_a_job_with_its_own_requirements_uses_the_plain_launcher(
     assert any(
         "own requirements.txt: using the plain launcher" in r.getMessage() for r in caplog.records
     )
+
+
+async def test_a_job_printing_100_mb_is_capped_and_the_worker_stays_small(
+    runner: JobRunner, worker_env: AwsSandbox
+) -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = await run(runner, request("flood_100mb", worker_env, timeout_s=120))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert result.output_truncated and result.log_tail.rstrip().endswith("the very end")
+    assert "bytes of output were discarded here" in result.log_tail or len(result.log_tail) <= 2_000
+    assert grown_mb < 50, f"the worker grew by {grown_mb:.0f} MB reading 100 MB of output"

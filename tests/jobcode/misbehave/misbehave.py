@@ -25,6 +25,11 @@ elif mode == "flood":
     for _ in range(40_000):
         sys.stdout.write("x" * 99 + "\n")
     print("the end")
+elif mode == "flood_100mb":
+    block = ("y" * 1023 + "\n") * 1024  # 1 MiB
+    for _ in range(100):
+        sys.stdout.write(block)
+    print("the very end")
 elif mode == "cwd":
     print("files:", sorted(os.listdir(".")), "cwd:", os.getcwd())
     with open("scratch.txt", "w") as scratch:

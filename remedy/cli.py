@@ -134,24 +134,32 @@ def _parameters(pairs: list[str]) -> dict[str, Any]:
 @app.command()
 def remediate(
     jobs: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="The job to run, or several: a chain run in order, stopping at the first failure."
         ),
-    ],
+    ] = None,
     group: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--group", help="Worker group whose workers run it.", envvar="REMEDY_WORKER_GROUP"
         ),
-    ],
+    ] = None,
     payload: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--payload",
             help="The finding: a JSON file in the VSS payload shape ('-' reads standard input).",
         ),
-    ],
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="Through the hub instead: run this remediation action (id or name)."),
+    ] = None,
+    finding_ids: Annotated[
+        list[str] | None,
+        typer.Option("--finding", help="With --action: a finding id known to the hub; repeatable."),
+    ] = None,
     param: Annotated[
         list[str],
         typer.Option("--param", help="Job parameter NAME=VALUE (JSON values allowed); repeatable."),
@@ -176,10 +184,30 @@ def remediate(
         ),
     ] = False,
 ) -> None:
-    """Start a remediation of one finding; print its run id (the Temporal workflow id)."""
+    """Start a remediation of one finding; print its run id (the Temporal workflow id).
+
+    Directly on Temporal: `remedy remediate JOB... --group G --payload FILE`. Through the hub
+    (REMEDY_HUB_URL, REMEDY_HUB_TOKEN): `remedy remediate --action A --finding F [--wait]`.
+    """
     from remedy.starter import start_remediation
     from remedy.temporal import connect
 
+    if action is not None:
+        if jobs or payload is not None:
+            raise fail(
+                "--action runs a hub action on --finding ids: give no JOB or --payload with it"
+            )
+        if not finding_ids:
+            raise fail("--action needs at least one --finding (a finding id known to the hub)")
+        from remedy.hub_cli import remediate_action
+
+        remediate_action(action=action, finding=finding_ids, wait=wait, timeout=timeout)
+        return
+    if not jobs or group is None or payload is None:
+        raise fail(
+            "give the JOB(s) to run, --group and --payload (or --action and --finding to "
+            "run a hub action)"
+        )
     text = sys.stdin.read() if str(payload) == "-" else _read(payload)
     try:
         finding = parse_json(text)

@@ -171,7 +171,8 @@ def test_the_cli_drives_the_hub(cli: Cli, tmp_path: Path) -> None:
     assert "0 of 0 entries" in cli("runs", "logs", run_id)
 
     assert "disabled" in cli("groups", "disable", group_id)
-    refused_run = cli("remediate-action", "--action", "close-ssh", "--finding", "f-cli-1", code=1)
+    # the spelling, `remedy remediate --action A --finding F`, goes through the hub too
+    refused_run = cli("remediate", "--action", "close-ssh", "--finding", "f-cli-1", code=1)
     assert "409" in refused_run and "disabled" in refused_run
     renewed = cli.json("groups", "regenerate-secret", group_id)
     assert renewed["client_secret"] != group["client_secret"]

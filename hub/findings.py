@@ -96,7 +96,8 @@ def _store(session: Session, facts: Facts, payload: dict[str, Any]) -> tuple[Fin
     for _ in range(2):  # another hub may insert the same finding at the same moment
         finding = session.get(Finding, facts.finding_id)
         if finding is not None:
-            finding.times_seen += 1
+            # in SQL, not in Python: concurrent deliveries must not overwrite each other's count
+            finding.times_seen = Finding.times_seen + 1
             created = False
             break
         finding = Finding(id=facts.finding_id, first_seen=now, times_seen=1, status="open")

@@ -71,10 +71,15 @@ def start_sandbox_cloud(aws_port: int | None = None) -> Clouds:
     aws = start_aws_sandbox(builtin_aws_policies(), port=aws_port)
     try:
         azure = start_azure_sandbox([*builtin_azure_actions(), *TAGGING_ACTIONS])
-    except BaseException:
+    except BaseException:  # a failure or Ctrl-C half way: stop what did start
         aws.stop()
         raise
-    return Clouds(aws=aws, azure=azure, jira=start_jira_sandbox())
+    try:
+        return Clouds(aws=aws, azure=azure, jira=start_jira_sandbox())
+    except BaseException:
+        azure.stop()
+        aws.stop()
+        raise
 
 
 def sandbox_worker_env(clouds: Clouds) -> dict[str, str]:
@@ -173,6 +178,8 @@ def register(app: typer.Typer) -> None:
         )
         try:
             wait_forever()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C or SIGTERM during start-up: stop what was started, exit 0
         finally:
             stop_process(process)
 
@@ -209,6 +216,8 @@ def register(app: typer.Typer) -> None:
                 f"Worker environment: `source {env_file}`"
             )
             wait_forever()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C or SIGTERM during start-up: stop what was started, exit 0
         finally:
             clouds.stop()
 
@@ -229,13 +238,16 @@ def register(app: typer.Typer) -> None:
         stop_on_sigterm()
         from remedy.temporal import start_dev_server, stop_process
 
-        server = start_dev_server(port, state_dir / "temporal", ui_port=ui_port)
-        clouds = start_sandbox_cloud() if with_sandbox else None
-        env = clean_env(**sandbox_worker_env(clouds)) if clouds else dict(os.environ)
-        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port}"
-        log_file = state_dir / "worker.log"
-        worker = worker_process(group, env, log_file)
+        server: subprocess.Popen[bytes] | None = None
+        clouds: Clouds | None = None
+        worker: subprocess.Popen[bytes] | None = None
         try:
+            server = start_dev_server(port, state_dir / "temporal", ui_port=ui_port)
+            clouds = start_sandbox_cloud() if with_sandbox else None
+            env = clean_env(**sandbox_worker_env(clouds)) if clouds else dict(os.environ)
+            env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port}"
+            log_file = state_dir / "worker.log"
+            worker = worker_process(group, env, log_file)
             console.print(
                 wait_for_line(log_file, "Worker started and is waiting for work", 60, worker)
             )
@@ -248,11 +260,12 @@ def register(app: typer.Typer) -> None:
                 )
             )
             wait_forever()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C or SIGTERM during start-up: stop what was started, exit 0
         finally:
-            worker.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.wait(40)
-            worker.kill()
+            if worker is not None:
+                stop_process(worker, 40)
             if clouds:
                 clouds.stop()
-            stop_process(server)
+            if server is not None:
+                stop_process(server)

@@ -138,7 +138,11 @@ def start_dev_server(
         argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )
     out.close()
-    wait_for_port(ip, port, 60, process)
+    try:
+        wait_for_port(ip, port, 60, process)
+    except BaseException:  # it never came up, or Ctrl-C: leave nothing behind
+        stop_process(process)
+        raise
     return process
 
 

@@ -224,6 +224,7 @@ async def hub_worker(client: Any, worker_env: Any) -> AsyncIterator[Any]:
                 ),
             ):
                 await stop.wait()
+            await parts.runner.launcher.close()
 
         running = HubWorker(worker_id, parts, stop, asyncio.create_task(run()))
         started.append(running)

@@ -99,24 +99,9 @@ async def baseline(client: Client, n: int) -> float:
 
 
 def open_groups(sandbox: AwsSandbox, n: int) -> list[str]:
-    ec2 = sandbox.admin_client("ec2")
     groups = []
     for index in range(n):
-        group = ec2.create_security_group(
-            GroupName=f"bench-{uuid.uuid4().hex[:8]}", Description="bench"
-        )["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=group,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 22,
-                    "ToPort": 22,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-                }
-            ],
-        )
-        groups.append(group)
+        groups.append(sandbox.open_security_group(22, "bench"))
         if (index + 1) % 50 == 0:
             print(f"  {index + 1}/{n} security groups made", file=sys.stderr)
     return groups

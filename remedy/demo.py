@@ -123,29 +123,12 @@ def create_findings(clouds: Clouds) -> list[Case]:
     ec2, s3 = clouds.aws.admin_client("ec2"), clouds.aws.admin_client("s3")
     suffix = uuid.uuid4().hex[:8]
 
-    def open_group(name: str, port: int) -> str:
-        group = str(
-            ec2.create_security_group(GroupName=f"{name}-{suffix}", Description=name)["GroupId"]
-        )
-        ec2.authorize_security_group_ingress(
-            GroupId=group,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": port,
-                    "ToPort": port,
-                    "IpRanges": [{"CidrIp": OPEN}],
-                }
-            ],
-        )
-        return group
-
-    ssh_group = open_group("web-ssh", 22)
+    ssh_group = clouds.aws.open_security_group(22, "web-ssh")
     image = ec2.describe_images()["Images"][0]["ImageId"]
     instance = ec2.run_instances(
         ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SecurityGroupIds=[ssh_group]
     )["Instances"][0]["InstanceId"]
-    rdp_group = open_group("jump-rdp", 3389)
+    rdp_group = clouds.aws.open_security_group(3389, "jump-rdp")
     bucket = f"remedy-demo-public-{suffix}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")

@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,27 @@ class AwsSandbox:
             aws_access_key_id=self.admin.access_key_id,
             aws_secret_access_key=self.admin.secret_access_key,
         )
+
+    def open_security_group(self, port: int, prefix: str = "open") -> str:
+        """A new security group that lets the whole internet (0.0.0.0/0) reach tcp/<port>."""
+        ec2 = self.admin_client("ec2")
+        group = str(
+            ec2.create_security_group(
+                GroupName=f"{prefix}-{uuid.uuid4().hex[:8]}", Description=f"open on {port}"
+            )["GroupId"]
+        )
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+            ],
+        )
+        return group
 
     def worker_env(self) -> dict[str, str]:
         """The environment a worker needs to reach this sandbox with its own identity."""

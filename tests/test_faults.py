@@ -87,24 +87,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_job_behind(
     client: Client, aws_sandbox: AwsSandbox, dev_server: DevServer, tmp_path: Path
 ) -> None:
     group = f"faults-{uuid.uuid4().hex[:8]}"
-    ec2 = aws_sandbox.admin_client("ec2")
-    groups = []
-    for _ in range(50):
-        sg = ec2.create_security_group(GroupName=f"kill-{uuid.uuid4().hex[:8]}", Description="t")[
-            "GroupId"
-        ]
-        ec2.authorize_security_group_ingress(
-            GroupId=sg,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 22,
-                    "ToPort": 22,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-                }
-            ],
-        )
-        groups.append(sg)
+    groups = [aws_sandbox.open_security_group(22, "kill") for _ in range(50)]
     first = start_worker_process(group, aws_sandbox, dev_server, tmp_path / "first.log")
     spec = RemediationSpec(
         steps=[JobStep(job="slow_close_22", parameters={"seconds": 6})],

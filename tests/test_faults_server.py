@@ -34,25 +34,7 @@ DOWN_S = 5
 
 def open_groups(sandbox: AwsSandbox, count: int) -> list[str]:
     """Security groups open to the world on tcp/22."""
-    ec2 = sandbox.admin_client("ec2")
-    groups = []
-    for _ in range(count):
-        sg = ec2.create_security_group(
-            GroupName=f"restart-{uuid.uuid4().hex[:8]}", Description="t"
-        )["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=sg,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 22,
-                    "ToPort": 22,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-                }
-            ],
-        )
-        groups.append(sg)
-    return groups
+    return [sandbox.open_security_group(22, "restart") for _ in range(count)]
 
 
 async def test_a_temporal_server_restarted_mid_batch_loses_no_run_and_the_worker_reconnects(

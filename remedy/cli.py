@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from remedy.cli_params import parse_parameters
 from remedy.config import TemporalSettings, temporal_settings, worker_settings
 from remedy.logs import setup_logging
 from remedy.payload import PayloadError, parse_json
@@ -119,16 +120,10 @@ def worker(
 
 
 def _parameters(pairs: list[str]) -> dict[str, Any]:
-    parameters: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name:
-            raise fail(f"--param takes NAME=VALUE, not {pair!r}")
-        try:
-            parameters[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            parameters[name] = raw
-    return parameters
+    try:
+        return parse_parameters(pairs)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()

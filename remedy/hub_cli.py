@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from remedy.cli_params import parse_parameters
+
 console = Console()
 err = Console(stderr=True)
 
@@ -111,16 +113,10 @@ def _load_document(path: Path) -> Any:
 
 
 def _parameters(pairs: list[str]) -> dict[str, Any]:
-    parameters: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name:
-            raise _fail(f"--param takes NAME=VALUE, not {pair!r}")
-        try:
-            parameters[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            parameters[name] = raw
-    return parameters
+    try:
+        return parse_parameters(pairs)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 # -- remedy hub -----------------------------------------------------------------------------------

@@ -1,3 +1,3 @@
-from remedy.cli import app
+from remedy.cli import main
 
-app(prog_name="remedy")
+main()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -335,3 +337,29 @@ stack.register(app)
 from remedy import hub_cli  # noqa: E402  (registers hub, groups, accounts, actions, findings, runs)
 
 hub_cli.register(app)
+
+
+def main() -> None:
+    """The `remedy` entry point: run the command, then leave without interpreter teardown.
+
+    The Temporal client's Rust runtime keeps threads that can crash CPython's finalization
+    (temporalio/sdk-python#300: a segfault or "PyGILState_Release" after the command has already
+    done its work and printed its answer). Every command stops what it started before it
+    returns, so once it has, output is flushed and the process exits with the command's code.
+    """
+    code: int
+    try:
+        app(prog_name="remedy")
+        code = 0
+    except SystemExit as done:
+        if done.code is None or isinstance(done.code, int):
+            code = done.code or 0
+        else:
+            print(done.code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt:
+        code = 130
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

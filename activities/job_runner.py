@@ -32,8 +32,9 @@ from temporalio.exceptions import ApplicationError
 from activities.credentials import CredentialStore
 from activities.launchers import Launched, Launcher, SubprocessLauncher
 from activities.orphans import OWNER_VARIABLE, owner_token
+from activities.transient import transient_sign
 from remedy.logs import redact
-from remedy.types import JobFailure, JobResult, RunJobInput
+from remedy.types import TRANSIENT_FAILURE, JobFailure, JobResult, RunJobInput
 from worker.registry import ParameterError, Registry, UnknownJobError
 
 log = logging.getLogger("remedy.job")
@@ -150,9 +151,26 @@ class JobRunner:
             parameters = job.resolve_parameters(request.parameters)
         except (UnknownJobError, ParameterError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
-        cloud_env, secrets = await asyncio.to_thread(
-            self.credentials.job_env, request.account, request.run_id
-        )
+        try:
+            cloud_env, secrets = await asyncio.to_thread(
+                self.credentials.job_env, request.account, request.run_id
+            )
+        except ApplicationError:
+            raise
+        except Exception as exc:  # the STS / Entra ID endpoint down or throttling: not the job's
+            raise ApplicationError(
+                f"could not get credentials for account {request.account.account_id}: "
+                f"{redact(str(exc))[:300]}",
+                JobFailure(
+                    job=request.job,
+                    exit_code=None,
+                    attempt=info.attempt,
+                    reason="credentials unavailable",
+                    log_tail="",
+                    transient=f"the credential endpoint failed ({type(exc).__name__})",
+                ).model_dump(mode="json"),
+                type=TRANSIENT_FAILURE,
+            ) from None
         payload = json.dumps({**request.payload, "remediationParameters": parameters})
         workdir = Path(tempfile.mkdtemp(prefix=f"remedy-{job.folder.name}-"))
         try:
@@ -218,16 +236,17 @@ class JobRunner:
                 errors_logged=errors,
                 output_truncated=output.dropped > 0,
             )
+        sign = None if timed_out else transient_sign(text)
         failure = JobFailure(
             job=request.job,
             exit_code=None if timed_out else exit_code,
             attempt=info.attempt,
             reason=reason,
             log_tail=tail,
+            transient=sign,
         )
-        raise ApplicationError(
-            reason, failure.model_dump(mode="json"), type="JobTimeout" if timed_out else "JobFailed"
-        )
+        kind = "JobTimeout" if timed_out else TRANSIENT_FAILURE if sign else "JobFailed"
+        raise ApplicationError(reason, failure.model_dump(mode="json"), type=kind)
 
     async def _execute(
         self, launcher: Launcher, argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float

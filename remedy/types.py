@@ -75,6 +75,9 @@ class RetrySettings(BaseModel):
     initial_interval_s: float = Field(default=2.0, gt=0, le=3600)
     backoff: float = Field(default=2.0, ge=1.0, le=10.0)
     max_interval_s: float = Field(default=60.0, gt=0, le=86400)
+    #: how long a step keeps retrying, with the same backoff, when it fails because the cloud is
+    #: unreachable, throttling or answering 5xx; those retries do not use up `max_attempts`
+    transient_window_s: float = Field(default=600.0, ge=0, le=86400)
 
 
 class JobStep(BaseModel):
@@ -218,6 +221,11 @@ class JobResult(BaseModel):
     output_truncated: bool = False
 
 
+#: the error type of a job failure that looks like the cloud's (unreachable, throttled, 5xx), not
+#: the job's own: the workflow retries it for the step's transient window
+TRANSIENT_FAILURE = "JobTransientFailure"
+
+
 class JobFailure(BaseModel):
     """Details attached to a failed job attempt (ApplicationError details)."""
 
@@ -226,6 +234,8 @@ class JobFailure(BaseModel):
     attempt: int
     reason: str
     log_tail: str
+    #: why the failure looks transient (cloud unreachable, throttled, 5xx), when it does
+    transient: str | None = None
 
 
 class TagInput(BaseModel):

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState, T
 with workflow.unsafe.imports_passed_through():
     from remedy import search_attributes as sa
     from remedy.types import (
+        TRANSIENT_FAILURE,
         AssumeRoleInput,
         AssumeRoleResult,
         JobResult,
@@ -35,14 +36,17 @@ with workflow.unsafe.imports_passed_through():
         ValidateInput,
     )
 
-#: Throttling, 5xx and connection errors: retried with backoff. Non-retryable errors (validation,
+#: Throttling, 5xx and connection errors: retried with backoff for about ten minutes, at most
+#: 10 s apart so a step resumes soon after the cloud is back. Non-retryable errors (validation,
 #: AccessDenied, unknown job) are raised as such by the activities and stop at once.
 INFRA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=64,
 )
+#: Validation is CPU only: a failure other than a clear refusal is a bug, worth two more tries.
+VALIDATE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 #: Jira or a webhook down: retried with backoff for about five minutes, then the run reports it.
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -80,7 +84,9 @@ class RemediationWorkflow:
       in the worker's memory (a worker that takes over a step assumes the role again).
     - Each job step runs in order; the chain stops at the first step that fails. A step is retried
       per its retry settings (default 3 attempts) on a non-zero exit or a timeout; a lost worker
-      is detected by the missing heartbeat and the step moves to another worker.
+      is detected by the missing heartbeat and the step moves to another worker. A failure that
+      looks transient (cloud unreachable, throttled, 5xx) is retried with the same backoff for
+      the step's transient window (default 10 min) without using up those attempts.
     - Tagging never fails a run: an untaggable resource is skipped with a message.
     - Notification (Jira, webhook), when configured, runs after the chain whether it succeeded or
       failed, is retried with backoff, and never changes the run's verdict: the result's
@@ -162,7 +168,7 @@ class RemediationWorkflow:
                 ValidateInput(payload=request.payload, spec=request.spec),
                 result_type=ValidatedFinding,
                 start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=INFRA_RETRY,
+                retry_policy=VALIDATE_RETRY,
             )
         except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
             raise self._fail(step, f"the finding cannot be remediated: {_why(error)[0]}") from None
@@ -202,35 +208,59 @@ class RemediationWorkflow:
     async def _run_job(self, index: int, job_step: JobStep, finding: ValidatedFinding) -> None:
         step = self._begin(index)
         retry = job_step.retry
-        try:
-            result = await workflow.execute_activity(
-                "run_job",
-                RunJobInput(
-                    job=job_step.job,
-                    parameters=job_step.parameters,
-                    payload=finding.payload,
-                    account=finding.account,
-                    run_id=self._status.run_id,
-                    timeout_s=job_step.timeout_s,
-                ),
-                result_type=JobResult,
-                start_to_close_timeout=timedelta(seconds=job_step.timeout_s + 60),
-                heartbeat_timeout=JOB_HEARTBEAT_TIMEOUT,
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=retry.initial_interval_s),
-                    backoff_coefficient=retry.backoff,
-                    maximum_interval=timedelta(seconds=retry.max_interval_s),
-                    maximum_attempts=retry.max_attempts,
-                ),
-            )
-        except ActivityError as error:
-            reason, details = _why(error)
-            exhausted = error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
-            step.attempts = int(details.get("attempt") or (retry.max_attempts if exhausted else 1))
-            step.exit_code = details.get("exit_code")
-            step.log_tail = str(details.get("log_tail", ""))
-            raise self._fail(step, reason) from None
-        step.attempts, step.exit_code = result.attempt, result.exit_code
+        request = RunJobInput(
+            job=job_step.job,
+            parameters=job_step.parameters,
+            payload=finding.payload,
+            account=finding.account,
+            run_id=self._status.run_id,
+            timeout_s=job_step.timeout_s,
+        )
+        policy = RetryPolicy(
+            initial_interval=timedelta(seconds=retry.initial_interval_s),
+            backoff_coefficient=retry.backoff,
+            maximum_interval=timedelta(seconds=retry.max_interval_s),
+            maximum_attempts=retry.max_attempts,
+            # handed back here: retried below, for the transient window, without using attempts
+            non_retryable_error_types=[TRANSIENT_FAILURE],
+        )
+        transient_until = workflow.now() + timedelta(seconds=retry.transient_window_s)
+        pause = retry.initial_interval_s
+        earlier = 0  # attempts made by earlier executions of this step (transient failures)
+        while True:
+            try:
+                result = await workflow.execute_activity(
+                    "run_job",
+                    request,
+                    result_type=JobResult,
+                    start_to_close_timeout=timedelta(seconds=job_step.timeout_s + 60),
+                    heartbeat_timeout=JOB_HEARTBEAT_TIMEOUT,
+                    retry_policy=policy,
+                )
+                break
+            except ActivityError as error:
+                reason, details = _why(error)
+                exhausted = error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+                made = int(details.get("attempt") or (retry.max_attempts if exhausted else 1))
+                step.attempts = earlier + made
+                step.exit_code = details.get("exit_code")
+                step.log_tail = str(details.get("log_tail", ""))
+                sign = details.get("transient")
+                if sign and workflow.now() + timedelta(seconds=pause) <= transient_until:
+                    earlier += made
+                    step.message = (
+                        f"waiting {pause:g} s to retry: {sign}; transient failures are retried "
+                        f"until {transient_until.strftime('%H:%M:%SZ')}"
+                    )
+                    await workflow.sleep(timedelta(seconds=pause))
+                    pause = min(pause * retry.backoff, retry.max_interval_s)
+                    continue
+                if sign:
+                    reason += (
+                        f" ({sign}; still failing after {retry.transient_window_s:g} s of retries)"
+                    )
+                raise self._fail(step, reason) from None
+        step.attempts, step.exit_code = earlier + result.attempt, result.exit_code
         step.log_tail, step.changes = result.log_tail, result.changes
         step.errors_logged = result.errors_logged
         done = f"{len(result.changes)} change(s)" if result.changes else "no change needed"

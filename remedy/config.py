@@ -2,13 +2,86 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUILTIN_JOBS = Path(__file__).resolve().parent.parent / "jobs"
+
+
+class ConfigError(ValueError):
+    """A variable is set to something Remedy cannot use; the message names it and the fix."""
+
+
+GENERATE_KEY = (
+    "generate one with `remedy codec-key` or "
+    '`python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"`'
+)
+
+
+def _aes_key(value: str, variable: str) -> bytes:
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(
+            f"{variable} must be the base64 of exactly 32 bytes (an AES-256 key); {GENERATE_KEY}"
+        )
+    return key
+
+
+class PayloadEncryptionSettings(BaseSettings):
+    """Keys sealing what Remedy stores in Temporal (remedy/codec.py); unset: stored as JSON."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REMEDY_PAYLOAD_", extra="ignore", hide_input_in_errors=True
+    )
+    #: seals every new payload, and opens those it sealed
+    key: str | None = Field(default=None, repr=False)
+    #: comma-separated earlier keys: they still open what they sealed (rotation)
+    old_keys: str = Field(default="", repr=False)
+
+    @field_validator("key")
+    @classmethod
+    def _check_key(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            _aes_key(value, "REMEDY_PAYLOAD_KEY")
+            return value
+        return None
+
+    @field_validator("old_keys")
+    @classmethod
+    def _check_old_keys(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            _aes_key(part, "each of REMEDY_PAYLOAD_OLD_KEYS (comma-separated)")
+        return value
+
+    @model_validator(mode="after")
+    def _old_keys_need_a_key(self) -> PayloadEncryptionSettings:
+        if self.old_keys.strip() and self.key is None:
+            raise ValueError(
+                f"REMEDY_PAYLOAD_OLD_KEYS is set but REMEDY_PAYLOAD_KEY is not: set "
+                f"REMEDY_PAYLOAD_KEY to the current key; {GENERATE_KEY}"
+            )
+        return self
+
+    def keys(self) -> list[bytes]:
+        """The current key first, then the old ones; empty when encryption is off."""
+        if self.key is None:
+            return []
+        old = [p.strip() for p in self.old_keys.split(",") if p.strip()]
+        return [_aes_key(k, "REMEDY_PAYLOAD_KEY") for k in (self.key, *old)]
+
+
+class CodecServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REMEDY_CODEC_", extra="ignore")
+    #: when set, /encode and /decode want `Authorization: Bearer <token>`
+    token: str | None = Field(default=None, repr=False)
 
 
 class TemporalSettings(BaseSettings):
@@ -23,6 +96,8 @@ class TemporalSettings(BaseSettings):
     tls_key: Path | None = Field(default=None, repr=False)
     tls_ca: Path | None = None
     ui_url: str = "http://127.0.0.1:8233"
+    #: REMEDY_PAYLOAD_KEY, REMEDY_PAYLOAD_OLD_KEYS: payload encryption (off when unset)
+    encryption: PayloadEncryptionSettings = Field(default_factory=PayloadEncryptionSettings)
 
 
 class WorkerSettings(BaseSettings):
@@ -41,8 +116,22 @@ class WorkerSettings(BaseSettings):
     search_attributes: bool = True
 
 
+def config_error(exc: ValidationError) -> ConfigError:
+    """The variables at fault and what to do, without the values (they may be secrets)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        named = not where or "REMEDY_" in message or "TEMPORAL_" in message
+        problems.append(message if named else f"{where}: {message}")
+    return ConfigError("; ".join(problems))
+
+
 def temporal_settings() -> TemporalSettings:
-    return TemporalSettings()
+    try:
+        return TemporalSettings()
+    except ValidationError as exc:
+        raise config_error(exc) from None
 
 
 def worker_settings() -> WorkerSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import socket
@@ -17,10 +18,12 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, TLSConfig
 
 from remedy import search_attributes
-from remedy.config import TemporalSettings
+from remedy.codec import EncryptionCodec
+from remedy.config import PayloadEncryptionSettings, TemporalSettings
 
 log = logging.getLogger("remedy.temporal")
 
@@ -30,7 +33,21 @@ def task_queue_for(group_id: str) -> str:
     return f"remedy-{group_id}"
 
 
+def data_converter(encryption: PayloadEncryptionSettings) -> DataConverter:
+    """Pydantic JSON; sealed with AES-GCM when a payload key is set (remedy/codec.py). Failure
+    messages and stack traces are then sealed too: they can name the resource."""
+    keys = encryption.keys()
+    if not keys:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(settings: TemporalSettings) -> Client:
+    """A client with Remedy's data converter: the worker, the CLI and the hub all connect here."""
     tls: TLSConfig | bool = False
     if settings.tls or settings.tls_cert or settings.api_key:
         tls = TLSConfig(
@@ -41,7 +58,7 @@ async def connect(settings: TemporalSettings) -> Client:
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings.encryption),
         tls=tls,
         api_key=settings.api_key,
     )
@@ -115,8 +132,10 @@ def start_dev_server(
     ui_port: int | None = None,
     ip: str = "127.0.0.1",
     log_file: Path | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start the real Temporal dev server (SQLite under `state_dir`); UI on `ui_port` if given."""
+    """Start the real Temporal dev server (SQLite under `state_dir`); UI on `ui_port` if given,
+    decoding sealed payloads through the codec server at `ui_codec_endpoint` if given."""
     state_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         temporal_binary(),
@@ -133,6 +152,8 @@ def start_dev_server(
         *search_attributes.dev_server_flags(),
     ]
     argv += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if ui_port and ui_codec_endpoint:
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     out = open(log_file or state_dir / "temporal.log", "ab")  # noqa: SIM115 (the child owns it)
     process = subprocess.Popen(
         argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True

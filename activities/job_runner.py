@@ -34,8 +34,15 @@ from activities.launchers import Launched, Launcher, SubprocessLauncher
 from activities.orphans import OWNER_VARIABLE, owner_token
 from activities.transient import transient_sign
 from remedy.logs import redact
-from remedy.types import TRANSIENT_FAILURE, JobFailure, JobResult, RunJobInput
-from worker.registry import ParameterError, Registry, UnknownJobError
+from remedy.types import (
+    EXIT_NONCOMPLIANT,
+    STILL_NONCOMPLIANT,
+    TRANSIENT_FAILURE,
+    JobFailure,
+    JobResult,
+    RunJobInput,
+)
+from worker.registry import VERIFY_FILE, ParameterError, Registry, UnknownJobError
 
 log = logging.getLogger("remedy.job")
 
@@ -54,6 +61,7 @@ PASSED_THROUGH = (
     "AZURE_RESOURCE_MANAGER_ENDPOINT",
 )
 CHANGE_PREFIX = "CHANGE: "
+NONCOMPLIANT_PREFIX = "NONCOMPLIANT: "
 KILL_GRACE_S = 3.0
 HEARTBEAT_EVERY_S = 5.0
 READ_CHUNK = 65536
@@ -151,6 +159,13 @@ class JobRunner:
             parameters = job.resolve_parameters(request.parameters)
         except (UnknownJobError, ParameterError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+        entry = job.verify_entry if request.verify else job.entry
+        if entry is None:
+            raise ApplicationError(
+                f"job {request.job} has no {VERIFY_FILE} on this worker: it cannot verify its fix",
+                type="UnknownJob",
+                non_retryable=True,
+            )
         try:
             cloud_env, secrets = await asyncio.to_thread(
                 self.credentials.job_env, request.account, request.run_id
@@ -190,7 +205,7 @@ class JobRunner:
                 )
                 launcher = self.plain_launcher
             exit_code, output, timed_out = await self._execute(
-                launcher, [sys.executable, job.entry.name, payload], copy, env, request.timeout_s
+                launcher, [sys.executable, entry.name, payload], copy, env, request.timeout_s
             )
             duration = time.monotonic() - started
         finally:
@@ -199,7 +214,12 @@ class JobRunner:
         text = redact(output.text(), secrets)
         changes, errors = job_log_summary(text)
         tail = text[-self.tail_bytes :]
-        fields = {"runId": request.run_id, "job": request.job, "attempt": info.attempt}
+        fields = {
+            "runId": request.run_id,
+            "job": request.job,
+            "attempt": info.attempt,
+            **({"verify": True} if request.verify else {}),
+        }
         for line in text.splitlines()[:2000]:
             log.info(line, extra={**fields, "stream": "job"})
         log.info(
@@ -212,9 +232,21 @@ class JobRunner:
                 "timedOut": timed_out,
             },
         )
-        if timed_out:
+        what = f"{VERIFY_FILE} of job {request.job}" if request.verify else f"job {request.job}"
+        noncompliant = request.verify and exit_code == EXIT_NONCOMPLIANT and not timed_out
+        if noncompliant:
+            problems = [
+                ln[len(NONCOMPLIANT_PREFIX) :].strip()
+                for ln in text.splitlines()
+                if ln.startswith(NONCOMPLIANT_PREFIX)
+            ]
             reason = (
-                f"job {request.job} did not finish within {request.timeout_s:g} s; its process "
+                f"{request.job} did not fix the resource, it is still "
+                f"non-compliant: {'; '.join(problems)[:500] or '(verify.py gave no reason)'}"
+            )
+        elif timed_out:
+            reason = (
+                f"{what} did not finish within {request.timeout_s:g} s; its process "
                 "group was killed"
             )
         elif exit_code != 0:
@@ -224,7 +256,7 @@ class JobRunner:
                 else f"exited with code {exit_code}"
             )
             last = next((ln for ln in reversed(text.splitlines()) if ln.strip()), "(no output)")
-            reason = f"job {request.job} {how}: {last[:300]}"
+            reason = f"{what} {how}: {last[:300]}"
         else:
             return JobResult(
                 job=request.job,
@@ -236,7 +268,7 @@ class JobRunner:
                 errors_logged=errors,
                 output_truncated=output.dropped > 0,
             )
-        sign = None if timed_out else transient_sign(text)
+        sign = None if timed_out or noncompliant else transient_sign(text)
         failure = JobFailure(
             job=request.job,
             exit_code=None if timed_out else exit_code,
@@ -245,7 +277,15 @@ class JobRunner:
             log_tail=tail,
             transient=sign,
         )
-        kind = "JobTimeout" if timed_out else TRANSIENT_FAILURE if sign else "JobFailed"
+        kind = (
+            STILL_NONCOMPLIANT
+            if noncompliant
+            else "JobTimeout"
+            if timed_out
+            else TRANSIENT_FAILURE
+            if sign
+            else "JobFailed"
+        )
         raise ApplicationError(reason, failure.model_dump(mode="json"), type=kind)
 
     async def _execute(

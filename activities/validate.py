@@ -40,6 +40,7 @@ class ValidationActivities:
             rule_id=info.get("RuleID"),
             resource_type=next((job.resource_type for job in jobs if job.resource_type), None),
             job_checksums={job.name: job.checksum for job in jobs},
+            verifiable=sorted({job.name for job in jobs if job.verify_entry}),
         )
 
     @activity.defn(name="validate_finding")

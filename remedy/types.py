@@ -189,6 +189,8 @@ class ValidatedFinding(BaseModel):
     rule_id: str | None = None
     resource_type: str | None = None
     job_checksums: dict[str, str] = Field(default_factory=dict)
+    #: the chain's jobs that can verify their fix (a `verify.py` beside the job)
+    verifiable: list[str] = Field(default_factory=list)
 
 
 class AssumeRoleInput(BaseModel):
@@ -208,6 +210,8 @@ class RunJobInput(BaseModel):
     account: AccountRef
     run_id: str
     timeout_s: float = 900.0
+    #: run the job's `verify.py` (does the resource comply now?) instead of the job itself
+    verify: bool = False
 
 
 class JobResult(BaseModel):
@@ -224,6 +228,12 @@ class JobResult(BaseModel):
 #: the error type of a job failure that looks like the cloud's (unreachable, throttled, 5xx), not
 #: the job's own: the workflow retries it for the step's transient window
 TRANSIENT_FAILURE = "JobTransientFailure"
+
+
+#: the error type of a verification that found the resource still non-compliant
+STILL_NONCOMPLIANT = "StillNonCompliant"
+#: the exit code of a `verify.py` that finds the resource still non-compliant
+EXIT_NONCOMPLIANT = 3
 
 
 class JobFailure(BaseModel):
@@ -275,7 +285,7 @@ class RunState(StrEnum):
 
 class StepStatus(BaseModel):
     name: str
-    kind: Literal["validate", "assume_role", "job", "tag", "notify"]
+    kind: Literal["validate", "assume_role", "job", "verify", "tag", "notify"]
     state: StepState = StepState.PENDING
     attempts: int = 0
     started_at: datetime | None = None

@@ -138,7 +138,10 @@ async def test_azure_finding_closes_the_port_and_tags_the_nsg(
     status = await wait_for_result(client, run_id)
 
     assert status.state == RunState.SUCCEEDED, status
-    assume, job, tag = status.steps[1], status.steps[2], status.steps[3]
+    assume, job, verify, tag = status.steps[1:5]
+    assert verify.name == "verify azure_network_security_group_close_port_22"
+    assert verify.state == StepState.SUCCEEDED and f"COMPLIANT: {nsg} lets no" in verify.log_tail
+    assert tag.kind == "tag"
     assert assume.message.startswith(
         f"acting as app {azure_env.client_id} in tenant {azure_env.tenant_id} until "
     )

@@ -20,6 +20,8 @@ from remedy.types import JobInfo, Provider
 log = logging.getLogger("remedy.registry")
 
 METADATA_FILE = "remedy.json"
+#: optional: `python verify.py '<payload>'` exits 0 when the resource is compliant, 3 when not
+VERIFY_FILE = "verify.py"
 POLICY_FILES = ("minimum_policy.json", "minimum_permissions.json")
 DEFAULT_REQUIRES = ["notificationInfo.FindingInfo.ObjectId"]
 
@@ -50,6 +52,12 @@ class Job:
     @property
     def entry(self) -> Path:
         return self.folder / f"{self.folder.name}.py"
+
+    @property
+    def verify_entry(self) -> Path | None:
+        """`verify.py` beside the entry point, when the job can check its own fix (Remedy's own)."""
+        path = self.folder / VERIFY_FILE
+        return path if path.is_file() else None
 
     def info(self) -> JobInfo:
         return JobInfo(

@@ -87,6 +87,8 @@ class RemediationWorkflow:
       is detected by the missing heartbeat and the step moves to another worker. A failure that
       looks transient (cloud unreachable, throttled, 5xx) is retried with the same backoff for
       the step's transient window (default 10 min) without using up those attempts.
+    - A job with a `verify.py` is followed by a verify step; a resource still non-compliant after
+      the step's attempts fails the run (a job's claim of success is not taken on trust).
     - Tagging never fails a run: an untaggable resource is skipped with a message.
     - Notification (Jira, webhook), when configured, runs after the chain whether it succeeded or
       failed, is retried with backoff, and never changes the run's verdict: the result's
@@ -100,6 +102,8 @@ class RemediationWorkflow:
 
     def __init__(self) -> None:
         self._status = RunStatus(run_id="", remediation="")
+        self._job_steps: list[StepStatus] = []
+        self._verify_steps: dict[int, StepStatus] = {}
 
     @workflow.query
     def status(self) -> RunStatus:
@@ -108,6 +112,7 @@ class RemediationWorkflow:
     @workflow.run
     async def run(self, request: RemediationInput) -> RunStatus:
         spec = request.spec
+        self._job_steps = [StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps]
         self._status = RunStatus(
             run_id=workflow.info().workflow_id,
             remediation=spec.display_name(),
@@ -115,7 +120,7 @@ class RemediationWorkflow:
             steps=[
                 StepStatus(name="validate", kind="validate"),
                 StepStatus(name="assume role", kind="assume_role"),
-                *(StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps),
+                *self._job_steps,
                 StepStatus(name="tag resource", kind="tag"),
                 *([StepStatus(name="notify", kind="notify")] if spec.notify.wanted() else []),
             ],
@@ -125,8 +130,10 @@ class RemediationWorkflow:
             finding = await self._validate(request)
             payload = finding.payload
             await self._assume_role(finding)
-            for index, step in enumerate(spec.steps):
-                await self._run_job(2 + index, step, finding)
+            for index, job_step in enumerate(spec.steps):
+                await self._run_job(self._job_steps[index], job_step, finding)
+                if job_step.job in finding.verifiable:
+                    await self._run_job(self._verify_steps[index], job_step, finding, verify=True)
             await self._tag(request, finding)
         except asyncio.CancelledError:
             self._finish(RunState.CANCELLED, "the run was cancelled", request)
@@ -159,7 +166,7 @@ class RemediationWorkflow:
     # -- steps ----------------------------------------------------------------------------------
 
     async def _validate(self, request: RemediationInput) -> ValidatedFinding:
-        step = self._begin(0)
+        step = self._begin(self._step("validate"))
         try:
             # A local activity: pure CPU on the worker that runs this workflow, no round trip
             # through the server's task queues, and nothing here worth a retry of its own.
@@ -187,11 +194,17 @@ class RemediationWorkflow:
                     sa.REMEDIATION_STATUS.value_set(RunState.RUNNING.value),
                 ]
             )
+        for index, job_step in enumerate(request.spec.steps):
+            if job_step.job in finding.verifiable:  # a verify step after the job it checks
+                verify = StepStatus(name=f"verify {job_step.job}", kind="verify")
+                self._verify_steps[index] = verify
+                steps = self._status.steps
+                steps.insert(steps.index(self._job_steps[index]) + 1, verify)
         self._end(step, StepState.SUCCEEDED, f"finding {finding.finding_id} on {finding.object_id}")
         return finding
 
     async def _assume_role(self, finding: ValidatedFinding) -> None:
-        step = self._begin(1)
+        step = self._begin(self._step("assume_role"))
         try:
             who = await workflow.execute_activity(
                 "assume_role",
@@ -205,8 +218,11 @@ class RemediationWorkflow:
         expiry = f" until {who.expires_at.isoformat()}" if who.expires_at else ""
         self._end(step, StepState.SUCCEEDED, f"acting as {who.identity}{expiry}")
 
-    async def _run_job(self, index: int, job_step: JobStep, finding: ValidatedFinding) -> None:
-        step = self._begin(index)
+    async def _run_job(
+        self, step: StepStatus, job_step: JobStep, finding: ValidatedFinding, verify: bool = False
+    ) -> None:
+        """Run a job step, or (`verify`) the job's check that the resource now complies."""
+        self._begin(step)
         retry = job_step.retry
         request = RunJobInput(
             job=job_step.job,
@@ -215,6 +231,7 @@ class RemediationWorkflow:
             account=finding.account,
             run_id=self._status.run_id,
             timeout_s=job_step.timeout_s,
+            verify=verify,
         )
         policy = RetryPolicy(
             initial_interval=timedelta(seconds=retry.initial_interval_s),
@@ -261,13 +278,18 @@ class RemediationWorkflow:
                     )
                 raise self._fail(step, reason) from None
         step.attempts, step.exit_code = earlier + result.attempt, result.exit_code
-        step.log_tail, step.changes = result.log_tail, result.changes
-        step.errors_logged = result.errors_logged
+        step.log_tail, step.errors_logged = result.log_tail, result.errors_logged
+        if verify:
+            self._end(
+                step, StepState.SUCCEEDED, f"the resource complies ({result.duration_s:.1f} s)"
+            )
+            return
+        step.changes = result.changes
         done = f"{len(result.changes)} change(s)" if result.changes else "no change needed"
         self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
 
     async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:
-        step = self._begin(2 + len(request.spec.steps))
+        step = self._begin(self._step("tag"))
         if not request.spec.tags.enabled:
             self._end(step, StepState.SKIPPED, "tagging is off for this remediation")
             return
@@ -301,7 +323,7 @@ class RemediationWorkflow:
         """File or update the ticket / call the webhook. Never changes the run's verdict."""
         if not request.spec.notify.wanted():
             return
-        step = self._begin(len(self._status.steps) - 1)
+        step = self._begin(self._step("notify"))
         try:
             result = await workflow.execute_activity(
                 "notify",
@@ -323,8 +345,10 @@ class RemediationWorkflow:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
-    def _begin(self, index: int) -> StepStatus:
-        step = self._status.steps[index]
+    def _step(self, kind: str) -> StepStatus:
+        return next(s for s in self._status.steps if s.kind == kind)
+
+    def _begin(self, step: StepStatus) -> StepStatus:
         step.state, step.started_at = StepState.RUNNING, workflow.now()
         step.attempts = max(step.attempts, 1)
         self._status.current_step = step.name

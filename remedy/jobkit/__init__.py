@@ -13,6 +13,9 @@ Conventions (the worker relies on them):
   the job needs (one `ERROR:` line names the field path). Bad input never prints a traceback.
 - stdout `CHANGE: <message>`: one line per change made; the worker collects these lines as the
   run's list of changes. Any other stdout line is information; errors go to stderr.
+- `verify.py` beside the job (optional) checks the fix after the job ran, with the same payload
+  and environment: it ends with `verdict(problems, ...)`, exit 0 compliant, exit 3 still
+  non-compliant (one `NONCOMPLIANT:` line per problem); the workflow fails the run on exit 3.
 
 Stdlib and boto3 only: this module runs in the worker's interpreter, next to untrusted jobs.
 """
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_NONCOMPLIANT = 3  # verify.py: the resource is still non-compliant
 
 #: Error codes that mean "the role may not do this" rather than "this went wrong".
 ACCESS_DENIED_CODES = frozenset(
@@ -100,6 +104,17 @@ def change(message: str) -> None:
 
 def info(message: str) -> None:
     print(message, flush=True)
+
+
+def verdict(problems: Sequence[str], compliant: str) -> None:
+    """End a `verify.py`: exit 0 with `COMPLIANT: <compliant>`, or exit 3 with one
+    `NONCOMPLIANT: <problem>` line per problem (the run then fails, naming them)."""
+    if not problems:
+        print(f"COMPLIANT: {compliant}", flush=True)
+        return
+    for problem in problems:
+        print(f"NONCOMPLIANT: {' '.join(problem.split())}", flush=True)
+    sys.exit(EXIT_NONCOMPLIANT)
 
 
 def error(message: str) -> None:

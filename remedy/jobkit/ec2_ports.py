@@ -147,6 +147,19 @@ def plan_port_closure(permissions: Sequence[IpPermissionOutputTypeDef], port: in
     return fixes
 
 
+def open_on_port(ec2: EC2Client, group_ids: Iterable[str], port: int) -> list[str]:
+    """What still lets the internet reach tcp/<port> on these groups (empty: compliant)."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return []
+    groups = ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+    return [
+        f"{group['GroupId']} allows {fix.revoke} (tcp/{port} open to the internet)"
+        for group in groups
+        for fix in plan_port_closure(group.get("IpPermissions", []), port)
+    ]
+
+
 def close_port_on_group(ec2: EC2Client, group_id: str, port: int) -> int:
     """Close tcp/<port> to the internet on one group; return how many changes were made."""
     groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]

@@ -10,6 +10,7 @@ tagged and has its Jira issue; prints a table; stops everything it started.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -26,7 +27,15 @@ from rich.live import Live
 from rich.table import Table
 
 from remedy.config import TemporalSettings
-from remedy.demo_hub import DemoHub, start_hub, wait_online
+from remedy.demo_hub import DemoHub, hub_responses, start_hub, wait_online
+from remedy.secret_sweep import (
+    Sweep,
+    files,
+    find_leaks,
+    moto_credentials,
+    sqlite_rows,
+    temporal_histories,
+)
 from remedy.stack import (
     STATE,
     Clouds,
@@ -36,6 +45,7 @@ from remedy.stack import (
     wait_for_line,
     worker_process,
 )
+from remedy.temporal import connect
 from remedy.types import (
     RunState,
 )
@@ -342,6 +352,43 @@ def remediate_all(hub: DemoHub, cases: list[Case], clouds: Clouds, timeout_s: fl
         console.print(f"  {case.job}: {case.temporal_url}", soft_wrap=True)
 
 
+def sweep_secrets(
+    hub: DemoHub,
+    clouds: Clouds,
+    state_dir: Path,
+    settings: TemporalSettings,
+    group_id: str,
+    client_secret: str,
+) -> Sweep:
+    """Every secret the demo used, looked for wherever it must not be."""
+    secrets = {
+        **moto_credentials(clouds.aws.endpoint),
+        **{f"Azure secret #{n}": v for n, v in enumerate(clouds.azure.secrets(), 1)},
+        **{f"Azure access token #{n}": v for n, v in enumerate(clouds.azure.issued_tokens(), 1)},
+        "Jira API token": clouds.jira.token,
+        "hub admin token": hub.token,
+        "worker group client secret": client_secret,
+    }
+
+    async def histories() -> list[tuple[str, str]]:
+        return await temporal_histories(await connect(settings))
+
+    places: list[tuple[str, str | bytes]] = [
+        *asyncio.run(histories()),
+        *hub_responses(hub, group_id),
+        *sqlite_rows(state_dir / "hub.db"),
+        *files(
+            [
+                state_dir / "worker.log",
+                state_dir / "hub.log",
+                state_dir / "hub.db",
+                *sorted((state_dir / "temporal").glob("*.db*")),
+            ]
+        ),
+    ]
+    return find_leaks(secrets, places)
+
+
 def demo(
     state_dir: Annotated[
         Path, typer.Option(help="Where the demo keeps its Temporal database and logs.")
@@ -365,18 +412,19 @@ def demo(
     clouds: Clouds | None = None
     hub: DemoHub | None = None
     cases: list[Case] = []
+    sweep: Sweep | None = None
     try:
-        console.print(f"[bold]1/5[/bold] Temporal dev server on 127.0.0.1:{port} (UI {ui_url})")
+        console.print(f"[bold]1/6[/bold] Temporal dev server on 127.0.0.1:{port} (UI {ui_url})")
         processes.append(start_dev_server(port, state_dir / "temporal", ui_port=ui_port))
         console.print(
-            "[bold]2/5[/bold] sandbox cloud: AWS (moto, IAM enforced: the remediation role carries "
+            "[bold]2/6[/bold] sandbox cloud: AWS (moto, IAM enforced: the remediation role carries "
             "the jobs' minimum policies), Azure (Resource Manager + Entra ID, role-checked), Jira"
         )
         clouds = start_sandbox_cloud()
         hub = start_hub(state_dir, settings.address, ui_url)
         group_id, client_id, client_secret = setup_hub(hub, clouds)
         console.print(
-            f"[bold]3/5[/bold] hub at {hub.url}: worker group {group_id}, the sandbox's "
+            f"[bold]3/6[/bold] hub at {hub.url}: worker group {group_id}, the sandbox's "
             "AWS account and Azure subscription associated"
         )
         log_file = state_dir / "worker.log"
@@ -389,7 +437,7 @@ def demo(
             VSS_CLIENT_ID=client_id,
             VSS_CLIENT_SECRET=client_secret,
         )
-        console.print(f"[bold]4/5[/bold] remedy worker --group {group_id} (log: {log_file})")
+        console.print(f"[bold]4/6[/bold] remedy worker --group {group_id} (log: {log_file})")
         processes.append(worker_process(group_id, env, log_file))
         line = wait_for_line(log_file, "Worker started and is waiting for work", 90, processes[-1])
         console.print("    " + line, markup=False, highlight=False)
@@ -401,10 +449,19 @@ def demo(
         cases = create_findings(clouds)
         publish_actions(hub, group_id, cases, clouds)
         console.print(
-            "[bold]5/5[/bold] four auto-remediating actions published; four findings "
+            "[bold]5/6[/bold] four auto-remediating actions published; four findings "
             "posted to the hub, which starts their runs on Temporal"
         )
         remediate_all(hub, cases, clouds, timeout)
+        sweep = sweep_secrets(hub, clouds, state_dir, settings, group_id, client_secret)
+        console.print(f"[bold]6/6[/bold] secret sweep: {sweep.summary()}", soft_wrap=True)
+        console.print(
+            "    (every credential and secret used: the sandbox's and STS's AWS keys, the Azure "
+            "app's secret, the Jira token, the hub's admin token and group secret; searched in "
+            "every workflow history, the worker and hub logs, the Temporal and hub databases and "
+            "the hub's answers)",
+            markup=False,
+        )
     finally:
         for process in reversed(processes):
             stop_process(process, 40)
@@ -412,8 +469,11 @@ def demo(
             hub.stop()
         if clouds:
             clouds.stop()
-    ok = bool(cases) and all(
-        c.fixed and c.tagged and c.ticket and c.state == RunState.SUCCEEDED for c in cases
+    ok = (
+        bool(cases)
+        and all(c.fixed and c.tagged and c.ticket and c.state == RunState.SUCCEEDED for c in cases)
+        and sweep is not None
+        and not sweep.leaks
     )
     if ok:
         console.print(

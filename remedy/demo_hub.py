@@ -103,3 +103,22 @@ def wait_online(hub: DemoHub, group_id: str, timeout_s: float = 60) -> dict[str,
             return dict(online[0])
         time.sleep(0.3)
     raise HubError(f"no worker of group {group_id} came Online within {timeout_s:.0f} s")
+
+
+#: what an admin can read from the hub after the demo: every listing, every run and its logs
+HUB_READS = ("/worker-groups", "/accounts", "/remediations", "/findings", "/runs", "/users")
+
+
+def hub_responses(hub: DemoHub, group_id: str) -> list[tuple[str, str]]:
+    """The hub's answers to an admin reading everything, as (place, text) for the secret sweep."""
+    paths = [
+        *HUB_READS,
+        f"/worker-groups/{group_id}",
+        f"/worker-groups/{group_id}/workers",
+        f"/worker-groups/{group_id}/jobs",
+        f"/worker-groups/{group_id}/accounts",
+        f"/worker-groups/{group_id}/logs",
+    ]
+    for run in hub.call("GET", "/runs?limit=200")["items"]:
+        paths += [f"/runs/{run['id']}", f"/runs/{run['id']}/logs"]
+    return [(f"hub GET {path}", hub.http.get(path).text) for path in paths]

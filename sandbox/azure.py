@@ -154,6 +154,7 @@ class AzureEmulator:
         self.store = ArmStore()
         self.base_url = ""  # set once the server is bound
         self._tokens: dict[str, _Token] = {}
+        self.issued: list[str] = []  # every access token handed out (for the secret sweeps)
         self._operations: dict[str, _Operation] = {}
         self._lock = threading.Lock()
 
@@ -289,6 +290,7 @@ class AzureEmulator:
             now = time.time()
             self._tokens = {k: t for k, t in self._tokens.items() if t.expires > now}
             self._tokens[token] = _Token(app, self.tenant_id, now + self.token_lifetime_s)
+            self.issued.append(token)
         lifetime = self.token_lifetime_s - 1
         return _Response(
             200,
@@ -576,6 +578,10 @@ class AzureSandbox:
     def secrets(self) -> list[str]:
         """Every long-lived secret of the sandbox (for the no-secret-in-history sweeps)."""
         return [self.client_secret, self.admin_client_secret]
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token Entra ID handed out so far (for the no-secret sweeps)."""
+        return list(self.emulator.issued) if self.emulator else []
 
     def admin_request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One Resource Manager call as the administrator (setup and inspection in plain HTTP)."""

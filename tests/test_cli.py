@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -247,6 +248,9 @@ def test_demo_fixes_four_findings_through_the_hub_and_leaves_no_process_behind(
     assert "Worker started and is waiting for work" in result.stdout
     assert "the hub shows worker" in result.stdout and "Online with" in result.stdout
     assert "four findings posted to the hub" in result.stdout.replace("\n", " ")
+    # the sweep: every credential of the run (STS sessions included) in no history, log, row
+    swept = re.search(r"secret sweep: none of (\d+) secrets found in (\d+) places", result.stdout)
+    assert swept and int(swept[1]) >= 10 and int(swept[2]) >= 20, result.stdout[-2000:]
     assert not left, f"the demo left processes behind: {left_cmdlines}"
     assert (state / "temporal" / "temporal.db").exists()  # the runs are kept for the UI
 

@@ -11,8 +11,13 @@ warms boto3's default session, then serves a Unix socket. Per request (one conne
                                                signal -N), exactly like subprocess
 
 The child calls setsid() (its own process group, as `start_new_session=True` gives), points fd 1 and
-2 at the pipe and fd 0 at /dev/null, replaces its environment, changes into the job's working copy
-and runs the job file as `__main__` with runpy, exiting with the job's exit code.
+2 at the pipe and fd 0 at /dev/null, replaces its environment, changes into the job's working copy,
+confines its writes to the request's `writable` directories when the request names them (Landlock,
+activities/confine.py) and runs the job file as `__main__` with runpy, exiting with the job's exit
+code.
+
+Only the worker that started the server may connect (SO_PEERCRED): a job, which can find the
+socket, must not get a process of its choosing that is not write-confined.
 
 The server is single-threaded (forking a threaded process is unsafe): one select loop over the
 listening socket, the open connections and a SIGCHLD wake-up pipe.
@@ -28,14 +33,18 @@ import runpy
 import selectors
 import signal
 import socket
+import struct
 import sys
 import traceback
 from typing import Any
+
+from activities.confine import ConfinementError, confine_writes, landlock_abi
 
 MAX_REQUEST = 4 * 1024 * 1024
 SPARES = int(os.environ.get("REMEDY_FORKSERVER_SPARES", "2"))
 WARM_SPARES = os.environ.get("REMEDY_FORKSERVER_WARM_SPARES", "1") == "1"
 IDLE_BEFORE_WARM_S = 0.005
+EX_OSERR = 71  # as activities/confined_exec.py: confinement was refused, the job did not run
 
 
 def warm_up() -> list[str]:
@@ -127,6 +136,13 @@ def run_child(request: dict[str, Any], out_fd: int) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
+        if request.get("writable"):  # here, per job: the server and its spares stay unconfined
+            try:
+                confine_writes(request["writable"])
+            except ConfinementError as exc:
+                print(f"remedy: could not confine the job's writes ({exc}); the job was not run")
+                code = EX_OSERR
+                return
         script = request["argv"][1]
         sys.argv = request["argv"][1:]
         sys.path[0] = os.path.dirname(os.path.abspath(script))
@@ -149,6 +165,12 @@ def run_child(request: dict[str, Any], out_fd: int) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code & 0xFF)
+
+
+def peer_pid(conn: socket.socket) -> int:
+    """The pid of the process at the other end of a Unix socket (SO_PEERCRED: pid, uid, gid)."""
+    pid, _, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    return int(pid)
 
 
 class Server:
@@ -205,6 +227,13 @@ class Server:
     def accept(self) -> None:
         with contextlib.suppress(BlockingIOError):
             conn, _ = self.listener.accept()
+            if peer_pid(conn) != os.getppid():
+                # Only the worker that started this server may ask it for a process: a job that
+                # finds the socket must not get an unconfined process of its choosing.
+                with contextlib.suppress(OSError):
+                    conn.sendall(b'{"error": "only the worker that started it may use it"}\n')
+                conn.close()
+                return
             conn.setblocking(True)
             self.selector.register(conn, selectors.EVENT_READ, "request")
 
@@ -278,6 +307,7 @@ class Server:
 def main() -> None:
     path = sys.argv[1]
     warmed = warm_up()
+    landlock_abi()  # asked once, here: the children inherit the answer and the loaded libc
     os.environ.pop("AWS_EC2_METADATA_DISABLED", None)
     server = Server(path)
     # Everything imported so far is shared with every child: keep the collector from walking

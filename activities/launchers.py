@@ -4,6 +4,10 @@ Both give the same thing: a process in its own process group (pid == pgid), stdi
 stderr merged into one pipe the worker reads, and an exit code with subprocess's meaning (negative:
 killed by that signal). The job runner applies the timeout, the kill, the output cap and redaction
 the same way to both.
+
+With `confine_writes` (the default, REMEDY_CONFINE_WRITES) and a kernel with Landlock, both also
+confine the job's writes to its working directory, the parent of its cwd (activities/confine.py):
+the plain launcher through the activities/confined_exec.py wrapper, the fork server in its child.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from activities.confine import landlock_abi
+
 log = logging.getLogger("remedy.launcher")
 
+CONFINED_EXEC = str(Path(__file__).resolve().parent / "confined_exec.py")
 EXIT_POLL_S = 0.005
 SERVER_START_TIMEOUT_S = 60.0
 FORK_ANSWER_TIMEOUT_S = 10.0
@@ -50,10 +57,19 @@ class Launched:
 
 class Launcher(Protocol):
     name: str
+    #: whether this launcher's jobs run with their writes confined (asked for, and possible here)
+    confine_writes: bool
 
     async def launch(self, argv: list[str], cwd: Path, env: dict[str, str]) -> Launched: ...
 
     async def close(self) -> None: ...
+
+
+def confined_argv(argv: list[str], writable: Path) -> list[str]:
+    """`argv` started through the wrapper that confines its writes to `writable`, then execs it
+    (same pid, group, fds, environment). A preexec_fn would do it in-process, but is not safe in
+    the worker, which has threads."""
+    return [sys.executable, "-I", "-S", CONFINED_EXEC, str(writable), "--", *argv]
 
 
 class SubprocessLauncher:
@@ -61,7 +77,12 @@ class SubprocessLauncher:
 
     name = "subprocess"
 
+    def __init__(self, *, confine_writes: bool = True) -> None:
+        self.confine_writes = confine_writes and landlock_abi() > 0
+
     async def launch(self, argv: list[str], cwd: Path, env: dict[str, str]) -> Launched:
+        if self.confine_writes:
+            argv = confined_argv(argv, cwd.parent)
         process = await asyncio.create_subprocess_exec(
             *argv,
             cwd=cwd,
@@ -113,12 +134,13 @@ class ForkServerLauncher:
 
     name = "forkserver"
 
-    def __init__(self) -> None:
+    def __init__(self, *, confine_writes: bool = True) -> None:
+        self.confine_writes = confine_writes and landlock_abi() > 0
         self._dir = tempfile.mkdtemp(prefix="remedy-forkserver-")
         self._path = os.path.join(self._dir, "socket")
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = asyncio.Lock()
-        self._fallback = SubprocessLauncher()
+        self._fallback = SubprocessLauncher(confine_writes=confine_writes)
 
     @property
     def server_pid(self) -> int | None:
@@ -174,7 +196,10 @@ class ForkServerLauncher:
         try:
             control.settimeout(FORK_ANSWER_TIMEOUT_S)
             control.connect(self._path)
-            request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode() + b"\n"
+            job = {"argv": argv, "cwd": str(cwd), "env": env}
+            if self.confine_writes:
+                job["writable"] = [str(cwd.parent)]
+            request = json.dumps(job).encode() + b"\n"
             sent = socket.send_fds(control, [request], [write_fd])
             if sent < len(request):
                 control.sendall(request[sent:])
@@ -229,9 +254,9 @@ class ForkServerLauncher:
             os.rmdir(self._dir)
 
 
-def make_launcher(name: str) -> Launcher:
+def make_launcher(name: str, *, confine_writes: bool = True) -> Launcher:
     if name == "forkserver":
-        return ForkServerLauncher()
+        return ForkServerLauncher(confine_writes=confine_writes)
     if name == "subprocess":
-        return SubprocessLauncher()
+        return SubprocessLauncher(confine_writes=confine_writes)
     raise ValueError(f"unknown launcher {name!r}: use 'forkserver' or 'subprocess'")

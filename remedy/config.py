@@ -112,6 +112,9 @@ class WorkerSettings(BaseSettings):
     workflow_pollers: int = 5
     #: "forkserver": jobs forked from a pre-warmed Python (fast); "subprocess": a fresh python each
     launcher: Literal["forkserver", "subprocess"] = "forkserver"
+    #: jobs may write only under their working directory (Landlock; unconfined, with a warning at
+    #: start, on a kernel without it)
+    confine_writes: bool = True
     #: upsert RuleID, FindingId, Job, ... on runs; false for a namespace where they are not registered
     search_attributes: bool = True
 

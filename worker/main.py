@@ -17,6 +17,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.confine import landlock_abi
 from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
 from activities.launchers import make_launcher
@@ -42,6 +43,11 @@ SECRET_VARIABLES = (
     "TEMPORAL_API_KEY",
     "JIRA_API_TOKEN",
     "JIRA_TOKEN",
+)
+
+UNCONFINED_WARNING = (
+    "job writes are not confined: this kernel has no Landlock (needs Linux ≥ 5.13 with landlock in "
+    "lsm=), or a seccomp profile refuses it; set REMEDY_CONFINE_WRITES=false to silence"
 )
 
 
@@ -75,8 +81,10 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
         credentials,
         output_cap=settings.job_output_cap_bytes,
         tail_bytes=settings.log_tail_bytes,
-        launcher=make_launcher(settings.launcher),
+        launcher=make_launcher(settings.launcher, confine_writes=settings.confine_writes),
     )
+    if settings.confine_writes and not landlock_abi():
+        log.warning(UNCONFINED_WARNING)
     return WorkerParts(registry, credentials, runner)
 
 

@@ -5,7 +5,10 @@ The job makes a boto3 client and exits: what every AWS job pays before it does a
 sample is the wall time from asking the launcher for a process to seeing it exit with its output
 read. Runs alternate between the launchers so machine noise hits both alike.
 
-    .venv/bin/python bench/launch.py [--runs 40]
+    .venv/bin/python bench/launch.py [--runs 40] [--no-confine]
+
+Jobs are write-confined as the worker confines them (REMEDY_CONFINE_WRITES, on by default);
+`--no-confine` measures without, for comparison.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def describe(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, confine_writes: bool) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="remedy-bench-"))
     (workdir / "job.py").write_text(JOB)
     env = {
@@ -56,7 +59,8 @@ async def main(runs: int) -> None:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    plain, fork = SubprocessLauncher(), ForkServerLauncher()
+    plain = SubprocessLauncher(confine_writes=confine_writes)
+    fork = ForkServerLauncher(confine_writes=confine_writes)
     try:
         await once(fork, workdir, env)  # start and warm the server (not counted: once per worker)
         await once(plain, workdir, env)
@@ -70,7 +74,8 @@ async def main(runs: int) -> None:
         await fork.close()
     plain_median, plain_p95 = describe(timings["plain"])
     fork_median, fork_p95 = describe(timings["forkserver"])
-    print(f"launch overhead per job ({runs} runs each, {os.cpu_count()} cores)")
+    confined = "writes confined" if fork.confine_writes else "writes not confined"
+    print(f"launch overhead per job ({runs} runs each, {os.cpu_count()} cores, {confined})")
     print(
         f"  plain launcher : median {plain_median * 1000:7.1f} ms   p95 {plain_p95 * 1000:7.1f} ms"
     )
@@ -83,4 +88,6 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=40, help="samples per launcher")
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--no-confine", action="store_true", help="jobs' writes not confined")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.runs, not arguments.no_confine))

@@ -29,6 +29,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.confine import denied_writes, describe_denied
 from activities.credentials import CredentialStore
 from activities.launchers import Launched, Launcher, SubprocessLauncher
 from activities.orphans import OWNER_VARIABLE, owner_token
@@ -145,7 +146,7 @@ class JobRunner:
         self.registry = registry
         self.credentials = credentials
         self.launcher: Launcher = launcher or SubprocessLauncher()
-        self.plain_launcher = SubprocessLauncher()
+        self.plain_launcher = SubprocessLauncher(confine_writes=self.launcher.confine_writes)
         self.owner = owner_token()
         self.output_cap = output_cap
         self.tail_bytes = tail_bytes
@@ -213,6 +214,7 @@ class JobRunner:
 
         text = redact(output.text(), secrets)
         changes, errors = job_log_summary(text)
+        refused = describe_denied(denied_writes(text, str(workdir)))
         tail = text[-self.tail_bytes :]
         fields = {
             "runId": request.run_id,
@@ -257,6 +259,8 @@ class JobRunner:
             )
             last = next((ln for ln in reversed(text.splitlines()) if ln.strip()), "(no output)")
             reason = f"{what} {how}: {last[:300]}"
+            if refused:
+                reason += f" ({refused})"
         else:
             return JobResult(
                 job=request.job,
@@ -265,7 +269,8 @@ class JobRunner:
                 duration_s=duration,
                 log_tail=tail,
                 changes=changes,
-                errors_logged=errors,
+                errors_logged=errors + (1 if refused else 0),  # a refused write it swallowed
+                warnings=[refused] if refused else [],
                 output_truncated=output.dropped > 0,
             )
         sign = None if timed_out or noncompliant else transient_sign(text)

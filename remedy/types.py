@@ -223,6 +223,8 @@ class JobResult(BaseModel):
     changes: list[str] = Field(default_factory=list)
     errors_logged: int = 0
     output_truncated: bool = False
+    #: what the run should say besides the exit code (e.g. writes outside the working copy refused)
+    warnings: list[str] = Field(default_factory=list)
 
 
 #: the error type of a job failure that looks like the cloud's (unreachable, throttled, 5xx), not

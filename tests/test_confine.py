@@ -119,6 +119,9 @@ async def test_a_job_writing_outside_its_working_copy_is_refused_and_the_worker_
     if isinstance(launcher, ForkServerLauncher):
         assert "only the worker that started it may use it" in asked
     assert failed.exit_code == 1 and "PermissionError" in failed.reason
+    # the step's reason says what happened and what to do
+    assert "the job tried to write outside its working copy and was refused: " in failed.reason
+    assert f"{outside}/" in failed.reason and "write temporary files to $TMPDIR" in failed.reason
     assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
     assert (outside / "victim.txt").read_text() == "precious"
     # the report the runner can make of it
@@ -140,6 +143,21 @@ async def test_a_job_writing_outside_its_working_copy_is_refused_and_the_worker_
     assert "misbehave.py" in after.log_tail
     if isinstance(launcher, ForkServerLauncher):
         assert server is not None and launcher.server_pid == server
+
+
+@landlock
+async def test_a_job_that_swallows_a_refused_write_and_exits_0_is_not_plain_success(
+    worker_env: AwsSandbox, launcher: Launcher, outside: Path
+) -> None:
+    request = write_outside(worker_env, outside)
+    request.parameters["swallow"] = True
+    result = await run(runner_on(worker_env, launcher), request)
+    assert result.exit_code == 0
+    assert result.errors_logged >= 1  # so the run is succeeded_with_errors
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("the job tried to write outside its working copy")
+    assert f"{outside}/" in result.warnings[0]
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
 
 
 async def test_confine_writes_false_lets_the_write_through(
@@ -330,3 +348,36 @@ def test_reading_stays_allowed_and_dev_null_stays_writable(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "1", "0"]
+
+
+@landlock
+async def test_a_run_whose_job_writes_outside_fails_and_says_so(
+    client, start_worker, aws_sandbox: AwsSandbox, outside: Path
+) -> None:
+    from remedy.starter import start_remediation, wait_for_result
+    from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState
+    from tests.findings import aws_finding
+
+    worker = await start_worker(JOBCODE)
+    run_id = await start_remediation(
+        client,
+        aws_finding(aws_sandbox.open_security_group(22, "confined")),
+        RemediationSpec(
+            steps=[
+                JobStep(
+                    job="write_outside",
+                    parameters={"outside": str(outside)},
+                    retry=RetrySettings(max_attempts=1),
+                )
+            ],
+            access=AccountAccess(
+                role_arn=aws_sandbox.role_arn, external_id=aws_sandbox.external_id
+            ),
+        ),
+        worker.group_id,
+    )
+    status = await wait_for_result(client, run_id)
+    assert status.state == RunState.FAILED
+    assert "the job tried to write outside its working copy and was refused: " in status.message
+    assert f"{outside}/written.txt" in status.message
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]

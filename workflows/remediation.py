@@ -286,6 +286,7 @@ class RemediationWorkflow:
             return
         step.changes = result.changes
         done = f"{len(result.changes)} change(s)" if result.changes else "no change needed"
+        done += "".join(f"; {warning}" for warning in result.warnings)
         self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
 
     async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:

@@ -80,6 +80,12 @@ def through_a_fork_server() -> str:
 
 
 print(f"fork server: {through_a_fork_server()}", flush=True)
+if json.loads(sys.argv[1])["remediationParameters"].get("swallow"):
+    try:  # a job that hides the refusal and exits 0
+        open(os.path.join(outside, "written.txt"), "w").close()
+    except OSError as exc:
+        print(f"could not write, carrying on: {exc}", flush=True)
+    sys.exit(0)
 with open(os.path.join(outside, "written.txt"), "w") as escaped:  # unguarded: fails the job
     escaped.write("escaped")
 print("wrote", os.path.join(outside, "written.txt"))

@@ -43,6 +43,8 @@ SECRET_VARIABLES = (
     "TEMPORAL_API_KEY",
     "JIRA_API_TOKEN",
     "JIRA_TOKEN",
+    "REMEDY_PAYLOAD_KEY",
+    "REMEDY_PAYLOAD_OLD_KEYS",
 )
 
 UNCONFINED_WARNING = (
@@ -72,6 +74,8 @@ class WorkerParts:
 def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> WorkerParts:
     for name in SECRET_VARIABLES:
         register_secret(os.environ.get(name))
+        for value in os.environ.get(name, "").split(","):  # the old payload keys are a list
+            register_secret(value.strip() or None)
     registry = discover(job_code or settings.job_code)
     credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     # the job's environment is built from an allow-list (job_runner.PASSED_THROUGH); never the

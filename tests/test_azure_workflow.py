@@ -7,6 +7,7 @@ subprocesses with the contract's environment.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -283,3 +284,71 @@ async def test_azure_tagging_skips_what_it_cannot_tag(
         tagging.tag_resource, tag_input("nsg-gone", "azure:network-security-group")
     )
     assert not gone.tagged and "404 ResourceNotFound" in gone.message, gone.message
+
+
+async def test_many_concurrent_findings_on_one_nsg_all_take_effect(
+    client: Client, start_worker, azure_env: AzureSandbox, resource_group: str
+) -> None:
+    """Ten findings on one NSG, one port each, remediated at once: every port ends closed.
+
+    An NSG update writes the whole group, so without the ETag If-Match (and a re-read on 412) one
+    job's write would silently undo another's.
+    """
+    ports = [22, 3389, 5432, 1433, 3306, 6379, 8080, 9200, 27017, 5601]
+    name = f"nsg-many-{uuid.uuid4().hex[:8]}"
+
+    def allow(rule: str, priority: int, port: str) -> dict[str, Any]:
+        return {
+            "name": rule,
+            "properties": {
+                "protocol": "Tcp",
+                "access": "Allow",
+                "direction": "Inbound",
+                "priority": priority,
+                "sourceAddressPrefix": "*",
+                "sourcePortRange": "*",
+                "destinationAddressPrefix": "*",
+                "destinationPortRange": port,
+            },
+        }
+
+    rules = [allow(f"open-{p}", 100 + i, str(p)) for i, p in enumerate(ports) if p != 8080]
+    rules += [allow("web", 200, "443"), allow("range", 210, "8000-8100")]
+    network = azure_env.network_client()
+    network.network_security_groups.begin_create_or_update(
+        resource_group,
+        name,
+        NetworkSecurityGroup({"location": "westeurope", "properties": {"securityRules": rules}}),
+    ).result()
+    worker = await start_worker(JOBS)
+
+    run_ids = []
+    for port in ports:
+        run_id = f"azure-many-{port}-{uuid.uuid4().hex[:8]}"
+        spec = RemediationSpec(
+            steps=[
+                JobStep(job="azure_network_security_group_close_port", parameters={"port": port})
+            ]
+        )
+        await client.start_workflow(
+            "RemediationWorkflow",
+            RemediationInput(payload=azure_finding(azure_env, name), spec=spec),
+            id=run_id,
+            task_queue=f"remedy-{worker.group_id}",
+        )
+        run_ids.append(run_id)
+    statuses = await asyncio.gather(*(wait_for_result(client, r) for r in run_ids))
+
+    assert [s.state for s in statuses] == [RunState.SUCCEEDED] * len(ports), [
+        s.message for s in statuses
+    ]
+    found = network.network_security_groups.get(resource_group, name)
+    left = {
+        r.name: (r.destination_port_range, r.destination_port_ranges)
+        for r in found.security_rules or []
+    }
+    assert set(left) == {"web", "range"}, left
+    assert left["web"][0] == "443"
+    assert sorted(left["range"][1] or [left["range"][0]]) == ["8000-8079", "8081-8100"]
+    logs = "\n".join(s.steps[2].log_tail for s in statuses)
+    assert "changed since it was read (412 on If-Match" in logs  # they did collide

@@ -83,24 +83,26 @@ def azure_finding(
     }
 
 
+def allow(rule: str, priority: int, port: str) -> dict[str, Any]:
+    """An inbound Tcp rule letting any source reach `port`."""
+    return {
+        "name": rule,
+        "properties": {
+            "protocol": "Tcp",
+            "access": "Allow",
+            "direction": "Inbound",
+            "priority": priority,
+            "sourceAddressPrefix": "*",
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": "*",
+            "destinationPortRange": port,
+        },
+    }
+
+
 def new_nsg(sandbox: AzureSandbox, resource_group: str) -> str:
     name = f"nsg-{uuid.uuid4().hex[:8]}"
-    rules = [
-        {
-            "name": name_,
-            "properties": {
-                "protocol": "Tcp",
-                "access": "Allow",
-                "direction": "Inbound",
-                "priority": priority,
-                "sourceAddressPrefix": "*",
-                "sourcePortRange": "*",
-                "destinationAddressPrefix": "*",
-                "destinationPortRange": port,
-            },
-        }
-        for name_, priority, port in (("ssh", 100, "22"), ("web", 110, "443"))
-    ]
+    rules = [allow("ssh", 100, "22"), allow("web", 110, "443")]
     document = {
         "location": "westeurope",
         "tags": {"owner": "team-a"},
@@ -296,21 +298,6 @@ async def test_many_concurrent_findings_on_one_nsg_all_take_effect(
     """
     ports = [22, 3389, 5432, 1433, 3306, 6379, 8080, 9200, 27017, 5601]
     name = f"nsg-many-{uuid.uuid4().hex[:8]}"
-
-    def allow(rule: str, priority: int, port: str) -> dict[str, Any]:
-        return {
-            "name": rule,
-            "properties": {
-                "protocol": "Tcp",
-                "access": "Allow",
-                "direction": "Inbound",
-                "priority": priority,
-                "sourceAddressPrefix": "*",
-                "sourcePortRange": "*",
-                "destinationAddressPrefix": "*",
-                "destinationPortRange": port,
-            },
-        }
 
     rules = [allow(f"open-{p}", 100 + i, str(p)) for i, p in enumerate(ports) if p != 8080]
     rules += [allow("web", 200, "443"), allow("range", 210, "8000-8100")]

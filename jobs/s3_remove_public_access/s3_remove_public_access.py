@@ -32,13 +32,18 @@ BLOCK_ALL: PublicAccessBlockConfigurationTypeDef = {
 }
 
 
-def block_public_access(s3: S3Client, bucket: str) -> None:
+def public_access_block(s3: S3Client, bucket: str) -> PublicAccessBlockConfigurationTypeDef:
+    """The bucket's public access block; {} when it has none."""
     try:
-        current = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        return s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "NoSuchPublicAccessBlockConfiguration":
             raise
-        current = {}
+        return {}
+
+
+def block_public_access(s3: S3Client, bucket: str) -> None:
+    current = public_access_block(s3, bucket)
     if all(current.get(name) is True for name in BLOCK_ALL):
         jobkit.info(f"ok: {bucket} already blocks all public access")
         return

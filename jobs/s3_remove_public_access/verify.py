@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-from s3_remove_public_access import BLOCK_ALL, PUBLIC_GROUPS
+from s3_remove_public_access import BLOCK_ALL, PUBLIC_GROUPS, public_access_block
 
 from remedy import jobkit
 
@@ -11,12 +10,7 @@ from remedy import jobkit
 def verify(finding: jobkit.Finding) -> None:
     s3 = jobkit.s3_client(finding)
     bucket = finding.object_id
-    try:
-        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchPublicAccessBlockConfiguration":
-            raise
-        block = {}
+    block = public_access_block(s3, bucket)
     problems = [f"{bucket}: {name} is off" for name in BLOCK_ALL if block.get(name) is not True]
     for grant in s3.get_bucket_acl(Bucket=bucket).get("Grants", []):
         group = grant.get("Grantee", {}).get("URI", "")

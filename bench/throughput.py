@@ -123,10 +123,10 @@ def finding(group: str, sandbox: AwsSandbox) -> dict[str, object]:
 
 
 async def remediate(
-    client: Client, sandbox: AwsSandbox, groups: list[str], group_id: str
+    client: Client, sandbox: AwsSandbox, groups: list[str], group_id: str, verify: bool
 ) -> tuple[float, list[float]]:
     spec = RemediationSpec(
-        steps=[JobStep(job="security_group_close_port_22")],
+        steps=[JobStep(job="security_group_close_port_22", verify=verify)],
         access=AccountAccess(external_id=sandbox.external_id),
     )
     submitted: dict[str, float] = {}
@@ -159,7 +159,7 @@ def still_open(sandbox: AwsSandbox, groups: list[str]) -> int:
     )
 
 
-async def main(n: int, launcher: str, profile: str | None) -> None:
+async def main(n: int, launcher: str, profile: str | None, verify: bool = True) -> None:
     state = Path(tempfile.mkdtemp(prefix="remedy-bench-"))
     port = free_port()
     server = start_dev_server(port, state / "temporal")
@@ -207,7 +207,7 @@ async def main(n: int, launcher: str, profile: str | None) -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        remedy_s, latencies = await remediate(client, sandbox, groups, group_id)
+        remedy_s, latencies = await remediate(client, sandbox, groups, group_id, verify)
         if spy:
             spy.send_signal(2)
             spy.wait(30)
@@ -233,7 +233,8 @@ async def main(n: int, launcher: str, profile: str | None) -> None:
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     print(f"end to end, {n} findings, launcher {launcher}, {os.cpu_count()} cores")
     print(f"  no-op chain ({STEPS} activities): {n / noop_s:7.1f} workflows/s")
-    print(f"  remedy (fix + tag)           : {n / remedy_s:7.1f} remediations/s")
+    what = "fix + verify + tag" if verify else "fix + tag"
+    print(f"  remedy ({what}){' ' * (20 - len(what))}: {n / remedy_s:7.1f} remediations/s")
     print(f"  ratio remedy / no-op chain   : {noop_s / remedy_s:7.2f}")
     print(
         f"  submission -> fixed          : p50 {statistics.median(latencies):.2f} s   p95 {p95:.2f} s"
@@ -257,5 +258,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--profile", metavar="FILE", help="py-spy samples of the worker (raw format)"
     )
+    parser.add_argument(
+        "--no-verify", action="store_true", help="skip the job's verify.py step (JobStep.verify)"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.n, arguments.launcher, arguments.profile))
+    asyncio.run(main(arguments.n, arguments.launcher, arguments.profile, not arguments.no_verify))

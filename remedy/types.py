@@ -86,6 +86,8 @@ class JobStep(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     timeout_s: float = Field(default=900.0, gt=0, le=6 * 3600)
+    #: run the job's `verify.py` after it, when the job has one (one more job process per run)
+    verify: bool = True
 
 
 class TagSettings(BaseModel):

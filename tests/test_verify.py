@@ -124,3 +124,20 @@ async def test_the_s3_job_is_verified_after_its_fix(
     )
     grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
     assert not [g for g in grants if "AllUsers" in g["Grantee"].get("URI", "")]
+
+
+async def test_a_step_can_turn_verification_off(
+    client: Client, start_worker, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker(JOBCODE)
+    group = aws_sandbox.open_security_group(22, "unverified")
+    run_id = await start_remediation(
+        client,
+        aws_finding(group),
+        spec(aws_sandbox, JobStep(job="claims_closed_22", verify=False)),
+        worker.group_id,
+    )
+    status = await wait_for_result(client, run_id)
+    assert [s.kind for s in status.steps] == ["validate", "assume_role", "job", "tag"]
+    assert status.state == RunState.SUCCEEDED  # the claim is taken on trust, as asked
+    assert open_on_22(aws_sandbox, group)

@@ -132,7 +132,7 @@ class RemediationWorkflow:
             await self._assume_role(finding)
             for index, job_step in enumerate(spec.steps):
                 await self._run_job(self._job_steps[index], job_step, finding)
-                if job_step.job in finding.verifiable:
+                if index in self._verify_steps:
                     await self._run_job(self._verify_steps[index], job_step, finding, verify=True)
             await self._tag(request, finding)
         except asyncio.CancelledError:
@@ -195,7 +195,7 @@ class RemediationWorkflow:
                 ]
             )
         for index, job_step in enumerate(request.spec.steps):
-            if job_step.job in finding.verifiable:  # a verify step after the job it checks
+            if job_step.verify and job_step.job in finding.verifiable:  # after the job it checks
                 verify = StepStatus(name=f"verify {job_step.job}", kind="verify")
                 self._verify_steps[index] = verify
                 steps = self._status.steps

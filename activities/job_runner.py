@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,8 @@ PASSED_THROUGH = (
 CHANGE_PREFIX = "CHANGE: "
 NONCOMPLIANT_PREFIX = "NONCOMPLIANT: "
 KILL_GRACE_S = 3.0
+#: finished jobs' results kept for answering a retry whose first completion was lost
+FINISHED_KEPT = 10_000
 HEARTBEAT_EVERY_S = 5.0
 READ_CHUNK = 65536
 
@@ -151,10 +154,22 @@ class JobRunner:
         self.output_cap = output_cap
         self.tail_bytes = tail_bytes
         self.worker_env = dict(os.environ if worker_env is None else worker_env)
+        #: results of jobs that exited 0, by (workflow, run, activity): a retry of one of these
+        #: means its completion never reached Temporal (an outage); it is answered, not re-run
+        self._finished: OrderedDict[tuple[str, str, str], JobResult] = OrderedDict()
 
     @activity.defn(name="run_job")
     async def run_job(self, request: RunJobInput) -> JobResult:
         info = activity.info()
+        key = (info.workflow_id or "", info.workflow_run_id or "", info.activity_id)
+        if info.attempt > 1 and (done := self._finished.get(key)) is not None:
+            log.warning(
+                "this job already finished on this worker but Temporal did not hear of it (its "
+                "completion was lost, e.g. while the server was unreachable): reporting that "
+                "result again instead of running the job twice",
+                extra={"runId": request.run_id, "job": request.job, "attempt": info.attempt},
+            )
+            return done
         try:
             job = self.registry.get(request.job)
             parameters = job.resolve_parameters(request.parameters)
@@ -262,7 +277,7 @@ class JobRunner:
             if refused:
                 reason += f" ({refused})"
         else:
-            return JobResult(
+            result = JobResult(
                 job=request.job,
                 exit_code=0,
                 attempt=info.attempt,
@@ -273,6 +288,10 @@ class JobRunner:
                 warnings=[refused] if refused else [],
                 output_truncated=output.dropped > 0,
             )
+            self._finished[key] = result
+            while len(self._finished) > FINISHED_KEPT:
+                self._finished.popitem(last=False)
+            return result
         sign = None if timed_out or noncompliant else transient_sign(text)
         failure = JobFailure(
             job=request.job,

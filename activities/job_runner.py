@@ -8,7 +8,14 @@ A job is untrusted code. Each attempt gets:
 - a timeout that kills the whole process group (and the group is killed after a normal exit too,
   so a job cannot leave a grandchild running);
 - stdout and stderr merged, capped, redacted, returned as the step's log tail and written line by
-  line to the worker's structured log.
+  line to the worker's structured log;
+- writes confined to its working directory (Landlock, `activities/confine.py`), refused ones named
+  in the step's result.
+
+A failure is classified for the workflow: `JobTransientFailure` when the log shows the cloud was
+unreachable or throttling (`activities/transient.py`), `StillNonCompliant` when a `verify.py` says
+so, `JobTimeout`, else `JobFailed`. A retry of a job that already exited 0 here (its completion
+lost in a Temporal outage) gets the kept result instead of a second run.
 """
 
 from __future__ import annotations

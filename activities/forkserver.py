@@ -175,6 +175,7 @@ def peer_pid(conn: socket.socket) -> int:
 
 class Server:
     def __init__(self, path: str) -> None:
+        self.path = path
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(128)
@@ -213,6 +214,9 @@ class Server:
                 for pid in [*self.children, *(spare for spare, _ in self.spares)]:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(OSError):  # nobody else will remove our socket now
+                    os.unlink(self.path)
+                    os.rmdir(os.path.dirname(self.path))
                 os._exit(0)  # no interpreter shutdown: the SDKs' exit handlers could hang it
             for key, _ in self.selector.select(timeout=1.0):
                 if key.data == "accept":

@@ -39,16 +39,20 @@ SIGNS: tuple[tuple[str, str], ...] = (
     ("(InternalFailure)", "the cloud had an internal error"),
     ("(ServerBusy)", "the cloud service is busy"),
 )
+#: how many of the log's last non-empty lines say what the job died of
+LAST_LINES = 2
 _STATUS = re.compile(r"\b(502 Bad Gateway|503 Service Unavailable|504 Gateway Time-?out)\b")
 
 
 def transient_sign(log_text: str) -> str | None:
     """Why this failed run's log looks transient, or None when it looks like the job's own fault.
 
-    Only the last 20 000 characters count: the error a job died of is printed at the end, and a
-    long log that mentions a throttled call it recovered from early on is not a transient failure.
+    Only the last two non-empty lines count: the error a job died of is printed last (a
+    traceback's final line, jobkit's `ERROR:` line), and a connection refused or a throttled call
+    that the job met and got past earlier is not what failed it.
     """
-    tail = log_text[-20_000:]
+    lines = [line for line in log_text[-20_000:].splitlines() if line.strip()]
+    tail = "\n".join(lines[-LAST_LINES:])
     for sign, meaning in SIGNS:
         if sign in tail:
             return f"{meaning} ({sign})"

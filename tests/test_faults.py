@@ -102,6 +102,11 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_job_behind(
         await asyncio.sleep(0.2)
     assert len(orphans) >= 10, (tmp_path / "first.log").read_text()[-3000:]
     fork_servers = children(first.pid)
+    sockets = [
+        Path(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-2].decode())
+        for pid in fork_servers
+    ]
+    assert sockets and all(path.is_socket() for path in sockets), sockets
     first.send_signal(signal.SIGKILL)
     first.wait()
 
@@ -116,6 +121,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_job_behind(
         assert not [pid for pid in fork_servers if alive(pid)], (
             "the dead worker's fork server lives on"
         )
+        assert not [path for path in sockets if path.parent.exists()], "its socket is left behind"
         statuses = await asyncio.wait_for(
             asyncio.gather(*(wait_for_result(client, r) for r in run_ids)), 240
         )

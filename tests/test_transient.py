@@ -54,3 +54,13 @@ def test_a_job_s_own_failure_is_not_transient(log: str) -> None:
 def test_only_the_end_of_a_long_log_counts() -> None:
     recovered = "retrying after (Throttling)\n" + "x" * 30_000 + "\nKeyError: 'ObjectId'\n"
     assert transient_sign(recovered) is None
+
+
+def test_a_connection_refused_the_job_got_past_is_not_what_failed_it() -> None:
+    log = (
+        "fork server: (Connection refused)\n"
+        "Traceback (most recent call last):\n"
+        '  File "job.py", line 3, in <module>\n'
+        "PermissionError: [Errno 13] Permission denied: '/etc/x'\n"
+    )
+    assert transient_sign(log) is None

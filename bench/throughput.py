@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -229,6 +230,7 @@ async def main(n: int, launcher: str, profile: str | None, verify: bool = True) 
             worker.kill()
         sandbox.stop()
         stop_process(server)
+        shutil.rmtree(state, ignore_errors=True)  # its Temporal database and the worker's log
     ordered = sorted(latencies)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     print(f"end to end, {n} findings, launcher {launcher}, {os.cpu_count()} cores")

@@ -136,8 +136,8 @@ class ForkServerLauncher:
 
     def __init__(self, *, confine_writes: bool = True) -> None:
         self.confine_writes = confine_writes and landlock_abi() > 0
-        self._dir = tempfile.mkdtemp(prefix="remedy-forkserver-")
-        self._path = os.path.join(self._dir, "socket")
+        self._dir = ""  # made with the first server: a launcher never used leaves nothing behind
+        self._path = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = asyncio.Lock()
         self._fallback = SubprocessLauncher(confine_writes=confine_writes)
@@ -154,6 +154,9 @@ class ForkServerLauncher:
                 log.warning(
                     "the fork server exited (code %s); starting a new one", self._process.returncode
                 )
+            if not self._dir:
+                self._dir = tempfile.mkdtemp(prefix="remedy-forkserver-")
+                self._path = os.path.join(self._dir, "socket")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path)
             self._process = await asyncio.to_thread(self._start_server)
@@ -249,9 +252,11 @@ class ForkServerLauncher:
                 await asyncio.wait_for(asyncio.to_thread(self._process.wait), 10)
             except TimeoutError:
                 self._process.kill()
-        with contextlib.suppress(OSError):
-            os.unlink(self._path)
-            os.rmdir(self._dir)
+        if self._dir:  # the socket may be gone already (a server whose worker died removes it)
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+            with contextlib.suppress(OSError):
+                os.rmdir(self._dir)
 
 
 def make_launcher(name: str, *, confine_writes: bool = True) -> Launcher:

@@ -5,7 +5,8 @@ enforced; Azure: the Resource Manager + Entra ID emulator; Jira: the REST emulat
 `remedy worker` process; creates an EC2 instance whose security group opens 22 to the internet, a
 security group open on 3389, a public bucket and an Azure network security group open on 22;
 remediates the four findings through workflows; checks on the emulators that each is fixed and
-tagged and has its Jira issue; prints a table; stops everything it started.
+tagged and has its Jira issue; prints a table; sweeps every history, log, database and hub answer
+for the secrets it used (remedy/secret_sweep.py); stops everything it started.
 """
 
 from __future__ import annotations
@@ -395,8 +396,9 @@ def demo(
     ] = STATE / "demo",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the remediations.")] = 180.0,
 ) -> None:
-    """Fix four findings (AWS and Azure) end to end on the embedded stack, one Jira issue each;
-    exit 0 only if all are fixed, tagged and ticketed.
+    """Fix four findings (AWS and Azure) end to end on the embedded stack, one Jira issue each,
+    then sweep for leaked secrets; exit 0 only if all are fixed, tagged and ticketed and no
+    secret leaked.
 
     Everything it starts (dev server, sandbox cloud, worker) is stopped before it exits. The runs
     stay in STATE_DIR/temporal: `remedy dev-server --state-dir STATE_DIR/temporal` shows them in

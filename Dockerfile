@@ -18,7 +18,6 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker
 COPY hub ./hub
-COPY sandbox ./sandbox
 # a regular (non-editable) install into its own virtual environment, copied whole below
 RUN python -m venv /opt/remedy \
     && /opt/remedy/bin/pip install . \

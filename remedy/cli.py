@@ -202,7 +202,7 @@ def _remediate_through_hub(
         raise fail("--action runs a hub action on --finding ids: give no JOB or --payload with it")
     if not finding_ids:
         raise fail("--action needs at least one --finding (a finding id known to the hub)")
-    from remedy.hub_cli import remediate_action
+    from remedy.hub_cli_runs import remediate_action
 
     remediate_action(action=action, finding=finding_ids, wait=wait, timeout=timeout)
 

@@ -188,8 +188,6 @@ def demo(
             f"[bold]3/6[/bold] hub at {hub.url}: worker group {group_id}, the sandbox's "
             "AWS account and Azure subscription associated"
         )
-        log_file = state_dir / "worker.log"
-        log_file.unlink(missing_ok=True)
         env = clean_env(
             **sandbox_worker_env(clouds),
             TEMPORAL_ADDRESS=settings.address,
@@ -198,15 +196,7 @@ def demo(
             VSS_CLIENT_ID=client_id,
             VSS_CLIENT_SECRET=client_secret,
         )
-        console.print(f"[bold]4/6[/bold] remedy worker --group {group_id} (log: {log_file})")
-        processes.append(worker_process(group_id, env, log_file))
-        line = wait_for_line(log_file, "Worker started and is waiting for work", 90, processes[-1])
-        console.print("    " + line, markup=False, highlight=False)
-        worker = wait_online(hub, group_id)
-        console.print(
-            f"    the hub shows worker {worker['worker_id']} {worker['state']} with "
-            f"{len(worker['jobs'])} jobs"
-        )
+        processes.append(_start_worker(hub, group_id, env, state_dir / "worker.log"))
         cases = create_findings(clouds)
         publish_actions(hub, group_id, cases, clouds)
         console.print(
@@ -230,6 +220,28 @@ def demo(
             hub.stop()
         if clouds:
             clouds.stop()
+    raise typer.Exit(0 if _all_fixed(cases, sweep, state_dir) else 1)
+
+
+def _start_worker(
+    hub: DemoHub, group_id: str, env: dict[str, str], log_file: Path
+) -> subprocess.Popen[bytes]:
+    """`remedy worker` as deployed, returned once the hub shows it online."""
+    log_file.unlink(missing_ok=True)
+    console.print(f"[bold]4/6[/bold] remedy worker --group {group_id} (log: {log_file})")
+    process = worker_process(group_id, env, log_file)
+    line = wait_for_line(log_file, "Worker started and is waiting for work", 90, process)
+    console.print("    " + line, markup=False, highlight=False)
+    worker = wait_online(hub, group_id)
+    console.print(
+        f"    the hub shows worker {worker['worker_id']} {worker['state']} with "
+        f"{len(worker['jobs'])} jobs"
+    )
+    return process
+
+
+def _all_fixed(cases: list[Case], sweep: Sweep | None, state_dir: Path) -> bool:
+    """The demo's verdict, printed: every finding fixed, tagged and ticketed, no secret leaked."""
     ok = (
         bool(cases)
         and all(c.fixed and c.tagged and c.ticket and c.state == RunState.SUCCEEDED for c in cases)
@@ -249,4 +261,4 @@ def demo(
         console.print(
             f"[red]Not every finding was fixed.[/red] Worker log: {state_dir / 'worker.log'}"
         )
-    raise typer.Exit(0 if ok else 1)
+    return ok

@@ -220,20 +220,9 @@ def ingest(session: Session, payloads: list[Any]) -> Ingested:
             index=index, finding_id=finding.id, result="created" if created else "updated"
         )
         for action in published:
-            if mismatch(facts, action, accounts.get(action.group_id, set())) is not None:
-                continue
-            item.matched.append(action.id)
-            group = groups.get(action.group_id)
-            if not action.auto_remediate or finding.status == "suppressed" or group is None:
-                continue
-            if not group.enabled:
-                continue  # a disabled group takes no new runs; the match is still reported
-            run, claimed = claim_run(
-                session, finding, action, trigger="auto", by="auto-remediation"
-            )
-            if claimed:
-                payload_auto = {**finding.payload, "autoRemediate": True}
-                to_start.append(RunToStart(run.id, action.id, finding.id, group.id, payload_auto))
+            if mismatch(facts, action, accounts.get(action.group_id, set())) is None:
+                item.matched.append(action.id)
+                to_start += _auto_run(session, finding, action, groups.get(action.group_id))
         item.runs = list(
             session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
         )
@@ -241,6 +230,21 @@ def ingest(session: Session, payloads: list[Any]) -> Ingested:
         item.status = cast(FindingStatus, finding.status)
         items.append(item)
     return Ingested(items, to_start)
+
+
+def _auto_run(
+    session: Session, finding: Finding, action: Remediation, group: WorkerGroup | None
+) -> list[RunToStart]:
+    """The run a matching auto-remediating action claims (none if claimed before or held off)."""
+    if not action.auto_remediate or finding.status == "suppressed" or group is None:
+        return []
+    if not group.enabled:
+        return []  # a disabled group takes no new runs; the match is still reported
+    run, claimed = claim_run(session, finding, action, trigger="auto", by="auto-remediation")
+    if not claimed:
+        return []
+    payload = {**finding.payload, "autoRemediate": True}
+    return [RunToStart(run.id, action.id, finding.id, group.id, payload)]
 
 
 def _stated_id(payload: Any) -> str | None:

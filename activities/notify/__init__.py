@@ -33,6 +33,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -87,54 +88,18 @@ class NotifyActivities:
     @activity.defn(name="notify")
     async def notify(self, request: NotifyInput) -> NotifyResult:
         info = activity.info()
-        execution, run_id = info.workflow_run_id or info.activity_id, request.status.run_id
-        last_attempt = info.attempt >= request.settings.max_attempts
-        result = NotifyResult()
-        done: list[str] = []
-        failed: list[str] = []
-        retry_later = False
-        ticket: Ticket | None = None
-
-        if request.settings.jira is not None:
-            try:
-                filed = await asyncio.to_thread(
-                    self._file_ticket, request, request.settings.jira, execution
-                )
-            except ApplicationError as error:
-                if not error.non_retryable and not last_attempt:
-                    log.warning("no Jira issue yet: %s", error.message, extra={"runId": run_id})
-                    raise  # the webhook waits for the retry, so it is called once
-                failed.append(error.message)
-                retry_later = retry_later or not error.non_retryable
-            else:
-                ticket, result.jira_issue, result.jira_url = filed, filed.key, filed.url
-                done.append(filed.message)
-
-        if request.settings.webhook is not None:
-            document = webhook_document(request, self.ui_link(run_id), execution, ticket)
-            try:
-                result.webhook_status = await asyncio.to_thread(
-                    post_webhook, request.settings.webhook.url, document, f"{run_id}/{execution}"
-                )
-            except WebhookFailure as failure:
-                result.webhook_status = failure.status
-                if failure.retryable and not last_attempt:
-                    log.warning(
-                        "webhook not called yet: %s", failure.message, extra={"runId": run_id}
-                    )
-                    raise ApplicationError(failure.message, type="WebhookUnavailable") from None
-                failed.append(failure.message)
-                retry_later = retry_later or failure.retryable
-            else:
-                done.append(f"webhook answered {result.webhook_status}")
-
-        if not done:
-            message = "; ".join(failed) or "nothing to notify"
+        execution = info.workflow_run_id or info.activity_id
+        outcome = _Outcome(last_attempt=info.attempt >= request.settings.max_attempts)
+        ticket = await self._jira(request, execution, outcome)
+        await self._webhook(request, execution, ticket, outcome)
+        run_id, result = request.status.run_id, outcome.result
+        if not outcome.done:
+            message = "; ".join(outcome.failed) or "nothing to notify"
             log.warning("no notification made: %s", message, extra={"runId": run_id})
             raise ApplicationError(
-                message, type="NotificationFailed", non_retryable=not retry_later
+                message, type="NotificationFailed", non_retryable=not outcome.retry_later
             )
-        result.message = "; ".join(done + [f"but {reason}" for reason in failed])
+        result.message = "; ".join(outcome.done + [f"but {reason}" for reason in outcome.failed])
         log.info(
             result.message,
             extra={
@@ -144,3 +109,59 @@ class NotifyActivities:
             },
         )
         return result
+
+    async def _jira(self, request: NotifyInput, execution: str, outcome: _Outcome) -> Ticket | None:
+        """The run's Jira issue, when configured; a retryable failure is raised for a retry
+        unless this is the last attempt (the webhook waits for it, so it is called once)."""
+        if request.settings.jira is None:
+            return None
+        try:
+            ticket = await asyncio.to_thread(
+                self._file_ticket, request, request.settings.jira, execution
+            )
+        except ApplicationError as error:
+            if not error.non_retryable and not outcome.last_attempt:
+                log.warning(
+                    "no Jira issue yet: %s", error.message, extra={"runId": request.status.run_id}
+                )
+                raise
+            outcome.failed.append(error.message)
+            outcome.retry_later = outcome.retry_later or not error.non_retryable
+            return None
+        outcome.result.jira_issue, outcome.result.jira_url = ticket.key, ticket.url
+        outcome.done.append(ticket.message)
+        return ticket
+
+    async def _webhook(
+        self, request: NotifyInput, execution: str, ticket: Ticket | None, outcome: _Outcome
+    ) -> None:
+        """Call the webhook, when configured, with the report (and the issue filed, if any)."""
+        if request.settings.webhook is None:
+            return
+        run_id = request.status.run_id
+        document = webhook_document(request, self.ui_link(run_id), execution, ticket)
+        try:
+            outcome.result.webhook_status = await asyncio.to_thread(
+                post_webhook, request.settings.webhook.url, document, f"{run_id}/{execution}"
+            )
+        except WebhookFailure as failure:
+            outcome.result.webhook_status = failure.status
+            if failure.retryable and not outcome.last_attempt:
+                log.warning("webhook not called yet: %s", failure.message, extra={"runId": run_id})
+                raise ApplicationError(failure.message, type="WebhookUnavailable") from None
+            outcome.failed.append(failure.message)
+            outcome.retry_later = outcome.retry_later or failure.retryable
+            return
+        outcome.done.append(f"webhook answered {outcome.result.webhook_status}")
+
+
+@dataclass
+class _Outcome:
+    """What one notify attempt achieved so far, channel by channel."""
+
+    last_attempt: bool
+    result: NotifyResult = field(default_factory=NotifyResult)
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    #: a channel failed in a way a later run of the step could mend
+    retry_later: bool = False

@@ -34,7 +34,8 @@ from temporalio.worker import Worker
 
 from bench.noop import STEPS, NoopChain, noop
 from remedy.config import TemporalSettings
-from remedy.stack import builtin_aws_policies, clean_env, wait_for_line, worker_process
+from remedy.local_processes import clean_env, wait_for_line, worker_process
+from remedy.sandbox_cloud import builtin_aws_policies
 from remedy.starter import start_remediation, wait_for_result
 from remedy.temporal import connect, start_dev_server, stop_process
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState

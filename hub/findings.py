@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.claims import RunToStart, claim_run, follow_runs
 from hub.errors import ApiError, check_storable, not_found
 from hub.groups import group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, WorkerGroup, utcnow
@@ -18,7 +19,6 @@ from remedy.payload import PayloadError, validate_payload
 from remedy.types import AccountAccess
 
 MAX_BATCH = 1000
-ACTIVE = ("pending", "submitted", "running")
 
 
 @dataclass
@@ -178,15 +178,6 @@ def mismatch(
 
 
 @dataclass
-class RunToStart:
-    run_id: str
-    action_id: int
-    finding_id: str
-    group_id: str
-    payload: dict[str, Any]
-
-
-@dataclass
 class Ingested:
     items: list[IngestItem]
     to_start: list[RunToStart]
@@ -194,8 +185,6 @@ class Ingested:
 
 def ingest(session: Session, payloads: list[Any]) -> Ingested:
     """Store each finding, match it, and claim an auto run per (finding, auto action)."""
-    from hub.runs import claim_run
-
     if not payloads:
         raise ApiError(422, "no findings in the request", "send one finding or a list of them")
     if len(payloads) > MAX_BATCH:
@@ -231,20 +220,9 @@ def ingest(session: Session, payloads: list[Any]) -> Ingested:
             index=index, finding_id=finding.id, result="created" if created else "updated"
         )
         for action in published:
-            if mismatch(facts, action, accounts.get(action.group_id, set())) is not None:
-                continue
-            item.matched.append(action.id)
-            group = groups.get(action.group_id)
-            if not action.auto_remediate or finding.status == "suppressed" or group is None:
-                continue
-            if not group.enabled:
-                continue  # a disabled group takes no new runs; the match is still reported
-            run, claimed = claim_run(
-                session, finding, action, trigger="auto", by="auto-remediation"
-            )
-            if claimed:
-                payload_auto = {**finding.payload, "autoRemediate": True}
-                to_start.append(RunToStart(run.id, action.id, finding.id, group.id, payload_auto))
+            if mismatch(facts, action, accounts.get(action.group_id, set())) is None:
+                item.matched.append(action.id)
+                to_start += _auto_run(session, finding, action, groups.get(action.group_id))
         item.runs = list(
             session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
         )
@@ -254,29 +232,27 @@ def ingest(session: Session, payloads: list[Any]) -> Ingested:
     return Ingested(items, to_start)
 
 
+def _auto_run(
+    session: Session, finding: Finding, action: Remediation, group: WorkerGroup | None
+) -> list[RunToStart]:
+    """The run a matching auto-remediating action claims (none if claimed before or held off)."""
+    if not action.auto_remediate or finding.status == "suppressed" or group is None:
+        return []
+    if not group.enabled:
+        return []  # a disabled group takes no new runs; the match is still reported
+    run, claimed = claim_run(session, finding, action, trigger="auto", by="auto-remediation")
+    if not claimed:
+        return []
+    payload = {**finding.payload, "autoRemediate": True}
+    return [RunToStart(run.id, action.id, finding.id, group.id, payload)]
+
+
 def _stated_id(payload: Any) -> str | None:
     try:
         value = payload["notificationInfo"]["FindingInfo"]["FindingId"]
     except (KeyError, TypeError):
         return None
     return str(value)[:200] if value is not None else None
-
-
-def follow_runs(session: Session, finding: Finding) -> None:
-    """The finding's status from its runs: remediating while one is active, else the last outcome."""
-    if finding.status == "suppressed":
-        return
-    runs = session.scalars(
-        select(Run).where(Run.finding_id == finding.id).order_by(Run.updated_at.desc())
-    ).all()
-    if not runs:
-        finding.status = "open"
-    elif any(r.status in ACTIVE for r in runs):
-        finding.status = "remediating"
-    elif runs[0].status in ("succeeded", "succeeded_with_errors"):
-        finding.status = "remediated"  # every job exited 0: fixed, though a job logged errors
-    else:
-        finding.status = "failed"
 
 
 def get_finding(session: Session, finding_id: str) -> Finding:

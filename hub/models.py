@@ -21,6 +21,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from hub.run_states import HubRunState
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -41,6 +43,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class RunStateColumn(TypeDecorator[HubRunState]):
+    """A run's state: stored as its plain string (as always), read back as the enum."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value: HubRunState | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else HubRunState(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> HubRunState | None:
+        return None if value is None else HubRunState(value)
 
 
 #: autoincrement 64-bit keys on PostgreSQL, rowid aliases on SQLite
@@ -171,8 +186,7 @@ class Run(Base):
     group_id: Mapped[str] = mapped_column(String(64), index=True)
     trigger: Mapped[str] = mapped_column(String(10))  # auto | manual
     triggered_by: Mapped[str] = mapped_column(String(100), default="")
-    #: pending (not yet started) | submitted | running | succeeded | failed | cancelled
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[HubRunState] = mapped_column(RunStateColumn, index=True)
     message: Mapped[str] = mapped_column(Text, default="")
     start_attempts: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -18,28 +18,28 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from hub.actions import get_action, spec_for
+from hub.claims import RunToStart, claim_run, follow_runs
 from hub.config import HubSettings
 from hub.db import Database, count
 from hub.errors import ApiError, invalid, not_found
-from hub.findings import ACTIVE, RunToStart, facts_of, follow_runs, mismatch
+from hub.findings import facts_of, mismatch
 from hub.groups import get_group, group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
+from hub.run_states import ACTIVE, ENDED, RESTARTABLE, HubRunState
 from hub.schemas import RunDetail, RunOut
 from remedy.config import TemporalSettings
 from remedy.logs import redact
 from remedy.payload import PayloadError
-from remedy.starter import get_status, start_remediation, workflow_id_for
-from remedy.types import RemediationSpec, RunState, RunStatus, StepStatus
+from remedy.starter import get_status, start_remediation
+from remedy.types import RemediationSpec, RunStatus, StepStatus
 
 log = logging.getLogger("remedy.hub.runs")
 
-ENDED = ("succeeded", "succeeded_with_errors", "failed", "cancelled")
 RETRY_PENDING_AFTER = timedelta(seconds=15)
 START_CONCURRENCY = 16  # runs started at once from one batch of findings
 
@@ -59,39 +59,6 @@ def redacted(value: Any) -> Any:
     return value
 
 
-def claim_run(
-    session: Session, finding: Finding, action: Remediation, *, trigger: str, by: str
-) -> tuple[Run, bool]:
-    """The run of (finding, action): claimed now as `pending` (True), or the one that exists."""
-    for _ in range(2):
-        run = session.scalar(
-            select(Run).where(Run.finding_id == finding.id, Run.remediation_id == action.id)
-        )
-        if run is not None:
-            return run, False
-        now = utcnow()
-        run = Run(
-            id=workflow_id_for(finding.id, action.name),
-            finding_id=finding.id,
-            remediation_id=action.id,
-            group_id=action.group_id,
-            trigger=trigger,
-            triggered_by=by,
-            status="pending",
-            message="starting",
-            start_attempts=1,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(run)
-            return run, True
-        except IntegrityError:
-            continue  # another hub claimed it a moment ago: use its run
-    raise RuntimeError(f"the run of finding {finding.id} by action {action.id} is unreadable")
-
-
 @dataclass
 class StartPlan:
     run_id: str
@@ -107,12 +74,17 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
         return None
     account = session.get(CloudAccount, finding.account_id)
     if account is None:
-        _set(session, run.run_id, "failed", f"account {finding.account_id} is not registered")
+        _set(
+            session,
+            run.run_id,
+            HubRunState.FAILED,
+            f"account {finding.account_id} is not registered",
+        )
         return None
     return StartPlan(run.run_id, run.payload, spec_for(action, account), run.group_id)
 
 
-def _set(session: Session, run_id: str, status: str, message: str) -> None:
+def _set(session: Session, run_id: str, status: HubRunState, message: str) -> None:
     run = session.get(Run, run_id)
     if run is None:
         return
@@ -166,20 +138,22 @@ class Runs:
             )
         except PayloadError as exc:
             message = f"the finding cannot be remediated: {exc}"
-            await self.db.call(lambda s: _set(s, plan.run_id, "failed", message))
+            await self.db.call(lambda s: _set(s, plan.run_id, HubRunState.FAILED, message))
             return
         except (RPCError, ApiError, OSError, RuntimeError) as exc:
             message = f"not started yet (Temporal: {getattr(exc, 'message', exc)}); will retry"
             log.warning("run %s %s", plan.run_id, message)
-            await self.db.call(lambda s: _set(s, plan.run_id, "pending", message))
+            await self.db.call(lambda s: _set(s, plan.run_id, HubRunState.PENDING, message))
             return
 
         def submitted(session: Session) -> None:
             session.execute(
                 update(Run)
-                .where(Run.id == plan.run_id, Run.status == "pending")
+                .where(Run.id == plan.run_id, Run.status == HubRunState.PENDING)
                 .values(
-                    status="submitted", message="submitted to the worker group", updated_at=utcnow()
+                    status=HubRunState.SUBMITTED,
+                    message="submitted to the worker group",
+                    updated_at=utcnow(),
                 )
             )
 
@@ -220,7 +194,7 @@ class Runs:
                         f"finding_ids.{index}", why, "pick a finding this action can remediate"
                     )
                 run, claimed = claim_run(session, finding, action, trigger="manual", by=by)
-                if not claimed and run.status in ("failed", "cancelled"):
+                if not claimed and run.status in RESTARTABLE:
                     claimed = _restart(session, run, by)
                 if claimed:
                     payload = {**finding.payload, "autoRemediate": False}
@@ -266,7 +240,9 @@ class Runs:
         """The run, its status refreshed from the workflow when it has not ended."""
         run = await self.db.call(lambda s: get_run(s, run_id))
         live = False
-        if run.status not in ("pending", *ENDED) or (run.status in ENDED and not run.result):
+        if run.status not in (HubRunState.PENDING, *ENDED) or (
+            run.status in ENDED and not run.result
+        ):
             live = await self.refresh(run_id)
         return await self.db.call(lambda s: self.detail(s, get_run(s, run_id), live))
 
@@ -293,7 +269,7 @@ class Runs:
             retry, follow = [], []
             cutoff = utcnow() - RETRY_PENDING_AFTER
             for run in runs:
-                if run.status != "pending":
+                if run.status != HubRunState.PENDING:
                     follow.append(run.id)
                 elif run.updated_at < cutoff and _reclaim(session, run):
                     finding = session.get(Finding, run.finding_id)
@@ -320,7 +296,7 @@ def _restart(session: Session, run: Run, by: str) -> bool:
         update(Run)
         .where(Run.id == run.id, Run.status == run.status)
         .values(
-            status="pending",
+            status=HubRunState.PENDING,
             message="starting again",
             trigger="manual",
             triggered_by=by,
@@ -339,7 +315,11 @@ def _reclaim(session: Session, run: Run) -> bool:
     """Take a stuck pending run for one more start attempt; only one hub wins each attempt."""
     won = session.execute(
         update(Run)
-        .where(Run.id == run.id, Run.start_attempts == run.start_attempts, Run.status == "pending")
+        .where(
+            Run.id == run.id,
+            Run.start_attempts == run.start_attempts,
+            Run.status == HubRunState.PENDING,
+        )
         .values(start_attempts=run.start_attempts + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
@@ -350,7 +330,7 @@ def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
     run = session.get(Run, run_id)
     if run is None:
         return
-    run.status = RunState(status.state).value  # the workflow's own state names
+    run.status = HubRunState.of_workflow(status.state)
     run.message = redact(status.message)[:2000]
     run.result = redacted(status.model_dump(mode="json"))
     run.updated_at = utcnow()
@@ -370,7 +350,7 @@ def get_run(session: Session, run_id: str) -> Run:
 def list_runs(
     session: Session,
     *,
-    status: str | None,
+    status: HubRunState | None,
     finding_id: str | None,
     remediation_id: int | None,
     group_id: str | None,

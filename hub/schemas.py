@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.auth import Role
+from hub.run_states import HubRunState
 from remedy.types import JobInfo, JobStep, NotificationSettings, Provider, StepStatus, TagSettings
 
 # Control characters (NUL above all) are refused: PostgreSQL cannot store NUL in text.
@@ -283,9 +284,6 @@ class RemediationOut(BaseModel):
 # -- findings and runs ----------------------------------------------------------------------------
 
 FindingStatus = Literal["open", "remediating", "remediated", "failed", "suppressed"]
-RunStatusName = Literal[
-    "pending", "submitted", "running", "succeeded", "succeeded_with_errors", "failed", "cancelled"
-]
 
 
 class FindingOut(BaseModel):
@@ -345,7 +343,7 @@ class RunOut(BaseModel):
     group_id: str
     trigger: Literal["auto", "manual"]
     triggered_by: str
-    status: str = Field(
+    status: HubRunState = Field(
         description="pending (claimed, not started), submitted, then the workflow's state: "
         "running, succeeded, succeeded_with_errors, failed or cancelled"
     )

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from remedy.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
 from remedy.cli_params import parse_parameters
-from remedy.config import ConfigError, TemporalSettings, temporal_settings, worker_settings
+from remedy.config import ConfigError, temporal_settings, worker_settings
 from remedy.logs import setup_logging
 from remedy.payload import PayloadError, parse_json
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState, RunStatus
@@ -31,8 +31,6 @@ app = typer.Typer(
 )
 jobs_app = typer.Typer(help="The jobs a worker would register.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
-console = Console()
-err = Console(stderr=True)
 
 JobCode = Annotated[
     Path | None,
@@ -42,15 +40,6 @@ JobCode = Annotated[
         "per job). Default: REMEDY_JOB_CODE, else the built-in jobs/.",
     ),
 ]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
-
-
-def ui_link(settings: TemporalSettings, run_id: str) -> str:
-    return f"{settings.ui_url.rstrip('/')}/namespaces/{settings.namespace}/workflows/{run_id}"
 
 
 # -- jobs ---------------------------------------------------------------------------------------
@@ -188,111 +177,80 @@ def remediate(
     Directly on Temporal: `remedy remediate JOB... --group G --payload FILE`. Through the hub
     (REMEDY_HUB_URL, REMEDY_HUB_TOKEN): `remedy remediate --action A --finding F [--wait]`.
     """
-    from remedy.starter import start_remediation
-    from remedy.temporal import connect
-
     if action is not None:
-        if jobs or payload is not None:
-            raise fail(
-                "--action runs a hub action on --finding ids: give no JOB or --payload with it"
-            )
-        if not finding_ids:
-            raise fail("--action needs at least one --finding (a finding id known to the hub)")
-        from remedy.hub_cli import remediate_action
-
-        remediate_action(action=action, finding=finding_ids, wait=wait, timeout=timeout)
+        _remediate_through_hub(action, finding_ids, wait, timeout, given=bool(jobs or payload))
         return
     if not jobs or group is None or payload is None:
         raise fail(
             "give the JOB(s) to run, --group and --payload (or --action and --finding to "
             "run a hub action)"
         )
-    text = sys.stdin.read() if str(payload) == "-" else _read(payload)
     try:
-        finding = parse_json(text)
-        spec = RemediationSpec(
-            steps=[
-                JobStep(
-                    job=job,
-                    parameters=_parameters(param),
-                    timeout_s=timeout,
-                    retry=RetrySettings(max_attempts=attempts),
-                )
-                for job in jobs
-            ],
-            access=AccountAccess(role_arn=account_role_arn, external_id=external_id),
-        )
-        spec.tags.enabled = not no_tags
+        finding = parse_json(sys.stdin.read() if str(payload) == "-" else read_text(payload))
+        access = AccountAccess(role_arn=account_role_arn, external_id=external_id)
+        spec = _direct_spec(jobs, param, timeout, attempts, no_tags, access)
     except (PayloadError, ValueError) as exc:
         raise fail(f"{payload}: {exc}") from None
+    raise typer.Exit(asyncio.run(_start_direct(finding, spec, group, str(payload), wait)))
+
+
+def _remediate_through_hub(
+    action: str, finding_ids: list[str] | None, wait: bool, timeout: float, *, given: bool
+) -> None:
+    """`remedy remediate --action A --finding F`: the hub claims and starts the runs."""
+    if given:
+        raise fail("--action runs a hub action on --finding ids: give no JOB or --payload with it")
+    if not finding_ids:
+        raise fail("--action needs at least one --finding (a finding id known to the hub)")
+    from remedy.hub_cli_runs import remediate_action
+
+    remediate_action(action=action, finding=finding_ids, wait=wait, timeout=timeout)
+
+
+def _direct_spec(
+    jobs: list[str],
+    param: list[str],
+    timeout: float,
+    attempts: int,
+    no_tags: bool,
+    access: AccountAccess,
+) -> RemediationSpec:
+    """The chain of jobs, each with the same parameters, timeout and attempts."""
+    steps = [
+        JobStep(
+            job=job,
+            parameters=_parameters(param),
+            timeout_s=timeout,
+            retry=RetrySettings(max_attempts=attempts),
+        )
+        for job in jobs
+    ]
+    spec = RemediationSpec(steps=steps, access=access)
+    spec.tags.enabled = not no_tags
+    return spec
+
+
+async def _start_direct(
+    finding: Any, spec: RemediationSpec, group: str, source: str, wait: bool
+) -> int:
+    """Start the run on Temporal; with `wait`, follow it and return the command's exit code."""
+    from remedy.starter import start_remediation
+    from remedy.temporal import connect
+
     settings = temporal_settings()
-
-    async def main() -> int:
-        client = await connect(settings)
-        try:
-            run_id = await start_remediation(
-                client, finding, spec, group, search_attributes=worker_settings().search_attributes
-            )
-        except PayloadError as exc:
-            raise fail(f"{payload}: {exc}") from None
-        console.print(f"run [bold]{run_id}[/bold]  {ui_link(settings, run_id)}")
-        if not wait:
-            return 0
-        status = await _follow(client, run_id)
-        _print_status(status, settings)
-        return {RunState.SUCCEEDED: 0, RunState.SUCCEEDED_WITH_ERRORS: 3}.get(status.state, 1)
-
-    raise typer.Exit(asyncio.run(main()))
-
-
-def _read(path: Path) -> str:
+    client = await connect(settings)
     try:
-        return path.read_text()
-    except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}") from None
-
-
-async def _follow(client: Any, run_id: str) -> RunStatus:
-    """Print each step as it changes until the run ends."""
-    from remedy.starter import get_status, wait_for_result
-
-    seen: dict[str, str] = {}
-    result = asyncio.ensure_future(wait_for_result(client, run_id))
-    while not result.done():
-        try:
-            status = await get_status(client, run_id)
-        except Exception:
-            status = None
-        for step in status.steps if status else []:
-            if seen.get(step.name) != step.state:
-                seen[step.name] = step.state
-                err.print(f"  {step.name}: {step.state} {step.message}")
-        await asyncio.wait([result], timeout=0.5)
-    return result.result()
-
-
-def _print_status(status: RunStatus, settings: TemporalSettings) -> None:
-    colour = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(status.state, "white")
-    console.print(
-        f"[bold]{status.run_id}[/bold] {status.remediation}: "
-        f"[{colour}]{status.state}[/{colour}] {status.message}"
-    )
-    if status.finding_id:
-        console.print(
-            f"finding {status.finding_id} on {status.resource} (account "
-            f"{status.account_id}, rule {status.rule_id})"
+        run_id = await start_remediation(
+            client, finding, spec, group, search_attributes=worker_settings().search_attributes
         )
-    table = Table("step", "state", "attempts", "exit", "message")
-    for step in status.steps:
-        table.add_row(
-            step.name,
-            step.state,
-            str(step.attempts or ""),
-            "" if step.exit_code is None else str(step.exit_code),
-            step.message,
-        )
-    console.print(table)
-    console.print(ui_link(settings, status.run_id))
+    except PayloadError as exc:
+        raise fail(f"{source}: {exc}") from None
+    console.print(f"run [bold]{run_id}[/bold]  {ui_link(settings, run_id)}")
+    if not wait:
+        return 0
+    status = await follow_run(client, run_id)
+    print_status(status, settings)
+    return {RunState.SUCCEEDED: 0, RunState.SUCCEEDED_WITH_ERRORS: 3}.get(status.state, 1)
 
 
 @app.command()
@@ -312,7 +270,7 @@ def status(
     if as_json:
         print(found.model_dump_json(indent=2))
     else:
-        _print_status(found, settings)
+        print_status(found, settings)
 
 
 @app.command()
@@ -377,7 +335,7 @@ def codec_server(
     from remedy.codec import EncryptionCodec
     from remedy.codec_server import make_server
     from remedy.config import CodecServerSettings, PayloadEncryptionSettings, config_error
-    from remedy.stack import stop_on_sigterm
+    from remedy.local_processes import stop_on_sigterm
 
     setup_logging("INFO")
     stop_on_sigterm()

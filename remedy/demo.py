@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 import subprocess
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,7 +25,17 @@ from rich.live import Live
 from rich.table import Table
 
 from remedy.config import TemporalSettings
-from remedy.demo_hub import DemoHub, hub_responses, start_hub, wait_online
+from remedy.demo_cases import Case, create_findings, finding_payload, verify
+from remedy.demo_hub import (
+    DemoHub,
+    hub_responses,
+    publish_actions,
+    setup_hub,
+    start_hub,
+    wait_online,
+)
+from remedy.local_processes import STATE, clean_env, wait_for_line, worker_process
+from remedy.sandbox_cloud import Clouds, sandbox_worker_env, start_sandbox_cloud
 from remedy.secret_sweep import (
     Sweep,
     files,
@@ -37,49 +44,16 @@ from remedy.secret_sweep import (
     sqlite_rows,
     temporal_histories,
 )
-from remedy.stack import (
-    STATE,
-    Clouds,
-    clean_env,
-    sandbox_worker_env,
-    start_sandbox_cloud,
-    wait_for_line,
-    worker_process,
-)
 from remedy.temporal import connect
 from remedy.types import (
     RunState,
 )
-from sandbox.aws import ACCOUNT_ID, free_port
+from sandbox.aws import free_port
 
 console = Console()
-GROUP = "demo"
-OPEN = "0.0.0.0/0"
-INTERNET = {"*", "Internet", "0.0.0.0/0", "::/0"}
-PUBLIC_GRANTEES = (
-    "http://acs.amazonaws.com/groups/global/AllUsers",
-    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-)
-RESOURCE_GROUP = "remedy-demo"
-JIRA_PROJECT = "SEC"
 
-
-@dataclass
-class Case:
-    title: str
-    job: str
-    rule_id: str
-    resource: str
-    provider: str = "aws"
-    run_id: str = ""
-    state: str = "submitted"
-    message: str = ""
-    temporal_url: str = ""
-    fixed: bool = False
-    tagged: bool = False
-    ticket: str = ""
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+#: the states a run ends in (the hub reports the workflow's own)
+ENDED = set(RunState) - {RunState.RUNNING}
 
 
 def _port_or_free(port: int) -> int:
@@ -89,171 +63,6 @@ def _port_or_free(port: int) -> int:
             return port
         except OSError:
             return free_port()
-
-
-def _finding(case: Case, clouds: Clouds) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "FindingId": f"demo-{uuid.uuid4().hex[:12]}",
-        "ObjectId": case.resource,
-        "RiskScore": 80,
-    }
-    if case.provider == "azure":
-        chain = {
-            "cloudAccountId": clouds.azure.subscription_id,
-            "properties": [{"name": "ResourceGroup", "type": "string", "stringV": RESOURCE_GROUP}],
-        }
-        info.update(Region=clouds.azure.location, ObjectChain=json.dumps(chain))
-        account: dict[str, Any] = {
-            "provider": "azure",
-            "subscriptionId": clouds.azure.subscription_id,
-            "applicationId": clouds.azure.client_id,
-        }
-        service = "Network"
-    else:
-        info["Region"] = clouds.aws.region
-        account = {"provider": "aws", "roleArn": clouds.aws.role_arn}
-        service = "S3" if case.job.startswith("s3") else "EC2"
-    return {
-        "cloudAccount": account,
-        "notificationInfo": {
-            "CloudAccountID": ACCOUNT_ID
-            if case.provider == "aws"
-            else clouds.azure.subscription_id,
-            "RuleID": case.rule_id,
-            "RuleDisplayName": case.title,
-            "Level": "High",
-            "Service": service,
-            "FindingInfo": info,
-        },
-        "autoRemediate": True,
-    }
-
-
-def create_findings(clouds: Clouds) -> list[Case]:
-    """Make four non-compliant resources in the sandbox; return one case per finding."""
-    ec2, s3 = clouds.aws.admin_client("ec2"), clouds.aws.admin_client("s3")
-    suffix = uuid.uuid4().hex[:8]
-
-    ssh_group = clouds.aws.open_security_group(22, "web-ssh")
-    image = ec2.describe_images()["Images"][0]["ImageId"]
-    instance = ec2.run_instances(
-        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SecurityGroupIds=[ssh_group]
-    )["Instances"][0]["InstanceId"]
-    rdp_group = clouds.aws.open_security_group(3389, "jump-rdp")
-    bucket = f"remedy-demo-public-{suffix}"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
-    nsg = f"nsg-web-{suffix}"
-    clouds.azure.create_resource_group(RESOURCE_GROUP)
-    clouds.azure.admin_request(
-        "PUT",
-        f"/subscriptions/{clouds.azure.subscription_id}/resourceGroups/{RESOURCE_GROUP}/providers/"
-        f"Microsoft.Network/networkSecurityGroups/{nsg}",
-        {
-            "location": clouds.azure.location,
-            "properties": {
-                "securityRules": [
-                    {
-                        "name": "allow-ssh-anywhere",
-                        "properties": {
-                            "protocol": "Tcp",
-                            "access": "Allow",
-                            "direction": "Inbound",
-                            "priority": 100,
-                            "sourceAddressPrefix": "Internet",
-                            "sourcePortRange": "*",
-                            "destinationAddressPrefix": "*",
-                            "destinationPortRange": "22",
-                        },
-                    }
-                ]
-            },
-        },
-    )
-    return [
-        Case("instance: SSH open", "ec2_close_port_22", "5c8c26417a550e1fb6560c3f", instance),
-        Case(
-            "group: RDP open",
-            "security_group_close_port_3389",
-            "5c8c25ef7a550e1fb6560bc4",
-            rdp_group,
-        ),
-        Case("bucket: public", "s3_remove_public_access", "5c8c26507a550e1fb6560c57", bucket),
-        Case(
-            "Azure NSG: SSH open",
-            "azure_network_security_group_close_port_22",
-            "5c8c26847a550e1fb6560cab",
-            nsg,
-            provider="azure",
-        ),
-    ]
-
-
-def _open_on(ec2: Any, group_ids: list[str], port: int) -> bool:
-    for group in ec2.describe_security_groups(GroupIds=group_ids)["SecurityGroups"]:
-        for perm in group["IpPermissions"]:
-            covers = perm["IpProtocol"] == "-1" or (
-                perm["IpProtocol"] == "tcp"
-                and perm.get("FromPort", 0) <= port <= perm.get("ToPort", 0)
-            )
-            if covers and any(r.get("CidrIp") == OPEN for r in perm.get("IpRanges", [])):
-                return True
-    return False
-
-
-def _nsg_open_on(rules: list[dict[str, Any]], port: int) -> bool:
-    for rule in rules:
-        props = rule.get("properties", {})
-        sources = {props.get("sourceAddressPrefix")} | set(props.get("sourceAddressPrefixes") or [])
-        ranges = [props.get("destinationPortRange"), *(props.get("destinationPortRanges") or [])]
-        if props.get("access") != "Allow" or props.get("direction") != "Inbound":
-            continue
-        if not (sources & INTERNET) or props.get("protocol") not in ("Tcp", "*"):
-            continue
-        for span in filter(None, ranges):
-            low, _, high = str(span).partition("-")
-            if span == "*" or int(low) <= port <= int(high or low):
-                return True
-    return False
-
-
-def verify(case: Case, clouds: Clouds) -> None:
-    """Look at the sandbox itself: is the resource fixed, tagged by this run, and ticketed?"""
-    tags: dict[str, str]
-    if case.provider == "azure":
-        path = (
-            f"/subscriptions/{clouds.azure.subscription_id}/resourceGroups/{RESOURCE_GROUP}/"
-            f"providers/Microsoft.Network/networkSecurityGroups/{case.resource}"
-        )
-        _, nsg = clouds.azure.admin_request("GET", path)
-        case.fixed = not _nsg_open_on(nsg["properties"].get("securityRules", []), 22)
-        tags = nsg.get("tags") or {}
-    else:
-        ec2, s3 = clouds.aws.admin_client("ec2"), clouds.aws.admin_client("s3")
-        if case.job.startswith("ec2_close_port"):
-            instance = ec2.describe_instances(InstanceIds=[case.resource])["Reservations"][0][
-                "Instances"
-            ][0]
-            case.fixed = not _open_on(ec2, [g["GroupId"] for g in instance["SecurityGroups"]], 22)
-        elif case.job.startswith("security_group_close_port"):
-            case.fixed = not _open_on(ec2, [case.resource], 3389)
-        else:
-            block = s3.get_public_access_block(Bucket=case.resource)[
-                "PublicAccessBlockConfiguration"
-            ]
-            grants = s3.get_bucket_acl(Bucket=case.resource)["Grants"]
-            public = any(g["Grantee"].get("URI") in PUBLIC_GRANTEES for g in grants)
-            case.fixed = all(block.values()) and not public
-        if case.job.startswith("s3"):
-            tag_set = s3.get_bucket_tagging(Bucket=case.resource)["TagSet"]
-        else:
-            tag_set = ec2.describe_tags(
-                Filters=[{"Name": "resource-id", "Values": [case.resource]}]
-            )["Tags"]
-        tags = {t["Key"]: t["Value"] for t in tag_set}
-    case.tagged = tags.get("remediation-run-id") == case.run_id
-    label = f"remedy-run-{case.run_id}"
-    case.ticket = ", ".join(i["key"] for i in clouds.jira.issues() if label in i["labels"])
 
 
 def _table(cases: list[Case]) -> Table:
@@ -274,60 +83,10 @@ def _table(cases: list[Case]) -> Table:
     return table
 
 
-ENDED = {"succeeded", "succeeded_with_errors", "failed", "cancelled"}
-
-
-def setup_hub(hub: DemoHub, clouds: Clouds) -> tuple[str, str, str]:
-    """What a security engineer does first: a worker group, and the accounts it serves."""
-    created = hub.call(
-        "POST", "/worker-groups", {"name": GROUP, "description": "the demo's workers"}
-    )
-    group_id = created["group"]["id"]
-    hub.call(
-        "POST",
-        "/accounts",
-        {
-            "provider": "aws",
-            "account_id": ACCOUNT_ID,
-            "name": "sandbox AWS",
-            "role_arn": clouds.aws.role_arn,
-            "external_id": clouds.aws.external_id,
-        },
-    )
-    hub.call(
-        "POST",
-        "/accounts",
-        {"provider": "azure", "account_id": clouds.azure.subscription_id, "name": "sandbox Azure"},
-    )
-    for account in (ACCOUNT_ID, clouds.azure.subscription_id):
-        hub.call("PUT", f"/worker-groups/{group_id}/accounts/{account}")
-    return group_id, created["group"]["client_id"], created["client_secret"]
-
-
-def publish_actions(hub: DemoHub, group_id: str, cases: list[Case], clouds: Clouds) -> None:
-    """One auto-remediating action per rule, filing a Jira issue per run."""
-    notify = {"jira": {"server": clouds.jira.url, "project": JIRA_PROJECT}}
-    for case in cases:
-        action = hub.call(
-            "POST",
-            "/remediations",
-            {
-                "name": f"demo {case.job}",
-                "provider": case.provider,
-                "worker_group_id": group_id,
-                "rule_ids": [case.rule_id],
-                "steps": [{"job": case.job}],
-                "notify": notify,
-                "auto_remediate": True,
-            },
-        )
-        hub.call("POST", f"/remediations/{action['id']}/publish")
-
-
 def remediate_all(hub: DemoHub, cases: list[Case], clouds: Clouds, timeout_s: float) -> None:
     """Post the findings to the hub: it matches them to the actions and starts the runs."""
     started = time.monotonic()
-    ingested = hub.call("POST", "/findings", [_finding(case, clouds) for case in cases])
+    ingested = hub.call("POST", "/findings", [finding_payload(case, clouds) for case in cases])
     for case, item in zip(cases, ingested["items"], strict=True):
         if not item["runs"]:
             raise RuntimeError(f"the hub started no run for {case.job}: {item}")
@@ -429,8 +188,6 @@ def demo(
             f"[bold]3/6[/bold] hub at {hub.url}: worker group {group_id}, the sandbox's "
             "AWS account and Azure subscription associated"
         )
-        log_file = state_dir / "worker.log"
-        log_file.unlink(missing_ok=True)
         env = clean_env(
             **sandbox_worker_env(clouds),
             TEMPORAL_ADDRESS=settings.address,
@@ -439,15 +196,7 @@ def demo(
             VSS_CLIENT_ID=client_id,
             VSS_CLIENT_SECRET=client_secret,
         )
-        console.print(f"[bold]4/6[/bold] remedy worker --group {group_id} (log: {log_file})")
-        processes.append(worker_process(group_id, env, log_file))
-        line = wait_for_line(log_file, "Worker started and is waiting for work", 90, processes[-1])
-        console.print("    " + line, markup=False, highlight=False)
-        worker = wait_online(hub, group_id)
-        console.print(
-            f"    the hub shows worker {worker['worker_id']} {worker['state']} with "
-            f"{len(worker['jobs'])} jobs"
-        )
+        processes.append(_start_worker(hub, group_id, env, state_dir / "worker.log"))
         cases = create_findings(clouds)
         publish_actions(hub, group_id, cases, clouds)
         console.print(
@@ -471,6 +220,28 @@ def demo(
             hub.stop()
         if clouds:
             clouds.stop()
+    raise typer.Exit(0 if _all_fixed(cases, sweep, state_dir) else 1)
+
+
+def _start_worker(
+    hub: DemoHub, group_id: str, env: dict[str, str], log_file: Path
+) -> subprocess.Popen[bytes]:
+    """`remedy worker` as deployed, returned once the hub shows it online."""
+    log_file.unlink(missing_ok=True)
+    console.print(f"[bold]4/6[/bold] remedy worker --group {group_id} (log: {log_file})")
+    process = worker_process(group_id, env, log_file)
+    line = wait_for_line(log_file, "Worker started and is waiting for work", 90, process)
+    console.print("    " + line, markup=False, highlight=False)
+    worker = wait_online(hub, group_id)
+    console.print(
+        f"    the hub shows worker {worker['worker_id']} {worker['state']} with "
+        f"{len(worker['jobs'])} jobs"
+    )
+    return process
+
+
+def _all_fixed(cases: list[Case], sweep: Sweep | None, state_dir: Path) -> bool:
+    """The demo's verdict, printed: every finding fixed, tagged and ticketed, no secret leaked."""
     ok = (
         bool(cases)
         and all(c.fixed and c.tagged and c.ticket and c.state == RunState.SUCCEEDED for c in cases)
@@ -490,4 +261,4 @@ def demo(
         console.print(
             f"[red]Not every finding was fixed.[/red] Worker log: {state_dir / 'worker.log'}"
         )
-    raise typer.Exit(0 if ok else 1)
+    return ok

@@ -12,9 +12,14 @@ from typing import Any
 
 import httpx
 
-from remedy.stack import clean_env
+from remedy.demo_cases import Case
+from remedy.local_processes import clean_env
+from remedy.sandbox_cloud import Clouds
 from remedy.temporal import stop_process, wait_for_port
-from sandbox.aws import free_port
+from sandbox.aws import ACCOUNT_ID, free_port
+
+GROUP = "demo"
+JIRA_PROJECT = "SEC"
 
 
 class HubError(RuntimeError):
@@ -122,3 +127,50 @@ def hub_responses(hub: DemoHub, group_id: str) -> list[tuple[str, str]]:
     for run in hub.call("GET", "/runs?limit=200")["items"]:
         paths += [f"/runs/{run['id']}", f"/runs/{run['id']}/logs"]
     return [(f"hub GET {path}", hub.http.get(path).text) for path in paths]
+
+
+def setup_hub(hub: DemoHub, clouds: Clouds) -> tuple[str, str, str]:
+    """What a security engineer does first: a worker group, and the accounts it serves."""
+    created = hub.call(
+        "POST", "/worker-groups", {"name": GROUP, "description": "the demo's workers"}
+    )
+    group_id = created["group"]["id"]
+    hub.call(
+        "POST",
+        "/accounts",
+        {
+            "provider": "aws",
+            "account_id": ACCOUNT_ID,
+            "name": "sandbox AWS",
+            "role_arn": clouds.aws.role_arn,
+            "external_id": clouds.aws.external_id,
+        },
+    )
+    hub.call(
+        "POST",
+        "/accounts",
+        {"provider": "azure", "account_id": clouds.azure.subscription_id, "name": "sandbox Azure"},
+    )
+    for account in (ACCOUNT_ID, clouds.azure.subscription_id):
+        hub.call("PUT", f"/worker-groups/{group_id}/accounts/{account}")
+    return group_id, created["group"]["client_id"], created["client_secret"]
+
+
+def publish_actions(hub: DemoHub, group_id: str, cases: list[Case], clouds: Clouds) -> None:
+    """One auto-remediating action per rule, filing a Jira issue per run."""
+    notify = {"jira": {"server": clouds.jira.url, "project": JIRA_PROJECT}}
+    for case in cases:
+        action = hub.call(
+            "POST",
+            "/remediations",
+            {
+                "name": f"demo {case.job}",
+                "provider": case.provider,
+                "worker_group_id": group_id,
+                "rule_ids": [case.rule_id],
+                "steps": [{"job": case.job}],
+                "notify": notify,
+                "auto_remediate": True,
+            },
+        )
+        hub.call("POST", f"/remediations/{action['id']}/publish")

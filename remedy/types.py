@@ -227,6 +227,9 @@ class JobResult(BaseModel):
     output_truncated: bool = False
     #: what the run should say besides the exit code (e.g. writes outside the working copy refused)
     warnings: list[str] = Field(default_factory=list)
+    #: the job says what it changes (Remedy's own jobs print `CHANGE:` lines), so no change line
+    #: means it found nothing to fix; a foreign VSS job's silence says nothing either way
+    reports_changes: bool = False
 
 
 #: the error type of a job failure that looks like the cloud's (unreachable, throttled, 5xx), not

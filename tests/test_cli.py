@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from remedy.stack import wait_for_line
+from remedy.local_processes import wait_for_line
 from sandbox.aws import AwsSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from remedy.stack import wait_for_line
+from remedy.local_processes import wait_for_line
 from remedy.starter import start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState
 from sandbox.aws import AwsSandbox

@@ -14,7 +14,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, text
 
 from hub.models import Base
-from remedy.types import JobInfo
+from hub.run_states import HubRunState
+from remedy.types import JobInfo, RunState
 from sandbox.aws import ACCOUNT_ID
 from tests.findings import aws_finding
 from tests.hub_fixtures import GroupCredentials, HubHarness, new_group
@@ -390,3 +391,18 @@ async def test_every_refusal_says_what_is_wrong_and_how_to_fix_it(hub_api: HubHa
     assert unauthorized.headers["www-authenticate"] == "Bearer"
     forged = await h.as_(None).get("/runs", headers={"Authorization": "Bearer rmt_forged"})
     assert forged.status_code == 401 and "not valid" in forged.json()["error"]
+
+
+def test_run_states_are_the_strings_the_store_always_held() -> None:
+    """One enum for a run's state; a StrEnum with the stored values, so no migration."""
+    assert [state.value for state in HubRunState] == [
+        "pending",
+        "submitted",
+        "running",
+        "succeeded",
+        "succeeded_with_errors",
+        "failed",
+        "cancelled",
+    ]
+    for state in RunState:  # every state the workflow reports has its name in the hub
+        assert HubRunState.of_workflow(state) == state.value

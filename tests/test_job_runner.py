@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.credentials import CredentialStore
+from activities.job_results import reports_changes
 from activities.job_runner import JobRunner
 from activities.launchers import ForkServerLauncher, Launcher, make_launcher
 from remedy.types import AccountRef, JobFailure, JobResult, RunJobInput
@@ -265,3 +266,19 @@ async def test_a_job_printing_100_mb_is_capped_and_the_worker_stays_small(
     assert result.output_truncated and result.log_tail.rstrip().endswith("the very end")
     assert "bytes of output were discarded here" in result.log_tail or len(result.log_tail) <= 2_000
     assert grown_mb < 50, f"the worker grew by {grown_mb:.0f} MB reading 100 MB of output"
+
+
+@pytest.mark.parametrize(
+    ("job", "reports"),
+    [
+        ("claims_closed_22", True),  # written on the kit, with remedy.json
+        ("slow_close_22", True),
+        ("vss_silent_close_22", False),  # a drop-in VSS job: plain boto3, no remedy.json
+        ("fail_job", False),
+    ],
+)
+def test_only_jobs_that_print_their_changes_are_taken_at_their_silence(
+    job: str, reports: bool
+) -> None:
+    found = discover(JOBCODE).get(job)
+    assert reports_changes(found.folder, found.entry) is reports

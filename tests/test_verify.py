@@ -141,3 +141,43 @@ async def test_a_step_can_turn_verification_off(
     assert [s.kind for s in status.steps] == ["validate", "assume_role", "job", "tag"]
     assert status.state == RunState.SUCCEEDED  # the claim is taken on trust, as asked
     assert open_on_22(aws_sandbox, group)
+
+
+async def test_a_silent_vss_job_is_not_called_already_compliant(
+    client: Client, start_worker, aws_sandbox: AwsSandbox
+) -> None:
+    """A drop-in VSS job fixes its resource without a CHANGE: line; its silence proves nothing."""
+    worker = await start_worker(JOBCODE)
+    group = aws_sandbox.open_security_group(22, "vss")
+    run_id = await start_remediation(
+        client,
+        aws_finding(group),
+        spec(aws_sandbox, JobStep(job="vss_silent_close_22")),
+        worker.group_id,
+    )
+    status = await wait_for_result(client, run_id)
+    job = next(s for s in status.steps if s.kind == "job")
+    assert status.state == RunState.SUCCEEDED, status.message
+    assert not open_on_22(aws_sandbox, group)  # it did fix the resource
+    assert job.changes == []  # and said nothing about it
+    assert "already compliant" not in status.message
+    assert status.message.startswith("job exited 0; it reports no changes")
+    assert "it reports no changes" in job.message and "no change needed" not in job.message
+
+
+async def test_a_built_in_job_with_nothing_to_fix_says_already_compliant(
+    client: Client, start_worker, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    group = aws_sandbox.open_security_group(80, "compliant")  # nothing open on tcp/22
+    run_id = await start_remediation(
+        client,
+        aws_finding(group),
+        spec(aws_sandbox, JobStep(job="security_group_close_port", parameters={"port": 22})),
+        worker.group_id,
+    )
+    status = await wait_for_result(client, run_id)
+    job = next(s for s in status.steps if s.kind == "job")
+    assert status.state == RunState.SUCCEEDED, status.message
+    assert status.message == "already compliant: no change made"
+    assert "no change needed" in job.message

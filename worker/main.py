@@ -78,7 +78,7 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
             register_secret(value.strip() or None)
     registry = discover(job_code or settings.job_code)
     credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
-    # the job's environment is built from an allow-list (job_runner.PASSED_THROUGH); never the
+    # the job's environment is built from an allow-list (job_env.PASSED_THROUGH); never the
     # worker's secrets
     runner = JobRunner(
         registry,

@@ -93,6 +93,8 @@ class RemediationWorkflow:
     - Notification (Jira, webhook), when configured, runs after the chain whether it succeeded or
       failed, is retried with backoff, and never changes the run's verdict: the result's
       `notification` says which ticket was filed, or why none could be.
+    - "Already compliant" is said only of jobs that report their changes (Remedy's own); a
+      foreign VSS job that exits 0 silently is reported as "job exited 0; it reports no changes".
     - A job that exits 0 but logs errors (ERROR lines, a traceback) makes the run
       "succeeded_with_errors", not plain success.
     - The `status` query answers at any time, during and after the run, with every step's state,
@@ -104,6 +106,8 @@ class RemediationWorkflow:
         self._status = RunStatus(run_id="", remediation="")
         self._job_steps: list[StepStatus] = []
         self._verify_steps: dict[int, StepStatus] = {}
+        #: jobs that exited 0 without saying what they change (foreign VSS jobs, mostly)
+        self._silent_jobs: list[str] = []
 
     @workflow.query
     def status(self) -> RunStatus:
@@ -147,10 +151,7 @@ class RemediationWorkflow:
                 type="RemediationFailed",
                 non_retryable=True,
             ) from None
-        changes = [c for s in self._status.steps for c in s.changes]
-        summary = (
-            f"{len(changes)} change(s) made" if changes else "already compliant: no change made"
-        )
+        summary = self._summary()
         noisy = [s for s in self._status.steps if s.errors_logged]
         state = RunState.SUCCEEDED_WITH_ERRORS if noisy else RunState.SUCCEEDED
         if noisy:
@@ -285,7 +286,12 @@ class RemediationWorkflow:
             )
             return
         step.changes = result.changes
-        done = f"{len(result.changes)} change(s)" if result.changes else "no change needed"
+        if not result.reports_changes:
+            self._silent_jobs.append(job_step.job)
+        if result.changes:
+            done = f"{len(result.changes)} change(s)"
+        else:
+            done = "no change needed" if result.reports_changes else "it reports no changes"
         done += "".join(f"; {warning}" for warning in result.warnings)
         self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
 
@@ -345,6 +351,16 @@ class RemediationWorkflow:
         self._status.current_step = None
 
     # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _summary(self) -> str:
+        """What the chain did. "Already compliant" only when every job would have said otherwise:
+        a job that does not report its changes (a foreign VSS job) may have fixed the resource."""
+        changes = [c for s in self._status.steps for c in s.changes]
+        if changes:
+            return f"{len(changes)} change(s) made"
+        if self._silent_jobs:
+            return f"job exited 0; it reports no changes ({', '.join(self._silent_jobs)})"
+        return "already compliant: no change made"
 
     def _step(self, kind: str) -> StepStatus:
         return next(s for s in self._status.steps if s.kind == kind)

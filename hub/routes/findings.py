@@ -15,6 +15,7 @@ from hub.errors import ERROR_RESPONSES, ApiError
 from hub.logs import read_logs
 from hub.models import Finding
 from hub.routes.common import FindingIdPath, Limit, Offset, RunId
+from hub.run_states import HubRunState
 from hub.runs import get_run, list_runs
 from hub.schemas import (
     GROUP_ID,
@@ -28,7 +29,6 @@ from hub.schemas import (
     Page,
     RunDetail,
     RunOut,
-    RunStatusName,
 )
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -125,7 +125,7 @@ def patch_finding(
 def get_runs(
     hub: HubDep,
     caller: Viewer,
-    status: RunStatusName | None = None,
+    status: HubRunState | None = None,
     finding_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
     remediation_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     group_id: Annotated[str | None, Query(pattern=GROUP_ID)] = None,

@@ -1,0 +1,77 @@
+"""Claiming a run, and the finding's status that follows from its runs.
+
+Both ingest (auto runs, `hub/findings.py`) and manual triggers (`hub/runs.py`) claim runs here, so
+neither of those modules needs the other's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.models import Finding, Remediation, Run, utcnow
+from hub.run_states import ACTIVE, SUCCESSFUL, HubRunState
+from remedy.starter import workflow_id_for
+
+
+@dataclass
+class RunToStart:
+    run_id: str
+    action_id: int
+    finding_id: str
+    group_id: str
+    payload: dict[str, Any]
+
+
+def claim_run(
+    session: Session, finding: Finding, action: Remediation, *, trigger: str, by: str
+) -> tuple[Run, bool]:
+    """The run of (finding, action): claimed now as `pending` (True), or the one that exists."""
+    for _ in range(2):
+        run = session.scalar(
+            select(Run).where(Run.finding_id == finding.id, Run.remediation_id == action.id)
+        )
+        if run is not None:
+            return run, False
+        now = utcnow()
+        run = Run(
+            id=workflow_id_for(finding.id, action.name),
+            finding_id=finding.id,
+            remediation_id=action.id,
+            group_id=action.group_id,
+            trigger=trigger,
+            triggered_by=by,
+            status=HubRunState.PENDING,
+            message="starting",
+            start_attempts=1,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(run)
+            return run, True
+        except IntegrityError:
+            continue  # another hub claimed it a moment ago: use its run
+    raise RuntimeError(f"the run of finding {finding.id} by action {action.id} is unreadable")
+
+
+def follow_runs(session: Session, finding: Finding) -> None:
+    """The finding's status from its runs: remediating while one is active, else the last outcome."""
+    if finding.status == "suppressed":
+        return
+    runs = session.scalars(
+        select(Run).where(Run.finding_id == finding.id).order_by(Run.updated_at.desc())
+    ).all()
+    if not runs:
+        finding.status = "open"
+    elif any(r.status in ACTIVE for r in runs):
+        finding.status = "remediating"
+    elif runs[0].status in SUCCESSFUL:
+        finding.status = "remediated"  # every job exited 0: fixed, though a job logged errors
+    else:
+        finding.status = "failed"

@@ -1,0 +1,41 @@
+"""The one vocabulary of a run's state in the hub: the store's column, the API, the poller.
+
+The workflow's own states (`remedy.types.RunState`) plus the two before it reports: claimed in
+the store but not yet started (`pending`), started but not yet heard from (`submitted`). A StrEnum,
+so the stored values are the plain strings they always were.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from remedy.types import RunState
+
+
+class HubRunState(StrEnum):
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def of_workflow(cls, state: RunState | str) -> HubRunState:
+        """The hub's name for a state the workflow reported."""
+        return cls(RunState(state).value)
+
+
+#: not ended: the poller follows these (and retries the starts of pending ones)
+ACTIVE = (HubRunState.PENDING, HubRunState.SUBMITTED, HubRunState.RUNNING)
+ENDED = (
+    HubRunState.SUCCEEDED,
+    HubRunState.SUCCEEDED_WITH_ERRORS,
+    HubRunState.FAILED,
+    HubRunState.CANCELLED,
+)
+#: every job exited 0 (a job may have logged errors): the finding counts as remediated
+SUCCESSFUL = (HubRunState.SUCCEEDED, HubRunState.SUCCEEDED_WITH_ERRORS)
+#: ended without a fix: a manual trigger starts the run again
+RESTARTABLE = (HubRunState.FAILED, HubRunState.CANCELLED)

@@ -1,0 +1,76 @@
+"""How the command line speaks: its consoles, its errors, a run's status as a table."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from remedy.config import TemporalSettings
+from remedy.types import RunStatus
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def ui_link(settings: TemporalSettings, run_id: str) -> str:
+    return f"{settings.ui_url.rstrip('/')}/namespaces/{settings.namespace}/workflows/{run_id}"
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+
+
+async def follow_run(client: Any, run_id: str) -> RunStatus:
+    """Print each step as it changes until the run ends."""
+    from remedy.starter import get_status, wait_for_result
+
+    seen: dict[str, str] = {}
+    result = asyncio.ensure_future(wait_for_result(client, run_id))
+    while not result.done():
+        try:
+            status = await get_status(client, run_id)
+        except Exception:
+            status = None
+        for step in status.steps if status else []:
+            if seen.get(step.name) != step.state:
+                seen[step.name] = step.state
+                err.print(f"  {step.name}: {step.state} {step.message}")
+        await asyncio.wait([result], timeout=0.5)
+    return result.result()
+
+
+def print_status(status: RunStatus, settings: TemporalSettings) -> None:
+    colour = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(status.state, "white")
+    console.print(
+        f"[bold]{status.run_id}[/bold] {status.remediation}: "
+        f"[{colour}]{status.state}[/{colour}] {status.message}"
+    )
+    if status.finding_id:
+        console.print(
+            f"finding {status.finding_id} on {status.resource} (account "
+            f"{status.account_id}, rule {status.rule_id})"
+        )
+    table = Table("step", "state", "attempts", "exit", "message")
+    for step in status.steps:
+        table.add_row(
+            step.name,
+            step.state,
+            str(step.attempts or ""),
+            "" if step.exit_code is None else str(step.exit_code),
+            step.message,
+        )
+    console.print(table)
+    console.print(ui_link(settings, status.run_id))

@@ -302,6 +302,9 @@ class StepStatus(BaseModel):
     log_tail: str = ""
     changes: list[str] = Field(default_factory=list)
     errors_logged: int = 0
+    #: False for a job that does not print its changes (a drop-in VSS job): no CHANGE line then
+    #: does not mean nothing changed.
+    reports_changes: bool = True
 
 
 class RunStatus(BaseModel):

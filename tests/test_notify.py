@@ -402,6 +402,24 @@ async def test_done_transition_is_applied_when_the_run_succeeded(jira_sandbox: J
     )
 
 
+async def test_a_job_that_does_not_report_its_changes_is_not_said_to_have_changed_nothing(
+    jira_sandbox: JiraSandbox,
+) -> None:
+    activities = NotifyActivities(environ=jira_sandbox.worker_env())
+    request = finished(settings=NotificationSettings(jira=jira_settings(jira_sandbox)))
+    [job] = request.status.steps
+    job.changes, job.reports_changes, job.name = [], False, "job vss_silent_close_22"
+
+    await run_activity(activities, request)
+
+    [issue] = jira_sandbox.issues()
+    assert "No change was made." not in issue["description"]
+    assert (
+        "No change was reported: job vss_silent_close_22 does not report its changes, so the "
+        "resource may have been changed (see its log)."
+    ) in issue["description"]
+
+
 async def test_a_second_execution_comments_once_even_when_retried(
     jira_sandbox: JiraSandbox,
 ) -> None:

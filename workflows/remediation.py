@@ -285,7 +285,7 @@ class RemediationWorkflow:
                 step, StepState.SUCCEEDED, f"the resource complies ({result.duration_s:.1f} s)"
             )
             return
-        step.changes = result.changes
+        step.changes, step.reports_changes = result.changes, result.reports_changes
         if not result.reports_changes:
             self._silent_jobs.append(job_step.job)
         if result.changes:

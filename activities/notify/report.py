@@ -92,6 +92,13 @@ def report_text(request: NotifyInput, ui_link: str, execution: str) -> str:
     rule_id, rule = rule_of(request)
     finding, resource = finding_of(request)
     changes = [change for step in status.steps for change in step.changes]
+    silent = [step.name for step in status.steps if step.kind == "job" and not step.reports_changes]
+    no_change = (
+        f"No change was reported: {', '.join(silent)} does not report its changes, so the "
+        "resource may have been changed (see its log)."
+        if silent
+        else "No change was made."
+    )
     lines = [
         f"Remedy remediation *{_verdict(status)}*: {status.message}",
         "",
@@ -104,7 +111,7 @@ def report_text(request: NotifyInput, ui_link: str, execution: str) -> str:
         f"*Temporal UI:* {ui_link}",
         "",
         "h3. Changes",
-        *([f"* {change}" for change in changes] or ["No change was made."]),
+        *([f"* {change}" for change in changes] or [no_change]),
         "",
         "h3. Steps",
         *(

@@ -72,6 +72,7 @@ def _aws(
 AWS = register_provider(
     Provider(
         name="aws",
+        title="AWS",
         job_variables=frozenset(
             {
                 "AWS_ACCESS_KEY_ID",

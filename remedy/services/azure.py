@@ -38,6 +38,7 @@ def network_client(
 AZURE = register_provider(
     Provider(
         name="azure",
+        title="Azure",
         job_variables=frozenset(
             {
                 "AZURE_CLIENT_ID",
@@ -49,7 +50,7 @@ AZURE = register_provider(
         ),
         endpoint_variables=("AZURE_AUTHORITY_HOST", "AZURE_RESOURCE_MANAGER_ENDPOINT"),
         warm_up=WarmUp(modules=("azure.identity",)),
-        tagging_limits="with their resource group",
+        tagging_limits="{types} only, with their resource group",
     )
 )
 

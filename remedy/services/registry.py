@@ -51,6 +51,7 @@ class Provider:
     """A cloud: how a job reaches it, and what its environment holds."""
 
     name: str
+    title: str  # how messages name it: "AWS", "Azure"
     #: The variables that carry a job's cloud identity (the only cloud credentials it gets).
     job_variables: frozenset[str]
     #: Where the cloud is reached when not its public endpoints (passed through to jobs as set).
@@ -61,8 +62,8 @@ class Provider:
     permission_rule: str = ""
     #: Whether a resource type `<service>:<kind>` belongs to `<service>` without being listed.
     service_prefixed_types: bool = False
-    #: What tagging on this cloud cannot do, said when a resource is skipped ("" when the
-    #: provider tags anything it has an id for).
+    #: What tagging on this cloud cannot do, said when a resource is skipped, with {types} the
+    #: resource types its services tag ("" when the provider tags anything it has an id for).
     tagging_limits: str = ""
 
 

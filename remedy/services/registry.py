@@ -40,7 +40,7 @@ class Tagging:
     #: The tagger in activities/tagging.py: "ec2" (CreateTags), "s3" (bucket tags merged),
     #: "arn" (Resource Groups Tagging API), "azure-nsg" (update-tags, merged).
     method: str
-    #: The resource types it tags; None: every type whose prefix is the service's name.
+    #: The resource types it tags; None: every type the service owns (Service.owns).
     resource_types: tuple[str, ...] | None = None
     #: Resource ids it recognises when the finding names no (or another) type, e.g. "sg-".
     id_prefixes: tuple[str, ...] = ()
@@ -93,7 +93,9 @@ class Service:
     #: The distribution that holds its SDK (a dependency in pyproject.toml).
     distribution: str = ""
     #: The `<group>.<method>` permissions as {(group, method): action} (Azure), made at init.
-    operations: dict[tuple[str, str], str] = field(default_factory=dict, compare=False)
+    operations: dict[tuple[str, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.iam_prefix:
@@ -176,9 +178,9 @@ def tagging_service(
     that recognises its id (an EC2 id, an ARN), else None (the resource is not tagged)."""
     if resource_type:
         owner = service_for_resource_type(resource_type)
-        if owner is not None and owner.provider == provider_name:
-            types = owner.tagging.resource_types if owner.tagging else ()
-            if owner.tagging is not None and (types is None or resource_type in types):
+        if owner is not None and owner.provider == provider_name and owner.tagging is not None:
+            types = owner.tagging.resource_types
+            if types is None or resource_type in types:
                 return owner
     return next(
         (

@@ -20,7 +20,7 @@ import re
 import threading
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,13 +34,13 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
-from azure.mgmt.network import NetworkManagementClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.aws_clients import SharedClients
+from remedy import services
 from remedy.azure_env import AzureSettings, MissingAzureIdentity
 from remedy.logs import redact, register_secret
 from remedy.types import AccountRef, AssumeRoleInput, AssumeRoleResult
@@ -66,6 +66,8 @@ RETRYABLE_CODES = {
     "RequestTimeout",
     "IDPCommunicationError",
 }
+#: The credential variables a job gets, and the secret values among them.
+JobIdentity = tuple[dict[str, str], list[str]]
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 UNUSABLE_SUBSCRIPTION_STATES = {"disabled", "deleted"}
 
@@ -134,14 +136,9 @@ class AzureApp:
     def secrets(self) -> list[str]:
         return [self.settings.client_secret]
 
-    def network_client(self, subscription_id: str) -> NetworkManagementClient:
-        return NetworkManagementClient(
-            self.credential,
-            subscription_id,
-            base_url=self.settings.arm_endpoint,
-            credential_scopes=[self.settings.arm_scope],
-            polling_interval=0,
-        )
+    def client(self, service: str, subscription_id: str) -> Any:
+        """A client of a registered Azure service (remedy/services) for one subscription."""
+        return services.service(service).client(self.credential, subscription_id, self.settings)
 
     def check(self, subscription_id: str) -> datetime:
         """Get a Resource Manager token and read the subscription; return the token's expiry.
@@ -230,6 +227,11 @@ class CredentialStore:
         self.clients = SharedClients(endpoint_url)
         self._azure: AzureApp | None = None
         self._azure_problem = ""
+        #: A job's cloud identity, by the provider's registry name (remedy/services).
+        self._job_identity: dict[str, Callable[[AccountRef, str], JobIdentity]] = {
+            "aws": self._aws_job_identity,
+            "azure": self._azure_job_identity,
+        }
         try:  # the worker's Azure app, from its environment unless given
             settings = azure or AzureSettings.from_env(os.environ if environ is None else environ)
         except MissingAzureIdentity as exc:
@@ -270,22 +272,37 @@ class CredentialStore:
                 self._cache.popitem(last=False)
         return fresh
 
-    def job_env(self, account: AccountRef, run_id: str) -> tuple[dict[str, str], list[str]]:
+    def job_env(self, account: AccountRef, run_id: str) -> JobIdentity:
         """The credential variables a job of this account gets, and the secret values among them.
 
-        The one place a job's cloud identity is decided (the runner adds nothing of its own).
+        The one place a job's cloud identity is decided (the runner adds nothing of its own); a
+        job gets no variable its provider's registry entry does not name (remedy/services).
         """
-        if account.provider == "aws":
-            creds = self.aws(account, run_id)
-            return creds.env(self.region_for(account)), creds.secrets()
-        if account.provider == "azure":
-            app = self.azure()
-            return app.env(), app.secrets()
-        raise ApplicationError(
-            f"provider {account.provider} is not supported by this worker",
-            type="UnsupportedProvider",
-            non_retryable=True,
-        )
+        provider = services.provider(account.provider)
+        identity = self._job_identity.get(account.provider)
+        if provider is None or identity is None:
+            raise ApplicationError(
+                f"provider {account.provider} is not supported by this worker",
+                type="UnsupportedProvider",
+                non_retryable=True,
+            )
+        env, secrets = identity(account, run_id)
+        # A bug here, not the account's: never hand a job more than the contract names.
+        if undeclared := sorted(set(env) - provider.job_variables):
+            raise ApplicationError(
+                f"{undeclared} are not {provider.title} job variables (remedy/services)",
+                type="UndeclaredJobVariable",
+                non_retryable=True,
+            )
+        return env, secrets
+
+    def _aws_job_identity(self, account: AccountRef, run_id: str) -> JobIdentity:
+        creds = self.aws(account, run_id)
+        return creds.env(self.region_for(account)), creds.secrets()
+
+    def _azure_job_identity(self, account: AccountRef, run_id: str) -> JobIdentity:
+        app = self.azure()
+        return app.env(), app.secrets()
 
     def _sts_client(self, region: str) -> Any:
         with self._lock:
@@ -356,24 +373,29 @@ class CredentialActivities:
     @activity.defn(name="assume_role")
     async def assume_role(self, request: AssumeRoleInput) -> AssumeRoleResult:
         """Obtain (and cache) the run's credentials; return who we are and until when."""
-        if request.account.provider == "azure":
-            app = self.store.azure()
-            expires = await asyncio.to_thread(app.check, request.account.account_id)
-            activity.logger.info(
-                "Azure app can reach the subscription",
-                extra={
-                    "identity": app.identity,
-                    "subscription": request.account.account_id,
-                    "runId": request.run_id,
-                },
-            )
-            return AssumeRoleResult(identity=app.identity, expires_at=expires)
-        if request.account.provider != "aws":
+        assume = {"aws": self._assume_aws, "azure": self._check_azure}.get(request.account.provider)
+        if services.provider(request.account.provider) is None or assume is None:
             raise ApplicationError(
                 f"provider {request.account.provider} is not supported by this worker yet",
                 type="UnsupportedProvider",
                 non_retryable=True,
             )
+        return await assume(request)
+
+    async def _check_azure(self, request: AssumeRoleInput) -> AssumeRoleResult:
+        app = self.store.azure()
+        expires = await asyncio.to_thread(app.check, request.account.account_id)
+        activity.logger.info(
+            "Azure app can reach the subscription",
+            extra={
+                "identity": app.identity,
+                "subscription": request.account.account_id,
+                "runId": request.run_id,
+            },
+        )
+        return AssumeRoleResult(identity=app.identity, expires_at=expires)
+
+    async def _assume_aws(self, request: AssumeRoleInput) -> AssumeRoleResult:
         creds = await asyncio.to_thread(self.store.aws, request.account, request.run_id)
         activity.logger.info(
             "assumed role", extra={"identity": creds.identity, "runId": request.run_id}

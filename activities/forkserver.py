@@ -39,6 +39,7 @@ import traceback
 from typing import Any
 
 from activities.confine import ConfinementError, confine_writes, landlock_abi
+from remedy import services
 
 MAX_REQUEST = 4 * 1024 * 1024
 SPARES = int(os.environ.get("REMEDY_FORKSERVER_SPARES", "2"))
@@ -48,7 +49,8 @@ EX_OSERR = 71  # as activities/confined_exec.py: confinement was refused, the jo
 
 
 def warm_up() -> list[str]:
-    """Import what jobs import, and load the most used service models into the default session."""
+    """Import what jobs import, and load the service models the registry names
+    (remedy/services) into boto3's default session."""
     warmed = []
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no credential lookup while warming
     try:
@@ -56,15 +58,15 @@ def warm_up() -> list[str]:
 
         # No region on the session itself: a job's AWS_DEFAULT_REGION must decide, as without us.
         boto3.setup_default_session()
-        for service in ("sts", "ec2", "s3", "iam", "resourcegroupstaggingapi"):
-            boto3.client(service, region_name="us-east-1")
-            warmed.append(service)
+        for service in services.registered():
+            if service.warm_up.boto3_model:
+                boto3.client(service.name, region_name="us-east-1")  # type: ignore[call-overload]
+                warmed.append(service.name)
     except Exception:
         traceback.print_exc()
     for module in (
         "pkgutil",
-        "azure.identity",
-        "azure.mgmt.network",
+        *services.modules_to_warm(),
         "remedy.jobkit",
         "json",
         "urllib.request",
@@ -81,8 +83,9 @@ def touch_client_paths() -> None:
     with contextlib.suppress(Exception):
         import boto3
 
-        for service in ("sts", "ec2", "s3"):
-            boto3.client(service, region_name="us-east-1")
+        for service in services.registered():
+            if service.warm_up.spare_client:
+                boto3.client(service.name, region_name="us-east-1")  # type: ignore[call-overload]
 
 
 def spare_child(channel: socket.socket) -> None:

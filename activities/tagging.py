@@ -5,12 +5,16 @@ replaces the whole set), any other ARN through the Resource Groups Tagging API. 
 security groups through update-tags, merged with their existing tags (update-tags replaces the
 whole set); other Azure resource types are skipped. A resource that cannot be tagged is skipped
 with a log line: tagging never fails a remediation that worked.
+
+Which tagger takes a resource is the service registry's answer (remedy/services: each service's
+`Tagging`, by resource type or id); the taggers themselves are here, by method name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -20,43 +24,20 @@ from temporalio import activity
 
 from activities.aws_clients import using
 from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code
+from remedy import services
 from remedy.types import TagInput, TagResult
 
 log = logging.getLogger("remedy.tagging")
 
-EC2_PREFIXES = (
-    "i-",
-    "sg-",
-    "vpc-",
-    "subnet-",
-    "vol-",
-    "eni-",
-    "ami-",
-    "snap-",
-    "igw-",
-    "rtb-",
-    "acl-",
-    "eipalloc-",
-    "nat-",
-    "lt-",
-    "dopt-",
-)
 
-
-AZURE_NSG = "azure:network-security-group"
-
-
-def tagging_method(resource_id: str, resource_type: str | None) -> str | None:
-    if resource_type == "s3:bucket":
-        return "s3"
-    if (resource_type or "").startswith("ec2:") or resource_id.startswith(EC2_PREFIXES):
-        return "ec2"
-    if resource_id.startswith("arn:"):
-        return "arn"
+def _tag_ec2(client: Any, resource_id: str, tags: dict[str, str]) -> str | None:
+    client.create_tags(
+        Resources=[resource_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+    )
     return None
 
 
-def _tag_s3(client: Any, bucket: str, tags: dict[str, str]) -> None:
+def _tag_s3(client: Any, bucket: str, tags: dict[str, str]) -> str | None:
     try:
         existing = {
             t["Key"]: t["Value"] for t in client.get_bucket_tagging(Bucket=bucket)["TagSet"]
@@ -69,27 +50,84 @@ def _tag_s3(client: Any, bucket: str, tags: dict[str, str]) -> None:
     client.put_bucket_tagging(
         Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]}
     )
+    return None
+
+
+def _tag_arn(client: Any, arn: str, tags: dict[str, str]) -> str | None:
+    answer = client.tag_resources(ResourceARNList=[arn], Tags=tags)
+    failed = answer.get("FailedResourcesMap") or {}
+    if failed:
+        problem = next(iter(failed.values()))
+        return f"{problem.get('ErrorCode')}: {problem.get('ErrorMessage')}"
+    return None
+
+
+def _tag_nsg(client: Any, group: str, name: str, tags: dict[str, str]) -> None:
+    existing = client.network_security_groups.get(group, name).tags or {}
+    client.network_security_groups.update_tags(group, name, TagsObject(tags={**existing, **tags}))
+
+
+#: The taggers, by the registry's Tagging.method (remedy/services): client, resource, tags.
+AWS_TAGGERS: dict[str, Callable[[Any, str, dict[str, str]], str | None]] = {
+    "ec2": _tag_ec2,
+    "s3": _tag_s3,
+    "arn": _tag_arn,
+}
+AZURE_TAGGERS: dict[str, Callable[[Any, str, str, dict[str, str]], None]] = {
+    "azure-nsg": _tag_nsg,
+}
+
+
+def _tagged(resource: str, tags: dict[str, str]) -> TagResult:
+    listed = ", ".join(f"{k}={v}" for k, v in tags.items())
+    return TagResult(tagged=True, message=f"tagged {resource} with {listed}")
+
+
+def _untaggable(request: TagInput, provider: services.Provider | None) -> TagResult:
+    where = ""
+    if provider is not None and provider.tagging_limits:
+        taggable = sorted(
+            t
+            for s in services.registered(provider.name)
+            if s.tagging
+            for t in s.tagging.resource_types or s.resource_types
+        )
+        limits = provider.tagging_limits.format(types=", ".join(taggable))
+        where = f" on {provider.title} ({limits})"
+    return TagResult(
+        tagged=False,
+        message=f"{request.resource_id} ({request.resource_type or 'unknown type'}) cannot be "
+        f"tagged by Remedy{where}; tagging skipped",
+    )
 
 
 class TaggingActivities:
     def __init__(self, credentials: CredentialStore) -> None:
         self.credentials = credentials
+        #: How each provider's resources are reached and its errors read, by registry name.
+        self._tag_on: dict[str, Callable[[TagInput, services.Service], TagResult]] = {
+            "aws": self._tag_aws,
+            "azure": self._tag_azure,
+        }
 
-    def _tag_azure(self, request: TagInput) -> TagResult:
+    def _tag(self, request: TagInput) -> TagResult:
+        provider = services.provider(request.account.provider)
+        service = services.tagging_service(
+            request.account.provider, request.resource_id, request.resource_type
+        )
+        tag_on = self._tag_on.get(request.account.provider)
+        if provider is None or service is None or tag_on is None:
+            return _untaggable(request, provider)
+        return tag_on(request, service)
+
+    def _tag_azure(self, request: TagInput, service: services.Service) -> TagResult:
         name, group = request.resource_id, request.account.resource_group
-        if request.resource_type != AZURE_NSG or not group:
-            what = request.resource_type or "unknown type"
-            return TagResult(
-                tagged=False,
-                message=f"{name} ({what}) cannot be tagged by Remedy on Azure (network security "
-                "groups only, with their resource group); tagging skipped",
-            )
-        network = self.credentials.azure().network_client(request.account.account_id)
+        tagger = AZURE_TAGGERS.get(service.tagging.method if service.tagging else "")
+        if tagger is None or not group:  # Azure names a resource within its resource group
+            return _untaggable(request, services.provider(service.provider))
+        client = self.credentials.azure().client(service.name, request.account.account_id)
         try:
-            existing = network.network_security_groups.get(group, name).tags or {}
-            network.network_security_groups.update_tags(
-                group, name, TagsObject(tags={**existing, **request.tags})
-            )
+            tagger(client, group, name, request.tags)
         except HttpResponseError as exc:
             if exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429:
                 raise  # Temporal retries it
@@ -100,66 +138,30 @@ class TaggingActivities:
                 message=f"{group}/{name} could not be tagged ({exc.status_code} {code}: "
                 f"{' '.join(str(problem).split())[:300]}); tagging skipped",
             )
-        return TagResult(
-            tagged=True,
-            message=f"tagged {group}/{name} with "
-            + ", ".join(f"{k}={v}" for k, v in request.tags.items()),
-        )
+        return _tagged(f"{group}/{name}", request.tags)
 
-    def _tag(self, request: TagInput) -> TagResult:
-        if request.account.provider == "azure":
-            return self._tag_azure(request)
-        method = tagging_method(request.resource_id, request.resource_type)
-        if method is None:
-            return TagResult(
-                tagged=False,
-                message=f"{request.resource_id} "
-                f"({request.resource_type or 'unknown type'}) cannot be tagged by "
-                "Remedy; tagging skipped",
-            )
+    def _tag_aws(self, request: TagInput, service: services.Service) -> TagResult:
+        tagger = AWS_TAGGERS.get(service.tagging.method if service.tagging else "")
+        if tagger is None:
+            return _untaggable(request, services.provider(service.provider))
         creds = self.credentials.aws(request.account, request.run_id)
-        with using(creds):  # the shared clients sign with this run's credentials
-            return self._tag_aws(request, method, self.credentials.region_for(request.account))
-
-    def _tag_aws(self, request: TagInput, method: str, region: str) -> TagResult:
-        clients = self.credentials.clients
+        region = self.credentials.region_for(request.account)
         try:
-            if method == "ec2":
-                clients.get("ec2", region).create_tags(
-                    Resources=[request.resource_id],
-                    Tags=[{"Key": k, "Value": v} for k, v in request.tags.items()],
-                )
-            elif method == "s3":
-                _tag_s3(clients.get("s3", region), request.resource_id, request.tags)
-            else:
-                answer = clients.get("resourcegroupstaggingapi", region).tag_resources(
-                    ResourceARNList=[request.resource_id], Tags=request.tags
-                )
-                failed = answer.get("FailedResourcesMap") or {}
-                if failed:
-                    problem = next(iter(failed.values()))
-                    return TagResult(
-                        tagged=False,
-                        message=f"{request.resource_id} could not be "
-                        f"tagged ({problem.get('ErrorCode')}: "
-                        f"{problem.get('ErrorMessage')}); tagging skipped",
-                    )
+            with using(creds):  # the shared clients sign with this run's credentials
+                client = self.credentials.clients.get(service.name, region)
+                problem = tagger(client, request.resource_id, request.tags)
         except ClientError as exc:
             code = error_code(exc)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in RETRYABLE_CODES or status >= 500:
                 raise
+            problem = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
+        if problem is not None:
             return TagResult(
                 tagged=False,
-                message=f"{request.resource_id} could not be tagged "
-                f"({code}: {exc.response.get('Error', {}).get('Message', '')}); "
-                "tagging skipped",
+                message=f"{request.resource_id} could not be tagged ({problem}); tagging skipped",
             )
-        return TagResult(
-            tagged=True,
-            message=f"tagged {request.resource_id} with "
-            + ", ".join(f"{k}={v}" for k, v in request.tags.items()),
-        )
+        return _tagged(request.resource_id, request.tags)
 
     @activity.defn(name="tag_resource")
     async def tag_resource(self, request: TagInput) -> TagResult:

@@ -2,9 +2,10 @@
 
 One test per convention, parametrised per job folder, so a new job is checked the moment its folder
 exists: entry point, least-privilege policy, README, metadata, rule ids that match the rule
-catalogue (the csv beside the repository), a test that runs it, and a policy that lists exactly
+catalogue (the csv beside the repository), a test that runs it, a resource type and policy
+actions of services in the service registry (remedy/services), and a policy that lists exactly
 the actions the code calls (AWS: IAM actions of the boto3 calls; Azure: the role definition's
-Actions for the azure-mgmt calls, through remedy.jobkit.azure.OPERATION_ACTIONS).
+Actions for the azure-mgmt calls), both as the registry's permission maps spell them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from remedy.jobkit import iam_action
-from remedy.jobkit.azure import OPERATION_ACTIONS
+from remedy import services
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = ROOT / "jobs"
@@ -35,7 +35,7 @@ JOB_DIRS = sorted(p for p in JOBS_DIR.iterdir() if p.is_dir() and not p.name.sta
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 AZURE_ACTION = re.compile(r"^Microsoft\.[A-Za-z]+(/[A-Za-z]+)+/(read|write|delete|action)$")
 AZURE_POLICY_FILES = ("minimum_policy.json", "minimum_permissions.json")
-PROVIDERS = {"aws", "azure"}
+PROVIDERS = set(services.PROVIDERS)
 PAYLOAD_ROOTS = ("notificationInfo.", "cloudAccount.", "remediationParameters.")
 
 jobs = pytest.mark.parametrize("job_dir", JOB_DIRS, ids=[p.name for p in JOB_DIRS])
@@ -183,8 +183,8 @@ def test_every_job_has_a_test(job_dir: Path) -> None:
 
 @cache
 def operations(service: str) -> dict[str, str]:
-    """boto3 method name -> API operation name, for one service."""
-    model = botocore.session.get_session().get_service_model(service)
+    """boto3 method name -> API operation name, for one registered service."""
+    model = botocore.session.get_session().get_service_model(services.service(service).name)
     return {xform_name(op): op for op in model.operation_names}
 
 
@@ -209,15 +209,19 @@ def job_sources(job_dir: Path) -> list[Path]:
     return [entry, *sorted({m for m in modules if m is not None})]
 
 
-def called_actions(sources: list[Path], services: set[str]) -> set[str]:
+def called_actions(sources: list[Path], prefixes: set[str]) -> set[str]:
+    """The IAM actions of every boto3 call in the sources, for the registered AWS services whose
+    IAM prefix is one of `prefixes`."""
+    named = [s for s in services.registered("aws") if s.iam_prefix in prefixes]
     called: set[str] = set()
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                for service in services:
-                    operation = operations(service).get(node.func.attr)
-                    if operation:
-                        called.add(iam_action(service, operation))
+                for service in named:
+                    operation = operations(service.name).get(node.func.attr)
+                    action = service.action(operation) if operation else None
+                    if action:
+                        called.add(action)
     return called
 
 
@@ -231,7 +235,7 @@ def azure_called_actions(sources: list[Path]) -> set[str]:
                 and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Attribute)
             ):
-                action = OPERATION_ACTIONS.get((node.func.value.attr, node.func.attr))
+                action = services.azure_operation_action(node.func.value.attr, node.func.attr)
                 if action:
                     called.add(action)
     return called
@@ -243,15 +247,62 @@ def test_policy_lists_exactly_the_calls(job_dir: Path) -> None:
     if meta["provider"] == "azure":
         called = azure_called_actions(job_sources(job_dir))
         allowed = set(azure_role_actions(job_dir))
-        assert called, "no azure-mgmt call found: is the operation in OPERATION_ACTIONS?"
+        assert called, "no azure-mgmt call found: is the operation in remedy/services/azure.py?"
         assert called == allowed, (
             f"called but not allowed: {called - allowed}; allowed but not called: {allowed - called}"
         )
         return
     policy = json.loads((job_dir / "minimum_policy.json").read_text())
     allowed = {a for s in policy["Statement"] for a in s["Action"]}
-    services = {a.split(":")[0] for a in allowed} | {meta["resource_type"].split(":")[0]}
-    called = called_actions(job_sources(job_dir), services)
+    prefixes = {a.split(":")[0] for a in allowed} | {meta["resource_type"].split(":")[0]}
+    called = called_actions(job_sources(job_dir), prefixes)
     assert called == allowed, (
         f"called but not allowed: {called - allowed}; allowed but not called: {allowed - called}"
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Every job stays within the service registry (remedy/services)
+# ----------------------------------------------------------------------------------------------
+
+
+@jobs
+def test_resource_type_names_a_registered_service(job_dir: Path) -> None:
+    meta = metadata(job_dir)
+    owner = services.service_for_resource_type(meta["resource_type"])
+    assert owner is not None, f"{meta['resource_type']}: no service in remedy/services owns it"
+    assert meta["resource_type"] in owner.resource_types, (
+        f"{meta['resource_type']}: list it in service {owner.name}'s resource_types"
+    )
+    assert owner.provider == meta["provider"]
+
+
+def policy_actions(job_dir: Path) -> list[str]:
+    if metadata(job_dir)["provider"] == "azure":
+        return azure_role_actions(job_dir)
+    policy = json.loads((job_dir / "minimum_policy.json").read_text())
+    return [a for statement in policy["Statement"] for a in statement["Action"]]
+
+
+def registered_actions(provider: str) -> dict[str, set[str]]:
+    """action -> the registered services of a provider that may need it.
+
+    AWS: every operation of the service's API model, spelled by its permission map; Azure: the
+    permission map itself (Azure actions follow no rule)."""
+    found: dict[str, set[str]] = {}
+    for service in services.registered(provider):
+        if provider == "aws":
+            actions = {service.action(op) for op in operations(service.name).values()}
+        else:
+            actions = set(service.permissions.values())
+        for action in actions:
+            if action:
+                found.setdefault(action, set()).add(service.name)
+    return found
+
+
+@jobs
+def test_every_policy_action_belongs_to_a_registered_service(job_dir: Path) -> None:
+    known = registered_actions(metadata(job_dir)["provider"])
+    strangers = [a for a in policy_actions(job_dir) if a not in known]
+    assert not strangers, f"no service in remedy/services needs {strangers}: register it"

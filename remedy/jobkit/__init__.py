@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import boto3
 from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from remedy import services
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
@@ -49,14 +49,12 @@ ACCESS_DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden"}
 )
 
-#: API operations whose IAM action is spelled differently (the rest are `<service>:<Operation>`).
+#: API operations whose IAM action is spelled differently (the rest are `<service>:<Operation>`),
+#: as the service registry (remedy/services/aws.py) declares them.
 IAM_ACTION_EXCEPTIONS: dict[str, str] = {
-    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
-    "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-    "s3:DeletePublicAccessBlock": "s3:DeleteBucketPublicAccessBlock",
-    "s3:HeadBucket": "s3:ListBucket",
-    "s3:ListObjects": "s3:ListBucket",
-    "s3:ListObjectsV2": "s3:ListBucket",
+    f"{s.iam_prefix}:{operation}": action
+    for s in services.registered("aws")
+    for operation, action in s.permissions.items()
 }
 
 
@@ -241,35 +239,29 @@ def parse_finding(
 _clients: list[BaseClient] = []
 
 
-def _client(service: str, finding: Finding) -> Any:
-    """A client from the environment's credentials (and AWS_ENDPOINT_URL, which boto3 honours).
-
-    Made from boto3's default session: under the worker's fork server that session has its
-    service models loaded already (a new Session would parse them again, ~80 ms for EC2).
-    """
-    made = boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=finding.region,
-        config=Config(retries={"mode": "standard", "max_attempts": 5}),
-    )
+def client(service: str, finding: Finding) -> Any:
+    """A client of a registered AWS service (remedy/services/aws.py) in the finding's region,
+    from the environment's credentials (and AWS_ENDPOINT_URL, which boto3 honours)."""
+    made = services.service(service).client(finding.region)
     _clients.append(made)
     return made
 
 
 def ec2_client(finding: Finding) -> EC2Client:
-    client: EC2Client = _client("ec2", finding)
-    return client
+    made: EC2Client = client("ec2", finding)
+    return made
 
 
 def s3_client(finding: Finding) -> S3Client:
-    client: S3Client = _client("s3", finding)
-    return client
+    made: S3Client = client("s3", finding)
+    return made
 
 
 def iam_action(service_prefix: str, operation: str) -> str:
     """The IAM action an API operation needs, e.g. ("s3", "PutPublicAccessBlock")."""
-    action = f"{service_prefix}:{operation}"
-    return IAM_ACTION_EXCEPTIONS.get(action, action)
+    registered = services.service_by_iam_prefix(service_prefix)
+    action = registered.action(operation) if registered else None
+    return action or f"{service_prefix}:{operation}"
 
 
 def describe_client_error(exc: ClientError) -> str:
@@ -279,13 +271,15 @@ def describe_client_error(exc: ClientError) -> str:
     message = err.get("Message") or "(no message)"
     text = f"{exc.operation_name} failed: {code}: {message}"
     if code in ACCESS_DENIED_CODES:
-        prefixes = [
-            c.meta.service_model.signing_name
+        models = [
+            c.meta.service_model
             for c in _clients
             if exc.operation_name in c.meta.service_model.operation_names
         ]
-        if prefixes:
-            action = iam_action(prefixes[0], exc.operation_name)
+        if models:
+            known = services.SERVICES.get(models[0].service_name)
+            prefix = known.iam_prefix if known else models[0].signing_name
+            action = iam_action(prefix, exc.operation_name)
             text += f" (the role probably lacks {action}: is it in the job's minimum_policy.json?)"
     return text
 

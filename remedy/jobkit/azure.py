@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 from azure.mgmt.network import NetworkManagementClient
 
+from remedy import services
 from remedy.azure_env import AzureSettings, MissingAzureIdentity
 from remedy.jobkit import (
     EXIT_BAD_INPUT,
@@ -46,25 +47,13 @@ SUBSCRIPTION_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{1
 RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 RESOURCE_NAME = re.compile(r"^[^/\\?#%]{1,80}$")
 
-#: SDK operation (operation group, method) -> the Azure RBAC action it needs. The catalogue
-#: meta-test holds every Azure job's minimum_policy.json to exactly the actions of its calls.
+#: SDK operation (operation group, method) -> the Azure RBAC action it needs, as the service
+#: registry (remedy/services/azure.py) declares them. The catalogue meta-test holds every Azure
+#: job's minimum_policy.json to exactly the actions of its calls.
 OPERATION_ACTIONS: dict[tuple[str, str], str] = {
-    ("network_security_groups", "get"): "Microsoft.Network/networkSecurityGroups/read",
-    ("network_security_groups", "list"): "Microsoft.Network/networkSecurityGroups/read",
-    ("network_security_groups", "list_all"): "Microsoft.Network/networkSecurityGroups/read",
-    ("network_security_groups", "begin_create_or_update"): (
-        "Microsoft.Network/networkSecurityGroups/write"
-    ),
-    ("network_security_groups", "update_tags"): "Microsoft.Network/networkSecurityGroups/write",
-    ("network_security_groups", "begin_delete"): "Microsoft.Network/networkSecurityGroups/delete",
-    ("security_rules", "get"): "Microsoft.Network/networkSecurityGroups/securityRules/read",
-    ("security_rules", "list"): "Microsoft.Network/networkSecurityGroups/securityRules/read",
-    ("security_rules", "begin_create_or_update"): (
-        "Microsoft.Network/networkSecurityGroups/securityRules/write"
-    ),
-    ("security_rules", "begin_delete"): (
-        "Microsoft.Network/networkSecurityGroups/securityRules/delete"
-    ),
+    operation: action
+    for s in services.registered("azure")
+    for operation, action in s.operations.items()
 }
 
 
@@ -180,20 +169,16 @@ def settings(environ: Mapping[str, str] | None = None) -> AzureSettings:
     return AzureSettings.from_env(os.environ if environ is None else environ)
 
 
-def network_client(finding: AzureFinding) -> NetworkManagementClient:
-    """A Resource Manager network client for the finding's subscription, from AZURE_*.
-
-    polling_interval=0: a long-running operation is polled as soon as Resource Manager's
-    Retry-After allows (Azure sends one; without it the poller does not wait at all).
-    """
+def client(service: str, finding: AzureFinding) -> Any:
+    """A client of a registered Azure service (remedy/services/azure.py) for the finding's
+    subscription, from AZURE_*."""
     azure = settings()
-    return NetworkManagementClient(
-        azure.credential(),
-        finding.subscription_id,
-        base_url=azure.arm_endpoint,
-        credential_scopes=[azure.arm_scope],
-        polling_interval=0,
-    )
+    return services.service(service).client(azure.credential(), finding.subscription_id, azure)
+
+
+def network_client(finding: AzureFinding) -> NetworkManagementClient:
+    made: NetworkManagementClient = client("network", finding)
+    return made
 
 
 def describe_http_error(exc: HttpResponseError) -> str:

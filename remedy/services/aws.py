@@ -1,0 +1,118 @@
+"""AWS and its services. A job gets a client from `remedy.jobkit.client(name, finding)`.
+
+Every AWS client is boto3's, from the default session (under the fork server that session has
+the warmed service models loaded: a new Session would parse them again, ~80 ms for EC2), in the
+job's region, with boto3's standard retries. AWS_ENDPOINT_URL, which boto3 honours, points it at
+the sandbox in tests and the demo.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from remedy.services.registry import Provider, Service, Tagging, WarmUp, register, register_provider
+
+#: Ids of EC2 resources, recognised when the finding names no resource type.
+EC2_ID_PREFIXES = (
+    "i-",
+    "sg-",
+    "vpc-",
+    "subnet-",
+    "vol-",
+    "eni-",
+    "ami-",
+    "snap-",
+    "igw-",
+    "rtb-",
+    "acl-",
+    "eipalloc-",
+    "nat-",
+    "lt-",
+    "dopt-",
+)
+
+
+def boto3_client(service: str, region: str) -> Any:
+    """A client of the default session, from the environment's credentials."""
+    import boto3  # here, not at import: the registry stays stdlib-only
+    from botocore.config import Config
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}),
+    )
+
+
+def _aws(
+    name: str,
+    *,
+    permissions: dict[str, str] | None = None,
+    resource_types: tuple[str, ...] = (),
+    tagging: Tagging | None = None,
+    spare_client: bool = False,
+    iam_prefix: str = "",
+) -> Service:
+    return register(
+        Service(
+            name=name,
+            provider="aws",
+            client=partial(boto3_client, name),
+            permissions=permissions or {},
+            resource_types=resource_types,
+            tagging=tagging,
+            warm_up=WarmUp(boto3_model=True, spare_client=spare_client),
+            iam_prefix=iam_prefix,
+            distribution="boto3",
+        )
+    )
+
+
+AWS = register_provider(
+    Provider(
+        name="aws",
+        title="AWS",
+        job_variables=frozenset(
+            {
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+                "AWS_DEFAULT_REGION",
+            }
+        ),
+        endpoint_variables=("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"),
+        permission_rule="{prefix}:{operation}",
+        service_prefixed_types=True,
+    )
+)
+
+STS = _aws("sts", spare_client=True)
+EC2 = _aws(
+    "ec2",
+    resource_types=("ec2:instance", "ec2:security-group"),
+    tagging=Tagging(method="ec2", id_prefixes=EC2_ID_PREFIXES),
+    spare_client=True,
+)
+S3 = _aws(
+    "s3",
+    # Operations whose IAM action is spelled differently from the API's name.
+    permissions={
+        "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+        "DeletePublicAccessBlock": "s3:DeleteBucketPublicAccessBlock",
+        "HeadBucket": "s3:ListBucket",
+        "ListObjects": "s3:ListBucket",
+        "ListObjectsV2": "s3:ListBucket",
+    },
+    resource_types=("s3:bucket",),
+    tagging=Tagging(method="s3", resource_types=("s3:bucket",)),
+    spare_client=True,
+)
+IAM = _aws("iam")
+# Any other resource named by its ARN is tagged through the Resource Groups Tagging API.
+TAGGING_API = _aws(
+    "resourcegroupstaggingapi",
+    tagging=Tagging(method="arn", id_prefixes=("arn:",)),
+    iam_prefix="tag",
+)

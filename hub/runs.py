@@ -32,8 +32,8 @@ from hub.groups import get_group, group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
 from hub.schemas import RunDetail, RunOut
 from remedy.config import TemporalSettings
+from remedy.finding import PayloadError
 from remedy.logs import redact
-from remedy.payload import PayloadError
 from remedy.starter import get_status, start_remediation, workflow_id_for
 from remedy.types import RemediationSpec, RunState, RunStatus, StepStatus
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from remedy.payload import PayloadError, parse_json, validate_payload
-from remedy.types import AccountAccess
+from activities.validate import ValidationActivities
+from remedy.finding import PayloadError, parse_json, read_finding
+from remedy.types import AccountAccess, JobStep, RemediationSpec, ValidateInput
 from tests.findings import aws_finding
+from worker.registry import discover
+
+JOBCODE = Path(__file__).parent / "jobcode"
 
 ROLE = "arn:aws:iam::123456789012:role/remedy-remediation"
 SUB = "4b2a1b4e-9f0f-4c55-8f3e-2b0f7b6f0e11"
@@ -37,7 +42,16 @@ def azure_finding(resource_group: str | None = "rg-prod") -> dict[str, Any]:
 
 def test_old_generation_is_completed_for_jobs_of_either_generation() -> None:
     payload = aws_finding("i-1", old_style=True)
-    completed, account = validate_payload(payload, AccountAccess(role_arn=ROLE, external_id="x"))
+    validated = ValidationActivities(discover(JOBCODE)).check(
+        ValidateInput(
+            payload=payload,
+            spec=RemediationSpec(
+                steps=[JobStep(job="probe_env")],
+                access=AccountAccess(role_arn=ROLE, external_id="x"),
+            ),
+        )
+    )
+    completed, account = validated.payload, validated.account
     info = completed["notificationInfo"]
     assert info["CloudAccountID"] == info["CloudAccountId"] == "123456789012"
     assert completed["cloudAccount"] == {"provider": "aws", "roleArn": ROLE}
@@ -50,16 +64,17 @@ def test_new_generation_keeps_extra_fields_and_reads_the_account_from_the_role()
     payload = aws_finding("i-1")
     del payload["notificationInfo"]["CloudAccountID"]
     payload["vendorField"] = {"x": [1, 2]}
-    completed, account = validate_payload(payload, AccountAccess())
-    assert completed["vendorField"] == {"x": [1, 2]}
-    assert account.account_id == "123456789012"
-    assert completed["notificationInfo"]["CloudAccountId"] == "123456789012"
+    finding = read_finding(payload, for_run=True)
+    assert finding.payload["vendorField"] == {"x": [1, 2]}
+    assert finding.account_id == "123456789012"
+    assert finding.payload["notificationInfo"]["CloudAccountId"] == "123456789012"
 
 
 def test_azure_finding_takes_subscription_and_resource_group_from_the_object_chain() -> None:
-    completed, account = validate_payload(azure_finding(), AccountAccess())
-    assert account.provider == "azure" and account.account_id == SUB
-    assert completed["notificationInfo"]["CloudAccountID"] == SUB
+    finding = read_finding(azure_finding(), for_run=True)
+    assert finding.provider == "azure" and finding.account_id == SUB
+    assert finding.resource_group == "rg-prod"
+    assert finding.payload["notificationInfo"]["CloudAccountID"] == SUB
 
 
 @pytest.mark.parametrize(
@@ -102,7 +117,7 @@ def test_each_problem_names_its_field(mutate: Any, field: str, words: str) -> No
     payload = aws_finding("i-1")
     mutate(payload)
     with pytest.raises(PayloadError) as raised:
-        validate_payload(payload, AccountAccess())
+        read_finding(payload, for_run=True)
     assert raised.value.field == field and words in str(raised.value)
 
 
@@ -110,12 +125,12 @@ def test_aws_finding_without_any_role_says_where_to_put_one() -> None:
     with pytest.raises(
         PayloadError, match=r"cloudAccount\.roleArn: no role to assume.*--account-role-arn"
     ):
-        validate_payload(aws_finding("i-1", old_style=True), AccountAccess())
+        read_finding(aws_finding("i-1", old_style=True), for_run=True)
 
 
 def test_azure_finding_without_resource_group_is_refused() -> None:
     with pytest.raises(PayloadError, match="ResourceGroup"):
-        validate_payload(azure_finding(resource_group=None), AccountAccess())
+        read_finding(azure_finding(resource_group=None), for_run=True)
 
 
 def test_a_job_requirement_is_checked_on_the_completed_payload() -> None:
@@ -124,7 +139,7 @@ def test_a_job_requirement_is_checked_on_the_completed_payload() -> None:
     with pytest.raises(
         PayloadError, match=r"notificationInfo\.FindingInfo\.Region: is missing, and a job"
     ):
-        validate_payload(payload, AccountAccess(), ["notificationInfo.FindingInfo.Region"])
+        read_finding(payload, for_run=True, requires=["notificationInfo.FindingInfo.Region"])
 
 
 @pytest.mark.parametrize(
@@ -149,5 +164,5 @@ def test_the_security_hub_sample_is_not_mistaken_for_a_vss_payload() -> None:
     if not sample.exists():
         pytest.skip("shared samples not present")
     with pytest.raises(PayloadError) as raised:
-        validate_payload(parse_json(sample.read_text()), AccountAccess())
+        read_finding(parse_json(sample.read_text()), for_run=True)
     assert raised.value.field == "notificationInfo"

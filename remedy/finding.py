@@ -8,11 +8,12 @@ Every door a finding comes through reads it here, with the same code and the sam
   it returns (`Finding.payload`) is what every job of the run receives;
 - the jobs' kit (`remedy.jobkit`), in the job's own process, on `sys.argv[1]`.
 
-Design: pure stdlib (json, re, dataclasses). The kit runs next to untrusted job code and must
-start in milliseconds, so it cannot import pydantic; rather than a pydantic model for the hub and
-the worker and a second hand-written reader for jobs, both read with this module. The type rules
-are those the pydantic models had (a string field refuses a number, `RiskScore` takes a number or
-a numeric string, `autoRemediate` a boolean or its usual spellings), and so are their messages.
+Design: pure stdlib (json, re, dataclasses; field types in remedy/payload_shape.py). The kit runs
+next to untrusted job code and must start in milliseconds, so it cannot import pydantic; rather
+than a pydantic model for the hub and the worker and a second hand-written reader for jobs, both
+read with this module. What only a job needs (a region, Azure names fit for a URL) the kit checks
+on top (remedy/jobkit/finding.py); what only a run needs (a role to assume, the jobs' `requires`)
+the `for_run` / `requires` arguments add.
 
 Both generations: older payloads carry only `notificationInfo.CloudAccountID`, newer ones a
 top-level `cloudAccount`. The completed payload has both, the spelling `CloudAccountId` too, and an
@@ -26,34 +27,22 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from remedy.payload_shape import FINDING_INFO as FINDING_INFO
+from remedy.payload_shape import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
+from remedy.payload_shape import OBJECT_CHAIN as OBJECT_CHAIN
+from remedy.payload_shape import PayloadError as PayloadError
+from remedy.payload_shape import check_shape, get_path, number
+from remedy.payload_shape import parse_json as parse_json
+
 Provider = Literal["aws", "azure"]
 
-MAX_PAYLOAD_BYTES = 256 * 1024
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 AWS_ACCOUNT = re.compile(r"^\d{12}$")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-FINDING_INFO = "notificationInfo.FindingInfo"
-OBJECT_CHAIN = f"{FINDING_INFO}.ObjectChain"
-
-
-class PayloadError(ValueError):
-    """A finding that cannot be remediated as it is; `field` is the dotted path at fault."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}" if field else problem)
-        self.field = field
-        self.problem = problem
-
-    def sentence(self) -> str:
-        """The error as one sentence, for a job's `ERROR:` line: `<field> is missing: ...`
-        when the problem reads on from the field's name, else `<field>: <problem>`."""
-        if self.field and self.problem.startswith(("is ", "must ")):
-            return f"{self.field} {self.problem}"
-        return str(self)
 
 
 @dataclass(frozen=True)
@@ -78,156 +67,6 @@ class Finding:
     resource_group: str | None = None
 
 
-def parse_json(text: str | bytes) -> dict[str, Any]:
-    """Parse a payload given as JSON text; the error says where the JSON breaks."""
-    if len(text) > MAX_PAYLOAD_BYTES:
-        raise PayloadError(
-            "", f"the payload is {len(text)} bytes; the limit is {MAX_PAYLOAD_BYTES}"
-        )
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(
-            "", f"the payload is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise PayloadError("", "the payload is nested too deeply to be a finding") from None
-    if not isinstance(value, dict):
-        raise PayloadError("", f"the payload must be a JSON object, not {type(value).__name__}")
-    return value
-
-
-# ---------------------------------------------------------------------------------------------
-# Field types: the payload's shape, in the order its fields are checked.
-# ---------------------------------------------------------------------------------------------
-
-_BOOL_WORDS = {
-    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
-    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
-}
-
-
-def _got(value: Any) -> str:
-    return f"(got {str(value)[:80]!r})"
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    raise ValueError("Input should be a valid string")
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, int | float):  # bool too, as pydantic's lax mode takes it
-        try:
-            return float(value)
-        except OverflowError:
-            raise ValueError("Input should be a valid number") from None
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise ValueError(
-                "Input should be a valid number, unable to parse string as a number"
-            ) from None
-    raise ValueError("Input should be a valid number")
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
-        return _BOOL_WORDS[value.strip().lower()]
-    raise ValueError("Input should be a valid boolean")
-
-
-def _provider(value: Any) -> str:
-    if value in ("aws", "azure"):
-        return str(value)
-    raise ValueError("Input should be 'aws' or 'azure'")
-
-
-def _object(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    raise ValueError("Input should be a valid dictionary")
-
-
-_Check = Callable[[Any], Any]
-#: optional, but null is refused (as the pydantic models refused it: they had defaults, not None)
-_NOT_NULL = {FINDING_INFO, "autoRemediate"}
-#: path -> (check, required); a part that is absent or null is skipped unless required
-_SHAPE: list[tuple[str, _Check, bool]] = [
-    ("cloudAccount", _object, False),
-    ("cloudAccount.provider", _provider, False),
-    *((f"cloudAccount.{k}", _text, False) for k in ("roleArn", "subscriptionId", "applicationId")),
-    ("notificationInfo", _object, True),
-    *(
-        (f"notificationInfo.{k}", _text, False)
-        for k in (
-            "CloudAccountID",
-            "CloudAccountId",
-            "RuleID",
-            "RuleName",
-            "RuleDisplayName",
-            "Level",
-            "Service",
-        )
-    ),
-    (FINDING_INFO, _object, False),
-    *((f"{FINDING_INFO}.{k}", _text, False) for k in ("FindingId", "ObjectId", "ObjectChain")),
-    (f"{FINDING_INFO}.CloudTags", _object, False),
-    (f"{FINDING_INFO}.RiskScore", _number, False),
-    *((f"{FINDING_INFO}.{k}", _text, False) for k in ("Region", "Service")),
-    ("autoRemediate", _boolean, False),
-]
-
-
-def _lookup(document: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
-    """(present, value) at a dotted path; absent when a step on the way is absent or null."""
-    value: Any = document
-    for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return False, None
-        value = value[part]
-    return True, value
-
-
-def get_path(document: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted path, or None."""
-    return _lookup(document, dotted)[1]
-
-
-def _check_shape(payload: Mapping[str, Any]) -> None:
-    for dotted, check, required in _SHAPE:
-        parent = dotted.rpartition(".")[0]
-        if parent and not isinstance(get_path(payload, parent), dict):
-            continue  # its parent is absent or null (and allowed to be)
-        present, value = _lookup(payload, dotted)
-        if not present:
-            if required:
-                raise PayloadError(
-                    dotted, "is missing (Field required): the payload carries no finding"
-                )
-            continue
-        if value is None and not required and dotted not in _NOT_NULL:
-            continue
-        try:
-            check(value)
-        except ValueError as exc:
-            raise PayloadError(dotted, f"{exc} {_got(value)}") from None
-    tags = get_path(payload, f"{FINDING_INFO}.CloudTags") or {}
-    for key, value in tags.items():
-        if not isinstance(value, str):
-            raise PayloadError(
-                f"{FINDING_INFO}.CloudTags.{key}", f"Input should be a valid string {_got(value)}"
-            )
-
-
-# ---------------------------------------------------------------------------------------------
-# Provider, ObjectChain, account, role
 # ---------------------------------------------------------------------------------------------
 
 
@@ -377,7 +216,7 @@ def read_finding(
         raise PayloadError("", f"a finding is a JSON object, not {type(payload).__name__}")
     if len(json.dumps(payload, default=str)) > MAX_PAYLOAD_BYTES:
         raise PayloadError("", f"the payload is larger than {MAX_PAYLOAD_BYTES} bytes")
-    _check_shape(payload)
+    check_shape(payload)
     info: dict[str, Any] = payload["notificationInfo"]
     details: dict[str, Any] = info.get("FindingInfo") or {}
     for name in ("FindingId", "ObjectId"):
@@ -425,7 +264,7 @@ def read_finding(
         rule_id=info.get("RuleID"),
         rule_name=info.get("RuleName"),
         level=info.get("Level"),
-        risk_score=None if score is None else _number(score),
+        risk_score=None if score is None else number(score),
         cloud_tags=dict(details.get("CloudTags") or {}),
         role_arn=role if provider == "aws" else None,
         resource_group=resource_group if provider == "azure" else None,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from activities.validate import ValidationActivities
-from remedy.finding import PayloadError, parse_json, read_finding
+from remedy.finding import OBJECT_CHAIN, PayloadError, parse_json, read_finding
+from remedy.jobkit.finding import Finding, parse_finding
 from remedy.types import AccountAccess, JobStep, RemediationSpec, ValidateInput
 from tests.findings import aws_finding
 from worker.registry import discover
@@ -166,3 +167,77 @@ def test_the_security_hub_sample_is_not_mistaken_for_a_vss_payload() -> None:
     with pytest.raises(PayloadError) as raised:
         read_finding(parse_json(sample.read_text()), for_run=True)
     assert raised.value.field == "notificationInfo"
+
+
+# ----------------------------------------------------------------------------------------------
+# One reader: the hub, the run's edge and the job kit read a finding with the same code
+# ----------------------------------------------------------------------------------------------
+
+
+def kit_reads(payload: dict[str, Any], **environ: str) -> Finding:
+    return parse_finding(["job.py", json.dumps(payload)], environ, {})
+
+
+def test_the_kit_reads_an_old_generation_finding_as_the_edge_does() -> None:
+    payload = aws_finding("i-1", old_style=True)
+    del payload["notificationInfo"]["FindingInfo"]["Region"]
+    at_edge = read_finding(payload, role_arn=ROLE, for_run=True)
+    in_job = kit_reads(payload, AWS_DEFAULT_REGION="eu-west-1")
+    assert (in_job.provider, in_job.account_id) == (at_edge.provider, at_edge.account_id)
+    assert (in_job.object_id, in_job.finding_id) == ("i-1", at_edge.finding_id)
+    assert in_job.region == "eu-west-1"  # the payload has none: the job's environment says
+    # the completed payload, as the worker hands it to the job, reads the same
+    assert kit_reads(at_edge.payload, AWS_DEFAULT_REGION="eu-west-1") == in_job
+
+
+def test_the_kit_reads_an_azure_finding_from_its_object_chain() -> None:
+    in_job = kit_reads(azure_finding())
+    assert in_job.provider == "azure"
+    assert (in_job.subscription_id, in_job.resource_group) == (SUB, "rg-prod")
+
+
+def test_an_aws_finding_without_a_role_is_read_but_not_run() -> None:
+    """The hub stores it (the role comes from the account's registration when a run starts)."""
+    payload = aws_finding("i-1", old_style=True)
+    assert read_finding(payload).role_arn is None
+    with pytest.raises(PayloadError, match="no role to assume"):
+        read_finding(payload, for_run=True)
+
+
+def test_an_azure_object_chain_naming_no_subscription_is_refused_at_every_door() -> None:
+    payload = azure_finding()
+    details = payload["notificationInfo"]["FindingInfo"]
+    details["ObjectChain"] = json.dumps({"cloudAccountId": "not-a-guid", "properties": []})
+    with pytest.raises(PayloadError) as at_edge:
+        read_finding(payload, for_run=True)
+    with pytest.raises(PayloadError) as in_job:
+        kit_reads(payload)
+    assert at_edge.value.field == in_job.value.field == f"{OBJECT_CHAIN}.cloudAccountId"
+    assert in_job.value.sentence() == (
+        f"{OBJECT_CHAIN}.cloudAccountId must be an Azure subscription id (a GUID), not 'not-a-guid'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "sentence"),
+    [
+        (
+            lambda p: p["notificationInfo"]["FindingInfo"].pop("ObjectId"),
+            "notificationInfo.FindingInfo.ObjectId is missing: the finding must carry it",
+        ),
+        (lambda p: p.pop("notificationInfo"), "notificationInfo is missing (Field required)"),
+        (
+            lambda p: p["notificationInfo"]["FindingInfo"].update(RiskScore="high"),
+            "notificationInfo.FindingInfo.RiskScore: Input should be a valid number",
+        ),
+    ],
+)
+def test_a_job_says_what_the_edge_says_in_one_sentence(mutate: Any, sentence: str) -> None:
+    payload = aws_finding("i-1")
+    mutate(payload)
+    with pytest.raises(PayloadError) as at_edge:
+        read_finding(payload, for_run=True)
+    with pytest.raises(PayloadError) as in_job:
+        kit_reads(payload)
+    assert str(at_edge.value) == str(in_job.value)
+    assert in_job.value.sentence().startswith(sentence)

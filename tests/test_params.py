@@ -52,7 +52,7 @@ def test_a_port_out_of_range_gets_the_same_message_at_the_hub_the_worker_and_the
     with pytest.raises(ApplicationError) as at_worker:
         ValidationActivities(registry).check(request)
     assert at_worker.value.type == "ParameterError"
-    assert str(at_worker.value) == f"job security_group_close_port: parameters.{OUT_OF_RANGE}"
+    assert at_worker.value.message == f"job security_group_close_port: parameters.{OUT_OF_RANGE}"
 
     payload = {**aws_finding("sg-1"), "remediationParameters": {"port": 70000}}
     metadata = json.loads((job.folder / "remedy.json").read_text())

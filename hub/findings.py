@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -71,6 +72,7 @@ def read_finding(session: Session, payload: Any) -> Facts:
     def text(value: str | None, limit: int) -> str | None:
         return None if value is None else value[:limit]
 
+    score = finding.risk_score
     return Facts(
         finding_id=finding.finding_id,
         provider=finding.provider,
@@ -78,7 +80,8 @@ def read_finding(session: Session, payload: Any) -> Facts:
         rule_id=text(finding.rule_id, 200),
         rule_name=text(finding.rule_name, 200),
         level=text(finding.level, 50),
-        risk_score=finding.risk_score,
+        # a score given as text ("nan" too) is read as a number; only a finite one is kept
+        risk_score=score if score is not None and math.isfinite(score) else None,
         region=text(finding.region, 100),
         object_id=finding.object_id[:2048],
         cloud_tags=finding.cloud_tags,

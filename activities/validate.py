@@ -1,13 +1,19 @@
-"""Check a finding against every job of a remediation before anything touches a cloud."""
+"""Check a finding against every job of a remediation before anything touches a cloud.
+
+This is the run's edge: the finding is read here with the finding contract (remedy/finding.py)
+and each step's parameters with the parameter contract (remedy/params.py), once; the workflow
+passes the `ValidatedFinding` (its completed payload) on to every later step.
+"""
 
 from __future__ import annotations
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from remedy.payload import PayloadError, validate_payload
-from remedy.types import ValidatedFinding, ValidateInput
-from worker.registry import ParameterError, Registry, UnknownJobError
+from remedy.finding import PayloadError, read_finding
+from remedy.params import ParameterError
+from remedy.types import AccountRef, ValidatedFinding, ValidateInput
+from worker.registry import Registry, UnknownJobError
 
 
 class ValidationActivities:
@@ -16,28 +22,39 @@ class ValidationActivities:
 
     def check(self, request: ValidateInput) -> ValidatedFinding:
         """Raise ApplicationError (non-retryable) naming what is wrong and how to fix it."""
+        access = request.spec.access
         try:
             jobs = [self.registry.get(step.job) for step in request.spec.steps]
             for job, step in zip(jobs, request.spec.steps, strict=True):
                 job.resolve_parameters(step.parameters)
-            requires = sorted({path for job in jobs for path in job.requires})
-            payload, account = validate_payload(request.payload, request.spec.access, requires)
+            finding = read_finding(
+                request.payload,
+                role_arn=access.role_arn,
+                for_run=True,
+                requires=sorted({path for job in jobs for path in job.requires}),
+            )
             providers = {job.provider for job in jobs if job.provider}
-            if providers and providers != {account.provider}:
+            if providers and providers != {finding.provider}:
                 raise PayloadError(
                     "cloudAccount.provider",
-                    f"the finding is from {account.provider} "
+                    f"the finding is from {finding.provider} "
                     f"but the jobs are for {', '.join(sorted(providers))}",
                 )
         except (UnknownJobError, ParameterError, PayloadError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
-        info = payload["notificationInfo"]
         return ValidatedFinding(
-            payload=payload,
-            account=account,
-            finding_id=str(info["FindingInfo"]["FindingId"]),
-            object_id=str(info["FindingInfo"]["ObjectId"]),
-            rule_id=info.get("RuleID"),
+            payload=finding.payload,
+            account=AccountRef(
+                provider=finding.provider,
+                account_id=finding.account_id,
+                region=finding.region,
+                role_arn=finding.role_arn,
+                external_id=access.external_id,
+                resource_group=finding.resource_group,
+            ),
+            finding_id=finding.finding_id,
+            object_id=finding.object_id,
+            rule_id=finding.rule_id,
             resource_type=next((job.resource_type for job in jobs if job.resource_type), None),
             job_checksums={job.name: job.checksum for job in jobs},
             verifiable=sorted({job.name for job in jobs if job.verify_entry}),

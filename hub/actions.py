@@ -12,6 +12,7 @@ from hub.errors import ApiError, check_storable, invalid, not_found
 from hub.groups import group_account_ids, offered_jobs
 from hub.models import CloudAccount, Remediation, WorkerGroup, utcnow
 from hub.schemas import Criteria, RemediationIn, RemediationOut, RemediationPatch
+from remedy.params import ParameterError, check_parameters
 from remedy.types import (
     AccountAccess,
     JobStep,
@@ -52,31 +53,11 @@ def action_out(action: Remediation) -> RemediationOut:
 def _check_parameters(index: int, step: JobStep, schema: dict[str, Any]) -> None:
     field = f"steps.{index}.parameters"
     check_storable(step.parameters, field)
-    if not schema:
-        return  # a plain VSS job declares no parameters and takes any
-    unknown = sorted(set(step.parameters) - set(schema))
-    if unknown:
-        raise invalid(
-            f"{field}.{unknown[0]}",
-            f"job {step.job} takes no parameter {unknown[0]!r}",
-            f"use one of: {', '.join(sorted(schema))}",
-        )
-    for name, value in step.parameters.items():
-        spec = schema.get(name) or {}
-        if spec.get("type") != "integer":
-            continue
-        low, high = spec.get("minimum"), spec.get("maximum")
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or (low is not None and value < low)
-            or (high is not None and value > high)
-        ):
-            raise invalid(
-                f"{field}.{name}",
-                f"must be an integer within {low}..{high}, not {value!r}",
-                "give an integer in the documented range",
-            )
+    try:
+        check_parameters(schema, step.parameters, root=field)
+    except ParameterError as exc:
+        fix = f"give the parameters job {step.job} takes (GET /worker-groups/<id>/jobs shows them)"
+        raise invalid(exc.path, exc.problem, fix) from None
 
 
 def validate_action(session: Session, body: RemediationIn, settings: HubSettings) -> None:

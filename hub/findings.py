@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -15,8 +16,8 @@ from hub.errors import ApiError, check_storable, not_found
 from hub.groups import group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, WorkerGroup, utcnow
 from hub.schemas import LEVEL_RANK, Criteria, FindingDetail, FindingOut, FindingStatus, IngestItem
-from remedy.payload import PayloadError, validate_payload
-from remedy.types import AccountAccess
+from remedy import finding as contract
+from remedy.finding import PayloadError
 
 MAX_BATCH = 1000
 
@@ -38,56 +39,52 @@ class Facts:
 
 
 def read_finding(session: Session, payload: Any) -> Facts:
-    """Check the finding's shape (the job contract's rules) and read its facts; PayloadError if bad."""
-    if not isinstance(payload, dict):
-        raise PayloadError("", f"a finding is a JSON object, not {type(payload).__name__}")
-    try:
-        check_storable(payload, "payload")
-    except ApiError as exc:
-        raise PayloadError(
-            str(exc.field).removeprefix("payload."), exc.error.split(": ", 1)[-1]
-        ) from None
-    stated = (
-        (payload.get("notificationInfo") or {})
-        if isinstance(payload.get("notificationInfo"), dict)
-        else {}
+    """Read the finding with the finding contract, once, and keep its facts; PayloadError if bad.
+
+    An AWS finding without a role is taken: the role comes from the account's registration when a
+    run starts. A registered account's role is the one a run would use, so it is the one checked.
+    """
+    if isinstance(payload, dict):
+        try:
+            check_storable(payload, "payload")
+        except ApiError as exc:
+            raise PayloadError(
+                str(exc.field).removeprefix("payload."), exc.error.split(": ", 1)[-1]
+            ) from None
+    stated = payload.get("notificationInfo") if isinstance(payload, dict) else None
+    hint = (
+        (stated.get("CloudAccountID") or stated.get("CloudAccountId"))
+        if isinstance(stated, dict)
+        else None
     )
-    account_hint = stated.get("CloudAccountID") or stated.get("CloudAccountId")
-    known = session.get(CloudAccount, str(account_hint)[:64]) if account_hint else None
-    access = AccountAccess(role_arn=known.role_arn if known else None)
-    try:
-        completed, account = validate_payload(payload, access)
-    except PayloadError as exc:
-        if exc.field != "cloudAccount.roleArn" or "no role to assume" not in exc.problem:
-            raise
-        # the role comes from the account's registration when a run starts; check the rest
-        placeholder = f"arn:aws:iam::{account_hint}:role/remedy"
-        completed, account = validate_payload(payload, AccountAccess(role_arn=placeholder))
-    info = completed["notificationInfo"]
-    details = info.get("FindingInfo") or {}
-    finding_id = str(details["FindingId"])
-    if len(finding_id) > 200 or "/" in finding_id or any(ord(c) < 32 for c in finding_id):
+    known = session.get(CloudAccount, str(hint)[:64]) if hint else None
+    finding = contract.read_finding(payload, role_arn=known.role_arn if known else None)
+    if (
+        len(finding.finding_id) > 200
+        or "/" in finding.finding_id
+        or any(ord(c) < 32 for c in finding.finding_id)
+    ):
         raise PayloadError(
             "notificationInfo.FindingInfo.FindingId",
             "must be at most 200 characters, without '/' or control characters",
         )
-    tags = details.get("CloudTags") or {}
-    score = details.get("RiskScore")
 
-    def text(value: Any, limit: int) -> str | None:
-        return None if value is None else str(value)[:limit]
+    def text(value: str | None, limit: int) -> str | None:
+        return None if value is None else value[:limit]
 
+    score = finding.risk_score
     return Facts(
-        finding_id=finding_id,
-        provider=account.provider,
-        account_id=account.account_id[:64],
-        rule_id=text(info.get("RuleID"), 200),
-        rule_name=text(info.get("RuleName"), 200),
-        level=text(info.get("Level"), 50),
-        risk_score=float(score) if isinstance(score, int | float) else None,
-        region=text(details.get("Region"), 100),
-        object_id=str(details["ObjectId"])[:2048],
-        cloud_tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        finding_id=finding.finding_id,
+        provider=finding.provider,
+        account_id=finding.account_id[:64],
+        rule_id=text(finding.rule_id, 200),
+        rule_name=text(finding.rule_name, 200),
+        level=text(finding.level, 50),
+        # a score given as text ("nan" too) is read as a number; only a finite one is kept
+        risk_score=score if score is not None and math.isfinite(score) else None,
+        region=text(finding.region, 100),
+        object_id=finding.object_id[:2048],
+        cloud_tags=finding.cloud_tags,
     )
 
 

@@ -25,7 +25,7 @@ from hub.schemas import (
     WorkerOut,
     WorkerRegistration,
 )
-from remedy.payload import AWS_ACCOUNT, ROLE_ARN, UUID
+from remedy.finding import AWS_ACCOUNT, ROLE_ARN, UUID
 from remedy.types import JobInfo
 
 SECRET_PLACEHOLDER = (

@@ -33,8 +33,8 @@ from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
 from hub.run_states import ACTIVE, ENDED, RESTARTABLE, HubRunState
 from hub.schemas import RunDetail, RunOut
 from remedy.config import TemporalSettings
+from remedy.finding import PayloadError
 from remedy.logs import redact
-from remedy.payload import PayloadError
 from remedy.starter import get_status, start_remediation
 from remedy.types import RemediationSpec, RunStatus, StepStatus
 

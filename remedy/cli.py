@@ -18,8 +18,8 @@ from rich.table import Table
 from remedy.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
 from remedy.cli_params import parse_parameters
 from remedy.config import ConfigError, temporal_settings, worker_settings
+from remedy.finding import PayloadError, parse_json
 from remedy.logs import setup_logging
-from remedy.payload import PayloadError, parse_json
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState, RunStatus
 
 app = typer.Typer(

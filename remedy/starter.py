@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from remedy import search_attributes as sa
-from remedy.payload import validate_payload
+from remedy.finding import read_finding
 from remedy.temporal import task_queue_for
 from remedy.types import RemediationInput, RemediationSpec, RunState, RunStatus
 
@@ -37,13 +37,14 @@ async def start_remediation(
     *,
     search_attributes: bool = True,
 ) -> str:
-    """Validate the finding's shape, start (or join) its run, return the run id.
+    """Read the finding (the finding contract), start (or join) its run, return the run id.
 
-    Raises PayloadError before anything is started when the finding is malformed.
+    Raises PayloadError before anything is started when the finding is malformed. The payload
+    goes to the workflow as it came: its validate activity checks it against the jobs to run
+    (their requirements and parameters, on the worker that has them) and completes it.
     """
-    _, account = validate_payload(payload, spec.access)  # the jobs' own needs are checked in-run
-    finding_id = str(payload["notificationInfo"]["FindingInfo"]["FindingId"])
-    run_id = workflow_id_for(finding_id, spec.display_name())
+    finding = read_finding(payload, role_arn=spec.access.role_arn, for_run=True)
+    run_id = workflow_id_for(finding.finding_id, spec.display_name())
     await client.start_workflow(
         "RemediationWorkflow",
         RemediationInput(payload=payload, spec=spec, search_attributes=search_attributes),
@@ -54,20 +55,18 @@ async def start_remediation(
         # set at start, so the workflow need not upsert them (one write less per run)
         search_attributes=TypedSearchAttributes(
             [
-                SearchAttributePair(sa.FINDING_ID, finding_id),
-                SearchAttributePair(
-                    sa.RULE_ID, str(payload["notificationInfo"].get("RuleID") or "")
-                ),
+                SearchAttributePair(sa.FINDING_ID, finding.finding_id),
+                SearchAttributePair(sa.RULE_ID, finding.rule_id or ""),
                 SearchAttributePair(sa.JOB, [step.job for step in spec.steps]),
-                SearchAttributePair(sa.CLOUD_ACCOUNT, account.account_id),
-                SearchAttributePair(sa.PROVIDER, account.provider),
+                SearchAttributePair(sa.CLOUD_ACCOUNT, finding.account_id),
+                SearchAttributePair(sa.PROVIDER, finding.provider),
                 SearchAttributePair(sa.REMEDIATION_STATUS, RunState.RUNNING.value),
             ]
         )
         if search_attributes
         else None,
-        static_summary=f"{spec.display_name()} on {payload['notificationInfo']['FindingInfo'].get('ObjectId')}"
-        f" ({account.provider} {account.account_id})",
+        static_summary=f"{spec.display_name()} on {finding.object_id}"
+        f" ({finding.provider} {finding.account_id})",
     )
     return run_id
 

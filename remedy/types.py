@@ -1,8 +1,9 @@
 """Types shared by the workflow, the activities, the worker and the CLI.
 
-This module imports nothing else of Remedy's, so the deterministic workflow code can import it
-freely. Everything here crosses the Temporal wire (pydantic data converter) or the job boundary;
-none of it may ever hold a credential.
+This module imports nothing else of Remedy's but the finding contract's `Provider` (a stdlib
+module without side effects), so the deterministic workflow code can import it freely. The finding
+payload itself is read by remedy/finding.py, not modelled here. Everything here crosses the
+Temporal wire (pydantic data converter) or the job boundary; none of it may ever hold a credential.
 """
 
 from __future__ import annotations
@@ -13,54 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Provider = Literal["aws", "azure"]
-
-# ---------------------------------------------------------------------------------------------
-# The finding payload (the VSS / Tanzu hub job contract). Field names are those of the JSON.
-# ---------------------------------------------------------------------------------------------
-
-
-class _Open(BaseModel):
-    """Payload parts accept and keep any extra field: both generations exist in the wild."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class CloudAccount(_Open):
-    provider: Provider | None = None
-    roleArn: str | None = None
-    subscriptionId: str | None = None
-    applicationId: str | None = None
-
-
-class FindingDetails(_Open):
-    """`notificationInfo.FindingInfo`."""
-
-    FindingId: str | None = None
-    ObjectId: str | None = None
-    ObjectChain: str | None = None
-    CloudTags: dict[str, str] | None = None
-    RiskScore: float | None = None
-    Region: str | None = None
-    Service: str | None = None
-
-
-class NotificationInfo(_Open):
-    CloudAccountID: str | None = None
-    CloudAccountId: str | None = None
-    RuleID: str | None = None
-    RuleName: str | None = None
-    RuleDisplayName: str | None = None
-    Level: str | None = None
-    Service: str | None = None
-    FindingInfo: FindingDetails = Field(default_factory=lambda: FindingDetails())
-
-
-class FindingPayload(_Open):
-    cloudAccount: CloudAccount | None = None
-    notificationInfo: NotificationInfo
-    autoRemediate: bool = False
-
+from remedy.finding import Provider as Provider  # re-exported: the layers above use it from here
 
 # ---------------------------------------------------------------------------------------------
 # What to run: a remediation is one job or an ordered chain of jobs.

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remedy.payload import PayloadError, parse_json, validate_payload
-from remedy.types import AccountAccess
+from remedy.finding import PayloadError, parse_json, read_finding
 from tests.findings import aws_finding
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -27,7 +26,7 @@ VALID = aws_finding("i-1", finding_id="f-1")
 
 def check(text: str) -> None:
     payload = parse_json(text)
-    validate_payload(payload, AccountAccess())
+    read_finding(payload, for_run=True)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -93,12 +92,12 @@ def test_any_value_anywhere_gives_a_result_or_an_error_naming_a_field(
     payload = replaced(path, value)
     before = copy.deepcopy(payload)
     try:
-        completed, account = validate_payload(payload, AccountAccess())
+        finding = read_finding(payload, for_run=True)
     except PayloadError as problem:
         assert problem.field, f"no field named for {path}={value!r}: {problem}"
         assert str(problem).startswith(problem.field)
     else:
-        assert completed["notificationInfo"]["CloudAccountID"] == account.account_id
+        assert finding.payload["notificationInfo"]["CloudAccountID"] == finding.account_id
     assert payload == before  # validation never changes what it was given
 
 
@@ -117,7 +116,7 @@ def test_any_text_parses_to_an_object_or_a_clear_error(text: str) -> None:
 @given(json_values)
 def test_any_json_document_is_validated_or_refused_never_crashes(value: Any) -> None:
     with contextlib.suppress(PayloadError):  # anything else would fail the test
-        validate_payload(parse_json(json.dumps(value)), AccountAccess())
+        read_finding(parse_json(json.dumps(value)), for_run=True)
 
 
 @settings(max_examples=150, deadline=None)
@@ -131,6 +130,6 @@ def test_any_object_chain_is_read_or_refused(chain: dict[str, Any], properties: 
         json.dumps({**chain, "properties": properties}),
     )
     try:
-        validate_payload(payload, AccountAccess())
+        read_finding(payload, for_run=True)
     except PayloadError as problem:
         assert problem.field.startswith(("notificationInfo", "cloudAccount"))

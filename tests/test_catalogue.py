@@ -25,11 +25,12 @@ import pytest
 from botocore import xform_name
 
 from remedy import services
+from remedy.params import check_parameters, check_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = ROOT / "jobs"
 TESTS_DIR = ROOT / "tests"
-RULES_CSV = ROOT.parent / "shared" / "spec" / "catalogue-rules.csv"
+RULES_CSV = ROOT / "docs" / "spec" / "catalogue-rules.csv"
 
 JOB_DIRS = sorted(p for p in JOBS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
@@ -123,7 +124,10 @@ def test_metadata(job_dir: Path) -> None:
     assert isinstance(meta.get("aliases", {}), dict)
     assert all_rules(meta), "a job fixes at least one rule, itself or through an alias"
     assert all(p.startswith(PAYLOAD_ROOTS) for p in meta.get("requires", [])), meta["requires"]
-    parameters = meta["parameters"]
+    schema = meta["parameters"]
+    check_schema(schema)  # a JSON Schema object schema, as the registry demands
+    assert schema["type"] == "object"
+    parameters = schema["properties"]
     assert isinstance(parameters, dict)
     for name, spec in parameters.items():
         assert spec["type"] in {"integer", "string", "boolean", "number", "array", "object"}
@@ -134,12 +138,12 @@ def test_metadata(job_dir: Path) -> None:
         given = spec.get("parameters", {})
         assert set(given) <= set(parameters), f"alias {alias} sets unknown parameters"
         for name, value in given.items():
-            schema = parameters[name]
-            if schema["type"] == "integer":
+            if parameters[name]["type"] == "integer":
                 assert isinstance(value, int)
                 assert not isinstance(value, bool)
-                assert schema.get("minimum", value) <= value <= schema.get("maximum", value)
-        required = {n for n, s in parameters.items() if s.get("required") and "default" not in s}
+        # every value in range and every required parameter set: the one parameter check passes
+        check_parameters(schema, given, root=f"aliases.{alias}.parameters")
+        required = {n for n in schema.get("required", []) if "default" not in parameters[n]}
         assert required <= set(given), f"alias {alias} leaves {required - set(given)} unset"
 
 

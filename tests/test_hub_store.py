@@ -30,7 +30,11 @@ def probe_jobs(provider: str = "aws") -> list[dict[str, Any]]:
             name="probe_env",
             provider=provider,  # type: ignore[arg-type]
             checksum="c" * 64,
-            parameters={"port": {"type": "integer", "minimum": 1, "maximum": 65535}},
+            parameters={
+                "type": "object",
+                "properties": {"port": {"type": "integer", "minimum": 1, "maximum": 65535}},
+                "additionalProperties": False,
+            },
         ).model_dump(mode="json"),
         JobInfo(name="azure_fix", provider="azure", checksum="d" * 64).model_dump(mode="json"),
     ]

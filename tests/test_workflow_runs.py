@@ -88,7 +88,7 @@ import re  # noqa: E402
 
 import pytest  # noqa: E402
 
-from remedy.payload import PayloadError  # noqa: E402
+from remedy.finding import PayloadError  # noqa: E402
 from remedy.types import RemediationInput  # noqa: E402
 
 FAST_RETRY = RetrySettings(max_attempts=2, initial_interval_s=0.2, backoff=1.0)

@@ -2,8 +2,9 @@
 
 A job is a folder `<name>/` holding `<name>.py`. A folder that breaks the convention is not
 registered and an error names the folder and the file that was expected; a missing policy or README
-is a warning. `remedy.json` (optional) adds metadata: provider, rules fixed, parameters, the payload
-fields the job requires, and aliases (one parameterised job serving several catalogue names).
+is a warning. `remedy.json` (optional) adds metadata: provider, rules fixed, parameters (a JSON
+Schema, see remedy/params.py: a bad one keeps the job from registering), the payload fields the job
+requires, and aliases (one parameterised job serving several catalogue names).
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remedy.params import (
+    ParameterError,
+    SchemaProblem,
+    check_parameters,
+    check_schema,
+    with_defaults,
+)
 from remedy.types import JobInfo, Provider
 
 log = logging.getLogger("remedy.registry")
@@ -31,8 +39,7 @@ class UnknownJobError(KeyError):
         return str(self.args[0])
 
 
-class ParameterError(ValueError):
-    pass
+__all__ = ["Job", "ParameterError", "Registry", "UnknownJobError", "discover"]
 
 
 @dataclass(frozen=True)
@@ -65,44 +72,16 @@ class Job:
             provider=self.provider,
             checksum=self.checksum,
             rules=list(self.rules),
-            parameters={**self.parameters, **{k: {"default": v} for k, v in self.defaults.items()}}
-            if self.defaults
-            else self.parameters,
+            parameters=with_defaults(self.parameters, self.defaults),
             alias_of=self.alias_of,
             resource_type=self.resource_type,
             description=self.description,
         )
 
     def resolve_parameters(self, given: dict[str, Any]) -> dict[str, Any]:
-        """The alias defaults overlaid with the step's parameters, checked against the schema."""
-        merged = {**self.defaults, **given}
-        for name, spec in self.parameters.items():
-            if name not in merged:
-                if spec.get("required"):
-                    raise ParameterError(
-                        f"job {self.name} needs the parameter {name!r} "
-                        f"({spec.get('description', spec.get('type', ''))})"
-                    )
-                continue
-            value = merged[name]
-            if spec.get("type") == "integer":
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ParameterError(
-                        f"parameter {name!r} of {self.name} must be an integer, not {value!r}"
-                    )
-                low, high = spec.get("minimum"), spec.get("maximum")
-                if (low is not None and value < low) or (high is not None and value > high):
-                    raise ParameterError(
-                        f"parameter {name!r} of {self.name} must be within "
-                        f"{low}..{high}, not {value}"
-                    )
-        unknown = sorted(set(given) - set(self.parameters))
-        if unknown and self.parameters:  # a job without a schema (plain VSS job) takes any
-            raise ParameterError(
-                f"job {self.name} takes no parameter {unknown[0]!r}"
-                f" (it takes: {', '.join(self.parameters) or 'none'})"
-            )
-        return merged
+        """The alias's parameters overlaid with the step's, checked against the job's schema."""
+        schema = with_defaults(self.parameters, self.defaults)
+        return check_parameters(schema, {**self.defaults, **given}, job=self.name)
 
 
 @dataclass
@@ -192,6 +171,13 @@ def _load_job(folder: Path, registry: Registry) -> None:
                 f"is not valid ({exc})"
             )
             return
+    try:
+        check_schema(meta.get("parameters", {}))
+    except SchemaProblem as exc:
+        registry.errors.append(
+            f"job folder {name!r} is not registered: {name}/{METADATA_FILE}: {exc}"
+        )
+        return
     checksum = folder_checksum(folder)
     base = Job(
         name=name,
@@ -209,6 +195,16 @@ def _load_job(folder: Path, registry: Registry) -> None:
         if alias in registry.jobs or (folder.parent / alias).is_dir():
             registry.warnings.append(
                 f"alias {alias} of {name} is not registered: a job of that name exists"
+            )
+            continue
+        try:
+            # an alias fixes values: each must be one the job takes (the rest the step gives)
+            values_only = {**base.parameters, "required": []} if base.parameters else {}
+            check_parameters(values_only, dict(spec.get("parameters", {})), root="parameters")
+        except ParameterError as exc:
+            registry.errors.append(
+                f"alias {alias} of {name} is not registered: {name}/{METADATA_FILE} "
+                f"aliases.{alias}.{exc}"
             )
             continue
         registry.jobs[alias] = Job(

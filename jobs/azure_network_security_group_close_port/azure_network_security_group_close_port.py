@@ -7,12 +7,13 @@ split or removed, and how a concurrent change to the NSG is handled.
 
 from __future__ import annotations
 
+from remedy import jobkit
 from remedy.jobkit import azure, info
 from remedy.jobkit.azure_nsg import close_tcp_port, restrict_nsg
 
 
-def remediate(finding: azure.AzureFinding) -> None:
-    port = finding.int_parameter("port", 1, 65535)
+def remediate(finding: jobkit.Finding) -> None:
+    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
     network = azure.network_client(finding)
     changes = restrict_nsg(
         network, finding.resource_group, finding.object_id, close_tcp_port(port), f"tcp/{port}"
@@ -21,4 +22,4 @@ def remediate(finding: azure.AzureFinding) -> None:
 
 
 if __name__ == "__main__":
-    azure.run(remediate, __file__)
+    jobkit.run(remediate, __file__)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from remedy import jobkit
 from remedy.jobkit import azure, verdict
 from remedy.jobkit.azure_nsg import close_tcp_port, still_open
 
 
-def verify(finding: azure.AzureFinding) -> None:
-    port = finding.int_parameter("port", 1, 65535)
+def verify(finding: jobkit.Finding) -> None:
+    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
     network = azure.network_client(finding)
     problems = still_open(network, finding.resource_group, finding.object_id, close_tcp_port(port))
     verdict(problems, f"{finding.object_id} lets no internet source reach tcp/{port}")
 
 
 if __name__ == "__main__":
-    azure.run(verify, __file__)
+    jobkit.run(verify, __file__)

@@ -8,15 +8,16 @@ other sources, and for how a concurrent change to the NSG is handled.
 
 from __future__ import annotations
 
+from remedy import jobkit
 from remedy.jobkit import azure, info
 from remedy.jobkit.azure_nsg import restrict_nsg, stop_udp
 
 
-def remediate(finding: azure.AzureFinding) -> None:
+def remediate(finding: jobkit.Finding) -> None:
     network = azure.network_client(finding)
     changes = restrict_nsg(network, finding.resource_group, finding.object_id, stop_udp, "udp")
     info(f"done: {changes} change(s) to stop udp from the internet on {finding.object_id}")
 
 
 if __name__ == "__main__":
-    azure.run(remediate, __file__)
+    jobkit.run(remediate, __file__)

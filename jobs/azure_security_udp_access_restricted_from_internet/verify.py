@@ -3,15 +3,16 @@ internet."""
 
 from __future__ import annotations
 
+from remedy import jobkit
 from remedy.jobkit import azure, verdict
 from remedy.jobkit.azure_nsg import still_open, stop_udp
 
 
-def verify(finding: azure.AzureFinding) -> None:
+def verify(finding: jobkit.Finding) -> None:
     network = azure.network_client(finding)
     problems = still_open(network, finding.resource_group, finding.object_id, stop_udp)
     verdict(problems, f"{finding.object_id} allows no udp from the internet")
 
 
 if __name__ == "__main__":
-    azure.run(verify, __file__)
+    jobkit.run(verify, __file__)

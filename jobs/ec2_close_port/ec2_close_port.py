@@ -28,7 +28,7 @@ def security_groups_of_instance(ec2: EC2Client, instance_id: str) -> list[str]:
 
 
 def remediate(finding: jobkit.Finding) -> None:
-    port = finding.int_parameter("port", 1, 65535)
+    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
     ec2 = jobkit.ec2_client(finding)
     groups = security_groups_of_instance(ec2, finding.object_id)
     jobkit.info(f"{finding.object_id} has security groups: {', '.join(groups) or 'none'}")

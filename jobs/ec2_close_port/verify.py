@@ -9,7 +9,7 @@ from remedy.jobkit.ec2_ports import open_on_port
 
 
 def verify(finding: jobkit.Finding) -> None:
-    port = finding.int_parameter("port", 1, 65535)
+    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
     ec2 = jobkit.ec2_client(finding)
     groups = security_groups_of_instance(ec2, finding.object_id)
     problems = open_on_port(ec2, groups, port)

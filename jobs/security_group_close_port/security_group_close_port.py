@@ -12,7 +12,7 @@ from remedy.jobkit.ec2_ports import close_port_on_group
 
 
 def remediate(finding: jobkit.Finding) -> None:
-    port = finding.int_parameter("port", 1, 65535)
+    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
     changes = close_port_on_group(jobkit.ec2_client(finding), finding.object_id, port)
     jobkit.info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
 

@@ -7,7 +7,7 @@ from remedy.jobkit.ec2_ports import open_on_port
 
 
 def verify(finding: jobkit.Finding) -> None:
-    port = finding.int_parameter("port", 1, 65535)
+    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
     problems = open_on_port(jobkit.ec2_client(finding), [finding.object_id], port)
     jobkit.verdict(problems, f"{finding.object_id} lets no internet source reach tcp/{port}")
 

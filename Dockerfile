@@ -13,6 +13,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY console ./console
 COPY remedy ./remedy
 COPY workflows ./workflows
 COPY activities ./activities

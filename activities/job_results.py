@@ -17,6 +17,7 @@ from pathlib import Path
 from temporalio.exceptions import ApplicationError
 
 from activities.transient import transient_sign
+from remedy.job_registry import METADATA_FILE, VERIFY_FILE
 from remedy.types import (
     EXIT_NONCOMPLIANT,
     STILL_NONCOMPLIANT,
@@ -24,7 +25,6 @@ from remedy.types import (
     JobFailure,
     JobResult,
 )
-from worker.registry import METADATA_FILE, VERIFY_FILE
 
 CHANGE_PREFIX = "CHANGE: "
 NONCOMPLIANT_PREFIX = "NONCOMPLIANT: "

@@ -45,9 +45,9 @@ from activities.job_results import (
 from activities.launchers import Launcher, SubprocessLauncher
 from activities.orphans import owner_token
 from activities.working_copy import working_copy
+from remedy.job_registry import VERIFY_FILE, Job, ParameterError, Registry, UnknownJobError
 from remedy.logs import redact
 from remedy.types import JobResult, RunJobInput
-from worker.registry import VERIFY_FILE, Job, ParameterError, Registry, UnknownJobError
 
 log = logging.getLogger("remedy.job")
 

@@ -11,9 +11,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from remedy.finding import PayloadError, read_finding
+from remedy.job_registry import Registry, UnknownJobError
 from remedy.params import ParameterError
 from remedy.types import AccountRef, ValidatedFinding, ValidateInput
-from worker.registry import Registry, UnknownJobError
 
 
 class ValidationActivities:

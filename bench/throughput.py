@@ -33,9 +33,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.noop import STEPS, NoopChain, noop
+from console.local_processes import clean_env, wait_for_line, worker_process
+from console.sandbox_cloud import builtin_aws_policies
 from remedy.config import TemporalSettings
-from remedy.local_processes import clean_env, wait_for_line, worker_process
-from remedy.sandbox_cloud import builtin_aws_policies
 from remedy.starter import start_remediation, wait_for_result
 from remedy.temporal import connect, start_dev_server, stop_process
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState

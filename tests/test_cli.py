@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from remedy.local_processes import wait_for_line
+from console.local_processes import wait_for_line
 from sandbox.aws import AwsSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding
 
 JOBCODE = Path(__file__).parent / "jobcode"
-REMEDY = [sys.executable, "-m", "remedy"]
+REMEDY = [sys.executable, "-m", "console"]
 
 
 def cli_env(sandbox: AwsSandbox, dev_server: DevServer) -> dict[str, str]:

@@ -27,8 +27,8 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from console.codec_server import CodecServer, make_server
 from remedy.codec import ENCODING, KEY_ID, EncryptionCodec, SealedPayloadError, key_id, new_key
-from remedy.codec_server import CodecServer, make_server
 from remedy.config import (
     ConfigError,
     TemporalSettings,
@@ -459,7 +459,7 @@ def test_the_worker_command_stops_on_a_bad_key_with_one_clear_line(tmp_path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REMEDY_", "TEMPORAL_"))}
     env["REMEDY_PAYLOAD_KEY"] = "c2hvcnQ="
     run = subprocess.run(
-        [sys.executable, "-m", "remedy", "worker", "--group", "g"],
+        [sys.executable, "-m", "console", "worker", "--group", "g"],
         env=env,
         capture_output=True,
         text=True,
@@ -473,7 +473,7 @@ def test_the_worker_command_stops_on_a_bad_key_with_one_clear_line(tmp_path) -> 
 
 def test_codec_key_prints_a_usable_key() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "remedy", "codec-key"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "console", "codec-key"], capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stderr
     assert len(base64.b64decode(run.stdout.strip(), validate=True)) == 32

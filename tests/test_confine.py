@@ -27,9 +27,9 @@ from activities.credentials import CredentialStore
 from activities.job_runner import JobRunner
 from activities.launchers import ForkServerLauncher, Launcher, confined_argv, make_launcher
 from remedy.config import BUILTIN_JOBS, WorkerSettings
+from remedy.job_registry import discover
 from remedy.types import AccountRef, JobFailure, JobResult, RunJobInput
 from sandbox.aws import AwsSandbox
-from worker.registry import discover
 
 JOBCODE = Path(__file__).parent / "jobcode"
 SSH_GROUP_RULE = "5c8c25ec7a550e1fb6560bbe"  # security_group_close_port_22

@@ -17,7 +17,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from remedy.cli import app
+from console.cli import app
 from remedy.config import TemporalSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent

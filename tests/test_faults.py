@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from remedy.local_processes import wait_for_line
+from console.local_processes import wait_for_line
 from remedy.starter import start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState
 from sandbox.aws import AwsSandbox
@@ -57,7 +57,7 @@ def start_worker_process(
             [
                 sys.executable,
                 "-m",
-                "remedy",
+                "console",
                 "worker",
                 "--group",
                 group,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from console.local_processes import wait_for_line
 from remedy.config import TemporalSettings
-from remedy.local_processes import wait_for_line
 from remedy.starter import start_remediation, wait_for_result
 from remedy.temporal import connect, start_dev_server, stop_process
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState

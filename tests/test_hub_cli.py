@@ -11,7 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from remedy.cli import app
+from console.cli import app
 from remedy.config import TemporalSettings
 from remedy.types import JobInfo
 from sandbox.aws import ACCOUNT_ID

@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-PACKAGES = ("remedy", "hub", "activities", "worker", "workflows", "sandbox")
+PACKAGES = ("console", "remedy", "hub", "activities", "worker", "workflows", "sandbox")
 
 
 def modules() -> dict[str, Path]:

@@ -17,9 +17,9 @@ from activities.credentials import CredentialStore
 from activities.job_results import reports_changes
 from activities.job_runner import JobRunner
 from activities.launchers import ForkServerLauncher, Launcher, make_launcher
+from remedy.job_registry import discover
 from remedy.types import AccountRef, JobFailure, JobResult, RunJobInput
 from sandbox.aws import AwsSandbox
-from worker.registry import discover
 
 JOBCODE = Path(__file__).parent / "jobcode"
 

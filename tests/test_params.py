@@ -14,11 +14,11 @@ from activities.validate import ValidationActivities
 from hub.actions import _check_parameters
 from hub.errors import ApiError
 from remedy.config import BUILTIN_JOBS
+from remedy.job_registry import discover
 from remedy.jobkit.finding import parse_finding
 from remedy.params import ParameterError, SchemaProblem, check_parameters, check_schema
 from remedy.types import AccountAccess, JobStep, RemediationSpec, ValidateInput
 from tests.findings import aws_finding
-from worker.registry import discover
 
 ROLE = "arn:aws:iam::123456789012:role/remedy-remediation"
 PORT_SCHEMA: dict[str, Any] = {

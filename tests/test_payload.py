@@ -10,10 +10,10 @@ import pytest
 
 from activities.validate import ValidationActivities
 from remedy.finding import OBJECT_CHAIN, PayloadError, parse_json, read_finding
+from remedy.job_registry import discover
 from remedy.jobkit.finding import Finding, parse_finding
 from remedy.types import AccountAccess, JobStep, RemediationSpec, ValidateInput
 from tests.findings import aws_finding
-from worker.registry import discover
 
 JOBCODE = Path(__file__).parent / "jobcode"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.registry import ParameterError, UnknownJobError, discover
+from remedy.job_registry import ParameterError, UnknownJobError, discover
 
 JOBCODE = Path(__file__).parent / "jobcode"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from remedy.secret_sweep import (
+from console.secret_sweep import (
     files,
     find_leaks,
     moto_credentials,

@@ -26,10 +26,10 @@ from activities.orphans import kill_orphaned_jobs
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
 from remedy.config import WorkerSettings
+from remedy.job_registry import Registry, discover
 from remedy.logs import register_secret
 from remedy.temporal import ensure_search_attributes, task_queue_for
 from worker.hub_client import hub_link
-from worker.registry import Registry, discover
 from workflows.remediation import RemediationWorkflow
 
 log = logging.getLogger("remedy.worker")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from remedy.hub_api import AsJson, HubApi, console, fail, print_json, print_logs, print_table
+from console.hub_api import AsJson, HubApi, console, fail, print_json, print_logs, print_table
 
 # -- remedy hub -----------------------------------------------------------------------------------
 

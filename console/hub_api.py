@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from remedy.cli_params import parse_parameters
+from console.cli_params import parse_parameters
 from remedy.types import RunState
 
 console = Console()

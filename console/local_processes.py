@@ -21,7 +21,7 @@ def worker_process(
     group: str, env: dict[str, str], log_file: Path, job_code: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """`remedy worker` in its own process (as it is deployed), logging to `log_file`."""
-    argv = [sys.executable, "-m", "remedy", "worker", "--group", group]
+    argv = [sys.executable, "-m", "console", "worker", "--group", group]
     if job_code:
         argv += ["--job-code", str(job_code)]
     out = open(log_file, "ab")  # noqa: SIM115 (the child owns it)

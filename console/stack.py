@@ -1,6 +1,6 @@
 """The embedded stack's commands: the Temporal dev server, the sandbox cloud, both with a worker.
 
-The parts they start live in `remedy/sandbox_cloud.py` and `remedy/local_processes.py`, which the
+The parts they start live in `console/sandbox_cloud.py` and `console/local_processes.py`, which the
 demo uses too; this module only adds the commands (`register`).
 """
 
@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from remedy.demo import demo
-from remedy.local_processes import (
+from console.demo import demo
+from console.local_processes import (
     STATE,
     clean_env,
     stop_on_sigterm,
@@ -24,7 +24,7 @@ from remedy.local_processes import (
     wait_forever,
     worker_process,
 )
-from remedy.sandbox_cloud import Clouds, sandbox_worker_env, start_sandbox_cloud
+from console.sandbox_cloud import Clouds, sandbox_worker_env, start_sandbox_cloud
 
 console = Console(stderr=True)
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from remedy.sandbox_cloud import Clouds
+from console.sandbox_cloud import Clouds
 from sandbox.aws import ACCOUNT_ID
 
 OPEN = "0.0.0.0/0"

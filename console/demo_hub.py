@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from remedy.demo_cases import Case
-from remedy.local_processes import clean_env
-from remedy.sandbox_cloud import Clouds
+from console.demo_cases import Case
+from console.local_processes import clean_env
+from console.sandbox_cloud import Clouds
 from remedy.temporal import stop_process, wait_for_port
 from sandbox.aws import ACCOUNT_ID, free_port
 
@@ -63,7 +63,7 @@ def start_hub(state_dir: Path, temporal_address: str, ui_url: str) -> DemoHub:
         [
             sys.executable,
             "-m",
-            "remedy",
+            "console",
             "hub",
             "create-user",
             "demo-admin",
@@ -83,7 +83,7 @@ def start_hub(state_dir: Path, temporal_address: str, ui_url: str) -> DemoHub:
     port = free_port()
     with open(state_dir / "hub.log", "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "remedy", "hub", "serve", "--port", str(port)],
+            [sys.executable, "-m", "console", "hub", "serve", "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

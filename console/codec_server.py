@@ -23,7 +23,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from remedy.codec import EncryptionCodec, SealedPayloadError
 
-log = logging.getLogger("remedy.codec_server")
+log = logging.getLogger("console.codec_server")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"

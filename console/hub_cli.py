@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import typer
 
-from remedy.hub_cli_actions import actions_app, findings_app
-from remedy.hub_cli_runs import remediate_action, runs_app
-from remedy.hub_cli_setup import accounts_app, groups_app, hub_app
+from console.hub_cli_actions import actions_app, findings_app
+from console.hub_cli_runs import remediate_action, runs_app
+from console.hub_cli_setup import accounts_app, groups_app, hub_app
 
 
 def register(app: typer.Typer) -> None:

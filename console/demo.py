@@ -6,7 +6,7 @@ enforced; Azure: the Resource Manager + Entra ID emulator; Jira: the REST emulat
 security group open on 3389, a public bucket and an Azure network security group open on 22;
 remediates the four findings through workflows; checks on the emulators that each is fixed and
 tagged and has its Jira issue; prints a table; sweeps every history, log, database and hub answer
-for the secrets it used (remedy/secret_sweep.py); stops everything it started.
+for the secrets it used (console/secret_sweep.py); stops everything it started.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from remedy.config import TemporalSettings
-from remedy.demo_cases import Case, create_findings, finding_payload, verify
-from remedy.demo_hub import (
+from console.demo_cases import Case, create_findings, finding_payload, verify
+from console.demo_hub import (
     DemoHub,
     hub_responses,
     publish_actions,
@@ -34,9 +33,9 @@ from remedy.demo_hub import (
     start_hub,
     wait_online,
 )
-from remedy.local_processes import STATE, clean_env, wait_for_line, worker_process
-from remedy.sandbox_cloud import Clouds, sandbox_worker_env, start_sandbox_cloud
-from remedy.secret_sweep import (
+from console.local_processes import STATE, clean_env, wait_for_line, worker_process
+from console.sandbox_cloud import Clouds, sandbox_worker_env, start_sandbox_cloud
+from console.secret_sweep import (
     Sweep,
     files,
     find_leaks,
@@ -44,6 +43,7 @@ from remedy.secret_sweep import (
     sqlite_rows,
     temporal_histories,
 )
+from remedy.config import TemporalSettings
 from remedy.temporal import connect
 from remedy.types import (
     RunState,

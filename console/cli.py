@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from remedy.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
-from remedy.cli_params import parse_parameters
+from console.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
+from console.cli_params import parse_parameters
 from remedy.config import ConfigError, temporal_settings, worker_settings
 from remedy.finding import PayloadError, parse_json
 from remedy.logs import setup_logging
@@ -51,7 +51,7 @@ def jobs_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """List the jobs in the job-code directory: name, provider, checksum, rules fixed."""
-    from worker.registry import discover
+    from remedy.job_registry import discover
 
     setup_logging("WARNING")
     registry = discover(job_code or worker_settings().job_code)
@@ -202,7 +202,7 @@ def _remediate_through_hub(
         raise fail("--action runs a hub action on --finding ids: give no JOB or --payload with it")
     if not finding_ids:
         raise fail("--action needs at least one --finding (a finding id known to the hub)")
-    from remedy.hub_cli_runs import remediate_action
+    from console.hub_cli_runs import remediate_action
 
     remediate_action(action=action, finding=finding_ids, wait=wait, timeout=timeout)
 
@@ -332,10 +332,10 @@ def codec_server(
     self-hosted UI, or the UI's Data Encoder setting (per browser). The temporal CLI:
     `temporal workflow show -w RUN --codec-endpoint http://127.0.0.1:8081`.
     """
+    from console.codec_server import make_server
+    from console.local_processes import stop_on_sigterm
     from remedy.codec import EncryptionCodec
-    from remedy.codec_server import make_server
     from remedy.config import CodecServerSettings, PayloadEncryptionSettings, config_error
-    from remedy.local_processes import stop_on_sigterm
 
     setup_logging("INFO")
     stop_on_sigterm()
@@ -366,10 +366,10 @@ def codec_server(
 
 # -- the embedded stack -------------------------------------------------------------------------
 
-from remedy import stack  # noqa: E402  (registers dev-server, sandbox, up, demo)
+from console import stack  # noqa: E402  (registers dev-server, sandbox, up, demo)
 
 stack.register(app)
-from remedy import hub_cli  # noqa: E402  (registers hub, groups, accounts, actions, findings, runs)
+from console import hub_cli  # noqa: E402  (registers hub, groups, accounts, actions, findings, runs)
 
 hub_cli.register(app)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from remedy.hub_api import (
+from console.hub_api import (
     AsJson,
     HubApi,
     action_id,

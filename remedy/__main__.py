@@ -1,3 +1,0 @@
-from remedy.cli import main
-
-main()

@@ -189,9 +189,8 @@ class LogBatch(_In):
         ""
     )
     job: Short = ""
-    lines: list[Annotated[str, StringConstraints(max_length=20_000)]] = Field(
-        min_length=1, max_length=2000
-    )
+    # line length: hub_max_log_line_chars (413), the whole batch: hub_max_log_batch_bytes
+    lines: list[str] = Field(min_length=1, max_length=2000)
 
 
 class LogEntryOut(BaseModel):

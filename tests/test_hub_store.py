@@ -17,7 +17,7 @@ from hub.models import Base
 from remedy.types import JobInfo
 from sandbox.aws import ACCOUNT_ID
 from tests.findings import aws_finding
-from tests.hub_fixtures import GroupCredentials, HubHarness, new_group
+from tests.hub_fixtures import GroupCredentials, HubHarness, new_group, plant_run
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/remedy-remediation"
 AZURE_SUB = "0b1f6471-1bf0-4dda-aec3-111122223333"
@@ -335,11 +335,14 @@ async def test_findings_are_deduplicated_and_each_answered(hub_api: HubHarness) 
 async def test_job_logs_are_redacted_on_receipt_and_paged_newest_first(hub_api: HubHarness) -> None:
     h = hub_api
     group = await new_group(h)
+    # workers ship only for runs of their group, under a registered worker id (issue #11)
+    await register(h, group, "w1")
+    first, second = plant_run(h, group.group_id), plant_run(h, group.group_id)
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     async with h.worker_api(group.client_id, group.client_secret) as api:
         for index in range(5):
             shipped = await api.post(
-                "/worker/runs/run-1/logs",
+                f"/worker/runs/{first}/logs",
                 json={
                     "worker_id": "w1",
                     "job": "probe_env",
@@ -347,7 +350,9 @@ async def test_job_logs_are_redacted_on_receipt_and_paged_newest_first(hub_api: 
                 },
             )
             assert shipped.status_code == 202
-        await api.post("/worker/runs/run-2/logs", json={"lines": ["other run"]})
+        await api.post(
+            f"/worker/runs/{second}/logs", json={"worker_id": "w1", "lines": ["other run"]}
+        )
     page = await h.ok(
         "GET", f"/worker-groups/{group.group_id}/logs", params={"limit": 2}, role="viewer"
     )

@@ -166,7 +166,13 @@ def get_group_logs(
 
     def work(session: Session) -> Page[LogEntryOut]:
         groups.get_group(session, group_id)
-        items, total = read_logs(session, group_id=group_id, offset=offset, limit=limit)
+        items, total = read_logs(
+            session,
+            group_id=group_id,
+            offset=offset,
+            limit=limit,
+            max_chars=hub.settings.hub_max_log_page_chars,
+        )
         return Page(items=items, total=total, offset=offset, limit=limit)
 
     return hub.db.run(work)

@@ -16,12 +16,13 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from hub import errors
+from hub.audit import AuditTrail
 from hub.config import HubSettings
 from hub.context import Hub, TemporalLink
 from hub.db import Database
 from hub.limits import BodyLimits
 from hub.retention import prune_logs
-from hub.routes import admin, findings, remediations, worker
+from hub.routes import admin, findings, remediations, tokens, worker
 from remedy.config import TemporalSettings
 
 log = logging.getLogger("remedy.hub")
@@ -99,9 +100,16 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.add_middleware(AuditTrail, db=db)
     app.add_middleware(BodyLimits, settings=settings)
     errors.install(app)
-    for router in (admin.router, remediations.router, findings.router, worker.router):
+    for router in (
+        admin.router,
+        tokens.router,
+        remediations.router,
+        findings.router,
+        worker.router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["health"])

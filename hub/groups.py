@@ -13,6 +13,7 @@ from hub.auth import SECRET_PREFIX, digest, new_secret
 from hub.config import HubSettings
 from hub.errors import ApiError, check_storable, invalid, not_found
 from hub.models import CloudAccount, GroupAccount, Worker, WorkerGroup, utcnow
+from hub.names import check_distinct, check_name
 from hub.schemas import (
     AccountIn,
     AccountOut,
@@ -102,10 +103,8 @@ def group_out(session: Session, group: WorkerGroup, settings: HubSettings) -> Gr
 
 
 def create_group(session: Session, body: GroupIn) -> tuple[WorkerGroup, str]:
-    if session.scalar(select(WorkerGroup).where(WorkerGroup.name == body.name)) is not None:
-        raise ApiError(
-            409, f"a worker group named {body.name!r} exists", "choose another name", field="name"
-        )
+    check_name(body.name, "name", 200)
+    check_distinct(body.name, session.scalars(select(WorkerGroup.name)), "worker group")
     secret = new_secret(SECRET_PREFIX)
     group = WorkerGroup(
         id=f"wg-{secrets.token_hex(6)}",

@@ -67,6 +67,7 @@ class UserOut(BaseModel):
     name: str
     role: Role
     created_at: datetime
+    disabled: bool = False
 
 
 class UserCreated(BaseModel):

@@ -710,6 +710,10 @@ def remediate_action(
 
 def register(app: typer.Typer) -> None:
     """Add the hub's commands to `remedy`."""
+    from remedy.hub_cli_tokens import token_app, user_app
+
+    hub_app.add_typer(token_app, name="token")
+    hub_app.add_typer(user_app, name="user")
     app.add_typer(hub_app, name="hub")
     app.add_typer(groups_app, name="groups")
     app.add_typer(accounts_app, name="accounts")

@@ -34,7 +34,9 @@ router = APIRouter(responses=ERROR_RESPONSES)
 
 
 def _user_out(user: User) -> UserOut:
-    return UserOut(name=user.name, role=Role(user.role), created_at=user.created_at)
+    return UserOut(
+        name=user.name, role=Role(user.role), created_at=user.created_at, disabled=user.disabled
+    )
 
 
 @router.post("/users", status_code=201, tags=["users"])

@@ -45,6 +45,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from remedy.config import temporal_settings
+from remedy.destinations import allowed_from_environ, refusal
 from remedy.logs import redact, register_secret
 from remedy.types import JiraSettings, NotifyInput, NotifyResult, RunState, RunStatus, StepStatus
 
@@ -500,7 +501,9 @@ class NotifyActivities:
         namespace: str = "default",
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._credentials = JiraCredentials.from_environ(os.environ if environ is None else environ)
+        environ = os.environ if environ is None else environ
+        self._credentials = JiraCredentials.from_environ(environ)
+        self._allowed = allowed_from_environ(environ)  # REMEDY_NOTIFY_ALLOWED_HOSTS
         register_secret(self._credentials.api_token)
         register_secret(self._credentials.personal_token)
         self._ui_url, self._namespace = ui_url.rstrip("/"), namespace
@@ -516,8 +519,16 @@ class NotifyActivities:
 
     def _file_ticket(self, request: NotifyInput, settings: JiraSettings, execution: str) -> Ticket:
         filer = _JiraFiler(settings, request, execution, self.ui_link(request.status.run_id))
+        auth = self._credentials.client_auth()
+        refused = refusal(settings.server, self._allowed, resolve=True)
+        if refused:  # before any connection: the credentials go only where the worker allows
+            raise ApplicationError(
+                f"Jira at {filer.server} is refused: {refused}",
+                type="DestinationRefused",
+                non_retryable=True,
+            )
         try:
-            return filer.file(self._credentials.client_auth())
+            return filer.file(auth)
         except JIRAError as error:
             raise _jira_failure(error, filer, self._credentials) from None
         except OSError as error:  # requests' ConnectionError and Timeout are OSErrors
@@ -555,7 +566,13 @@ class NotifyActivities:
 
         if request.settings.webhook is not None:
             document = webhook_document(request, self.ui_link(run_id), execution, ticket)
+            url = request.settings.webhook.url
             try:
+                refused = await asyncio.to_thread(refusal, url, self._allowed, resolve=True)
+                if refused:
+                    raise WebhookFailure(
+                        f"the webhook at {_origin(url)} is refused: {refused}", False
+                    )
                 result.webhook_status = await asyncio.to_thread(
                     post_webhook, request.settings.webhook.url, document, f"{run_id}/{execution}"
                 )

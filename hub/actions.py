@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.config import HubSettings
+from hub.destinations import check_destinations
 from hub.errors import check_storable, invalid, not_found
 from hub.groups import group_account_ids, offered_jobs
 from hub.models import CloudAccount, Remediation, WorkerGroup, utcnow
@@ -125,6 +126,7 @@ def validate_action(session: Session, body: RemediationIn, settings: HubSettings
                 "use jobs of the action's provider",
             )
         _check_parameters(index, step, job.parameters)
+    check_destinations(session, group.id, body.notify, settings)
 
 
 def _unique_name(session: Session, name: str, action_id: int | None = None) -> None:

@@ -208,6 +208,7 @@ def register_worker(
         )
         if worker is not None:
             worker.host, worker.version, worker.jobs = body.host, body.version, jobs
+            worker.notify_destinations = list(body.notify_destinations)
             worker.registered_at = worker.last_heartbeat = now
             break
         try:
@@ -219,6 +220,7 @@ def register_worker(
                         host=body.host,
                         version=body.version,
                         jobs=jobs,
+                        notify_destinations=list(body.notify_destinations),
                         registered_at=now,
                         last_heartbeat=now,
                     )

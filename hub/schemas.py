@@ -173,6 +173,13 @@ class WorkerRegistration(_In):
         default=None, description="REMEDY_WORKER_GROUP, checked against the credentials' group."
     )
     jobs: list[JobInfo] = Field(default_factory=list, max_length=2000)
+    notify_destinations: list[
+        Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=_PRINTABLE)]
+    ] = Field(
+        default_factory=list,
+        max_length=100,
+        description="REMEDY_NOTIFY_ALLOWED_HOSTS: where the worker sends notifications.",
+    )
 
 
 class Registered(BaseModel):

@@ -46,6 +46,7 @@ async def register(
                 "host": "h",
                 "version": "1",
                 "jobs": jobs or probe_jobs(),
+                "notify_destinations": ["127.0.0.1"],  # the webhook of action() (issue #11)
             },
         )
 

@@ -25,6 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import httpx
 
+from remedy.destinations import allowed_from_environ
 from remedy.types import JobInfo
 
 log = logging.getLogger("remedy.hub_client")
@@ -115,6 +116,8 @@ class HubClient:
                 "version": worker_version(),
                 "group_id": group_id,
                 "jobs": [job.model_dump(mode="json") for job in jobs],
+                # the hub refuses actions that notify elsewhere (remedy/destinations.py)
+                "notify_destinations": allowed_from_environ(os.environ),
             },
         )
         return float(response.json()["heartbeat_interval_s"])

@@ -45,6 +45,7 @@ def deploy_commands(
         f"-e VSS_CLIENT_ID={group.client_id}",
         f"-e VSS_CLIENT_SECRET='{SECRET_PLACEHOLDER}'",
         f"-e TEMPORAL_ADDRESS={temporal_address}",
+        "-e REMEDY_NOTIFY_ALLOWED_HOSTS='<Jira servers and webhook hosts it may notify>'",
     ]
     aws = [
         "-e AWS_ACCESS_KEY_ID=<worker identity key id; omit both on an instance or task role>",

@@ -57,22 +57,6 @@ def json_depth_over(body: bytes, limit: int) -> bool:
     return False
 
 
-def json_depth(value: Any) -> int:
-    """How deep a parsed JSON value nests (iterative: safe on any depth)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            items: Any = item.values()
-        elif isinstance(item, list):
-            items = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in items)
-    return deepest
-
-
 async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
     data = json.dumps(body).encode()
     await send(

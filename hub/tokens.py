@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub.auth import Role, issue_token
+from hub.auth import TOKEN_PREFIX, Role, digest, new_secret
 from hub.db import count
 from hub.errors import ApiError, not_found
 from hub.models import ApiToken, User, utcnow
@@ -99,12 +99,15 @@ def user_detail(session: Session, user: User) -> UserDetail:
 def issue(session: Session, name: str, body: TokenIn) -> TokenIssued:
     user = get_user(session, name)
     expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    secret = issue_token(session, user, label=check_label(body.label), expires_at=expires)
-    session.flush()
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    secret = new_secret(TOKEN_PREFIX)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=digest(secret),
+        label=check_label(body.label),
+        expires_at=expires,
     )
-    assert row is not None
+    session.add(row)
+    session.flush()
     return TokenIssued(token=secret, details=token_out(row, user))
 
 

@@ -132,7 +132,8 @@ def print_logs(found: dict[str, Any], as_json: bool) -> None:
         return
     for entry in found["items"]:
         console.rule(
-            f"{entry['received_at']} {entry['run_id']} {entry['job']} ({entry['worker_id']})"
+            f"{entry['received_at']} {entry['run_id']} {entry['job']} "
+            f"(worker {entry['worker_id']} of group {entry['group_id']})"
         )
         console.print(entry["text"], markup=False, highlight=False)
     console.print(f"{len(found['items'])} of {found['total']} entries")

@@ -13,10 +13,13 @@ import typer
 from console.hub_cli_actions import actions_app, findings_app
 from console.hub_cli_runs import remediate_action, runs_app
 from console.hub_cli_setup import accounts_app, groups_app, hub_app
+from console.hub_cli_tokens import token_app, user_app
 
 
 def register(app: typer.Typer) -> None:
     """Add the hub's commands to `remedy`."""
+    hub_app.add_typer(token_app, name="token")
+    hub_app.add_typer(user_app, name="user")
     app.add_typer(hub_app, name="hub")
     app.add_typer(groups_app, name="groups")
     app.add_typer(accounts_app, name="accounts")

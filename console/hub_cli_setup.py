@@ -24,10 +24,15 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
+    from hub.config import HubSettings
     from remedy.logs import setup_logging
 
     setup_logging(log_level)
-    app = create_app()
+    settings = HubSettings()
+    if not settings.hub_public_url and host not in ("0.0.0.0", "::", ""):
+        # the deployment commands name this address, never a request's Host header
+        settings = settings.model_copy(update={"hub_public_url": f"http://{host}:{port}"})
+    app = create_app(settings)
     console.print(f"Remedy hub on http://{host}:{port} (API documentation: /docs)")
     uvicorn.run(app, host=host, port=port, log_config=None, log_level=log_level.lower())
 

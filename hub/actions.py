@@ -8,9 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.config import HubSettings
-from hub.errors import ApiError, check_storable, invalid, not_found
+from hub.destinations import check_destinations
+from hub.errors import check_storable, invalid, not_found
 from hub.groups import group_account_ids, offered_jobs
 from hub.models import CloudAccount, Remediation, WorkerGroup, utcnow
+from hub.names import check_distinct, check_name
 from hub.schemas import Criteria, RemediationIn, RemediationOut, RemediationPatch
 from remedy.params import ParameterError, check_parameters
 from remedy.types import (
@@ -105,14 +107,13 @@ def validate_action(session: Session, body: RemediationIn, settings: HubSettings
                 "use jobs of the action's provider",
             )
         _check_parameters(index, step, job.parameters)
+    check_destinations(session, group.id, body.notify, settings)
 
 
 def _unique_name(session: Session, name: str, action_id: int | None = None) -> None:
-    found = session.scalar(select(Remediation).where(Remediation.name == name))
-    if found is not None and found.id != action_id:
-        raise ApiError(
-            409, f"a remediation named {name!r} exists", "choose another name", field="name"
-        )
+    check_name(name, "name", 200)
+    others = session.scalars(select(Remediation.name).where(Remediation.id != (action_id or 0)))
+    check_distinct(name, others, "remediation")
 
 
 def _apply(action: Remediation, body: RemediationIn) -> None:

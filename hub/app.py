@@ -16,10 +16,13 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from hub import errors
+from hub.audit import AuditTrail
 from hub.config import HubSettings
 from hub.context import Hub, TemporalLink
 from hub.db import Database
-from hub.routes import admin, findings, remediations, worker
+from hub.limits import BodyLimits
+from hub.retention import prune_logs
+from hub.routes import admin, findings, remediations, tokens, worker
 from remedy.config import TemporalSettings
 
 log = logging.getLogger("remedy.hub")
@@ -42,6 +45,22 @@ async def poll_forever(hub: Hub) -> None:
             log.exception("polling the runs failed; trying again in the next interval")
 
 
+async def prune_forever(hub: Hub) -> None:
+    """Apply the log retention every `hub_retention_interval_s` (hub/retention.py)."""
+    while True:
+        try:
+            pruned = await hub.db.call(lambda s: prune_logs(s, hub.settings))
+            if pruned.by_age or pruned.by_size:
+                log.info(
+                    "log retention: %d entries past their age, %d over the size deleted",
+                    pruned.by_age,
+                    pruned.by_size,
+                )
+        except Exception:  # like the poller: a bad moment of the store must not end it
+            log.exception("pruning the logs failed; trying again in the next interval")
+        await asyncio.sleep(hub.settings.hub_retention_interval_s)
+
+
 def create_app(
     settings: HubSettings | None = None,
     temporal_settings: TemporalSettings | None = None,
@@ -58,16 +77,18 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        poller = (
-            asyncio.create_task(poll_forever(hub)) if settings.hub_poll_interval_s > 0 else None
-        )
+        tasks = []
+        if settings.hub_poll_interval_s > 0:
+            tasks.append(asyncio.create_task(poll_forever(hub)))
+        if settings.hub_retention_interval_s > 0:
+            tasks.append(asyncio.create_task(prune_forever(hub)))
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                    await task
             db.dispose()
 
     app = FastAPI(
@@ -79,8 +100,16 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.add_middleware(AuditTrail, db=db)
+    app.add_middleware(BodyLimits, settings=settings)
     errors.install(app)
-    for router in (admin.router, remediations.router, findings.router, worker.router):
+    for router in (
+        admin.router,
+        tokens.router,
+        remediations.router,
+        findings.router,
+        worker.router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["health"])

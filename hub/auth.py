@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from fastapi import Request
@@ -19,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import ApiError
-from hub.models import ApiToken, User, WorkerGroup
+from hub.models import ApiToken, User, WorkerGroup, utcnow
+from hub.names import check_distinct, check_name
 
 
 class Role(StrEnum):
@@ -42,6 +44,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
 }
 
 TOKEN_PREFIX = "rmt_"
+LAST_USE_PRECISION = timedelta(minutes=1)
 SECRET_PREFIX = "rms_"
 
 
@@ -63,18 +66,29 @@ class Caller:
     role: Role
 
 
-def issue_token(session: Session, user: User) -> str:
+def issue_token(
+    session: Session, user: User, *, label: str = "", expires_at: datetime | None = None
+) -> str:
+    """A new token of the user (shown once; stored as its sha256), expiring when given."""
     token = new_secret(TOKEN_PREFIX)
-    session.add(ApiToken(user_id=user.id, token_hash=digest(token)))
+    session.add(
+        ApiToken(user_id=user.id, token_hash=digest(token), label=label, expires_at=expires_at)
+    )
     return token
 
 
 def create_user(session: Session, name: str, role: Role) -> tuple[User, str]:
     """A new user and its first token (the only time the token is seen)."""
-    if session.scalar(select(User).where(User.name == name)) is not None:
+    name = check_name(name)
+    existing = session.scalars(select(User.name)).all()
+    if name in existing:
         raise ApiError(
-            409, f"a user named {name!r} exists", "choose another name, or issue it a new token"
+            409,
+            f"a user named {name!r} exists",
+            f"choose another name, or issue it a new token: POST /users/{name}/tokens "
+            f"or `remedy hub token issue {name}`",
         )
+    check_distinct(name, existing, "user")
     user = User(name=name, role=role.value)
     session.add(user)
     session.flush()
@@ -102,18 +116,38 @@ def caller_from_token(session: Session, token: str | None) -> Caller:
         )
     hashed = digest(token)
     found = session.execute(
-        select(User, ApiToken.token_hash)
+        select(User, ApiToken)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == hashed)
     ).first()
-    if found is None or not hmac.compare_digest(found[1].encode(), hashed.encode()):
+    if found is None or not hmac.compare_digest(found[1].token_hash.encode(), hashed.encode()):
         raise ApiError(
             401,
             "the API token is not valid",
             UNAUTHORIZED_FIX,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Caller(name=found[0].name, role=Role(found[0].role))
+    user, row = found
+    now = utcnow()
+    refused = (
+        "the API token has been revoked"
+        if row.revoked_at is not None
+        else "the API token has expired"
+        if row.expires_at is not None and row.expires_at <= now
+        else f"user {user.name} is disabled"
+        if user.disabled
+        else None
+    )
+    if refused:
+        raise ApiError(
+            401,
+            refused,
+            "ask an admin for a new token (POST /users/{name}/tokens, `remedy hub token issue`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if row.last_used_at is None or now - row.last_used_at > LAST_USE_PRECISION:
+        row.last_used_at = now  # written at most once a minute per token
+    return Caller(name=user.name, role=Role(user.role))
 
 
 def authorize(caller: Caller, permission: Permission, what: str) -> None:

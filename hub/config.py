@@ -30,3 +30,20 @@ class HubSettings(BaseSettings):
     hub_public_url: str | None = None
     #: Upsert Remedy's search attributes in runs (off for a cluster where they are not registered).
     search_attributes: bool = True
+    #: Body limits (hub/limits.py): over them a request is answered 413 with the limit.
+    hub_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    hub_max_findings_bytes: int = Field(default=16_777_216, ge=1024)
+    hub_max_registration_bytes: int = Field(default=4_194_304, ge=1024)
+    hub_max_log_batch_bytes: int = Field(default=1_048_576, ge=1024)
+    hub_max_log_line_chars: int = Field(default=16_384, ge=80, le=1_000_000)
+    #: JSON nested deeper than this is refused (422) before anything parses it.
+    hub_max_json_depth: int = Field(default=64, ge=8, le=500)
+    #: A page of logs stops adding entries once their text passes this many characters.
+    hub_max_log_page_chars: int = Field(default=4_000_000, ge=1000)
+    #: Log retention (hub/retention.py): older entries, then the oldest beyond the size, are
+    #: deleted every `hub_retention_interval_s` (0: never).
+    hub_log_retention_days: float = Field(default=30.0, gt=0)
+    hub_log_retention_mb: float = Field(default=1024.0, gt=0)
+    hub_retention_interval_s: float = Field(default=300.0, ge=0, le=86_400)
+    #: Failed authentications per client address and minute before it is answered 429.
+    hub_auth_failures_per_minute: int = Field(default=20, ge=1, le=100_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import (
@@ -29,11 +29,13 @@ from hub.config import HubSettings
 from hub.db import Database
 from hub.errors import ApiError
 from hub.models import WorkerGroup
+from hub.ratelimit import FailedAuthLimiter, client_key
 from hub.runs import Runs
 from remedy.config import TemporalSettings
 from remedy.temporal import connect
 
 CONNECT_TIMEOUT_S = 10.0
+T = TypeVar("T")
 
 
 class TemporalLink:
@@ -70,9 +72,24 @@ class Hub:
     db: Database
     temporal: TemporalLink
     runs: Runs = field(init=False)
+    limiter: FailedAuthLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.runs = Runs(self.db, self.settings, self.temporal_settings, self.temporal)
+        self.limiter = FailedAuthLimiter(self.settings.hub_auth_failures_per_minute)
+
+
+def authenticated(hub: Hub, request: Request, presented: bool, check: Callable[[], T]) -> T:
+    """`check()`, slowed per client address when presented credentials fail (401) too often
+    (hub/ratelimit.py). A request without credentials guesses nothing: it is not counted."""
+    key = client_key(request)
+    hub.limiter.check(key)
+    try:
+        return check()
+    except ApiError as exc:
+        if exc.status == 401 and presented:
+            hub.limiter.failed(key)
+        raise
 
 
 def get_hub(request: Request) -> Hub:
@@ -115,8 +132,14 @@ def require(permission: Permission, what: str) -> Callable[..., Caller]:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         presented = token.strip() if scheme.lower() == "bearer" else None
-        caller = hub.db.run(lambda s: caller_from_token(s, presented))
+        caller = authenticated(
+            hub,
+            request,
+            bool(presented),
+            lambda: hub.db.run(lambda s: caller_from_token(s, presented)),
+        )
         authorize(caller, permission, what)
+        request.state.caller = caller  # for the audit log (hub/audit.py)
         return caller
 
     return dependency
@@ -128,7 +151,19 @@ def worker_group(
     _doc: Annotated[HTTPBasicCredentials | None, Depends(basic_doc)],
 ) -> WorkerGroup:
     credentials = worker_credentials(request)
-    return hub.db.run(lambda s: group_from_credentials(s, credentials))
+    group = authenticated(
+        hub,
+        request,
+        bool(request.headers.get("authorization")),
+        lambda: hub.db.run(lambda s: group_from_credentials(s, credentials)),
+    )
+    if not group.enabled:
+        raise ApiError(
+            403,
+            f"worker group {group.id} ({group.name[:200]}) is disabled",
+            f"an admin enables it again (POST /worker-groups/{group.id}/enable)",
+        )
+    return group
 
 
 Viewer = Annotated[Caller, Depends(require(Permission.VIEW, "view the hub"))]

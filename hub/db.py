@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +22,21 @@ T = TypeVar("T")
 MIGRATION_LOCK = 0x52454D4544590001  # "REMEDY" + 1: the PostgreSQL advisory lock of migrations
 
 
+def private_file(path: Path) -> None:
+    """The SQLite file readable by its owner only: it holds hashed secrets, external ids and
+    findings. SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # made before this rule, or by another program
+
+
 def make_engine(settings: HubSettings) -> Engine:
     url = make_url(settings.database_url)
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(url.database))
         connect_args = {"check_same_thread": False, "timeout": 30}
     elif settings.database_schema:
         connect_args = {"options": f"-csearch_path={settings.database_schema}"}

@@ -26,6 +26,7 @@ class ErrorBody(BaseModel):
     fix: str
     field: str | None = None
     problems: list[Problem] | None = None  # every validation error, when there were several
+    limit: int | None = None  # 413: the limit the request went over
 
 
 class ApiError(Exception):
@@ -155,6 +156,14 @@ async def _integrity_error(request: Request, exc: IntegrityError) -> JSONRespons
     )
 
 
+async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+    # a safety net: hub/limits.py refuses deep JSON before it is parsed
+    return JSONResponse(
+        {"error": "body: nested too deeply to process", "fix": "flatten the document"},
+        status_code=422,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -169,6 +178,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RecursionError, _too_deep)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -180,6 +190,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "the role may not do this",
         404: "not found",
         409: "conflict",
+        413: "the body (or a line of it) is over its limit, which the error names",
         422: "invalid request: `field` names what is wrong",
+        429: "too many failed authentications from this address: see Retry-After",
     }.items()
 }

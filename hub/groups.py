@@ -13,6 +13,7 @@ from hub.auth import SECRET_PREFIX, digest, new_secret
 from hub.config import HubSettings
 from hub.errors import ApiError, check_storable, invalid, not_found
 from hub.models import CloudAccount, GroupAccount, Worker, WorkerGroup, utcnow
+from hub.names import check_distinct, check_name
 from hub.schemas import (
     AccountIn,
     AccountOut,
@@ -44,6 +45,7 @@ def deploy_commands(
         f"-e VSS_CLIENT_ID={group.client_id}",
         f"-e VSS_CLIENT_SECRET='{SECRET_PLACEHOLDER}'",
         f"-e TEMPORAL_ADDRESS={temporal_address}",
+        "-e REMEDY_NOTIFY_ALLOWED_HOSTS='<Jira servers and webhook hosts it may notify>'",
     ]
     aws = [
         "-e AWS_ACCESS_KEY_ID=<worker identity key id; omit both on an instance or task role>",
@@ -102,10 +104,8 @@ def group_out(session: Session, group: WorkerGroup, settings: HubSettings) -> Gr
 
 
 def create_group(session: Session, body: GroupIn) -> tuple[WorkerGroup, str]:
-    if session.scalar(select(WorkerGroup).where(WorkerGroup.name == body.name)) is not None:
-        raise ApiError(
-            409, f"a worker group named {body.name!r} exists", "choose another name", field="name"
-        )
+    check_name(body.name, "name", 200)
+    check_distinct(body.name, session.scalars(select(WorkerGroup.name)), "worker group")
     secret = new_secret(SECRET_PREFIX)
     group = WorkerGroup(
         id=f"wg-{secrets.token_hex(6)}",
@@ -209,6 +209,7 @@ def register_worker(
         )
         if worker is not None:
             worker.host, worker.version, worker.jobs = body.host, body.version, jobs
+            worker.notify_destinations = list(body.notify_destinations)
             worker.registered_at = worker.last_heartbeat = now
             break
         try:
@@ -220,6 +221,7 @@ def register_worker(
                         host=body.host,
                         version=body.version,
                         jobs=jobs,
+                        notify_destinations=list(body.notify_destinations),
                         registered_at=now,
                         last_heartbeat=now,
                     )

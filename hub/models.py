@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -76,6 +77,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: a disabled user's tokens are refused (hub/tokens.py)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiToken(Base):
@@ -84,6 +87,11 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("hub_users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: lifecycle (hub/tokens.py): a label, an optional expiry, the last use, a revocation
+    label: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class WorkerGroup(Base):
@@ -131,6 +139,8 @@ class Worker(Base):
     host: Mapped[str] = mapped_column(String(255), default="")
     version: Mapped[str] = mapped_column(String(100), default="")
     jobs: Mapped[list[Any]] = mapped_column(default=list)
+    #: the notification destinations its environment allows (remedy/destinations.py)
+    notify_destinations: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -206,5 +216,18 @@ class LogEntry(Base):
     run_id: Mapped[str] = mapped_column(String(200), index=True)
     worker_id: Mapped[str] = mapped_column(String(200), default="")
     job: Mapped[str] = mapped_column(String(200), default="")
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # retention
     text: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """A change an admin or analyst made (hub/audit.py): who, what, when. Never a request body."""
+
+    __tablename__ = "hub_audit"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(300))  # e.g. "POST /remediations/3/publish"
+    status: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -68,6 +68,7 @@ class UserOut(BaseModel):
     name: str
     role: Role
     created_at: datetime
+    disabled: bool = False
 
 
 class UserCreated(BaseModel):
@@ -173,6 +174,13 @@ class WorkerRegistration(_In):
         default=None, description="REMEDY_WORKER_GROUP, checked against the credentials' group."
     )
     jobs: list[JobInfo] = Field(default_factory=list, max_length=2000)
+    notify_destinations: list[
+        Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=_PRINTABLE)]
+    ] = Field(
+        default_factory=list,
+        max_length=100,
+        description="REMEDY_NOTIFY_ALLOWED_HOSTS: where the worker sends notifications.",
+    )
 
 
 class Registered(BaseModel):
@@ -190,9 +198,8 @@ class LogBatch(_In):
         ""
     )
     job: Short = ""
-    lines: list[Annotated[str, StringConstraints(max_length=20_000)]] = Field(
-        min_length=1, max_length=2000
-    )
+    # line length: hub_max_log_line_chars (413), the whole batch: hub_max_log_batch_bytes
+    lines: list[str] = Field(min_length=1, max_length=2000)
 
 
 class LogEntryOut(BaseModel):

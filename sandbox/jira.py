@@ -598,12 +598,17 @@ class JiraSandbox:
         return int(self.url.rsplit(":", 1)[1])
 
     def worker_env(self) -> dict[str, str]:
-        """Basic auth as Jira Cloud takes it: the account's email and an API token."""
-        return {"JIRA_USER": self.user, "JIRA_API_TOKEN": self.token}
+        """Basic auth as Jira Cloud takes it: the account's email and an API token; and the
+        worker's leave to notify on loopback, where the sandbox serves."""
+        return {"JIRA_USER": self.user, "JIRA_API_TOKEN": self.token, **self.allowed_env()}
+
+    def allowed_env(self) -> dict[str, str]:
+        """REMEDY_NOTIFY_ALLOWED_HOSTS naming loopback explicitly (remedy/destinations.py)."""
+        return {"REMEDY_NOTIFY_ALLOWED_HOSTS": "127.0.0.1"}
 
     def pat_env(self) -> dict[str, str]:
         """A personal access token (bearer), as Jira Server / Data Center takes it."""
-        return {"JIRA_TOKEN": self.token}
+        return {"JIRA_TOKEN": self.token, **self.allowed_env()}
 
     def issues(self) -> list[Json]:
         """Every stored issue, oldest first: key, project, issue_type, summary, description,

@@ -22,6 +22,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from hub.app import create_app
 from hub.auth import Role, create_user
@@ -283,3 +284,36 @@ def terminate_runs(temporal_address: str, run_ids: list[str]) -> None:
             await client.get_workflow_handle(run_id).terminate("test over: no worker serves it")
 
     asyncio.run(terminate())
+
+
+def plant_run(harness: HubHarness, group_id: str, run_id: str | None = None) -> str:
+    """A run of `group_id` in the store (with the finding and action it belongs to), as if the hub
+    had claimed it: what workers may ship logs for."""
+    from hub.models import Finding, Remediation, Run
+
+    run_id = run_id or f"remedy-planted-{uuid.uuid4().hex[:12]}"
+
+    def plant(session: Session) -> None:
+        finding = Finding(
+            id=f"f-{run_id}",
+            provider="aws",
+            account_id="123456789012",
+            object_id="sg-1",
+            payload={},
+        )
+        action = Remediation(name=f"a-{run_id}", provider="aws", group_id=group_id)
+        session.add_all([finding, action])
+        session.flush()
+        session.add(
+            Run(
+                id=run_id,
+                finding_id=finding.id,
+                remediation_id=action.id,
+                group_id=group_id,
+                trigger="manual",
+                status="running",
+            )
+        )
+
+    harness.hub.db.run(plant)
+    return run_id

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from hub.models import LogEntry, Worker
 from remedy.types import JobInfo
-from tests.hub_fixtures import hub_store, make_harness, new_group, served, wait_until
+from tests.hub_fixtures import hub_store, make_harness, new_group, plant_run, served, wait_until
 from worker.hub_client import JOB_LOGGER, hub_link
 
 JOBS = [JobInfo(name="probe_env", provider="aws", checksum="b" * 64)]
@@ -48,6 +48,7 @@ async def test_the_link_registers_heartbeats_and_ships_logs(
     with hub_store("sqlite", tmp_path, hub_heartbeat_interval_s=0.2) as store:
         h = make_harness(store)
         group = await new_group(h)
+        plant_run(h, group.group_id, "run-9")  # the hub takes logs of its group's runs only
         with served(h.app) as url:
             monkeypatch.setenv("REMEDY_HUB_URL", url)
             monkeypatch.setenv("VSS_CLIENT_ID", group.client_id)

@@ -16,6 +16,12 @@ V, T, M, W, P = "view", "trigger", "manage", "worker", "public"
 EXPECTED = {
     ("POST", "/users"): M,
     ("GET", "/users"): M,
+    ("PATCH", "/users/{user_name}"): M,
+    ("DELETE", "/users/{user_name}"): M,
+    ("POST", "/users/{user_name}/tokens"): M,
+    ("GET", "/users/{user_name}/tokens"): M,
+    ("DELETE", "/users/{user_name}/tokens/{token_id}"): M,
+    ("GET", "/audit"): M,
     ("POST", "/worker-groups"): M,
     ("GET", "/worker-groups"): V,
     ("GET", "/worker-groups/{group_id}"): V,
@@ -62,6 +68,8 @@ SAMPLE_IDS = {
     "action_id": "1",
     "finding_id": "finding-1",
     "run_id": "remedy-x-1",
+    "user_name": "nobody",
+    "token_id": "1",
 }
 
 

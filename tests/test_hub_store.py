@@ -18,7 +18,7 @@ from hub.run_states import HubRunState
 from remedy.types import JobInfo, RunState
 from sandbox.aws import ACCOUNT_ID
 from tests.findings import aws_finding
-from tests.hub_fixtures import GroupCredentials, HubHarness, new_group
+from tests.hub_fixtures import GroupCredentials, HubHarness, new_group, plant_run
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/remedy-remediation"
 AZURE_SUB = "0b1f6471-1bf0-4dda-aec3-111122223333"
@@ -51,6 +51,7 @@ async def register(
                 "host": "h",
                 "version": "1",
                 "jobs": jobs or probe_jobs(),
+                "notify_destinations": ["127.0.0.1"],  # the webhook of action() (issue #11)
             },
         )
 
@@ -184,7 +185,8 @@ async def test_an_account_can_serve_several_groups(hub_api: HubHarness) -> None:
     created = await h.admin.post("/accounts", json={"provider": "azure", "account_id": AZURE_SUB})
     assert created.status_code == 201
     await h.ok("PUT", f"/worker-groups/{first.group_id}/accounts/{AZURE_SUB}")
-    account = await h.ok("GET", f"/accounts/{ACCOUNT_ID}", role="viewer")
+    # external ids are for admins only (issue #11): the viewer's read is in test_hub_limits.py
+    account = await h.ok("GET", f"/accounts/{ACCOUNT_ID}", role="admin")
     assert sorted(account["groups"]) == sorted([first.group_id, second.group_id])
     assert account["role_arn"] == ROLE_ARN and account["external_id"] == "ext-id-1"
     group = await h.ok("GET", f"/worker-groups/{first.group_id}")
@@ -340,11 +342,14 @@ async def test_findings_are_deduplicated_and_each_answered(hub_api: HubHarness) 
 async def test_job_logs_are_redacted_on_receipt_and_paged_newest_first(hub_api: HubHarness) -> None:
     h = hub_api
     group = await new_group(h)
+    # workers ship only for runs of their group, under a registered worker id (issue #11)
+    await register(h, group, "w1")
+    first, second = plant_run(h, group.group_id), plant_run(h, group.group_id)
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     async with h.worker_api(group.client_id, group.client_secret) as api:
         for index in range(5):
             shipped = await api.post(
-                "/worker/runs/run-1/logs",
+                f"/worker/runs/{first}/logs",
                 json={
                     "worker_id": "w1",
                     "job": "probe_env",
@@ -352,7 +357,9 @@ async def test_job_logs_are_redacted_on_receipt_and_paged_newest_first(hub_api: 
                 },
             )
             assert shipped.status_code == 202
-        await api.post("/worker/runs/run-2/logs", json={"lines": ["other run"]})
+        await api.post(
+            f"/worker/runs/{second}/logs", json={"worker_id": "w1", "lines": ["other run"]}
+        )
     page = await h.ok(
         "GET", f"/worker-groups/{group.group_id}/logs", params={"limit": 2}, role="viewer"
     )

@@ -40,6 +40,8 @@ from tests.findings import aws_finding
 
 JOBCODE = Path(__file__).parent / "jobcode"
 UI_URL = "http://temporal-ui.test:8080"
+#: the worker may notify on loopback, where the emulators listen (remedy/destinations.py)
+LOOPBACK_ALLOWED = {"REMEDY_NOTIFY_ALLOWED_HOSTS": "127.0.0.1"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -316,6 +318,9 @@ async def test_a_refused_token_reaches_neither_history_nor_logs(
     monkeypatch.setenv("JIRA_USER", jira_sandbox.user)
     monkeypatch.setenv("JIRA_API_TOKEN", wrong)
     monkeypatch.delenv("JIRA_TOKEN", raising=False)
+    monkeypatch.setenv(
+        "REMEDY_NOTIFY_ALLOWED_HOSTS", LOOPBACK_ALLOWED["REMEDY_NOTIFY_ALLOWED_HOSTS"]
+    )
     worker = await start_worker(JOBCODE)
     notify = NotificationSettings(jira=jira_settings(jira_sandbox))
     run_id = await start_remediation(
@@ -445,7 +450,9 @@ async def test_refused_credentials_are_not_retried_and_say_what_to_check(
     jira_sandbox: JiraSandbox,
 ) -> None:
     wrong = "wrong-token-abcdef123456"
-    activities = NotifyActivities(environ={"JIRA_USER": jira_sandbox.user, "JIRA_API_TOKEN": wrong})
+    activities = NotifyActivities(
+        environ={"JIRA_USER": jira_sandbox.user, "JIRA_API_TOKEN": wrong, **LOOPBACK_ALLOWED}
+    )
     request = finished(settings=NotificationSettings(jira=jira_settings(jira_sandbox)))
 
     with pytest.raises(ApplicationError) as raised:
@@ -533,7 +540,7 @@ async def test_a_jira_that_does_not_listen_is_retried(jira_sandbox: JiraSandbox)
 
 
 async def test_webhook_errors_4xx_stop_5xx_and_refusals_retry(receiver: Receiver) -> None:
-    activities = NotifyActivities(environ={})
+    activities = NotifyActivities(environ=LOOPBACK_ALLOWED)
     request = finished(settings=NotificationSettings(webhook=WebhookSettings(url=receiver.url)))
 
     receiver.answers = [503]
@@ -599,3 +606,43 @@ def test_the_emulator_rejects_jql_it_does_not_understand() -> None:
     for bad in ("labels ~ x", "summary = x", "labels = x OR labels = y", "labels ="):
         with pytest.raises(JiraProblem, match=r"JQL|does not exist"):
             parse_jql(bad)
+
+
+async def test_the_worker_sends_its_credentials_only_where_its_environment_allows(
+    jira_sandbox: JiraSandbox, receiver: Receiver
+) -> None:
+    """Issue #11 item 5: an action naming another server (or a metadata address) gets nothing:
+    no connection, no credentials; the refusal is final and says why."""
+    elsewhere = {**jira_sandbox.worker_env(), "REMEDY_NOTIFY_ALLOWED_HOSTS": "*.atlassian.net"}
+    activities = NotifyActivities(environ=elsewhere)
+    # the "Jira server" is the receiver: it would record any request, and its headers
+    jira_there = JiraSettings(server=receiver.url.split("/hooks")[0], project="SEC")
+    hook_there = WebhookSettings(url=receiver.url)
+    for settings, what in [
+        (NotificationSettings(jira=jira_there), "Jira at"),
+        (NotificationSettings(webhook=hook_there), "the webhook at"),
+    ]:
+        with pytest.raises(ApplicationError) as raised:
+            await run_activity(activities, finished(settings=settings))
+        assert raised.value.non_retryable and raised.value.type == "NotificationFailed"
+        assert (
+            what in raised.value.message and "REMEDY_NOTIFY_ALLOWED_HOSTS" in raised.value.message
+        )
+    assert receiver.received == []
+
+    metadata = NotificationSettings(
+        jira=JiraSettings(server="http://169.254.169.254", project="SEC"),
+        webhook=WebhookSettings(url="http://metadata.google.internal/computeMetadata/v1/"),
+    )
+    wide = NotifyActivities(
+        environ={**jira_sandbox.worker_env(), "REMEDY_NOTIFY_ALLOWED_HOSTS": "169.254.169.254:81"}
+    )
+    with pytest.raises(ApplicationError) as raised:
+        await run_activity(wide, finished(settings=metadata))
+    assert "not among the hosts" in raised.value.message and raised.value.non_retryable
+    assert jira_sandbox.token not in raised.value.message
+
+    # the same worker notifies where it is allowed
+    allowed = NotifyActivities(environ=jira_sandbox.worker_env())
+    done = await run_activity(allowed, finished(settings=NotificationSettings(webhook=hook_there)))
+    assert done.webhook_status == 200 and len(receiver.received) == 1

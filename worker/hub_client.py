@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -24,12 +25,17 @@ from importlib.metadata import PackageNotFoundError, version
 
 import httpx
 
+from remedy.destinations import allowed_from_environ
 from remedy.types import JobInfo
 
 log = logging.getLogger("remedy.hub_client")
 
 JOB_LOGGER = "remedy.job"  # activities/job_runner.py writes each job output line there
 MAX_BATCH_LINES = 1000
+# under the hub's default limits (hub_max_log_line_chars, hub_max_log_batch_bytes)
+MAX_LINE_CHARS = 16_000
+MAX_BATCH_BYTES = 400_000
+CUT_MARK = " [cut by the worker: the line was longer]"
 
 
 class HubError(RuntimeError):
@@ -45,6 +51,22 @@ def worker_version() -> str:
         return version("remedy")
     except PackageNotFoundError:
         return "0"
+
+
+def batches_of(lines: list[str]) -> list[list[str]]:
+    """Lines cut to the hub's default line limit, in batches under its default body limit."""
+    batches: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        if len(line) > MAX_LINE_CHARS:
+            line = line[: MAX_LINE_CHARS - len(CUT_MARK)] + CUT_MARK
+        cost = len(json.dumps(line)) + 2  # as sent: quoted, escaped, a separator
+        if batches[-1] and (len(batches[-1]) >= MAX_BATCH_LINES or size + cost > MAX_BATCH_BYTES):
+            batches.append([])
+            size = 0
+        batches[-1].append(line)
+        size += cost
+    return [batch for batch in batches if batch]
 
 
 class HubClient:
@@ -94,6 +116,8 @@ class HubClient:
                 "version": worker_version(),
                 "group_id": group_id,
                 "jobs": [job.model_dump(mode="json") for job in jobs],
+                # the hub refuses actions that notify elsewhere (remedy/destinations.py)
+                "notify_destinations": allowed_from_environ(os.environ),
             },
         )
         return float(response.json()["heartbeat_interval_s"])
@@ -111,14 +135,10 @@ class HubClient:
     async def ship_logs(
         self, run_id: str, lines: list[str], *, job: str = "", worker_id: str = ""
     ) -> None:
-        for start in range(0, len(lines), MAX_BATCH_LINES):
+        for batch in batches_of(lines):
             await self._post(
                 f"/worker/runs/{run_id}/logs",
-                {
-                    "worker_id": worker_id,
-                    "job": job,
-                    "lines": lines[start : start + MAX_BATCH_LINES],
-                },
+                {"worker_id": worker_id, "job": job, "lines": batch},
             )
 
     async def aclose(self) -> None:

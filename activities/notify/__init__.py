@@ -38,10 +38,12 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.notify.addresses import origin, where
 from activities.notify.jira_issues import JiraCredentials, file_ticket
 from activities.notify.report import Ticket, finding_label, report_text, run_label
 from activities.notify.webhook import WebhookFailure, post_webhook, webhook_document
 from remedy.config import temporal_settings
+from remedy.destinations import allowed_from_environ, refusal
 from remedy.logs import register_secret
 from remedy.types import JiraSettings, NotifyInput, NotifyResult
 
@@ -67,7 +69,9 @@ class NotifyActivities:
         namespace: str = "default",
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._credentials = JiraCredentials.from_environ(os.environ if environ is None else environ)
+        environ = os.environ if environ is None else environ
+        self._credentials = JiraCredentials.from_environ(environ)
+        self._allowed = allowed_from_environ(environ)  # REMEDY_NOTIFY_ALLOWED_HOSTS
         register_secret(self._credentials.api_token)
         register_secret(self._credentials.personal_token)
         self._ui_url, self._namespace = ui_url.rstrip("/"), namespace
@@ -83,6 +87,13 @@ class NotifyActivities:
 
     def _file_ticket(self, request: NotifyInput, settings: JiraSettings, execution: str) -> Ticket:
         link = self.ui_link(request.status.run_id)
+        refused = refusal(settings.server, self._allowed, resolve=True)
+        if refused:  # before any connection: the credentials go only where the worker allows
+            raise ApplicationError(
+                f"Jira at {where(settings.server)} is refused: {refused}",
+                type="DestinationRefused",
+                non_retryable=True,
+            )
         return file_ticket(settings, request, execution, link, self._credentials)
 
     @activity.defn(name="notify")
@@ -140,7 +151,11 @@ class NotifyActivities:
             return
         run_id = request.status.run_id
         document = webhook_document(request, self.ui_link(run_id), execution, ticket)
+        url = request.settings.webhook.url
         try:
+            refused = await asyncio.to_thread(refusal, url, self._allowed, resolve=True)
+            if refused:
+                raise WebhookFailure(f"the webhook at {origin(url)} is refused: {refused}", False)
             outcome.result.webhook_status = await asyncio.to_thread(
                 post_webhook, request.settings.webhook.url, document, f"{run_id}/{execution}"
             )

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import groups
-from hub.auth import Role, create_user
+from hub.auth import Caller, Role, create_user
 from hub.context import HubDep, Manager, Viewer
 from hub.errors import ERROR_RESPONSES
 from hub.logs import read_logs
@@ -34,7 +34,9 @@ router = APIRouter(responses=ERROR_RESPONSES)
 
 
 def _user_out(user: User) -> UserOut:
-    return UserOut(name=user.name, role=Role(user.role), created_at=user.created_at)
+    return UserOut(
+        name=user.name, role=Role(user.role), created_at=user.created_at, disabled=user.disabled
+    )
 
 
 @router.post("/users", status_code=201, tags=["users"])
@@ -54,8 +56,19 @@ def get_users(hub: HubDep, caller: Manager) -> list[UserOut]:
 # -- worker groups --------------------------------------------------------------------------------
 
 
+#: never the request's Host header: whoever sends the request would choose where workers connect
+HUB_URL_PLACEHOLDER = "<the hub's URL as workers reach it: set REMEDY_HUB_PUBLIC_URL>"
+
+
 def _hub_url(hub: HubDep, request: Request) -> str:
-    return hub.settings.hub_public_url or str(request.base_url).rstrip("/")
+    return hub.settings.hub_public_url or HUB_URL_PLACEHOLDER
+
+
+def _shown(account: AccountOut, caller: Caller) -> AccountOut:
+    """External ids guard the trust between a worker and an account: admins only see them."""
+    if caller.role != Role.ADMIN:
+        account.external_id = None
+    return account
 
 
 def _deploy(hub: HubDep, request: Request, group: WorkerGroup) -> DeployCommands:
@@ -166,7 +179,13 @@ def get_group_logs(
 
     def work(session: Session) -> Page[LogEntryOut]:
         groups.get_group(session, group_id)
-        items, total = read_logs(session, group_id=group_id, offset=offset, limit=limit)
+        items, total = read_logs(
+            session,
+            group_id=group_id,
+            offset=offset,
+            limit=limit,
+            max_chars=hub.settings.hub_max_log_page_chars,
+        )
         return Page(items=items, total=total, offset=offset, limit=limit)
 
     return hub.db.run(work)
@@ -174,8 +193,11 @@ def get_group_logs(
 
 @router.get("/worker-groups/{group_id}/accounts", tags=["worker groups", "accounts"])
 def get_group_accounts(group_id: GroupId, hub: HubDep, caller: Viewer) -> list[AccountOut]:
+    """The group's accounts (`external_id` only for admins)."""
     return hub.db.run(
-        lambda s: [groups.account_out(s, a) for a in groups.list_accounts(s, group_id)]
+        lambda s: [
+            _shown(groups.account_out(s, a), caller) for a in groups.list_accounts(s, group_id)
+        ]
     )
 
 
@@ -222,9 +244,15 @@ def post_account(body: AccountIn, hub: HubDep, caller: Manager, response: Respon
 
 @router.get("/accounts", tags=["accounts"])
 def get_accounts(hub: HubDep, caller: Viewer) -> list[AccountOut]:
-    return hub.db.run(lambda s: [groups.account_out(s, a) for a in groups.list_accounts(s)])
+    """Every account (`external_id` only for admins)."""
+    return hub.db.run(
+        lambda s: [_shown(groups.account_out(s, a), caller) for a in groups.list_accounts(s)]
+    )
 
 
 @router.get("/accounts/{account_id}", tags=["accounts"])
 def get_account(account_id: AccountIdPath, hub: HubDep, caller: Viewer) -> AccountOut:
-    return hub.db.run(lambda s: groups.account_out(s, groups.get_account(s, account_id)))
+    """The account (`external_id` only for admins)."""
+    return hub.db.run(
+        lambda s: _shown(groups.account_out(s, groups.get_account(s, account_id)), caller)
+    )

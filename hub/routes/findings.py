@@ -170,9 +170,15 @@ def get_run_logs(
     """The job logs workers shipped for this run (redacted), newest first unless order=oldest."""
 
     def work(session: Session) -> Page[LogEntryOut]:
-        get_run(session, run_id)
+        run = get_run(session, run_id)
         items, total = read_logs(
-            session, run_id=run_id, offset=offset, limit=limit, newest_first=order == "newest"
+            session,
+            run_id=run_id,
+            group_id=run.group_id,  # only what the run's own group sent
+            offset=offset,
+            limit=limit,
+            newest_first=order == "newest",
+            max_chars=hub.settings.hub_max_log_page_chars,
         )
         return Page(items=items, total=total, offset=offset, limit=limit)
 

@@ -29,5 +29,7 @@ def heartbeat(body: Heartbeat, hub: HubDep, group: WorkerAuth) -> Response:
 
 @router.post("/runs/{run_id}/logs", status_code=202)
 def ship_logs(run_id: RunId, body: LogBatch, hub: HubDep, group: WorkerAuth) -> dict[str, int]:
-    """Job log lines of a run; redacted on receipt."""
-    return {"accepted": hub.db.run(lambda s: store_logs(s, group, run_id, body))}
+    """Job log lines of a run of the caller's group, from a worker registered in it; redacted on
+    receipt. 404 for a run that is not the group's, 413 for a line over the limit."""
+    limit = hub.settings.hub_max_log_line_chars
+    return {"accepted": hub.db.run(lambda s: store_logs(s, group, run_id, body, limit))}

@@ -87,6 +87,7 @@ class NotifyActivities:
 
     def _file_ticket(self, request: NotifyInput, settings: JiraSettings, execution: str) -> Ticket:
         link = self.ui_link(request.status.run_id)
+        self._credentials.client_auth()  # missing credentials are said first
         refused = refusal(settings.server, self._allowed, resolve=True)
         if refused:  # before any connection: the credentials go only where the worker allows
             raise ApplicationError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -13,10 +12,10 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.table import Table
 
 from console.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
 from console.cli_params import parse_parameters
+from console.jobs_cli import JobCode, jobs_app
 from remedy.config import ConfigError, temporal_settings, worker_settings
 from remedy.finding import PayloadError, parse_json
 from remedy.logs import setup_logging
@@ -29,48 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-jobs_app = typer.Typer(help="The jobs a worker would register.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
-
-JobCode = Annotated[
-    Path | None,
-    typer.Option(
-        "--job-code",
-        help="Job-code directory (one folder "
-        "per job). Default: REMEDY_JOB_CODE, else the built-in jobs/.",
-    ),
-]
-
-
-# -- jobs ---------------------------------------------------------------------------------------
-
-
-@jobs_app.command("list")
-def jobs_list(
-    job_code: JobCode = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
-) -> None:
-    """List the jobs in the job-code directory: name, provider, checksum, rules fixed."""
-    from remedy.job_registry import discover
-
-    setup_logging("WARNING")
-    registry = discover(job_code or worker_settings().job_code)
-    if as_json:
-        print(json.dumps([info.model_dump(mode="json") for info in registry.infos()], indent=2))
-        return
-    table = Table("job", "provider", "alias of", "checksum", "rules")
-    for info in registry.infos():
-        table.add_row(
-            info.name,
-            info.provider or "?",
-            info.alias_of or "",
-            info.checksum[:12],
-            ", ".join(info.rules),
-        )
-    console.print(table)
-    for problem in registry.errors:
-        err.print(f"[red]not registered:[/red] {problem}")
-
 
 # -- worker -------------------------------------------------------------------------------------
 

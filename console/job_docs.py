@@ -87,7 +87,7 @@ def parameters_table(meta: Mapping[str, Any]) -> str:
     properties: Mapping[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or ())
     if not properties:
-        return "The job takes no parameters."
+        return "The job declares no parameters."
     lines = [
         "| name | type | required | default | meaning |",
         "| --- | --- | --- | --- | --- |",

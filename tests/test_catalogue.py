@@ -14,6 +14,7 @@ import ast
 import csv
 import importlib.util
 import json
+import os
 import re
 from collections import Counter
 from functools import cache
@@ -24,12 +25,15 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from console.job_docs import render
 from remedy import services
 from remedy.params import check_parameters, check_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-JOBS_DIR = ROOT / "jobs"
-TESTS_DIR = ROOT / "tests"
+# The catalogue under test: the built-in one, or another (tests/test_scaffold.py points these at a
+# freshly scaffolded job to prove it passes every convention as generated).
+JOBS_DIR = Path(os.environ.get("REMEDY_CATALOGUE_JOBS", ROOT / "jobs"))
+TESTS_DIR = Path(os.environ.get("REMEDY_CATALOGUE_TESTS", ROOT / "tests"))
 RULES_CSV = ROOT / "docs" / "spec" / "catalogue-rules.csv"
 
 JOB_DIRS = sorted(p for p in JOBS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
@@ -172,6 +176,15 @@ def test_names_and_rules_are_unique_across_jobs() -> None:
         rules.update(all_rules(meta))
     assert not [n for n, c in names.items() if c > 1], "a job or alias name is used twice"
     assert not [r for r, c in rules.items() if c > 1], "a rule is fixed by two jobs"
+
+
+@jobs
+def test_readme_tables_are_generated_from_the_metadata(job_dir: Path) -> None:
+    readme = (job_dir / "README.md").read_text()
+    meta = metadata(job_dir)
+    assert render(readme, job_dir.name, meta) == readme, (
+        "the README's rule or parameter table disagrees with remedy.json: run `remedy jobs readme`"
+    )
 
 
 @jobs

@@ -1,0 +1,115 @@
+"""`remedy jobs ...`: list the jobs a worker would register, scaffold a new one, and keep the
+generated tables of the job READMEs in step with their metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from console.cli_output import console, err, fail
+from remedy.config import worker_settings
+from remedy.logs import setup_logging
+
+jobs_app = typer.Typer(help="The job catalogue: list, scaffold, document.", no_args_is_help=True)
+
+JobCode = Annotated[
+    Path | None,
+    typer.Option(
+        "--job-code",
+        help="Job-code directory (one folder "
+        "per job). Default: REMEDY_JOB_CODE, else the built-in jobs/.",
+    ),
+]
+
+
+@jobs_app.command("list")
+def jobs_list(
+    job_code: JobCode = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """List the jobs in the job-code directory: name, provider, checksum, rules fixed."""
+    from remedy.job_registry import discover
+
+    setup_logging("WARNING")
+    registry = discover(job_code or worker_settings().job_code)
+    if as_json:
+        print(json.dumps([info.model_dump(mode="json") for info in registry.infos()], indent=2))
+        return
+    table = Table("job", "provider", "alias of", "checksum", "rules")
+    for info in registry.infos():
+        table.add_row(
+            info.name,
+            info.provider or "?",
+            info.alias_of or "",
+            info.checksum[:12],
+            ", ".join(info.rules),
+        )
+    console.print(table)
+    for problem in registry.errors:
+        err.print(f"[red]not registered:[/red] {problem}")
+
+
+@jobs_app.command("new")
+def jobs_new(
+    name: Annotated[str, typer.Argument(help="The job's name: its folder and entry point.")],
+    provider: Annotated[str, typer.Option(help="aws or azure.")],
+    service: Annotated[
+        str, typer.Option(help="A registered service (remedy/services), e.g. ec2, s3, network.")
+    ],
+    rule: Annotated[
+        list[str],
+        typer.Option("--rule", help="A rule or control id the job fixes (repeat for more)."),
+    ],
+    resource_type: Annotated[
+        str | None,
+        typer.Option(help="The resource type (default: the service's first listed one)."),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="One line: what it fixes.")] = None,
+    jobs_dir: Annotated[Path, typer.Option(help="Where job folders live.")] = Path("jobs"),
+    tests_dir: Annotated[Path, typer.Option(help="Where its test goes.")] = Path("tests"),
+) -> None:
+    """Scaffold a job folder (entry point, verify.py, remedy.json, least-privilege policy,
+    README with generated tables) and its test; it passes the catalogue meta-test as made."""
+    from console.scaffold import ScaffoldError, scaffold
+
+    try:
+        made = scaffold(
+            jobs_dir,
+            tests_dir,
+            name,
+            provider=provider,
+            service=service,
+            rules=rule,
+            resource_type=resource_type,
+            description=description,
+        )
+    except ScaffoldError as exc:
+        raise fail(str(exc), code=2) from None
+    for path in made:
+        console.print(f"wrote {path}")
+    console.print("next: fill in the TODOs, then `remedy jobs readme` and `make test`")
+
+
+@jobs_app.command("readme")
+def jobs_readme(
+    jobs_dir: Annotated[Path, typer.Option(help="Where job folders live.")] = Path("jobs"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if a README is stale.")
+    ] = False,
+) -> None:
+    """Rewrite the rule and parameter tables of every job README from its remedy.json."""
+    from console.job_docs import stale_readmes, write_readmes
+
+    if check:
+        stale = stale_readmes(jobs_dir)
+        for readme in stale:
+            err.print(f"stale: {readme} (run `remedy jobs readme`)")
+        raise typer.Exit(1 if stale else 0)
+    written = write_readmes(jobs_dir)
+    for readme in written:
+        console.print(f"wrote {readme}")
+    console.print(f"{len(written)} README(s) rewritten")

@@ -13,9 +13,8 @@ from sandbox.aws import AwsSandbox, start_aws_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = ROOT / "jobs"
-SAMPLES_DIR = (
-    ROOT / "tests" / "samples"
-)  # copied from the project's shared samples, sources named in SOURCES.md
+# sample findings copied from the project's shared samples; their sources are in SOURCES.md
+SAMPLES_DIR = ROOT / "tests" / "samples"
 
 
 def builtin_job_policies() -> list[dict[str, Any]]:

@@ -61,7 +61,8 @@ async def test_a_transient_failure_is_retried_beyond_the_attempts_until_it_clear
     run_id = await start_remediation(
         client,
         aws_finding(aws_sandbox.open_security_group(22, "transient")),
-        spec(aws_sandbox, "unreachable_cloud", parameters={"until": time.time() + 4}, retry=retry),
+        # 8 s of outage: at least 3 attempts at these intervals even on a loaded machine
+        spec(aws_sandbox, "unreachable_cloud", parameters={"until": time.time() + 8}, retry=retry),
         worker.group_id,
     )
     # while it waits, the status says why
@@ -84,7 +85,8 @@ async def test_a_transient_failure_that_outlasts_its_window_fails_the_run_and_sa
     client: Client, start_worker, aws_sandbox: AwsSandbox
 ) -> None:
     worker = await start_worker(JOBCODE)
-    retry = RetrySettings(max_attempts=2, initial_interval_s=0.5, backoff=1.0, transient_window_s=3)
+    # a 6 s window at 0.5 s intervals leaves room for 3 attempts even on a loaded machine
+    retry = RetrySettings(max_attempts=2, initial_interval_s=0.5, backoff=1.0, transient_window_s=6)
     run_id = await start_remediation(
         client,
         aws_finding(aws_sandbox.open_security_group(22, "transient")),
@@ -97,7 +99,7 @@ async def test_a_transient_failure_that_outlasts_its_window_fails_the_run_and_sa
     job = status.steps[2]
     assert status.state == RunState.FAILED
     assert job.attempts >= 3, job  # more than its 2 attempts: retried through the window
-    assert "still failing after 3 s of retries" in status.message, status.message
+    assert "still failing after 6 s of retries" in status.message, status.message
     assert "Could not connect to the endpoint URL" in job.log_tail
 
 

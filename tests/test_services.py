@@ -194,7 +194,12 @@ def test_a_registered_service_is_refused_twice_and_an_unknown_one_named() -> Non
     with pytest.raises(KeyError, match="add its entry in remedy/services"):
         services.service("sqs")
     with pytest.raises(KeyError):
-        jobkit.client("sqs", jobkit.Finding(object_id="q", region="us-east-1"))
+        jobkit.client(
+            "sqs",
+            jobkit.Finding(
+                object_id="q", provider="aws", account_id="123456789012", region="us-east-1"
+            ),
+        )
 
 
 @pytest.fixture
@@ -219,7 +224,12 @@ def sqs_entry() -> Iterator[services.Service]:
 
 
 def test_adding_a_service_is_one_entry(sqs_entry: services.Service) -> None:
-    made = jobkit.client("sqs", jobkit.Finding(object_id="q", region="us-east-1"))
+    made = jobkit.client(
+        "sqs",
+        jobkit.Finding(
+            object_id="q", provider="aws", account_id="123456789012", region="us-east-1"
+        ),
+    )
     assert made.meta.service_model.service_name == "sqs"
     assert jobkit.iam_action("sqs", "SendMessage") == "sqs:SendMessage"
     assert services.service_for_resource_type("sqs:queue") is sqs_entry

@@ -1,11 +1,6 @@
 """A generic Azure Resource Manager resource store: resources by ARM path, nothing type-specific.
 
-Paths are those of ARM (case-insensitive, as in Azure):
-
-    /subscriptions/{sub}/resourceGroups/{rg}
-    /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/{name}[/{subtype}/{subname}...]
-    /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}          (a collection)
-    /subscriptions/{sub}/providers/{ns}/{type}                              (every one in the sub)
+Paths (which resource or collection a path names) and ArmError are in sandbox/arm_paths.py.
 
 A write fills what Azure fills: `id`, `name`, `type`, a fresh weak `etag` and
 `properties.provisioningState`. Child resources live inside their parent, as the network provider
@@ -16,7 +11,8 @@ with a `name`) get their `id`, `type`, `etag` and `provisioningState` filled the
 
 PUT replaces (a PUT without `tags` drops them, as in Azure); PATCH merges: `tags` replaced whole
 (update-tags semantics), `properties` merged key by key, lists replaced. `If-Match` / `If-None-Match`
-are honoured on every write (412 PreconditionFailed). The HTTP side is in sandbox/azure.py.
+are honoured on every write (412 PreconditionFailed). Requests reach it through
+sandbox/arm_requests.py.
 """
 
 from __future__ import annotations
@@ -24,102 +20,17 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from dataclasses import dataclass
 from typing import Any
+
+from sandbox.arm_paths import ArmError, ArmPath, parse_path
+
+__all__ = ["ArmError", "ArmPath", "ArmStore", "Resource", "new_etag", "parse_path"]
 
 Resource = dict[str, Any]
 
 
-class ArmError(Exception):
-    """An ARM error response: HTTP status, `error.code`, `error.message`."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message}}
-
-
 def new_etag() -> str:
     return f'W/"{uuid.uuid4()}"'
-
-
-@dataclass(frozen=True)
-class ArmPath:
-    """A parsed ARM path below one subscription.
-
-    `types`/`names` alternate after the provider namespace: types=["networkSecurityGroups",
-    "securityRules"], names=["nsg", "ssh"] is a child item; one name fewer is a collection.
-    A resource group is namespace "Microsoft.Resources", types ["resourceGroups"].
-    """
-
-    subscription: str
-    resource_group: str | None
-    namespace: str
-    types: tuple[str, ...]
-    names: tuple[str, ...]
-
-    @property
-    def is_collection(self) -> bool:
-        return len(self.names) < len(self.types)
-
-    @property
-    def resource_type(self) -> str:
-        return "/".join((self.namespace, *self.types))
-
-    @property
-    def is_resource_group(self) -> bool:
-        return self.types == ("resourceGroups",) and self.namespace == "Microsoft.Resources"
-
-    def top_key(self) -> str:
-        """The store key of the top-level resource this path is (or is inside)."""
-        return self._id(1).lower()
-
-    def _id(self, depth: int) -> str:
-        base = f"/subscriptions/{self.subscription}"
-        if self.is_resource_group:
-            return f"{base}/resourceGroups/{self.names[0]}" if depth and self.names else base
-        rg = f"{base}/resourceGroups/{self.resource_group}" if self.resource_group else base
-        tail = "".join(
-            f"/{t}/{n}" for t, n in zip(self.types[:depth], self.names[:depth], strict=False)
-        )
-        return f"{rg}/providers/{self.namespace}{tail}"
-
-    def id(self) -> str:
-        return self._id(len(self.names))
-
-    def scope(self) -> str:
-        """What an authorization error names: the resource, or the collection's parent."""
-        return self._id(len(self.names))
-
-
-def parse_path(path: str) -> tuple[str, ArmPath | None]:
-    """(subscription id, parsed path) for a path below /subscriptions/{sub}; None = the sub itself.
-
-    Raises ArmError(400/404) for a path that names no resource or collection.
-    """
-    parts = [p for p in path.split("/") if p]
-    if len(parts) < 2 or parts[0].lower() != "subscriptions":
-        raise ArmError(404, "InvalidResourceNamespace", f"no resource at {path}")
-    sub, rest = parts[1], parts[2:]
-    if not rest:
-        return sub, None
-    rg: str | None = None
-    if rest[0].lower() == "resourcegroups":
-        if len(rest) <= 2:
-            names = tuple(rest[1:2])
-            return sub, ArmPath(sub, None, "Microsoft.Resources", ("resourceGroups",), names)
-        rg, rest = rest[1], rest[2:]
-    if len(rest) < 3 or rest[0].lower() != "providers":
-        raise ArmError(
-            404, "InvalidResourceNamespace", f"{path} is not a resource path of this emulator"
-        )
-    namespace, pairs = rest[1], rest[2:]
-    types, names = tuple(pairs[0::2]), tuple(pairs[1::2])
-    return sub, ArmPath(sub, rg, namespace, types, names)
 
 
 def _find(items: list[Any], name: str) -> int | None:

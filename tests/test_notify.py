@@ -425,6 +425,18 @@ async def test_a_job_that_does_not_report_its_changes_is_not_said_to_have_change
     ) in issue["description"]
 
 
+def test_jira_credentials_without_an_allowlist_are_warned_about_at_start(
+    captured_logs: Any,
+) -> None:
+    NotifyActivities(environ={"JIRA_USER": "u", "JIRA_API_TOKEN": "t0ken-xyz"})
+    assert "REMEDY_NOTIFY_ALLOWED_HOSTS is empty: no Jira issue" in captured_logs.text()
+    assert "t0ken-xyz" not in captured_logs.text()
+    allowed = {"JIRA_TOKEN": "t", "REMEDY_NOTIFY_ALLOWED_HOSTS": "jira.example.com"}
+    before = len(captured_logs.lines)
+    NotifyActivities(environ=allowed)
+    assert len(captured_logs.lines) == before  # configured: nothing to warn about
+
+
 async def test_a_second_execution_comments_once_even_when_retried(
     jira_sandbox: JiraSandbox,
 ) -> None:

@@ -75,6 +75,13 @@ class NotifyActivities:
         register_secret(self._credentials.api_token)
         register_secret(self._credentials.personal_token)
         self._ui_url, self._namespace = ui_url.rstrip("/"), namespace
+        has_jira = self._credentials.api_token or self._credentials.personal_token
+        if has_jira and not self._allowed:
+            log.warning(
+                "Jira credentials are set but REMEDY_NOTIFY_ALLOWED_HOSTS is empty: no Jira issue "
+                "or webhook call will be made; list your Jira host there (e.g. "
+                "REMEDY_NOTIFY_ALLOWED_HOSTS=jira.example.com)"
+            )
 
     @classmethod
     def from_environment(cls) -> NotifyActivities:

@@ -1,0 +1,131 @@
+"""Which format a document is in, and the findings it holds.
+
+A document may be one finding (ASFF, OCSF or VSS), a list of them (Prowler's `json-ocsf` output,
+a JSON-lines file read as a list), Security Hub's `{"Findings": [...]}` (GetFindings, exports; the
+lower-case `findings` too, which is also the hub's own batch wrapper), or an EventBridge event
+`Security Hub Findings - Imported` / `- Custom Action` carrying `detail.findings`. Each finding is
+detected on its own, so a list may mix formats; `forced` reads every one as that format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from remedy.intake import asff, ocsf, vss
+from remedy.intake.normalised import FORMATS, Format, NormalisedFinding
+from remedy.payload_shape import PayloadError
+
+EVENT_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
+READERS: dict[Format, Callable[[dict[str, Any]], NormalisedFinding]] = {
+    "asff": asff.read,
+    "ocsf": ocsf.read,
+    "vss": vss.read,
+}
+
+
+@dataclass(frozen=True)
+class Read:
+    """One finding of a document: read (`finding`), or refused (`error`, naming the field)."""
+
+    index: int
+    document: Any
+    format: Format | None
+    finding: NormalisedFinding | None = None
+    error: PayloadError | None = None
+
+    @property
+    def stated_id(self) -> str | None:
+        """The finding's id as the document states it, for reporting a refused one."""
+        if self.finding is not None:
+            return self.finding.source_id
+        doc = self.document if isinstance(self.document, dict) else {}
+        for value in (
+            doc.get("Id"),
+            (doc.get("finding_info") or {}).get("uid")
+            if isinstance(doc.get("finding_info"), dict)
+            else None,
+            ((doc.get("notificationInfo") or {}).get("FindingInfo") or {}).get("FindingId")
+            if isinstance(doc.get("notificationInfo"), dict)
+            else None,
+        ):
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value)[:200]
+        return None
+
+
+def format_of(document: Any) -> Format | None:
+    if not isinstance(document, dict):
+        return None
+    if asff.is_asff(document):
+        return "asff"
+    if ocsf.is_ocsf(document):
+        return "ocsf"
+    if vss.is_vss(document):
+        return "vss"
+    return None
+
+
+def is_batch(document: Any) -> bool:
+    """A wrapper or list of findings rather than one finding."""
+    return isinstance(document, list) or (
+        isinstance(document, dict) and _inner(document) is not None
+    )
+
+
+def _inner(document: dict[str, Any]) -> Any:
+    if document.get("detail-type") in EVENT_TYPES and isinstance(document.get("detail"), dict):
+        return document["detail"].get("findings")
+    for key in ("Findings", "findings"):
+        if key in document and format_of(document) is None:
+            return document[key]
+    return None
+
+
+def documents(document: Any) -> Iterator[Any]:
+    """The finding documents inside `document`, wrappers opened (one level inside a list too)."""
+    if isinstance(document, list):
+        for item in document:
+            if isinstance(item, dict) and _inner(item) is not None:
+                yield from documents(item)
+            else:
+                yield item
+        return
+    if isinstance(document, dict):
+        inner = _inner(document)
+        if inner is not None:
+            if not isinstance(inner, list):
+                raise PayloadError("findings", "must be a list of findings")
+            yield from inner
+            return
+    yield document
+
+
+def read_one(index: int, document: Any, forced: Format | None = None) -> Read:
+    detected = forced or format_of(document)
+    if detected is None or not isinstance(document, dict):
+        kind = type(document).__name__ if not isinstance(document, dict) else "object"
+        return Read(
+            index,
+            document,
+            None,
+            error=PayloadError(
+                "",
+                f"this {kind} is not a finding in a format Remedy reads: ASFF (SchemaVersion, "
+                "AwsAccountId), OCSF (class_uid 2003/2004, finding_info), or a VSS payload "
+                "(notificationInfo)",
+            ),
+        )
+    try:
+        return Read(index, document, detected, finding=READERS[detected](document))
+    except PayloadError as exc:
+        return Read(index, document, detected, error=exc)
+
+
+def read_all(document: Any, forced: str | None = None) -> list[Read]:
+    """Every finding in `document`, each read or refused on its own."""
+    if forced is not None and forced not in FORMATS:
+        raise PayloadError("format", f"must be one of {', '.join(FORMATS)}, not {forced!r}")
+    fixed = next((f for f in FORMATS if f == forced), None)
+    return [read_one(i, doc, fixed) for i, doc in enumerate(documents(document))]

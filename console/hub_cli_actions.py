@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from console.findings_triage import findings_triage
 from console.hub_api import (
     AsJson,
     HubApi,
@@ -126,7 +127,10 @@ def actions_publish(action: str, as_json: AsJson = False) -> None:
 
 # -- remedy findings ------------------------------------------------------------------------------
 
-findings_app = typer.Typer(help="Findings: import them, see their status.", no_args_is_help=True)
+findings_app = typer.Typer(
+    help="Findings: triage them offline, import them, see their status.", no_args_is_help=True
+)
+findings_app.command("triage")(findings_triage)
 
 
 @findings_app.command("import")

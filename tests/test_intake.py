@@ -253,6 +253,7 @@ def test_a_forced_format_reads_every_finding_as_it() -> None:
 def test_an_unknown_document_is_refused_saying_which_formats_are_read() -> None:
     [read] = read_all({"hello": "world"})
     assert read.finding is None and read.error is not None
+    assert read.error.field == "notificationInfo"
     assert "ASFF" in str(read.error) and "OCSF" in str(read.error)
 
 

@@ -17,6 +17,10 @@ from remedy.intake import asff, ocsf, vss
 from remedy.intake.normalised import FORMATS, Format, NormalisedFinding
 from remedy.payload_shape import PayloadError
 
+_FORMATS_READ = (
+    "Remedy reads ASFF (SchemaVersion, AwsAccountId), OCSF (class_uid 2003/2004, finding_info) "
+    "and VSS payloads (notificationInfo)"
+)
 EVENT_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
 READERS: dict[Format, Callable[[dict[str, Any]], NormalisedFinding]] = {
     "asff": asff.read,
@@ -103,23 +107,17 @@ def documents(document: Any) -> Iterator[Any]:
 
 
 def read_one(index: int, document: Any, forced: Format | None = None) -> Read:
+    """Read one finding document. One that is no known format is read as a VSS payload, as
+    before intake knew other formats, so its error names the VSS field that is missing."""
+    if not isinstance(document, dict):
+        problem = f"a finding is a JSON object, not {type(document).__name__}"
+        return Read(index, document, forced, error=PayloadError("", problem))
     detected = forced or format_of(document)
-    if detected is None or not isinstance(document, dict):
-        kind = type(document).__name__ if not isinstance(document, dict) else "object"
-        return Read(
-            index,
-            document,
-            None,
-            error=PayloadError(
-                "",
-                f"this {kind} is not a finding in a format Remedy reads: ASFF (SchemaVersion, "
-                "AwsAccountId), OCSF (class_uid 2003/2004, finding_info), or a VSS payload "
-                "(notificationInfo)",
-            ),
-        )
     try:
-        return Read(index, document, detected, finding=READERS[detected](document))
+        return Read(index, document, detected, finding=READERS[detected or "vss"](document))
     except PayloadError as exc:
+        if detected is None and exc.field == "notificationInfo":
+            exc = PayloadError(exc.field, exc.problem + f" ({_FORMATS_READ})")
         return Read(index, document, detected, error=exc)
 
 

@@ -7,12 +7,14 @@ one (its account, its control, its status) the copy is synthetic and says so.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from sandbox.aws import ACCOUNT_ID
 from tests.findings import aws_finding
 from tests.hub_fixtures import HubHarness, new_group
+from tests.test_hub_cli import Cli, cli  # noqa: F401 (the fixture)
 from tests.test_hub_store import action, aws_account, register
 from tests.test_intake import PROWLER_AWS, cis41, event, load, with_control
 
@@ -102,3 +104,22 @@ async def test_refusals_name_the_field_in_each_format(hub_api: HubHarness) -> No
     batch = await h.ok("POST", "/findings", json=[no_resource, ours(cis41())])
     assert [i["result"] for i in batch["items"]] == ["rejected", "created"]
     assert batch["items"][0]["finding_id"] == no_resource["Id"]
+
+
+def test_the_cli_imports_an_export_in_batches(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    cli.env["REMEDY_HUB_TOKEN"] = cli.json("hub", "create-user", "ann", "--role", "admin")["token"]
+    findings = []
+    for n in range(1001):  # one more than the hub takes in one request (synthetic ids)
+        finding = ours(with_control("EC2.13" if n % 2 else "EC2.4"))
+        finding["Id"] = f"{finding['Id']}-{n}"
+        findings.append(finding)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"Findings": findings}))
+    imported = cli.json("findings", "import", str(export))
+    assert (imported["accepted"], imported["rejected"]) == (1001, 0)
+    assert imported["items"][1000]["index"] == 1000
+    assert imported["items"][1000]["finding_id"] == findings[1000]["Id"]
+    prowler = cli("findings", "import", "--format", "ocsf", str(PROWLER_AWS))
+    assert "3 accepted, 0 rejected" in prowler and "suppressed at the source" in prowler
+    wrong = cli("findings", "import", "--format", "vss", str(PROWLER_AWS), code=1)
+    assert "notificationInfo" in wrong

@@ -13,8 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from remedy.intake import asff, ocsf, vss
+from remedy.intake.asff import is_asff
+from remedy.intake.asff import read as read_asff
 from remedy.intake.normalised import FORMATS, Format, NormalisedFinding
+from remedy.intake.ocsf import is_ocsf
+from remedy.intake.ocsf import read as read_ocsf
+from remedy.intake.vss import is_vss
+from remedy.intake.vss import read as read_vss
 from remedy.payload_shape import PayloadError
 
 _FORMATS_READ = (
@@ -23,9 +28,9 @@ _FORMATS_READ = (
 )
 EVENT_TYPES = ("Security Hub Findings - Imported", "Security Hub Findings - Custom Action")
 READERS: dict[Format, Callable[[dict[str, Any]], NormalisedFinding]] = {
-    "asff": asff.read,
-    "ocsf": ocsf.read,
-    "vss": vss.read,
+    "asff": read_asff,
+    "ocsf": read_ocsf,
+    "vss": read_vss,
 }
 
 
@@ -62,11 +67,11 @@ class Read:
 def format_of(document: Any) -> Format | None:
     if not isinstance(document, dict):
         return None
-    if asff.is_asff(document):
+    if is_asff(document):
         return "asff"
-    if ocsf.is_ocsf(document):
+    if is_ocsf(document):
         return "ocsf"
-    if vss.is_vss(document):
+    if is_vss(document):
         return "vss"
     return None
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from console.findings_triage import FormatOption, findings_triage
 from console.hub_api import (
     AsJson,
     HubApi,
@@ -18,6 +19,11 @@ from console.hub_api import (
     print_json,
     print_table,
 )
+from remedy.intake.detect import documents
+from remedy.payload_shape import PayloadError
+
+#: the hub's limit per request (hub/findings.py MAX_BATCH)
+MAX_BATCH = 1000
 
 # -- remedy actions -------------------------------------------------------------------------------
 
@@ -126,34 +132,54 @@ def actions_publish(action: str, as_json: AsJson = False) -> None:
 
 # -- remedy findings ------------------------------------------------------------------------------
 
-findings_app = typer.Typer(help="Findings: import them, see their status.", no_args_is_help=True)
+findings_app = typer.Typer(
+    help="Findings: triage them offline, import them, see their status.", no_args_is_help=True
+)
+findings_app.command("triage")(findings_triage)
 
 
 @findings_app.command("import")
 def findings_import(
     file: Annotated[
-        Path, typer.Argument(help="One finding, a JSON list, or JSON lines ('-': stdin).")
+        Path,
+        typer.Argument(
+            help="Findings: one, a JSON list, JSON lines, a Security Hub export "
+            "({\"Findings\": [...]}), an EventBridge event, a Prowler json-ocsf file ('-': stdin)."
+        ),
     ],
+    format: FormatOption = None,
     as_json: AsJson = False,
 ) -> None:
-    """Post findings to the hub: they are matched, and auto runs start."""
-    document = load_document(file)
-    found = HubApi().call(
-        "POST", "/findings", body=document if isinstance(document, list) else [document]
-    )
+    """Post findings to the hub (ASFF, OCSF, VSS; detected per finding): they are matched, and
+    auto runs start for those to act on. Sent in batches of at most 1000."""
+    try:
+        findings = list(documents(load_document(file)))
+    except PayloadError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    api = HubApi()
+    params = {"format": format} if format else None
+    found: dict[str, Any] = {"accepted": 0, "rejected": 0, "items": []}
+    for start in range(0, max(len(findings), 1), MAX_BATCH):
+        batch = api.call(
+            "POST", "/findings", body=findings[start : start + MAX_BATCH], params=params
+        )
+        found["accepted"] += batch["accepted"]
+        found["rejected"] += batch["rejected"]
+        found["items"] += [{**i, "index": i["index"] + start} for i in batch["items"]]
     if as_json:
         print_json(found)
     else:
         print_table(
-            ["finding", "result", "status", "matched", "runs", "error"],
+            ["finding", "format", "result", "status", "matched", "runs", "error / note"],
             [
                 [
                     i["finding_id"],
+                    i.get("format"),
                     i["result"],
                     i["status"],
                     ", ".join(map(str, i["matched"])),
                     ", ".join(i["runs"]),
-                    i["error"],
+                    i["error"] or i.get("note"),
                 ]
                 for i in found["items"]
             ],

@@ -23,7 +23,12 @@ from typing import Any
 
 #: The open VSS rule catalogue (copied from the project's shared spec): rule id -> rule name.
 RULES_CSV = Path(__file__).resolve().parent.parent / "docs" / "spec" / "catalogue-rules.csv"
-TABLES = ("rules", "parameters")
+TABLES = ("rules", "controls", "parameters")
+HEADINGS = {
+    "rules": "Rules it fixes",
+    "controls": "Controls it answers to",
+    "parameters": "Parameters",
+}
 
 
 def begin_marker(table: str) -> str:
@@ -68,6 +73,21 @@ def rules_table(job: str, meta: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def controls_table(job: str, meta: Mapping[str, Any]) -> str:
+    """One row per source: the job or alias, and the ids of that source a finding may name for it
+    (Security Hub controls, CIS benchmark items, Prowler checks; remedy/intake matches on them)."""
+    owners = [(job, meta.get("controls") or {})]
+    owners += [(a, s.get("controls") or {}) for a, s in (meta.get("aliases") or {}).items()]
+    lines = ["| fixed by | source | control ids |", "| --- | --- | --- |"]
+    for owner, controls in owners:
+        for source, ids in controls.items():
+            listed = ", ".join(f"`{i}`" for i in ids)
+            lines.append(f"| `{owner}` | {_cell(source)} | {listed} |")
+    if len(lines) == 2:
+        lines.append("| (none) | | |")
+    return "\n".join(lines)
+
+
 def _type(schema: Mapping[str, Any]) -> str:
     kind = schema.get("type", "any")
     text = " or ".join(kind) if isinstance(kind, list) else str(kind)
@@ -102,21 +122,32 @@ def parameters_table(meta: Mapping[str, Any]) -> str:
 
 
 def generated(job: str, meta: Mapping[str, Any]) -> dict[str, str]:
-    return {"rules": rules_table(job, meta), "parameters": parameters_table(meta)}
+    return {
+        "rules": rules_table(job, meta),
+        "controls": controls_table(job, meta),
+        "parameters": parameters_table(meta),
+    }
 
 
 def render(readme: str, job: str, meta: Mapping[str, Any]) -> str:
     """The README with every generated table rewritten; a table whose markers are missing is
-    added at the end under its own heading, so a new README gets both."""
+    added under its own heading after the table before it (else at the end), so a new README
+    gets them all, in order."""
+    previous: str | None = None
     for table, body in generated(job, meta).items():
         begin, end = begin_marker(table), end_marker(table)
         block = f"{begin}\n{body}\n{end}"
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+        after = readme.find(end_marker(previous)) if previous else -1
         if (found := pattern.search(readme)) is not None:
             readme = readme[: found.start()] + block + readme[found.end() :]
+        elif after >= 0:
+            cut = after + len(end_marker(previous or ""))
+            section = f"\n\n## {HEADINGS[table]}\n\n{block}"
+            readme = readme[:cut] + section + readme[cut:]
         else:
-            heading = "Rules it fixes" if table == "rules" else "Parameters"
-            readme = readme.rstrip("\n") + f"\n\n## {heading}\n\n{block}\n"
+            readme = readme.rstrip("\n") + f"\n\n## {HEADINGS[table]}\n\n{block}\n"
+        previous = table
     return readme
 
 

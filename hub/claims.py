@@ -61,8 +61,9 @@ def claim_run(
 
 
 def follow_runs(session: Session, finding: Finding) -> None:
-    """The finding's status from its runs: remediating while one is active, else the last outcome."""
-    if finding.status == "suppressed":
+    """The finding's status from its runs: remediating while one is active, else the last outcome.
+    A suppressed finding stays so, and so does one the source resolved (its word is the last)."""
+    if finding.status in ("suppressed", "resolved"):
         return
     runs = session.scalars(
         select(Run).where(Run.finding_id == finding.id).order_by(Run.updated_at.desc())

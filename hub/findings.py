@@ -1,4 +1,10 @@
-"""Ingest findings (deduplicated by finding id) and match them against published actions."""
+"""Ingest findings (deduplicated by finding id) and match them against published actions.
+
+Findings come in any format intake reads (remedy/intake: ASFF, OCSF, VSS; wrappers opened); each
+is stored as the VSS payload built from it, with the original document beside it. The source's
+lifecycle is followed: FAILED / WARNING findings are acted on; a PASSED one resolves the
+resource's open finding; SUPPRESSED, RESOLVED and ARCHIVED ones are recorded, never acted on.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +22,9 @@ from hub.errors import ApiError, check_storable, not_found
 from hub.groups import group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, WorkerGroup, utcnow
 from hub.schemas import LEVEL_RANK, Criteria, FindingDetail, FindingOut, FindingStatus, IngestItem
-from remedy import finding as contract
 from remedy.finding import PayloadError
+from remedy.intake import NormalisedFinding, Read, read_all
+from remedy.intake.normalised import control_ids
 
 MAX_BATCH = 1000
 
@@ -36,37 +43,36 @@ class Facts:
     region: str | None
     object_id: str
     cloud_tags: dict[str, str]
+    #: every control id the source names (bare: `EC2.13`, `4.1`, a Prowler check id)
+    controls: tuple[str, ...] = ()
 
 
-def read_finding(session: Session, payload: Any) -> Facts:
-    """Read the finding with the finding contract, once, and keep its facts; PayloadError if bad.
+def read_finding(session: Session, normalised: NormalisedFinding) -> Facts:
+    """Read the finding's VSS payload with the finding contract, once, and keep its facts;
+    PayloadError if bad.
 
     An AWS finding without a role is taken: the role comes from the account's registration when a
     run starts. A registered account's role is the one a run would use, so it is the one checked.
     """
-    if isinstance(payload, dict):
-        try:
-            check_storable(payload, "payload")
-        except ApiError as exc:
-            raise PayloadError(
-                str(exc.field).removeprefix("payload."), exc.error.split(": ", 1)[-1]
-            ) from None
-    stated = payload.get("notificationInfo") if isinstance(payload, dict) else None
-    hint = (
-        (stated.get("CloudAccountID") or stated.get("CloudAccountId"))
-        if isinstance(stated, dict)
-        else None
-    )
-    known = session.get(CloudAccount, str(hint)[:64]) if hint else None
-    finding = contract.read_finding(payload, role_arn=known.role_arn if known else None)
-    if (
-        len(finding.finding_id) > 200
-        or "/" in finding.finding_id
-        or any(ord(c) < 32 for c in finding.finding_id)
+    payload = normalised.vss_payload()
+    try:
+        check_storable(payload, "payload")
+        check_storable(normalised.original, "payload")
+    except ApiError as exc:
+        raise PayloadError(
+            str(exc.field).removeprefix("payload."), exc.error.split(": ", 1)[-1]
+        ) from None
+    known = session.get(CloudAccount, normalised.account_id[:64])
+    finding = normalised.finding(role_arn=known.role_arn if known else None)
+    # ids may hold '/' (an ASFF Id is an ARN): the API takes them as `{finding_id:path}`
+    if len(finding.finding_id) > 200 or any(
+        ord(c) < 32 or ord(c) == 127 for c in finding.finding_id
     ):
         raise PayloadError(
-            "notificationInfo.FindingInfo.FindingId",
-            "must be at most 200 characters, without '/' or control characters",
+            "notificationInfo.FindingInfo.FindingId"
+            if normalised.format == "vss"
+            else {"asff": "Id", "ocsf": "finding_info.uid"}[normalised.format],
+            "must be at most 200 characters, without control characters",
         )
 
     def text(value: str | None, limit: int) -> str | None:
@@ -85,10 +91,13 @@ def read_finding(session: Session, payload: Any) -> Facts:
         region=text(finding.region, 100),
         object_id=finding.object_id[:2048],
         cloud_tags=finding.cloud_tags,
+        controls=tuple(control_ids(payload)),
     )
 
 
-def _store(session: Session, facts: Facts, payload: dict[str, Any]) -> tuple[Finding, bool]:
+def _store(
+    session: Session, facts: Facts, payload: dict[str, Any], original: dict[str, Any] | None
+) -> tuple[Finding, bool]:
     now = utcnow()
     for _ in range(2):  # another hub may insert the same finding at the same moment
         finding = session.get(Finding, facts.finding_id)
@@ -100,18 +109,24 @@ def _store(session: Session, facts: Facts, payload: dict[str, Any]) -> tuple[Fin
         finding = Finding(id=facts.finding_id, first_seen=now, times_seen=1, status="open")
         try:
             with session.begin_nested():
-                _fill(finding, facts, payload, now)
+                _fill(finding, facts, payload, original, now)
                 session.add(finding)
             return finding, True
         except IntegrityError:
             continue
     else:
         raise RuntimeError(f"finding {facts.finding_id} could be neither inserted nor read")
-    _fill(finding, facts, payload, now)
+    _fill(finding, facts, payload, original, now)
     return finding, created
 
 
-def _fill(finding: Finding, facts: Facts, payload: dict[str, Any], now: Any) -> None:
+def _fill(
+    finding: Finding,
+    facts: Facts,
+    payload: dict[str, Any],
+    original: dict[str, Any] | None,
+    now: Any,
+) -> None:
     finding.provider = facts.provider
     finding.account_id = facts.account_id
     finding.rule_id = facts.rule_id
@@ -121,6 +136,7 @@ def _fill(finding: Finding, facts: Facts, payload: dict[str, Any], now: Any) -> 
     finding.region = facts.region
     finding.object_id = facts.object_id
     finding.payload = copy.deepcopy(payload)
+    finding.original = None if original is None else copy.deepcopy(original)
     finding.last_seen = now
 
 
@@ -138,6 +154,7 @@ def facts_of(finding: Finding) -> Facts:
         region=finding.region,
         object_id=finding.object_id,
         cloud_tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        controls=tuple(control_ids(finding.payload)),
     )
 
 
@@ -148,7 +165,7 @@ def mismatch(
     if facts.provider != action.provider:
         return f"the finding is from {facts.provider}, the action is for {action.provider}"
     rules = set(action.rule_ids)
-    if facts.rule_id not in rules and facts.rule_name not in rules:
+    if not rules & {facts.rule_id, facts.rule_name, *facts.controls}:
         return f"the finding's rule {facts.rule_id or facts.rule_name!r} is not one of the action's"
     if facts.account_id not in group_accounts:
         return f"account {facts.account_id} is not associated with worker group {action.group_id}"
@@ -180,14 +197,17 @@ class Ingested:
     to_start: list[RunToStart]
 
 
-def ingest(session: Session, payloads: list[Any]) -> Ingested:
-    """Store each finding, match it, and claim an auto run per (finding, auto action)."""
-    if not payloads:
+def ingest(session: Session, documents: Any, forced: str | None = None) -> Ingested:
+    """Store each finding, match it, and claim an auto run per (finding, auto action) for the
+    findings the source says to act on. `documents`: findings in any format intake reads, and
+    wrappers of them; `forced`: read every one as that format."""
+    reads = read_all(documents, forced)
+    if not reads:
         raise ApiError(422, "no findings in the request", "send one finding or a list of them")
-    if len(payloads) > MAX_BATCH:
+    if len(reads) > MAX_BATCH:
         raise ApiError(
             422,
-            f"{len(payloads)} findings in one request; the limit is {MAX_BATCH}",
+            f"{len(reads)} findings in one request; the limit is {MAX_BATCH}",
             "send them in batches",
         )
     published = list(
@@ -197,29 +217,31 @@ def ingest(session: Session, payloads: list[Any]) -> Ingested:
     accounts = {g: group_account_ids(session, g) for g in groups}
     items: list[IngestItem] = []
     to_start: list[RunToStart] = []
-    for index, payload in enumerate(payloads):
+    for read in reads:
         try:
-            facts = read_finding(session, payload)
+            if read.finding is None:
+                raise read.error or PayloadError("", "not a finding")
+            facts = read_finding(session, read.finding)
         except PayloadError as exc:
-            items.append(
-                IngestItem(
-                    index=index,
-                    finding_id=_stated_id(payload),
-                    result="rejected",
-                    error=str(exc),
-                    fix="correct the finding: docs/hub.md and the job contract give its shape",
-                    field=exc.field or None,
-                )
-            )
+            items.append(_rejected(read, exc))
             continue
-        finding, created = _store(session, facts, payload)
+        normalised = read.finding
+        original = None if normalised.format == "vss" else normalised.original
+        finding, created = _store(session, facts, normalised.vss_payload(), original)
+        disposition, why = normalised.disposition
         item = IngestItem(
-            index=index, finding_id=finding.id, result="created" if created else "updated"
+            index=read.index,
+            finding_id=finding.id,
+            result="created" if created else "updated",
+            format=normalised.format,
+            note=None if disposition == "act" else why,
         )
+        _follow_source(session, finding, normalised)
         for action in published:
             if mismatch(facts, action, accounts.get(action.group_id, set())) is None:
                 item.matched.append(action.id)
-                to_start += _auto_run(session, finding, action, groups.get(action.group_id))
+                if disposition == "act":
+                    to_start += _auto_run(session, finding, action, groups.get(action.group_id))
         item.runs = list(
             session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
         )
@@ -227,6 +249,43 @@ def ingest(session: Session, payloads: list[Any]) -> Ingested:
         item.status = cast(FindingStatus, finding.status)
         items.append(item)
     return Ingested(items, to_start)
+
+
+def _rejected(read: Read, exc: PayloadError) -> IngestItem:
+    return IngestItem(
+        index=read.index,
+        finding_id=read.stated_id,
+        result="rejected",
+        format=read.format,
+        error=str(exc),
+        fix="correct the finding: docs/hub.md gives the formats the hub reads and their fields",
+        field=exc.field or None,
+    )
+
+
+def _follow_source(session: Session, finding: Finding, normalised: NormalisedFinding) -> None:
+    """The source's word on the finding: PASSED resolves it, and the open findings of the same
+    rule on the same resource; SUPPRESSED suppresses it; RESOLVED / ARCHIVED resolve it; a FAILED
+    finding that was resolved is open again (a person's suppression stays)."""
+    disposition, _ = normalised.disposition
+    if disposition == "close":
+        finding.status = "resolved"
+        same = select(Finding).where(
+            Finding.account_id == finding.account_id,
+            Finding.object_id == finding.object_id,
+            Finding.rule_id == finding.rule_id,
+            Finding.status.in_(("open", "failed")),
+            Finding.id != finding.id,
+        )
+        for other in session.scalars(same):
+            other.status = "resolved"
+    elif disposition == "record":
+        if normalised.workflow == "SUPPRESSED":
+            finding.status = "suppressed"
+        elif normalised.workflow == "RESOLVED" or normalised.record_state == "ARCHIVED":
+            finding.status = "resolved"
+    elif finding.status == "resolved":
+        finding.status = "open"
 
 
 def _auto_run(
@@ -244,14 +303,6 @@ def _auto_run(
     return [RunToStart(run.id, action.id, finding.id, group.id, payload)]
 
 
-def _stated_id(payload: Any) -> str | None:
-    try:
-        value = payload["notificationInfo"]["FindingInfo"]["FindingId"]
-    except (KeyError, TypeError):
-        return None
-    return str(value)[:200] if value is not None else None
-
-
 def get_finding(session: Session, finding_id: str) -> Finding:
     finding = session.get(Finding, finding_id)
     if finding is None:
@@ -261,7 +312,9 @@ def get_finding(session: Session, finding_id: str) -> Finding:
 
 def finding_detail(session: Session, finding: Finding) -> FindingDetail:
     return FindingDetail(
-        **finding_out(session, finding).model_dump(), payload=copy.deepcopy(finding.payload)
+        **finding_out(session, finding).model_dump(),
+        payload=copy.deepcopy(finding.payload),
+        original=copy.deepcopy(finding.original),
     )
 
 

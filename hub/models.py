@@ -180,6 +180,8 @@ class Finding(Base):
     region: Mapped[str | None] = mapped_column(String(100))
     object_id: Mapped[str] = mapped_column(String(2048))
     payload: Mapped[dict[str, Any]]
+    #: the document as received, when it came in another format than the VSS payload
+    original: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     times_seen: Mapped[int] = mapped_column(Integer, default=1)

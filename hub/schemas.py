@@ -29,7 +29,7 @@ WorkerId = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@-]+$")
 ]
 FindingId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f/]+$")
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]
 Level = Literal["Low", "Medium", "High", "Critical"]
 LEVEL_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -37,7 +37,7 @@ LEVEL_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 #: path parameter patterns
 GROUP_ID = r"^[A-Za-z0-9_.-]{1,64}$"
 RUN_ID = r"^[A-Za-z0-9_.+-]{1,200}$"
-FINDING_ID = r"^[^\x00-\x1f\x7f/]{1,200}$"
+FINDING_ID = r"^[^\x00-\x1f\x7f]{1,200}$"
 ACCOUNT_ID = r"^[A-Za-z0-9-]{1,64}$"
 MAX_ID = 2**31 - 1
 
@@ -290,7 +290,8 @@ class RemediationOut(BaseModel):
 
 # -- findings and runs ----------------------------------------------------------------------------
 
-FindingStatus = Literal["open", "remediating", "remediated", "failed", "suppressed"]
+#: resolved: the source says the resource passes now, or resolved or archived the finding
+FindingStatus = Literal["open", "remediating", "remediated", "failed", "suppressed", "resolved"]
 
 
 class FindingOut(BaseModel):
@@ -312,6 +313,9 @@ class FindingOut(BaseModel):
 
 class FindingDetail(FindingOut):
     payload: dict[str, Any]
+    original: dict[str, Any] | None = Field(
+        default=None, description="The finding as received, when it was not a VSS payload."
+    )
 
 
 class FindingStatusIn(_In):
@@ -324,7 +328,11 @@ class IngestItem(BaseModel):
     index: int
     finding_id: str | None
     result: Literal["created", "updated", "rejected"]
+    format: Literal["asff", "ocsf", "vss"] | None = None
     status: FindingStatus | None = None
+    note: str | None = Field(
+        default=None, description="Why the finding is recorded and not acted on, when it is not."
+    )
     error: str | None = None
     fix: str | None = None
     field: str | None = None

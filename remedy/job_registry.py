@@ -4,7 +4,10 @@ A job is a folder `<name>/` holding `<name>.py`. A folder that breaks the conven
 registered and an error names the folder and the file that was expected; a missing policy or README
 is a warning. `remedy.json` (optional) adds metadata: provider, rules fixed, parameters (a JSON
 Schema, see remedy/params.py: a bad one keeps the job from registering), the payload fields the job
-requires, and aliases (one parameterised job serving several catalogue names).
+requires, aliases (one parameterised job serving several catalogue names), and `controls`: the
+ids besides VSS rule ids that a finding may name for the job (or an alias) to fix it, per source
+(`{"securityhub": ["EC2.13"], "cis-aws-1.2": ["4.1"], "prowler": ["<check id>"]}`; remedy/intake
+matches findings on them).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,8 @@ METADATA_FILE = "remedy.json"
 VERIFY_FILE = "verify.py"
 POLICY_FILES = ("minimum_policy.json", "minimum_permissions.json")
 DEFAULT_REQUIRES = ["notificationInfo.FindingInfo.ObjectId"]
+#: a control namespace: the source's name for its ids (securityhub, cis-aws-1.2, prowler, ...)
+CONTROL_NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
 
 
 class UnknownJobError(KeyError):
@@ -55,6 +61,8 @@ class Job:
     requires: tuple[str, ...] = tuple(DEFAULT_REQUIRES)
     resource_type: str | None = None
     alias_of: str | None = None
+    #: namespace -> the control ids of that source this job (alias) fixes
+    controls: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def entry(self) -> Path:
@@ -76,6 +84,7 @@ class Job:
             alias_of=self.alias_of,
             resource_type=self.resource_type,
             description=self.description,
+            controls={source: list(ids) for source, ids in self.controls.items()},
         )
 
     def resolve_parameters(self, given: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +122,24 @@ def folder_checksum(folder: Path) -> str:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def read_controls(value: object) -> dict[str, tuple[str, ...]]:
+    """`controls` of remedy.json (a job's or an alias's); ValueError says what is wrong."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("controls must be an object: source -> list of control ids")
+    controls: dict[str, tuple[str, ...]] = {}
+    for source, ids in value.items():
+        if not CONTROL_NAMESPACE.match(str(source)):
+            raise ValueError(
+                f"controls: {source!r} is not a source name (lower case, digits, '.', '-')"
+            )
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i.strip() for i in ids):
+            raise ValueError(f"controls.{source} must be a list of control ids (strings)")
+        controls[source] = tuple(ids)
+    return controls
 
 
 def _infer_provider(folder: Path) -> Provider | None:
@@ -173,7 +200,13 @@ def _load_job(folder: Path, registry: Registry) -> None:
             return
     try:
         check_schema(meta.get("parameters", {}))
-    except SchemaProblem as exc:
+        controls = read_controls(meta.get("controls"))
+        alias_controls = {
+            alias: read_controls(spec.get("controls"))
+            for alias, spec in (meta.get("aliases") or {}).items()
+            if isinstance(spec, dict)
+        }
+    except (SchemaProblem, ValueError) as exc:
         registry.errors.append(
             f"job folder {name!r} is not registered: {name}/{METADATA_FILE}: {exc}"
         )
@@ -189,6 +222,7 @@ def _load_job(folder: Path, registry: Registry) -> None:
         parameters=dict(meta.get("parameters", {})),
         requires=tuple(meta.get("requires", DEFAULT_REQUIRES)),
         resource_type=meta.get("resource_type"),
+        controls=controls,
     )
     registry.jobs[name] = base
     for alias, spec in (meta.get("aliases") or {}).items():
@@ -219,6 +253,7 @@ def _load_job(folder: Path, registry: Registry) -> None:
             requires=base.requires,
             resource_type=base.resource_type,
             alias_of=name,
+            controls=alias_controls.get(alias, {}),
         )
 
 

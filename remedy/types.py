@@ -289,6 +289,8 @@ class JobInfo(BaseModel):
     alias_of: str | None = None
     resource_type: str | None = None
     description: str = ""
+    #: ids besides VSS rule ids a finding may name for this job: source -> control ids
+    controls: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class NotifyInput(BaseModel):

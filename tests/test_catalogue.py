@@ -27,6 +27,7 @@ from botocore import xform_name
 
 from console.job_docs import render
 from remedy import services
+from remedy.job_registry import read_controls
 from remedy.params import check_parameters, check_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = Path(os.environ.get("REMEDY_CATALOGUE_JOBS", ROOT / "jobs"))
 TESTS_DIR = Path(os.environ.get("REMEDY_CATALOGUE_TESTS", ROOT / "tests"))
 RULES_CSV = ROOT / "docs" / "spec" / "catalogue-rules.csv"
+CONTROLS_CSV = ROOT / "docs" / "spec" / "security-hub-controls.csv"
+PROWLER_CHECK = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 
 JOB_DIRS = sorted(p for p in JOBS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
@@ -176,6 +179,53 @@ def test_names_and_rules_are_unique_across_jobs() -> None:
         rules.update(all_rules(meta))
     assert not [n for n, c in names.items() if c > 1], "a job or alias name is used twice"
     assert not [r for r, c in rules.items() if c > 1], "a rule is fixed by two jobs"
+
+
+def all_controls(meta: dict[str, Any], name: str) -> dict[str, dict[str, list[str]]]:
+    """owner (the job or an alias) -> its `controls`: source -> ids."""
+    owners = {name: meta.get("controls") or {}}
+    owners |= {a: spec.get("controls") or {} for a, spec in meta.get("aliases", {}).items()}
+    return owners
+
+
+@cache
+def security_hub_controls() -> dict[str, str]:
+    """Security Hub control id -> its CIS AWS 1.2 item ('' if none), from the controls list."""
+    with CONTROLS_CSV.open(newline="") as handle:
+        return {row["control_id"]: row["cis_aws_1_2"] for row in csv.DictReader(handle)}
+
+
+@jobs
+def test_controls_have_the_shape_intake_matches_on(job_dir: Path) -> None:
+    meta = metadata(job_dir)
+    schema = meta["parameters"]
+    required = {n for n in schema.get("required", []) if "default" not in schema["properties"][n]}
+    for owner, controls in all_controls(meta, job_dir.name).items():
+        read_controls(controls)  # the registry's own check: source -> list of id strings
+        if owner == job_dir.name and controls:
+            assert not required, f"{owner} needs {required}: put its controls on the aliases"
+        for source, ids in controls.items():
+            assert len(set(ids)) == len(ids), f"{owner}: {source} names an id twice"
+            if source == "securityhub":
+                unknown = set(ids) - set(security_hub_controls())
+                assert not unknown, f"{owner}: not in {CONTROLS_CSV.name}: {unknown}"
+            if source == "cis-aws-1.2":
+                cis = set(security_hub_controls().values())
+                assert set(ids) <= cis, f"{owner}: CIS 1.2 items not in the controls list: {ids}"
+                # the same item through its Security Hub control: both or neither
+                paired = {c for c, item in security_hub_controls().items() if item in ids}
+                assert paired <= set(controls.get("securityhub", [])), (owner, paired)
+            if source == "prowler":
+                assert all(PROWLER_CHECK.match(i) for i in ids), f"{owner}: {ids}"
+
+
+def test_controls_are_unique_across_jobs() -> None:
+    """One control id, one job: a finding naming it must have one fix."""
+    seen: Counter[tuple[str, str]] = Counter()
+    for job_dir in JOB_DIRS:
+        for controls in all_controls(metadata(job_dir), job_dir.name).values():
+            seen.update((source, i) for source, ids in controls.items() for i in ids)
+    assert not [c for c, n in seen.items() if n > 1], "a control is claimed by two jobs"
 
 
 @jobs

@@ -30,32 +30,41 @@ from hub.schemas import (
     RunDetail,
     RunOut,
 )
+from remedy.intake.detect import is_batch
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
 FindingsBody = Annotated[
     dict[str, Any] | list[Any],
     Body(
-        description="One finding in the job-contract payload shape, or a list of them "
-        '(at most 1000); `{"findings": [...]}` is accepted too.'
+        description="One finding or a list of them (at most 1000), each in any format the hub "
+        "reads, detected by itself: a VSS payload, an ASFF finding, an OCSF Detection or "
+        'Compliance Finding. Wrappers are opened: `{"Findings": [...]}` (Security Hub), '
+        '`{"findings": [...]}`, and the EventBridge events `Security Hub Findings - Imported` / '
+        "`- Custom Action`."
     ),
+]
+FormatQuery = Annotated[
+    Literal["asff", "ocsf", "vss"] | None,
+    Query(alias="format", description="Read every finding as this format (default: detect)."),
 ]
 
 
 @router.post("/findings", tags=["findings"])
-async def post_findings(body: FindingsBody, hub: HubDep, caller: Trigger) -> IngestResult:
-    """Take findings: deduplicated by FindingId, matched against published actions; auto runs
-    start for actions with auto-remediation active (one per finding and action, ever).
+async def post_findings(
+    body: FindingsBody, hub: HubDep, caller: Trigger, forced: FormatQuery = None
+) -> IngestResult:
+    """Take findings: deduplicated by their id, matched against published actions; auto runs
+    start for actions with auto-remediation active (one per finding and action, ever), for the
+    findings the source says to act on (FAILED / WARNING, active). A PASSED finding resolves the
+    resource's open finding; SUPPRESSED, RESOLVED and ARCHIVED ones are recorded, never acted on.
     One finding that is invalid: 422 naming the field. In a list, each is answered on its own."""
-    single = isinstance(body, dict) and "findings" not in body
-    payloads: list[Any] = [body] if single else (body if isinstance(body, list) else [])
-    if isinstance(body, dict) and "findings" in body:
-        if not isinstance(body["findings"], list):
-            raise ApiError(
-                422, "findings: must be a list", 'send {"findings": [ ... ]}', field="findings"
-            )
-        payloads = body["findings"]
-    ingested = await hub.db.call(lambda s: store.ingest(s, payloads))
+    single = not is_batch(body)
+    if isinstance(body, dict) and "findings" in body and not isinstance(body["findings"], list):
+        raise ApiError(
+            422, "findings: must be a list", 'send {"findings": [ ... ]}', field="findings"
+        )
+    ingested = await hub.db.call(lambda s: store.ingest(s, [body] if single else body, forced))
     if single and ingested.items[0].result == "rejected":
         item = ingested.items[0]
         raise ApiError(422, item.error or "invalid finding", item.fix or "", field=item.field)
@@ -105,12 +114,12 @@ def get_findings(
     return hub.db.run(work)
 
 
-@router.get("/findings/{finding_id}", tags=["findings"])
+@router.get("/findings/{finding_id:path}", tags=["findings"])
 def get_finding(finding_id: FindingIdPath, hub: HubDep, caller: Viewer) -> FindingDetail:
     return hub.db.run(lambda s: store.finding_detail(s, store.get_finding(s, finding_id)))
 
 
-@router.patch("/findings/{finding_id}", tags=["findings"])
+@router.patch("/findings/{finding_id:path}", tags=["findings"])
 def patch_finding(
     finding_id: FindingIdPath, body: FindingStatusIn, hub: HubDep, caller: Trigger
 ) -> FindingOut:

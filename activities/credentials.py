@@ -35,7 +35,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -345,6 +345,14 @@ class CredentialStore:
                 f"({'one was given' if account.external_id else 'none was given'}), and that the "
                 f"worker's own policy allows sts:AssumeRole on the role.",
                 type="AccessDenied" if code in DENIED_CODES else f"AssumeRole.{code}",
+                non_retryable=True,
+            ) from None
+        except ParamValidationError as exc:
+            # botocore refused the request before sending it (an external id of one character):
+            # the same request is refused again however often it is retried
+            raise ApplicationError(
+                f"AssumeRole on {account.role_arn} was not sent: {redact(str(exc))[:300]}",
+                type="InvalidParameter",
                 non_retryable=True,
             ) from None
         except BotoCoreError as exc:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from remedy.aws_ids import AwsIdError, check_access
 from remedy.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
 from remedy.cli_params import parse_parameters
 from remedy.config import ConfigError, temporal_settings, worker_settings
@@ -185,6 +186,11 @@ def remediate(
             "give the JOB(s) to run, --group and --payload (or --action and --finding to "
             "run a hub action)"
         )
+    try:
+        check_access(account_role_arn, external_id)
+    except AwsIdError as exc:
+        option = "--external-id" if exc.field == "external_id" else "--account-role-arn"
+        raise fail(f"{option}: {str(exc).split(': ', 1)[1]}") from None
     try:
         finding = parse_json(sys.stdin.read() if str(payload) == "-" else read_text(payload))
         access = AccountAccess(role_arn=account_role_arn, external_id=external_id)

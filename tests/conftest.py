@@ -13,7 +13,9 @@ from sandbox.aws import AwsSandbox, start_aws_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_DIR = ROOT / "jobs"
-SAMPLES_DIR = ROOT / "tests" / "samples"  # copied from the project's shared samples, sources named in SOURCES.md
+SAMPLES_DIR = (
+    ROOT / "tests" / "samples"
+)  # copied from the project's shared samples, sources named in SOURCES.md
 
 
 def builtin_job_policies() -> list[dict[str, Any]]:

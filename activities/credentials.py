@@ -239,6 +239,12 @@ class CredentialStore:
         else:
             self._azure = AzureApp(settings)
 
+    def load_own_identity(self) -> None:
+        """Resolve the worker's own AWS credentials now, while they are in its environment: the
+        worker removes its secrets from there at start (worker/own_secrets.py); botocore keeps
+        them (and refreshes a role's) from here on. No identity at all is reported at AssumeRole."""
+        self._session.get_credentials()
+
     def azure(self) -> AzureApp:
         """The worker's Azure app, or a non-retryable error saying which variable is missing."""
         if self._azure is None:

@@ -98,9 +98,11 @@ def worker(
     a profile or an instance role; it only needs sts:AssumeRole on the accounts' roles).
     SIGTERM or Ctrl-C drains in-flight work and exits.
     """
+    from activities.process_guard import make_undumpable
     from remedy.temporal import connect
     from worker.main import run_worker
 
+    make_undumpable()  # first: this process holds secrets; jobs must not read it (issue #22)
     setup_logging(log_level)
 
     async def main() -> None:

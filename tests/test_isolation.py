@@ -173,7 +173,62 @@ async def test_a_job_reaches_no_secret_of_the_worker_the_fork_server_or_another_
     assert "AWS_SESSION_TOKEN" in own and "JIRA" not in own
 
     # the worker's initial environment block no longer holds its secrets, even for root
+    withdrawn = next(
+        json.loads(line)
+        for line in worker_process.log.read_text().splitlines()
+        if "own secrets left its environment" in line
+    )
+    assert {"JIRA_API_TOKEN", "AWS_SECRET_ACCESS_KEY"} <= set(withdrawn["variables"])
     block = Path(f"/proc/{worker}/environ").read_bytes()
     assert worker_process.canary.encode() not in block
     assert aws_sandbox.worker_env()["AWS_SECRET_ACCESS_KEY"].encode() not in block
     assert (await wait_for_result(client, holder_run)).state == RunState.SUCCEEDED
+
+
+def test_the_worker_says_at_start_which_secrets_left_its_environment(tmp_path: Path) -> None:
+    """`withdraw` empties os.environ of them, and their values in the initial environment block,
+    which /proc/<pid>/environ shows whatever os.environ says; a child started later has none."""
+    canary = f"canary-{uuid.uuid4().hex}"
+    script = (
+        "import os, subprocess, sys\n"
+        "from worker import own_secrets\n"
+        "print(sorted(own_secrets.withdraw()))\n"
+        "print('JIRA_API_TOKEN' in os.environ)\n"
+        "sys.stdout.write(open('/proc/self/environ', 'rb').read().decode(errors='replace'))\n"
+        "print(subprocess.run(['env'], capture_output=True, text=True).stdout)\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "JIRA_API_TOKEN": canary,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": canary + "-aws",
+        "KEPT": "kept-value",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    withdrawn, in_environ, rest = done.stdout.split("\n", 2)
+    assert withdrawn == "['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'JIRA_API_TOKEN']"
+    assert in_environ == "False"
+    assert canary not in rest and "AKIDEXAMPLE" not in rest
+    assert "KEPT=kept-value" in rest  # what is not secret stays
+
+
+def test_an_orphaned_plain_job_is_found_by_its_command_line(tmp_path: Path) -> None:
+    """A non-dumpable job's environ is unreadable to a non-root worker: its owner token is in its
+    command line too (the job bootstrap's), which every process may read."""
+    from activities.orphans import _job_owner
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "REMEDY_JOB_OWNER=1:2"], env={}
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while _job_owner(process.pid) is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # just exec'd: its command line may not be there yet
+        assert _job_owner(process.pid) == "1:2"
+    finally:
+        process.kill()
+        process.wait()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from activities.confine import SCOPED_FROM_ABI, landlock_abi
 from remedy.local_processes import wait_for_line
 from remedy.starter import start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, TagSettings
@@ -165,6 +166,8 @@ async def test_a_job_reaches_no_secret_of_the_worker_the_fork_server_or_another_
         assert report["mem"].startswith("refused") or report["mem"] == "read 0 bytes", report
         assert report["ptrace_attach"] == "refused: EPERM", report
         assert report["ptrace_seize"] == "refused: EPERM", report
+        if landlock_abi() >= SCOPED_FROM_ABI:  # Linux 6.12: no signal out of the job's domain
+            assert report["signal"] == "refused: EPERM", report
 
     # the same job reads its own environment and acts as its own run's role
     assert "own secret key read: True" in log

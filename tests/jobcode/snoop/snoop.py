@@ -1,5 +1,6 @@
 """An attacker's job: every process of the worker's tree (the worker, the fork server, its
-children, other jobs), read through /proc/<pid>/environ and /proc/<pid>/mem and ptrace.
+children, other jobs), read through /proc/<pid>/environ and /proc/<pid>/mem and ptrace, and
+whether it may signal them.
 
 Prints one `SNOOP: {json}` line: per process, what each way gave (or the errno refusing it) and
 which secret markers it found; then its own environment's names and identity (it reads its own
@@ -109,6 +110,11 @@ for pid in tree(worker):
     read_mem(pid, report)
     trace(pid, PTRACE_ATTACH, report, "ptrace_attach")
     trace(pid, PTRACE_SEIZE, report, "ptrace_seize")
+    try:
+        os.kill(pid, 0)  # may it signal (stop, kill) the process? signal 0 only asks
+        report["signal"] = "allowed"
+    except OSError as exc:
+        report["signal"] = refused(exc)
     report["found"] = sorted(set(report["found"]))
     reports.append(report)
 print("SNOOP:", json.dumps(reports))

@@ -240,9 +240,8 @@ class CredentialStore:
             self._azure = AzureApp(settings)
 
     def load_own_identity(self) -> None:
-        """Resolve the worker's own AWS credentials now, while they are in its environment: the
-        worker removes its secrets from there at start (worker/own_secrets.py); botocore keeps
-        them (and refreshes a role's) from here on. No identity at all is reported at AssumeRole."""
+        """Resolve the worker's AWS identity while it is in the environment (it leaves at start:
+        worker/own_secrets.py); botocore keeps it from here on."""
         self._session.get_credentials()
 
     def azure(self) -> AzureApp:
@@ -353,9 +352,7 @@ class CredentialStore:
                 type="AccessDenied" if code in DENIED_CODES else f"AssumeRole.{code}",
                 non_retryable=True,
             ) from None
-        except ParamValidationError as exc:
-            # botocore refused the request before sending it (an external id of one character):
-            # the same request is refused again however often it is retried
+        except ParamValidationError as exc:  # refused before sending: refused again if retried
             raise ApplicationError(
                 f"AssumeRole on {account.role_arn} was not sent: {redact(str(exc))[:300]}",
                 type="InvalidParameter",

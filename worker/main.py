@@ -52,6 +52,8 @@ class WorkerParts:
     registry: Registry
     credentials: CredentialStore
     runner: JobRunner
+    #: built with the others: it reads the Jira credentials, which leave the environment at start
+    notify: NotifyActivities
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
@@ -59,7 +61,7 @@ class WorkerParts:
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
-            NotifyActivities.from_environment().notify,
+            self.notify.notify,
         ]
 
 
@@ -78,7 +80,7 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
     )
     if settings.confine_writes and not landlock_abi():
         log.warning(UNCONFINED_WARNING)
-    return WorkerParts(registry, credentials, runner)
+    return WorkerParts(registry, credentials, runner, NotifyActivities.from_environment())
 
 
 def log_isolation(unreadable: bool, withdrawn: list[str]) -> None:

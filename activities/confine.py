@@ -67,10 +67,26 @@ class ConfinementError(OSError):
     """Landlock is there but the ruleset could not be made or applied: the job must not run."""
 
 
+#: LANDLOCK_SCOPE_* (ABI 6, Linux 6.12): the job may neither signal nor connect to the abstract
+#: unix sockets of a process outside its own domain (the worker, the fork server, another job)
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+SCOPE_SIGNAL = 1 << 1
+SCOPED_FROM_ABI = 6
+
+
 class _RulesetAttr(ctypes.Structure):
     # struct landlock_ruleset_attr: only its first field is filled, and only its size is passed
     # (handled_access_net, ABI 4, and scoped, ABI 6, follow; the kernel takes a shorter struct).
     _fields_ = (("handled_access_fs", ctypes.c_uint64),)
+
+
+class _ScopedRulesetAttr(ctypes.Structure):
+    # the same struct up to `scoped` (ABI 6); network access stays unhandled (0: unchanged)
+    _fields_ = (
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    )
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -148,7 +164,8 @@ def confine_writes(writable: list[str]) -> bool:
     """Confine this process (and all it will start) to writing only beneath `writable`.
 
     Reads, execution and the network stay as they were. /dev/null and the other
-    WRITABLE_DEVICES stay writable too. Returns False, without confining, when the kernel has no
+    WRITABLE_DEVICES stay writable too. With Landlock ABI 6 (Linux 6.12) the process may also no
+    longer signal, or reach the abstract unix sockets of, any process outside its own domain. Returns False, without confining, when the kernel has no
     Landlock (the worker warns once at start); True once confined. Raises ConfinementError when
     Landlock is there but refuses the ruleset: the caller must then not run the job.
     """
@@ -156,12 +173,14 @@ def confine_writes(writable: list[str]) -> bool:
     if abi == 0:
         return False
     handled = handled_write_access(abi)
+    attr: ctypes.Structure = (
+        _ScopedRulesetAttr(handled, 0, SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET)
+        if abi >= SCOPED_FROM_ABI
+        else _RulesetAttr(handled)
+    )
     try:
         ruleset = _syscall(
-            SYS_CREATE_RULESET,
-            ctypes.byref(_RulesetAttr(handled)),
-            ctypes.c_size_t(ctypes.sizeof(_RulesetAttr)),
-            0,
+            SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), 0
         )
     except OSError as exc:
         raise ConfinementError(exc.errno, f"landlock_create_ruleset: {exc.strerror}") from None

@@ -35,7 +35,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -239,6 +239,11 @@ class CredentialStore:
         else:
             self._azure = AzureApp(settings)
 
+    def load_own_identity(self) -> None:
+        """Resolve the worker's AWS identity while it is in the environment (it leaves at start:
+        worker/own_secrets.py); botocore keeps it from here on."""
+        self._session.get_credentials()
+
     def azure(self) -> AzureApp:
         """The worker's Azure app, or a non-retryable error saying which variable is missing."""
         if self._azure is None:
@@ -345,6 +350,12 @@ class CredentialStore:
                 f"({'one was given' if account.external_id else 'none was given'}), and that the "
                 f"worker's own policy allows sts:AssumeRole on the role.",
                 type="AccessDenied" if code in DENIED_CODES else f"AssumeRole.{code}",
+                non_retryable=True,
+            ) from None
+        except ParamValidationError as exc:  # refused before sending: refused again if retried
+            raise ApplicationError(
+                f"AssumeRole on {account.role_arn} was not sent: {redact(str(exc))[:300]}",
+                type="InvalidParameter",
                 non_retryable=True,
             ) from None
         except BotoCoreError as exc:

@@ -16,6 +16,10 @@ confines its writes to the request's `writable` directories when the request nam
 activities/confine.py) and runs the job file as `__main__` with runpy, exiting with the job's exit
 code.
 
+The server makes itself non-dumpable and gives up any capability before anything else
+(activities/process_guard.py): the requests it reads hold run credentials, and its children, the
+jobs, inherit both, so no job can read or trace the server or another job.
+
 Only the worker that started the server may connect (SO_PEERCRED): a job, which can find the
 socket, must not get a process of its choosing that is not write-confined.
 
@@ -39,6 +43,7 @@ import traceback
 from typing import Any
 
 from activities.confine import ConfinementError, confine_writes, landlock_abi
+from activities.process_guard import drop_capabilities, make_undumpable
 from remedy import services
 
 MAX_REQUEST = 4 * 1024 * 1024
@@ -313,6 +318,8 @@ class Server:
 
 def main() -> None:
     path = sys.argv[1]
+    make_undumpable()  # first: every job is forked from here, and inherits it
+    drop_capabilities()  # a GuardError ends the server: the worker falls back, and says so
     warmed = warm_up()
     landlock_abi()  # asked once, here: the children inherit the answer and the loaded libc
     os.environ.pop("AWS_EC2_METADATA_DISABLED", None)

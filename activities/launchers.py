@@ -6,8 +6,12 @@ killed by that signal). The job runner applies the timeout, the kill, the output
 the same way to both.
 
 With `confine_writes` (the default, REMEDY_CONFINE_WRITES) and a kernel with Landlock, both also
-confine the job's writes to its working directory, the parent of its cwd (activities/confine.py):
-the plain launcher through the activities/confined_exec.py wrapper, the fork server in its child.
+confine the job's writes to its working directory, the parent of its cwd (activities/confine.py).
+
+Both run the job in a process no other job can read or trace (activities/process_guard.py): the
+fork server's children are non-dumpable from birth; the plain launcher starts
+activities/job_bootstrap.py, which guards itself before it is handed the job's environment
+through a pipe, and becomes the job.
 """
 
 from __future__ import annotations
@@ -26,10 +30,24 @@ from pathlib import Path
 from typing import Protocol
 
 from activities.confine import landlock_abi
+from activities.orphans import OWNER_VARIABLE
 
 log = logging.getLogger("remedy.launcher")
 
 CONFINED_EXEC = str(Path(__file__).resolve().parent / "confined_exec.py")
+JOB_BOOTSTRAP = str(Path(__file__).resolve().parent / "job_bootstrap.py")
+#: what the plain launcher's job process is exec'd with (nothing secret: it stays readable in
+#: /proc/<pid>/environ); the rest of the job's environment reaches it through a pipe
+STARTUP_VARIABLES = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "PYTHONUNBUFFERED",
+    "PYTHONDONTWRITEBYTECODE",
+    OWNER_VARIABLE,
+)
 EXIT_POLL_S = 0.005
 SERVER_START_TIMEOUT_S = 60.0
 FORK_ANSWER_TIMEOUT_S = 10.0
@@ -72,8 +90,26 @@ def confined_argv(argv: list[str], writable: Path) -> list[str]:
     return [sys.executable, "-I", "-S", CONFINED_EXEC, str(writable), "--", *argv]
 
 
+def bootstrap_argv(argv: list[str], env_fd: int, writable: Path | None, owner: str) -> list[str]:
+    """`argv` (`python <job>.py '<payload>'`) run by the job bootstrap, in the same interpreter."""
+    return [
+        argv[0],
+        JOB_BOOTSTRAP,
+        str(env_fd),
+        str(writable or ""),
+        f"{OWNER_VARIABLE}={owner}",
+        "--",
+        *argv,
+    ]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as pipe:
+        pipe.write(data)
+
+
 class SubprocessLauncher:
-    """A fresh `python job.py` per job: what the VSS worker does (about 0.3 s of CPU each)."""
+    """A fresh Python per job: what the VSS worker does (about 0.3 s of CPU each)."""
 
     name = "subprocess"
 
@@ -81,17 +117,26 @@ class SubprocessLauncher:
         self.confine_writes = confine_writes and landlock_abi() > 0
 
     async def launch(self, argv: list[str], cwd: Path, env: dict[str, str]) -> Launched:
-        if self.confine_writes:
-            argv = confined_argv(argv, cwd.parent)
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        env_read, env_write = os.pipe()
+        try:
+            writable = cwd.parent if self.confine_writes else None
+            process = await asyncio.create_subprocess_exec(
+                *bootstrap_argv(argv, env_read, writable, env.get(OWNER_VARIABLE, "")),
+                cwd=cwd,
+                env={name: env[name] for name in STARTUP_VARIABLES if name in env},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(env_read,),
+            )
+        except BaseException:
+            os.close(env_write)
+            raise
+        finally:
+            os.close(env_read)
+        # the credentials go only to the job's process, once it has made itself unreadable
+        await asyncio.to_thread(_write_all, env_write, json.dumps(env).encode())
         assert process.stdout is not None
         launched = Launched(pid=process.pid, stdout=process.stdout)
 

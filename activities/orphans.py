@@ -4,9 +4,10 @@ When a worker is killed (SIGKILL, OOM) Temporal hands its steps to another worke
 heartbeat timeout; the dead worker's job processes live on in their own process groups.
 - Jobs forked by the fork server: the server notices its worker is gone (within a second), kills
   every job's process group and exits (activities/forkserver.py).
-- Jobs started by the plain launcher carry `REMEDY_JOB_OWNER=<worker pid>:<start time>` in the
-  environment they were exec'd with; a worker starting on the same machine kills the process
-  groups of jobs whose owner is no longer alive (here).
+- Jobs started by the plain launcher carry `REMEDY_JOB_OWNER=<worker pid>:<start time>` in their
+  command line (the job bootstrap's, which stays world-readable when the job is non-dumpable) and
+  in the environment of the programs they exec; a worker starting on the same machine kills the
+  process groups of jobs whose owner is no longer alive (here).
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ def _owner_alive(token: str) -> bool:
 
 
 def _job_owner(pid: int) -> str | None:
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return None
-    for entry in environ.split(b"\0"):
-        if entry.startswith(OWNER_VARIABLE.encode() + b"="):
-            return entry.split(b"=", 1)[1].decode(errors="replace")
+    # a non-dumpable job's environ is unreadable (activities/process_guard.py): its command line
+    for name in ("cmdline", "environ"):
+        try:
+            entries = Path(f"/proc/{pid}/{name}").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.startswith(OWNER_VARIABLE.encode() + b"="):
+                return entry.split(b"=", 1)[1].decode(errors="replace")
     return None
 
 

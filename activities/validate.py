@@ -10,6 +10,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from remedy.aws_ids import AwsIdError, check_external_id
 from remedy.finding import PayloadError, read_finding
 from remedy.job_registry import Registry, UnknownJobError
 from remedy.params import ParameterError
@@ -24,6 +25,7 @@ class ValidationActivities:
         """Raise ApplicationError (non-retryable) naming what is wrong and how to fix it."""
         access = request.spec.access
         try:
+            check_external_id(access.external_id)  # STS would refuse it (remedy/aws_ids.py)
             jobs = [self.registry.get(step.job) for step in request.spec.steps]
             for job, step in zip(jobs, request.spec.steps, strict=True):
                 job.resolve_parameters(step.parameters)
@@ -40,7 +42,7 @@ class ValidationActivities:
                     f"the finding is from {finding.provider} "
                     f"but the jobs are for {', '.join(sorted(providers))}",
                 )
-        except (UnknownJobError, ParameterError, PayloadError) as exc:
+        except (UnknownJobError, ParameterError, PayloadError, AwsIdError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
         return ValidatedFinding(
             payload=finding.payload,

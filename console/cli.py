@@ -16,6 +16,7 @@ from rich.markup import escape
 from console.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
 from console.cli_params import parse_parameters
 from console.jobs_cli import JobCode, jobs_app
+from remedy.aws_ids import AwsIdError, check_access
 from remedy.config import ConfigError, temporal_settings, worker_settings
 from remedy.finding import PayloadError, parse_json
 from remedy.logs import setup_logging
@@ -55,9 +56,11 @@ def worker(
     a profile or an instance role; it only needs sts:AssumeRole on the accounts' roles).
     SIGTERM or Ctrl-C drains in-flight work and exits.
     """
+    from activities.process_guard import make_undumpable
     from remedy.temporal import connect
     from worker.main import run_worker
 
+    make_undumpable()  # first: this process holds secrets; jobs must not read it (issue #22)
     setup_logging(log_level)
 
     async def main() -> None:
@@ -143,6 +146,11 @@ def remediate(
             "give the JOB(s) to run, --group and --payload (or --action and --finding to "
             "run a hub action)"
         )
+    try:
+        check_access(account_role_arn, external_id)
+    except AwsIdError as exc:
+        option = "--external-id" if exc.field == "external_id" else "--account-role-arn"
+        raise fail(f"{option}: {str(exc).split(': ', 1)[1]}") from None
     try:
         finding = parse_json(sys.stdin.read() if str(payload) == "-" else read_text(payload))
         access = AccountAccess(role_arn=account_role_arn, external_id=external_id)

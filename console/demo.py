@@ -40,8 +40,10 @@ from console.secret_sweep import (
     files,
     find_leaks,
     moto_credentials,
+    process_environment,
     sqlite_rows,
     temporal_histories,
+    worker_canary,
 )
 from remedy.config import TemporalSettings
 from remedy.temporal import connect
@@ -119,9 +121,13 @@ def sweep_secrets(
     settings: TemporalSettings,
     group_id: str,
     client_secret: str,
+    worker: tuple[int, dict[str, str]],
 ) -> Sweep:
-    """Every secret the demo used, looked for wherever it must not be."""
+    """Every secret the demo used, looked for wherever it must not be; `worker`: the worker's
+    pid and the canary planted in its environment."""
+    worker_pid, canary = worker
     secrets = {
+        **{f"canary in the worker's {name}": value for name, value in canary.items()},
         **moto_credentials(clouds.aws.endpoint),
         **{f"Azure secret #{n}": v for n, v in enumerate(clouds.azure.secrets(), 1)},
         **{f"Azure access token #{n}": v for n, v in enumerate(clouds.azure.issued_tokens(), 1)},
@@ -137,6 +143,7 @@ def sweep_secrets(
         *asyncio.run(histories()),
         *hub_responses(hub, group_id),
         *sqlite_rows(state_dir / "hub.db"),
+        *process_environment(worker_pid),
         *files(
             [
                 state_dir / "worker.log",
@@ -195,8 +202,10 @@ def demo(
             REMEDY_HUB_URL=hub.url,
             VSS_CLIENT_ID=client_id,
             VSS_CLIENT_SECRET=client_secret,
+            **(canary := worker_canary()),
         )
         processes.append(_start_worker(hub, group_id, env, state_dir / "worker.log"))
+        worker = (processes[-1].pid, canary)
         cases = create_findings(clouds)
         publish_actions(hub, group_id, cases, clouds)
         console.print(
@@ -204,13 +213,14 @@ def demo(
             "posted to the hub, which starts their runs on Temporal"
         )
         remediate_all(hub, cases, clouds, timeout)
-        sweep = sweep_secrets(hub, clouds, state_dir, settings, group_id, client_secret)
+        sweep = sweep_secrets(hub, clouds, state_dir, settings, group_id, client_secret, worker)
         console.print(f"[bold]6/6[/bold] secret sweep: {sweep.summary()}", soft_wrap=True)
         console.print(
             "    (every credential and secret used: the sandbox's and STS's AWS keys, the Azure "
-            "app's secret, the Jira token, the hub's admin token and group secret; searched in "
-            "every workflow history, the worker and hub logs, the Temporal and hub databases and "
-            "the hub's answers)",
+            "app's secret, the Jira token, the hub's admin token and group secret, and a canary "
+            "planted in the worker's environment; searched in every workflow history, the worker "
+            "and hub logs, the Temporal and hub databases, the hub's answers and the worker's "
+            "environment block)",
             markup=False,
         )
     finally:

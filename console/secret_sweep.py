@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import secrets
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -83,6 +84,22 @@ async def temporal_histories(client: Client, query: str = "") -> list[tuple[str,
 def files(paths: Iterable[Path]) -> list[tuple[str, bytes]]:
     """Raw bytes of files that exist (databases included: their pages hold the rows)."""
     return [(str(p), p.read_bytes()) for p in paths if p.is_file()]
+
+
+def worker_canary() -> dict[str, str]:
+    """A secret planted in the worker's environment for the sweep to look for: as its Jira
+    personal token, which it registers, withdraws and never uses (JIRA_USER and JIRA_API_TOKEN,
+    when set, take precedence)."""
+    return {"JIRA_TOKEN": f"canary-{secrets.token_hex(16)}"}
+
+
+def process_environment(pid: int) -> list[tuple[str, bytes]]:
+    """The initial environment block of a process, when this process may read it (a non-dumpable
+    worker's is readable only with CAP_SYS_PTRACE: then the worker has overwritten its secrets)."""
+    try:
+        return [(f"/proc/{pid}/environ", Path(f"/proc/{pid}/environ").read_bytes())]
+    except OSError:
+        return []
 
 
 def sqlite_rows(path: Path) -> list[tuple[str, str]]:

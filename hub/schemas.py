@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.auth import Role
 from hub.run_states import HubRunState
+from remedy.aws_ids import EXTERNAL_ID_MAX, EXTERNAL_ID_MIN, EXTERNAL_ID_PATTERN
 from remedy.types import JobInfo, JobStep, NotificationSettings, Provider, StepStatus, TagSettings
 
 # Control characters (NUL above all) are refused: PostgreSQL cannot store NUL in text.
@@ -151,7 +152,12 @@ class AccountIn(_In):
     name: Short = ""
     role_arn: Short | None = Field(default=None, description="AWS: the role the worker assumes.")
     external_id: (
-        Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
+        Annotated[
+            str,
+            StringConstraints(
+                min_length=EXTERNAL_ID_MIN, max_length=EXTERNAL_ID_MAX, pattern=EXTERNAL_ID_PATTERN
+            ),
+        ]
         | None
     ) = None
 

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from remedy.aws_ids import ROLE_ARN as ROLE_ARN
 from remedy.payload_shape import FINDING_INFO as FINDING_INFO
 from remedy.payload_shape import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
 from remedy.payload_shape import OBJECT_CHAIN as OBJECT_CHAIN
@@ -40,7 +41,6 @@ from remedy.payload_shape import parse_json as parse_json
 
 Provider = Literal["aws", "azure"]
 
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 AWS_ACCOUNT = re.compile(r"^\d{12}$")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 

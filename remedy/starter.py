@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from remedy import search_attributes as sa
+from remedy.aws_ids import check_access
 from remedy.finding import read_finding
 from remedy.temporal import task_queue_for
 from remedy.types import RemediationInput, RemediationSpec, RunState, RunStatus
@@ -43,6 +44,7 @@ async def start_remediation(
     goes to the workflow as it came: its validate activity checks it against the jobs to run
     (their requirements and parameters, on the worker that has them) and completes it.
     """
+    check_access(spec.access.role_arn, spec.access.external_id)  # AwsIdError: nothing started
     finding = read_finding(payload, role_arn=spec.access.role_arn, for_run=True)
     run_id = workflow_id_for(finding.finding_id, spec.display_name())
     await client.start_workflow(

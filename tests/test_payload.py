@@ -48,7 +48,7 @@ def test_old_generation_is_completed_for_jobs_of_either_generation() -> None:
             payload=payload,
             spec=RemediationSpec(
                 steps=[JobStep(job="probe_env")],
-                access=AccountAccess(role_arn=ROLE, external_id="x"),
+                access=AccountAccess(role_arn=ROLE, external_id="ext-1"),
             ),
         )
     )
@@ -57,7 +57,7 @@ def test_old_generation_is_completed_for_jobs_of_either_generation() -> None:
     assert info["CloudAccountID"] == info["CloudAccountId"] == "123456789012"
     assert completed["cloudAccount"] == {"provider": "aws", "roleArn": ROLE}
     assert json.loads(info["FindingInfo"]["ObjectChain"])["cloudAccountId"] == "123456789012"
-    assert account.provider == "aws" and account.role_arn == ROLE and account.external_id == "x"
+    assert account.provider == "aws" and account.role_arn == ROLE and account.external_id == "ext-1"
     assert "cloudAccount" not in payload  # the caller's payload is left as it was
 
 

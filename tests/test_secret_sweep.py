@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -12,8 +15,10 @@ from console.secret_sweep import (
     files,
     find_leaks,
     moto_credentials,
+    process_environment,
     sqlite_rows,
     temporal_histories,
+    worker_canary,
 )
 from remedy.starter import start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState
@@ -77,3 +82,31 @@ async def test_a_value_inside_a_workflow_payload_is_found_in_its_history(
         histories,
     )
     assert [str(leak) for leak in sweep.leaks] == [f"planted found in Temporal history of {run_id}"]
+
+
+def test_the_sweep_looks_for_the_worker_canary_in_the_worker_s_environment_block() -> None:
+    """The demo plants a canary in the worker's environment and sweeps the worker's environment
+    block too: a process that kept it there is caught; the worker overwrites it at start."""
+    canary = worker_canary()
+    assert list(canary) == ["JIRA_TOKEN"] and canary["JIRA_TOKEN"].startswith("canary-")
+    root = str(Path(__file__).resolve().parent.parent)
+    ready = "print('ready', flush=True); import time; time.sleep(60)"
+    scripts = {
+        "keeps": ready,
+        "withdraws": f"from worker import own_secrets; own_secrets.withdraw(); {ready}",
+    }
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": root, **canary}
+    found = {}
+    for name, script in scripts.items():
+        process = subprocess.Popen(
+            [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert process.stdout is not None and process.stdout.readline() == "ready\n"
+            places = process_environment(process.pid)
+            found[name] = find_leaks({"the canary": canary["JIRA_TOKEN"]}, places).leaks
+        finally:
+            process.kill()
+            process.wait()
+    assert len(found["keeps"]) == 1 and found["keeps"][0].where.endswith("/environ")
+    assert found["withdraws"] == []

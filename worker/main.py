@@ -23,30 +23,22 @@ from activities.job_runner import JobRunner
 from activities.launchers import make_launcher
 from activities.notify import NotifyActivities
 from activities.orphans import kill_orphaned_jobs
+from activities.process_guard import holds_capabilities, make_undumpable
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
 from remedy.config import WorkerSettings
 from remedy.job_registry import Registry, discover
-from remedy.logs import register_secret
 from remedy.temporal import ensure_search_attributes, task_queue_for
-from worker.hub_client import hub_link
+from worker import own_secrets
+from worker.hub_client import client_from_env, hub_link
 from workflows.remediation import RemediationWorkflow
 
 log = logging.getLogger("remedy.worker")
 
-#: The worker's own secrets: registered for redaction, never passed to a job.
-SECRET_VARIABLES = (
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AZURE_CLIENT_SECRET",
-    "VSS_CLIENT_SECRET",
-    "TEMPORAL_API_KEY",
-    "JIRA_API_TOKEN",
-    "JIRA_TOKEN",
-    "REMEDY_PAYLOAD_KEY",
-    "REMEDY_PAYLOAD_OLD_KEYS",
+UNGUARDED_WARNING = (
+    "jobs may read this worker's memory and environment: this system cannot make a process "
+    "non-dumpable (prctl PR_SET_DUMPABLE needs Linux)"
 )
-
 UNCONFINED_WARNING = (
     "job writes are not confined: this kernel has no Landlock (needs Linux ≥ 5.13 with landlock in "
     "lsm=), or a seccomp profile refuses it; set REMEDY_CONFINE_WRITES=false to silence"
@@ -60,6 +52,8 @@ class WorkerParts:
     registry: Registry
     credentials: CredentialStore
     runner: JobRunner
+    #: built with the others: it reads the Jira credentials, which leave the environment at start
+    notify: NotifyActivities
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
@@ -67,15 +61,12 @@ class WorkerParts:
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
-            NotifyActivities.from_environment().notify,
+            self.notify.notify,
         ]
 
 
 def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> WorkerParts:
-    for name in SECRET_VARIABLES:
-        register_secret(os.environ.get(name))
-        for value in os.environ.get(name, "").split(","):  # the old payload keys are a list
-            register_secret(value.strip() or None)
+    own_secrets.register_for_redaction(os.environ)
     registry = discover(job_code or settings.job_code)
     credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     # the job's environment is built from an allow-list (job_env.PASSED_THROUGH); never the
@@ -89,7 +80,19 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
     )
     if settings.confine_writes and not landlock_abi():
         log.warning(UNCONFINED_WARNING)
-    return WorkerParts(registry, credentials, runner)
+    return WorkerParts(registry, credentials, runner, NotifyActivities.from_environment())
+
+
+def log_isolation(unreadable: bool, withdrawn: list[str]) -> None:
+    """Say at start which of the layers that keep jobs from the worker's secrets are missing."""
+    if not unreadable:
+        log.warning(UNGUARDED_WARNING)
+    if holds_capabilities():
+        log.info(
+            "the worker runs with capabilities (as root): each job gives them all up, so that "
+            "non-dumpability holds against it; run the worker as an ordinary user where you can"
+        )
+    log.info("the worker's own secrets left its environment", extra={"variables": withdrawn})
 
 
 def make_worker(
@@ -123,8 +126,17 @@ async def run_worker(
 ) -> None:
     """Run until `stop` is set or SIGTERM/SIGINT arrives; in-flight work drains before exit."""
     worker_id = worker_id or new_worker_id()
+    unreadable = make_undumpable()  # before anything else: `remedy worker` did it already
     kill_orphaned_jobs()  # jobs left running by a worker that died on this machine
     parts = build_parts(settings, job_code)
+    hub = client_from_env()
+    parts.credentials.load_own_identity()
+    # every part that needs the worker's secrets holds them now: they leave its environment
+    withdrawn = own_secrets.withdraw()
+    parts.runner.worker_env = {
+        k: v for k, v in parts.runner.worker_env.items() if k not in withdrawn
+    }
+    log_isolation(unreadable, withdrawn)
     if settings.search_attributes:
         await ensure_search_attributes(client)
     if stop is None:  # the worker owns its lifetime: SIGTERM / Ctrl-C drain it
@@ -134,7 +146,7 @@ async def run_worker(
     # with REMEDY_HUB_URL set: register with the hub, heartbeat, ship job logs (else a no-op)
     async with (
         make_worker(client, group_id, parts, settings),
-        hub_link(parts.registry.infos(), worker_id, group_id),
+        hub_link(parts.registry.infos(), worker_id, group_id, client=hub),
     ):
         log.info(
             "Worker started and is waiting for work",

@@ -15,12 +15,12 @@ import pydantic
 import pytest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from remedy.job_registry import discover
 
 from activities.credentials import CredentialStore
 from activities.validate import ValidationActivities
 from hub.schemas import AccountIn
 from remedy.aws_ids import AwsIdError, check_access, check_external_id, check_role_arn
+from remedy.job_registry import discover
 from remedy.starter import start_remediation
 from remedy.types import AccountAccess, AccountRef, JobStep, RemediationSpec, ValidateInput
 from sandbox.aws import AwsSandbox

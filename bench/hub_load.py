@@ -173,7 +173,7 @@ def report(args: argparse.Namespace, url: str, schema: str, token: str, run_ids:
         "REMEDY_LOG_LEVEL": "WARNING",
     }
     hub = subprocess.Popen(
-        [sys.executable, "-m", "remedy", "hub", "serve", "--port", str(port)],
+        [sys.executable, "-m", "console", "hub", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
     )

@@ -27,7 +27,7 @@ from sandbox.aws import AwsSandbox
 from tests.findings import aws_finding
 
 JOBCODE = Path(__file__).parent / "jobcode"
-REMEDY = [sys.executable, "-m", "remedy", "remediate"]
+REMEDY = [sys.executable, "-m", "console", "remediate"]
 REFUSED_IDS = ["x", "a" * 1225, "with space", "semi;colon", "é-accent", ""]
 ACCEPTED_IDS = ["ab", "a" * 1224, "ext-id_1+=,.@:/"]
 

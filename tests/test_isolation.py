@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from remedy.local_processes import wait_for_line
 from temporalio.client import Client
 
 from activities.confine import SCOPED_FROM_ABI, landlock_abi
+from console.local_processes import wait_for_line
 from remedy.starter import start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, TagSettings
 from sandbox.aws import AwsSandbox
@@ -89,7 +89,7 @@ def worker_process(
             [
                 sys.executable,
                 "-m",
-                "remedy",
+                "console",
                 "worker",
                 "--group",
                 group,

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,15 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from remedy.starter import get_status, start_remediation, wait_for_result, workflow_id_for
-from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState, StepState
+from remedy.types import (
+    AccountAccess,
+    JobStep,
+    RemediationInput,
+    RemediationSpec,
+    RetrySettings,
+    RunState,
+    StepState,
+)
 from sandbox.aws import AwsSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding
@@ -265,3 +274,22 @@ async def test_a_terminated_run_reads_terminated_and_its_job_is_stopped_and_logg
         timeout=60,
     )
     assert re.search(rf"{run_id}.*: terminated terminated in Temporal", shown.stdout), shown.stdout
+
+
+async def test_a_run_past_its_execution_timeout_reads_timed_out(
+    client: Client, start_worker, aws_sandbox: AwsSandbox, captured_logs
+) -> None:
+    worker = await start_worker(JOBCODE)
+    run_id = f"timed-out-{uuid.uuid4().hex[:8]}"
+    spec = _spec(aws_sandbox, "hang_job")
+    await client.start_workflow(
+        "RemediationWorkflow",
+        RemediationInput(payload=aws_finding("sg-1"), spec=spec),
+        id=run_id,
+        task_queue=f"remedy-{worker.group_id}",
+        execution_timeout=timedelta(seconds=4),
+    )
+    await _until(lambda: "its run had ended" in captured_logs.text(), 20)  # the job was stopped
+    status = await get_status(client, run_id)
+    assert status.state == RunState.TIMED_OUT, status
+    assert status.message.startswith("timed out in Temporal")

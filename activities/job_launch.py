@@ -2,6 +2,9 @@
 
 The job's whole process group is killed when it times out, and again after it exits (a job cannot
 leave a grandchild running); its merged stdout and stderr are kept up to a cap, with the tail.
+When Temporal cancels the step (the run was cancelled, terminated or timed out, delivered on the
+next heartbeat, so within about two seconds), the group is killed at once and waited for, and
+what the job printed until then is returned with `stopped` set: the run can say what it changed.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from temporalio import activity
 from activities.launchers import Launched, Launcher
 
 KILL_GRACE_S = 3.0
-HEARTBEAT_EVERY_S = 5.0
+#: a cancel is delivered in the answer to a heartbeat; the worker sends them at most every 2 s
+#: (worker/main.py: max_heartbeat_throttle_interval), so one a second keeps that pace
+HEARTBEAT_EVERY_S = 1.0
 READ_CHUNK = 65536
 
 
@@ -60,6 +65,8 @@ class Exited:
     exit_code: int
     output: Output
     timed_out: bool
+    #: killed because Temporal cancelled the step: why ("cancelled", "run ended", "timed out")
+    stopped: str | None = None
 
 
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
@@ -80,6 +87,7 @@ async def execute(
     reader = asyncio.create_task(_read(job, output))
     heartbeat = asyncio.create_task(_heartbeat(output))
     timed_out = False
+    stopped: str | None = None
     try:
         await asyncio.wait_for(_until_exit(job, reader), timeout=timeout_s)
     except TimeoutError:
@@ -87,6 +95,13 @@ async def execute(
         kill_group(job.pid, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_until_exit(job, reader), KILL_GRACE_S)
+    except asyncio.CancelledError:
+        stopped = _why_cancelled()
+        if stopped is None:  # the worker is shutting down (or not in an activity): as before
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()  # handled here: the waits below must not be cancelled again
     finally:
         # Always: the job's group goes (grandchildren included), even on cancellation, which
         # also closes any pipe a grandchild held, so the reader ends.
@@ -99,7 +114,25 @@ async def execute(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(job.exited.wait(), KILL_GRACE_S)
         job.close()
-    return Exited(job.returncode if job.returncode is not None else -9, output, timed_out)
+    code = job.returncode if job.returncode is not None else -9
+    return Exited(code, output, timed_out, stopped)
+
+
+def _why_cancelled() -> str | None:
+    """Why Temporal cancelled the step, when it is the run's doing and not the worker's."""
+    try:
+        details = activity.cancellation_details()
+    except RuntimeError:  # not in an activity
+        return None
+    if details is None:
+        return None
+    if details.cancel_requested:
+        return "cancelled"
+    if details.not_found:  # the heartbeat found no such step: the run was terminated or reset
+        return "run ended"
+    if details.timed_out:
+        return "timed out"
+    return None
 
 
 async def _until_exit(job: Launched, reader: asyncio.Task[None]) -> None:

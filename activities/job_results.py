@@ -20,6 +20,7 @@ from activities.transient import transient_sign
 from remedy.job_registry import METADATA_FILE, VERIFY_FILE
 from remedy.types import (
     EXIT_NONCOMPLIANT,
+    JOB_STOPPED,
     STILL_NONCOMPLIANT,
     TRANSIENT_FAILURE,
     JobFailure,
@@ -129,6 +130,26 @@ def failure(attempt: Attempt) -> ApplicationError:
     else:
         kind = TRANSIENT_FAILURE if sign else "JobFailed"
     return ApplicationError(reason, details.model_dump(mode="json"), type=kind)
+
+
+def stopped_failure(attempt: Attempt, why: str) -> ApplicationError:
+    """The error for a job stopped because Temporal cancelled its step: not retried, and
+    carrying the changes the job printed before it stopped (the workflow lists them)."""
+    changes = job_log_summary(attempt.text)[0]
+    reason = f"job {attempt.job} was stopped ({why}) after {attempt.duration_s:.1f} s; " + (
+        f"changes made before it stopped: {'; '.join(changes)}" if changes else "no change"
+    )
+    details = JobFailure(
+        job=attempt.job,
+        exit_code=attempt.exit_code,
+        attempt=attempt.attempt,
+        reason=reason,
+        log_tail=attempt.tail,
+        changes=changes,
+    )
+    return ApplicationError(
+        reason, details.model_dump(mode="json"), type=JOB_STOPPED, non_retryable=True
+    )
 
 
 def _failure_reason(attempt: Attempt, noncompliant: bool) -> str:

@@ -40,6 +40,7 @@ from activities.job_results import (
     failure,
     job_log_summary,
     reports_changes,
+    stopped_failure,
     succeeded,
 )
 from activities.launchers import Launcher, SubprocessLauncher
@@ -102,11 +103,25 @@ class JobRunner:
             )
             duration = time.monotonic() - started
         attempt = self._attempt(request, info.attempt, exited, duration, secrets, copy.root)
+        if exited.stopped:
+            raise self._stopped(request, attempt, exited.stopped)
         result = succeeded(attempt, reports_changes(job.folder, job.entry))
         if result is None:
             raise failure(attempt)
         self._finished.keep(key, result)
         return result
+
+    def _stopped(self, request: RunJobInput, attempt: Attempt, why: str) -> Exception:
+        """Say what a stopped job changed: in the worker's log (shipped to the hub) always, since
+        a run that has ended (terminated) can no longer report it, and to the workflow."""
+        error = stopped_failure(attempt, why)
+        ended = "" if why == "cancelled" else "; its run had ended, so only this log reports them"
+        log.warning(
+            f"remedy: {error.message}{ended}",
+            # stream "job": shipped to the hub with the job's own lines, under the run
+            extra={"runId": request.run_id, "job": request.job, "stream": "job", "stopped": why},
+        )
+        return error
 
     def _resolve(self, request: RunJobInput) -> tuple[Job, Path, dict[str, object]]:
         """The job, the file to run (its entry point or its `verify.py`) and its parameters."""

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.ui_links import ui_link as ui_link  # the command line prints these
 from remedy.config import TemporalSettings
-from remedy.types import RunStatus
+from remedy.types import RunState, RunStatus
 
 console = Console()
 err = Console(stderr=True)
@@ -22,10 +23,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def ui_link(settings: TemporalSettings, run_id: str) -> str:
-    return f"{settings.ui_url.rstrip('/')}/namespaces/{settings.namespace}/workflows/{run_id}"
-
-
 def read_text(path: Path) -> str:
     try:
         return path.read_text()
@@ -34,7 +31,7 @@ def read_text(path: Path) -> str:
 
 
 async def follow_run(client: Any, run_id: str) -> RunStatus:
-    """Print each step as it changes until the run ends."""
+    """Print each step as it changes until the run ends (or is stuck: it would never end)."""
     from remedy.starter import get_status, wait_for_result
 
     seen: dict[str, str] = {}
@@ -44,6 +41,9 @@ async def follow_run(client: Any, run_id: str) -> RunStatus:
             status = await get_status(client, run_id)
         except Exception:
             status = None
+        if status is not None and status.state == RunState.STUCK:
+            result.cancel()
+            return status
         for step in status.steps if status else []:
             if seen.get(step.name) != step.state:
                 seen[step.name] = step.state
@@ -53,7 +53,14 @@ async def follow_run(client: Any, run_id: str) -> RunStatus:
 
 
 def print_status(status: RunStatus, settings: TemporalSettings) -> None:
-    colour = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(status.state, "white")
+    colour = {
+        "succeeded": "green",
+        "failed": "red",
+        "stuck": "red",
+        "terminated": "red",
+        "timed_out": "red",
+        "running": "yellow",
+    }.get(status.state, "white")
     console.print(
         f"[bold]{status.run_id}[/bold] {status.remediation}: "
         f"[{colour}]{status.state}[/{colour}] {status.message}"

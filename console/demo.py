@@ -48,6 +48,7 @@ from console.secret_sweep import (
 from remedy.config import TemporalSettings
 from remedy.temporal import connect
 from remedy.types import (
+    OPEN_STATES,
     RunState,
 )
 from sandbox.aws import free_port
@@ -55,7 +56,7 @@ from sandbox.aws import free_port
 console = Console()
 
 #: the states a run ends in (the hub reports the workflow's own)
-ENDED = set(RunState) - {RunState.RUNNING}
+ENDED = set(RunState) - OPEN_STATES
 
 
 def _port_or_free(port: int) -> int:

@@ -14,14 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from console.cli_params import parse_parameters
-from remedy.types import RunState
+from remedy.types import OPEN_STATES, RunState
 
 console = Console()
 err = Console(stderr=True)
 
 DEFAULT_HUB_URL = "http://127.0.0.1:8000"
 #: the states a run ends in (the hub reports the workflow's own after `pending`/`submitted`)
-ENDED = set(RunState) - {RunState.RUNNING}
+ENDED = set(RunState) - OPEN_STATES
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 
 

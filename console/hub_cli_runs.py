@@ -36,7 +36,10 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
 @runs_app.command("list")
 def runs_list(
     status: Annotated[
-        str | None, typer.Option(help="pending, submitted, running, succeeded, failed, cancelled.")
+        str | None,
+        typer.Option(
+            help="pending, submitted, running, stuck, succeeded, failed, cancelled, terminated."
+        ),
     ] = None,
     finding: Annotated[str | None, typer.Option(help="Only this finding's runs.")] = None,
     action: Annotated[int | None, typer.Option(help="Only this action's runs (id).")] = None,

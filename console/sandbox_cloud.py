@@ -69,6 +69,24 @@ def start_sandbox_cloud(aws_port: int | None = None) -> Clouds:
         raise
 
 
+def sandbox_admin_env(clouds: Clouds) -> dict[str, str]:
+    """The sandbox administrator's environment (every action allowed, for setup and inspection
+    from outside), every endpoint, and what a run against the sandbox needs to name."""
+    aws = clouds.aws
+    return {
+        "AWS_ACCESS_KEY_ID": aws.admin.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": aws.admin.secret_access_key,
+        "AWS_DEFAULT_REGION": aws.region,
+        "AWS_ENDPOINT_URL": aws.endpoint,
+        **clouds.azure.admin_env(),
+        **clouds.jira.worker_env(),
+        "REMEDY_SANDBOX_ROLE_ARN": aws.role_arn,
+        "REMEDY_EXTERNAL_ID": aws.external_id,
+        "REMEDY_SANDBOX_SUBSCRIPTION_ID": clouds.azure.subscription_id,
+        "REMEDY_SANDBOX_JIRA_URL": clouds.jira.url,
+    }
+
+
 def sandbox_worker_env(clouds: Clouds) -> dict[str, str]:
     """What a worker needs in its environment to work against the sandbox cloud."""
     return {**clouds.aws.worker_env(), **clouds.azure.worker_env(), **clouds.jira.worker_env()}

@@ -24,7 +24,8 @@ from console.local_processes import (
     wait_forever,
     worker_process,
 )
-from console.sandbox_cloud import Clouds, sandbox_worker_env, start_sandbox_cloud
+from console.sandbox_cloud import Clouds, sandbox_admin_env, sandbox_worker_env, start_sandbox_cloud
+from console.ui_links import forget_ui, note_ui
 
 console = Console(stderr=True)
 
@@ -69,6 +70,9 @@ def dev_server(
         ip=ip,
         ui_codec_endpoint=ui_codec_endpoint,
     )
+    address = f"{ip}:{port}"
+    if not headless:  # `remedy status` links to this UI, whatever its port
+        note_ui(address, f"http://{ip}:{ui_port}")
     console.print(
         f"Temporal dev server on {ip}:{port}"
         + ("" if headless else f", UI http://{ip}:{ui_port}")
@@ -81,6 +85,7 @@ def dev_server(
         pass  # Ctrl-C or SIGTERM during start-up: stop what was started, exit 0
     finally:
         stop_process(process)
+        forget_ui(address)
 
 
 def sandbox(
@@ -114,15 +119,22 @@ def sandbox(
 
 def _write_sandbox_env(clouds: Clouds, env_file: Path) -> None:
     """The worker's environment as a shell file, readable by its owner only (it holds keys)."""
-    env_file.parent.mkdir(parents=True, exist_ok=True)
     env = {
         **sandbox_worker_env(clouds),
         "REMEDY_SANDBOX_ROLE_ARN": clouds.aws.role_arn,
         "REMEDY_EXTERNAL_ID": clouds.aws.external_id,
         "REMEDY_SANDBOX_JIRA_URL": clouds.jira.url,
     }
-    env_file.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
-    env_file.chmod(0o600)
+    _write_env(env_file, env)
+
+
+def _write_env(env_file: Path, env: dict[str, str]) -> None:
+    """A shell file of `export` lines, readable by its owner only from the start (keys)."""
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.unlink(missing_ok=True)
+    descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
 
 
 def up(
@@ -143,20 +155,34 @@ def up(
     server: subprocess.Popen[bytes] | None = None
     clouds: Clouds | None = None
     worker: subprocess.Popen[bytes] | None = None
+    temporal = {
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "TEMPORAL_UI_URL": f"http://127.0.0.1:{ui_port}",
+    }
     try:
         server = start_dev_server(
             port, state_dir / "temporal", ui_port=ui_port, ui_codec_endpoint=ui_codec_endpoint
         )
+        note_ui(temporal["TEMPORAL_ADDRESS"], temporal["TEMPORAL_UI_URL"])
         clouds = start_sandbox_cloud() if with_sandbox else None
         env = clean_env(**sandbox_worker_env(clouds)) if clouds else dict(os.environ)
-        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port}"
+        env.update(temporal)
         log_file = state_dir / "worker.log"
         worker = worker_process(group, env, log_file)
         console.print(wait_for_line(log_file, "Worker started and is waiting for work", 60, worker))
-        sandboxed = (
-            f"; sandbox AWS {clouds.aws.endpoint}, role {clouds.aws.role_arn}" if clouds else ""
-        )
-        console.print(f"Temporal UI http://127.0.0.1:{ui_port}; worker log {log_file}{sandboxed}")
+        console.print(f"Temporal UI {temporal['TEMPORAL_UI_URL']}; worker log {log_file}")
+        if clouds:
+            admin_file = state_dir / "sandbox-admin.env"
+            _write_env(
+                admin_file,
+                {**sandbox_admin_env(clouds), **temporal, "REMEDY_WORKER_GROUP": group},
+            )
+            console.print(
+                f"Sandbox: AWS {clouds.aws.endpoint} (role {clouds.aws.role_arn}, external id "
+                f"{clouds.aws.external_id}), Azure Resource Manager {clouds.azure.endpoint}, "
+                f"Jira {clouds.jira.url}. The sandbox administrator's environment: "
+                f"`source {admin_file}`"
+            )
         wait_forever()
     except KeyboardInterrupt:
         pass  # Ctrl-C or SIGTERM during start-up: stop what was started, exit 0
@@ -167,3 +193,4 @@ def up(
             clouds.stop()
         if server is not None:
             stop_process(server)
+        forget_ui(temporal["TEMPORAL_ADDRESS"])

@@ -20,6 +20,9 @@ class HubRunState(StrEnum):
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    STUCK = "stuck"
 
     @classmethod
     def of_workflow(cls, state: RunState | str) -> HubRunState:
@@ -28,14 +31,21 @@ class HubRunState(StrEnum):
 
 
 #: not ended: the poller follows these (and retries the starts of pending ones)
-ACTIVE = (HubRunState.PENDING, HubRunState.SUBMITTED, HubRunState.RUNNING)
+ACTIVE = (HubRunState.PENDING, HubRunState.SUBMITTED, HubRunState.RUNNING, HubRunState.STUCK)
 ENDED = (
     HubRunState.SUCCEEDED,
     HubRunState.SUCCEEDED_WITH_ERRORS,
     HubRunState.FAILED,
     HubRunState.CANCELLED,
+    HubRunState.TERMINATED,
+    HubRunState.TIMED_OUT,
 )
 #: every job exited 0 (a job may have logged errors): the finding counts as remediated
 SUCCESSFUL = (HubRunState.SUCCEEDED, HubRunState.SUCCEEDED_WITH_ERRORS)
 #: ended without a fix: a manual trigger starts the run again
-RESTARTABLE = (HubRunState.FAILED, HubRunState.CANCELLED)
+RESTARTABLE = (
+    HubRunState.FAILED,
+    HubRunState.CANCELLED,
+    HubRunState.TERMINATED,
+    HubRunState.TIMED_OUT,
+)

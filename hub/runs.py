@@ -36,7 +36,7 @@ from remedy.config import TemporalSettings
 from remedy.finding import PayloadError
 from remedy.logs import redact
 from remedy.starter import get_status, start_remediation
-from remedy.types import RemediationSpec, RunStatus, StepStatus
+from remedy.types import RemediationSpec, RunState, RunStatus, StepStatus
 
 log = logging.getLogger("remedy.hub.runs")
 
@@ -256,6 +256,8 @@ class Runs:
         except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
             log.info("run %s: no status from Temporal (%s)", run_id, type(exc).__name__)
             return False
+        if status.state == RunState.RUNNING and not status.steps:  # no worker answered for it
+            return False
         await self.db.call(lambda s: apply_status(s, run_id, status))
         return True
 
@@ -330,6 +332,8 @@ def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
     run = session.get(Run, run_id)
     if run is None:
         return
+    if not status.steps and run.result:  # Temporal's word alone (stuck): keep the steps it had
+        status = status.model_copy(update={"steps": RunStatus.model_validate(run.result).steps})
     run.status = HubRunState.of_workflow(status.state)
     run.message = redact(status.message)[:2000]
     run.result = redacted(status.model_dump(mode="json"))

@@ -366,7 +366,8 @@ class RunOut(BaseModel):
     triggered_by: str
     status: HubRunState = Field(
         description="pending (claimed, not started), submitted, then the workflow's state: "
-        "running, succeeded, succeeded_with_errors, failed or cancelled"
+        "running, succeeded, succeeded_with_errors, failed or cancelled; or Temporal's: "
+        "terminated, timed_out, or stuck (open, its workflow task failing)"
     )
     message: str
     created_at: datetime

@@ -6,21 +6,21 @@ import hashlib
 import re
 from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from remedy import search_attributes as sa
 from remedy.aws_ids import check_access
 from remedy.finding import read_finding
+from remedy.run_status import get_status as get_status  # the API reads runs from here
+from remedy.run_status import wait_for_result as wait_for_result
 from remedy.temporal import task_queue_for
-from remedy.types import RemediationInput, RemediationSpec, RunState, RunStatus
+from remedy.types import RemediationInput, RemediationSpec, RunState
 
 
 def workflow_id_for(finding_id: str, remediation: str) -> str:
@@ -71,33 +71,3 @@ async def start_remediation(
         f" ({finding.provider} {finding.account_id})",
     )
     return run_id
-
-
-async def get_status(client: Client, run_id: str) -> RunStatus:
-    """The run's status: from the workflow's query, else from its result or failure."""
-    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(run_id)
-    try:
-        found: RunStatus = await handle.query("status", result_type=RunStatus)
-        return found
-    except RPCError:
-        pass  # no worker to answer the query: read what the run ended with
-    return await wait_for_result(client, run_id)
-
-
-async def wait_for_result(client: Client, run_id: str) -> RunStatus:
-    """Wait for the run to end; return its final status whether it succeeded or failed."""
-    handle: WorkflowHandle[Any, RunStatus] = client.get_workflow_handle(
-        run_id, result_type=RunStatus
-    )
-    try:
-        return await handle.result()
-    except WorkflowFailureError as failure:
-        cause = failure.cause
-        if (
-            isinstance(cause, ApplicationError)
-            and cause.details
-            and isinstance(cause.details[0], dict)
-        ):
-            return RunStatus.model_validate(cause.details[0])
-        state = RunState.CANCELLED if "cancel" in type(cause).__name__.lower() else RunState.FAILED
-        return RunStatus(run_id=run_id, remediation="", state=state, message=str(cause))

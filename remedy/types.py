@@ -102,7 +102,13 @@ class RemediationSpec(BaseModel):
 
 
 class RemediationInput(BaseModel):
-    """The workflow's input: the finding as received, and what to do about it."""
+    """The workflow's input: the finding as received, and what to do about it.
+
+    The workflow receives it raw and validates it itself (workflows/remediation.py), so an input
+    that does not fit fails the run naming the field instead of failing its workflow task.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     payload: dict[str, Any]
     spec: RemediationSpec
@@ -191,6 +197,10 @@ class JobResult(BaseModel):
 TRANSIENT_FAILURE = "JobTransientFailure"
 
 
+#: the error type of a job stopped because its run was cancelled (its changes in the details)
+JOB_STOPPED = "JobStopped"
+
+
 #: the error type of a verification that found the resource still non-compliant
 STILL_NONCOMPLIANT = "StillNonCompliant"
 #: the exit code of a `verify.py` that finds the resource still non-compliant
@@ -207,6 +217,8 @@ class JobFailure(BaseModel):
     log_tail: str
     #: why the failure looks transient (cloud unreachable, throttled, 5xx), when it does
     transient: str | None = None
+    #: the changes the job reported (`CHANGE:` lines) before it failed or was stopped
+    changes: list[str] = Field(default_factory=list)
 
 
 class TagInput(BaseModel):
@@ -233,6 +245,8 @@ class StepState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    #: the run was cancelled while this step ran: a job was stopped (its changes so far are kept)
+    CANCELLED = "cancelled"
 
 
 class RunState(StrEnum):
@@ -242,6 +256,17 @@ class RunState(StrEnum):
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: ended by Temporal, not by the workflow (`temporal workflow terminate`): nothing after it ran
+    TERMINATED = "terminated"
+    #: ended by Temporal when the run's execution timeout passed
+    TIMED_OUT = "timed_out"
+    #: open, but its workflow task keeps failing (a worker bug, a non-deterministic change):
+    #: Temporal retries it and no step advances until a worker that can run it is deployed
+    STUCK = "stuck"
+
+
+#: states of a run that has not ended: someone may still act on it
+OPEN_STATES = frozenset({RunState.RUNNING, RunState.STUCK})
 
 
 class StepStatus(BaseModel):

@@ -187,7 +187,8 @@ def start_moto(
     port = port or free_port(host)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        # moto's server, which also checks the trust policy's sts:ExternalId (moto_server.py)
+        [sys.executable, "-m", "sandbox.moto_server", "-H", host, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

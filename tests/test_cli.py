@@ -286,7 +286,11 @@ def test_sandbox_command_writes_the_worker_environment_and_stops_on_sigterm(tmp_
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    assert not [line for line in _processes_mentioning(f"-p {port}") if "moto.server" in line]
+    assert not [
+        line
+        for line in _processes_mentioning(f"-p {port}")
+        if "sandbox.moto_server" in line or "moto.server" in line
+    ]
 
 
 def test_up_runs_dev_server_sandbox_and_worker_until_sigterm(tmp_path: Path) -> None:

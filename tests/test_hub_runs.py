@@ -16,7 +16,7 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from remedy.config import TemporalSettings
-from remedy.starter import wait_for_result
+from remedy.starter import get_status, wait_for_result
 from remedy.types import RemediationInput
 from sandbox.aws import ACCOUNT_ID, AwsSandbox
 from tests.conftest import DevServer
@@ -310,3 +310,25 @@ async def test_a_job_that_logs_errors_but_exits_0_remediates_with_errors(
     assert (await s.hub.ok("GET", f"/findings/{finding_id}"))["status"] == "remediated"
     listed = await s.hub.ok("GET", "/runs", params={"status": "succeeded_with_errors"})
     assert [r["id"] for r in listed["items"]] == [run_id]
+
+
+async def test_a_run_terminated_in_temporal_reads_terminated_in_the_hub(
+    linked: Setup, client: Client, dev_server: DevServer
+) -> None:
+    """The workflow's search attribute still says running; the hub reads Temporal's state."""
+    s = linked
+    await make_action(s, auto_remediate=True, steps=[{"job": "hang_job"}])
+    posted = await s.hub.ok("POST", "/findings", json=[aws_finding("sg-t", rule_id=s.rule)])
+    run_id = posted["items"][0]["runs"][0]
+
+    async def job_running() -> bool:
+        status = await get_status(client, run_id)
+        return status.current_step == "job hang_job"
+
+    await wait_until(job_running, what="the job running")
+    assert (await s.hub.ok("GET", f"/runs/{run_id}"))["status"] == "running"
+    plain = await Client.connect(dev_server.address)  # as an operator's own tooling does
+    await plain.get_workflow_handle(run_id).terminate(reason="stopped by the on-call")
+    run = await s.hub.ok("GET", f"/runs/{run_id}", role="viewer")
+    assert run["status"] == "terminated", run
+    assert "stopped by the on-call" in run["message"]

@@ -414,6 +414,10 @@ def test_run_states_are_the_strings_the_store_always_held() -> None:
         "succeeded_with_errors",
         "failed",
         "cancelled",
+        # Temporal's own states (issue #20): new values, the stored ones unchanged
+        "terminated",
+        "timed_out",
+        "stuck",
     ]
     for state in RunState:  # every state the workflow reports has its name in the hub
         assert HubRunState.of_workflow(state) == state.value

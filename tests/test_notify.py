@@ -3,6 +3,7 @@ real workflow on the dev server. No mocks."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
@@ -342,6 +343,35 @@ async def test_a_refused_token_reaches_neither_history_nor_logs(
     for secret in (wrong, basic_header(jira_sandbox.user, wrong)):
         assert secret not in history
         assert secret not in captured_logs.text()
+
+
+async def test_a_cancelled_run_files_a_ticket_worded_as_a_cancel_not_a_failure(
+    client: Client, start_worker, aws_sandbox: AwsSandbox, jira_env: JiraSandbox
+) -> None:
+    worker = await start_worker(JOBCODE)
+    sg = aws_sandbox.open_security_group(22, "cancelled")
+    notify = NotificationSettings(jira=jira_settings(jira_env))
+    run_id = await start_remediation(
+        client, aws_finding(sg), spec_with("change_then_wait", aws_sandbox, notify), worker.group_id
+    )
+    ec2 = aws_sandbox.admin_client("ec2")
+    for _ in range(300):  # the job made its change and goes on
+        found = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]
+        if not found["IpPermissions"]:
+            break
+        await asyncio.sleep(0.1)
+    await client.get_workflow_handle(run_id).cancel()
+
+    status = await wait_for_result(client, run_id)
+
+    assert status.state == RunState.CANCELLED, status
+    [issue] = jira_env.issues()
+    description = issue["description"]
+    assert "Remedy remediation *was cancelled*: the run was cancelled during job" in description
+    assert "*failed*" not in description
+    assert f"* {sg}: revoked ingress tcp 22-22 from 0.0.0.0/0" in description  # kept, named
+    assert status.notification == f"Jira issue {issue['key']} created"
+    assert status.steps[-1].state == StepState.SUCCEEDED
 
 
 # ------------------------------------------------------------------------------------------------

@@ -95,6 +95,10 @@ def log_isolation(unreadable: bool, withdrawn: list[str]) -> None:
     log.info("the worker's own secrets left its environment", extra={"variables": withdrawn})
 
 
+#: how long, at most, a cancel takes to reach a running job (see make_worker)
+JOB_CANCEL_DELIVERY = timedelta(seconds=2)
+
+
 def make_worker(
     client: Client, group_id: str, parts: WorkerParts, settings: WorkerSettings
 ) -> Worker:
@@ -108,6 +112,11 @@ def make_worker(
         max_concurrent_activity_task_polls=settings.activity_pollers,
         max_concurrent_workflow_task_polls=settings.workflow_pollers,
         graceful_shutdown_timeout=timedelta(seconds=30),
+        # a cancel reaches a job in the answer to its step's heartbeat: send them every 2 s at
+        # most (the SDK would wait 80% of the 30 s heartbeat timeout), so a cancelled or
+        # terminated run's job is killed within a few seconds, not half a minute
+        max_heartbeat_throttle_interval=JOB_CANCEL_DELIVERY,
+        default_heartbeat_throttle_interval=JOB_CANCEL_DELIVERY,
     )
 
 

@@ -11,8 +11,29 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+)
+from temporalio.workflow import ActivityCancellationType
+
+from workflows.retry_policies import (
+    INFRA_RETRY,
+    JOB_HEARTBEAT_TIMEOUT,
+    NOTIFY_RETRY,
+    VALIDATE_RETRY,
+)
+from workflows.retry_policies import why as _why
+from workflows.run_book import RunBook, StepFailed
+from workflows.run_input import (
+    NO_INPUT,
+    InvalidInput,
+    read_input,
+    wants_search_attributes,
+)
+from workflows.run_summary import cancelled_summary, chain_summary
 
 with workflow.unsafe.imports_passed_through():
     from remedy import search_attributes as sa
@@ -36,45 +57,9 @@ with workflow.unsafe.imports_passed_through():
         ValidateInput,
     )
 
-#: Throttling, 5xx and connection errors: retried with backoff for about ten minutes, at most
-#: 10 s apart so a step resumes soon after the cloud is back. Non-retryable errors (validation,
-#: AccessDenied, unknown job) are raised as such by the activities and stop at once.
-INFRA_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=64,
-)
-#: Validation is CPU only: a failure other than a clear refusal is a bug, worth two more tries.
-VALIDATE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
-#: Jira or a webhook down: retried with backoff for about five minutes, then the run reports it.
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    maximum_attempts=8,
-)
-#: A job heartbeats every few seconds; a worker that dies mid-job is noticed within this.
-JOB_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
-
-
-def _why(error: BaseException) -> tuple[str, dict[str, Any]]:
-    """The plain reason an activity failed, and its details (a JobFailure) when it has them."""
-    cause = error.cause if isinstance(error, ActivityError) and error.cause else error
-    if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        return cause.message, details
-    if isinstance(cause, TimeoutError):
-        return (
-            f"the step timed out ({cause.type.name if cause.type else 'timeout'}): the worker "
-            "running it stopped answering",
-            {},
-        )
-    return str(cause) or type(cause).__name__, {}
-
 
 @workflow.defn(name="RemediationWorkflow")
-class RemediationWorkflow:
+class RemediationWorkflow(RunBook):
     """Remediates one finding with one job or an ordered chain of jobs.
 
     Guarantees:
@@ -100,10 +85,28 @@ class RemediationWorkflow:
     - The `status` query answers at any time, during and after the run, with every step's state,
       attempts, times, exit code and log tail. The result is the final status; a failed run fails
       the workflow with the status attached, so the Temporal UI shows it as failed.
+    - Any input ends the run: `run` takes its argument raw (`RawValue`) and checks it here
+      against RemediationInput, so an input that does not decode or fit (a job name with a
+      slash, no `spec`, `step` for `steps`, an unknown key, no argument at all) fails the run at
+      once with a non-retryable `InvalidInput` error naming each field, the `status` query says
+      the same, and `RemediationStatus` is `failed`. Had the SDK decoded it, the failure would
+      be the workflow task's, which Temporal retries forever while the run looks open. Histories
+      stay replayable: the same payload arrives, now decoded one step later, and the commands
+      are the same. (Two or more arguments are decoded by the SDK itself; a failure there still
+      fails the task, which `remedy status` and the hub report as `stuck`.)
+    - A cancel stops the run where it is: a running job's process group is killed within a few
+      seconds (the step heartbeats every second and waits for the job to be stopped), the step
+      is `cancelled` with the changes the job printed before it stopped, nothing later runs
+      but the notification (worded as a cancel), and the workflow ends as cancelled. (No
+      `workflow.patched` marker guards this: its payload cannot be sealed by the payload
+      codec. So a run whose cancel was handled by the earlier code, which reported it as a
+      failed step, no longer replays: a query on it fails and `remedy status` reads its stored
+      result instead. Runs not cancelled replay unchanged, and a cancel arriving after the
+      deployment is handled the new way: tests/test_replay.py.)
     """
 
     def __init__(self) -> None:
-        self._status = RunStatus(run_id="", remediation="")
+        super().__init__()
         self._job_steps: list[StepStatus] = []
         self._verify_steps: dict[int, StepStatus] = {}
         #: jobs that exited 0 without saying what they change (foreign VSS jobs, mostly)
@@ -114,7 +117,11 @@ class RemediationWorkflow:
         return self._status
 
     @workflow.run
-    async def run(self, request: RemediationInput) -> RunStatus:
+    async def run(self, raw: RawValue = NO_INPUT) -> RunStatus:
+        try:
+            request = read_input(raw)
+        except InvalidInput as invalid:
+            self._refuse(str(invalid), wants_search_attributes(raw))
         spec = request.spec
         self._job_steps = [StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps]
         self._status = RunStatus(
@@ -140,9 +147,12 @@ class RemediationWorkflow:
                     await self._run_job(self._verify_steps[index], job_step, finding, verify=True)
             await self._tag(request, finding)
         except asyncio.CancelledError:
-            self._finish(RunState.CANCELLED, "the run was cancelled", request)
+            self._finish(
+                RunState.CANCELLED, cancelled_summary(self._status, workflow.now()), request
+            )
+            await self._notify(request, payload)
             raise
-        except _StepFailed as failed:
+        except StepFailed as failed:
             self._finish(RunState.FAILED, failed.reason, request)
             await self._notify(request, payload)
             raise ApplicationError(
@@ -151,7 +161,7 @@ class RemediationWorkflow:
                 type="RemediationFailed",
                 non_retryable=True,
             ) from None
-        summary = self._summary()
+        summary = chain_summary(self._status, self._silent_jobs)
         noisy = [s for s in self._status.steps if s.errors_logged]
         state = RunState.SUCCEEDED_WITH_ERRORS if noisy else RunState.SUCCEEDED
         if noisy:
@@ -179,6 +189,7 @@ class RemediationWorkflow:
                 retry_policy=VALIDATE_RETRY,
             )
         except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
+            self._raise_if_cancelled(step, error)
             raise self._fail(step, f"the finding cannot be remediated: {_why(error)[0]}") from None
         status = self._status
         status.finding_id, status.resource = finding.finding_id, finding.object_id
@@ -215,6 +226,7 @@ class RemediationWorkflow:
                 retry_policy=INFRA_RETRY,
             )
         except ActivityError as error:
+            self._raise_if_cancelled(step, error)
             raise self._fail(step, _why(error)[0]) from None
         expiry = f" until {who.expires_at.isoformat()}" if who.expires_at else ""
         self._end(step, StepState.SUCCEEDED, f"acting as {who.identity}{expiry}")
@@ -254,10 +266,17 @@ class RemediationWorkflow:
                     start_to_close_timeout=timedelta(seconds=job_step.timeout_s + 60),
                     heartbeat_timeout=JOB_HEARTBEAT_TIMEOUT,
                     retry_policy=policy,
+                    # a cancel waits for the job to be stopped, and hears what it changed
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 )
                 break
             except ActivityError as error:
                 reason, details = _why(error)
+                if self._cancel_requested(error):
+                    step.changes = [str(c) for c in details.get("changes") or []]
+                    step.exit_code = details.get("exit_code")
+                    step.log_tail = str(details.get("log_tail", step.log_tail))
+                self._raise_if_cancelled(step, error)
                 exhausted = error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
                 made = int(details.get("attempt") or (retry.max_attempts if exhausted else 1))
                 step.attempts = earlier + made
@@ -284,6 +303,8 @@ class RemediationWorkflow:
             self._end(
                 step, StepState.SUCCEEDED, f"the resource complies ({result.duration_s:.1f} s)"
             )
+            if self._cancelled_meanwhile():
+                raise asyncio.CancelledError()
             return
         step.changes, step.reports_changes = result.changes, result.reports_changes
         if not result.reports_changes:
@@ -294,6 +315,8 @@ class RemediationWorkflow:
             done = "no change needed" if result.reports_changes else "it reports no changes"
         done += "".join(f"; {warning}" for warning in result.warnings)
         self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
+        if self._cancelled_meanwhile():  # the job ended just as the cancel came
+            raise asyncio.CancelledError()
 
     async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:
         step = self._begin(self._step("tag"))
@@ -322,6 +345,7 @@ class RemediationWorkflow:
                 retry_policy=INFRA_RETRY,
             )
         except ActivityError as error:
+            self._raise_if_cancelled(step, error)
             self._end(step, StepState.FAILED, f"tagging failed, the fix stands: {_why(error)[0]}")
             return
         self._end(step, StepState.SUCCEEDED if result.tagged else StepState.SKIPPED, result.message)
@@ -349,47 +373,3 @@ class RemediationWorkflow:
         self._status.notification = result.message
         self._end(step, StepState.SUCCEEDED, result.message)
         self._status.current_step = None
-
-    # -- bookkeeping ----------------------------------------------------------------------------
-
-    def _summary(self) -> str:
-        """What the chain did. "Already compliant" only when every job would have said otherwise:
-        a job that does not report its changes (a foreign VSS job) may have fixed the resource."""
-        changes = [c for s in self._status.steps for c in s.changes]
-        if changes:
-            return f"{len(changes)} change(s) made"
-        if self._silent_jobs:
-            return f"job exited 0; it reports no changes ({', '.join(self._silent_jobs)})"
-        return "already compliant: no change made"
-
-    def _step(self, kind: str) -> StepStatus:
-        return next(s for s in self._status.steps if s.kind == kind)
-
-    def _begin(self, step: StepStatus) -> StepStatus:
-        step.state, step.started_at = StepState.RUNNING, workflow.now()
-        step.attempts = max(step.attempts, 1)
-        self._status.current_step = step.name
-        return step
-
-    def _end(self, step: StepStatus, state: StepState, message: str) -> None:
-        step.state, step.ended_at, step.message = state, workflow.now(), message
-
-    def _fail(self, step: StepStatus, reason: str) -> _StepFailed:
-        self._end(step, StepState.FAILED, reason)
-        for later in self._status.steps:
-            if later.state == StepState.PENDING and later.kind != "notify":
-                later.state = StepState.SKIPPED
-        return _StepFailed(f"{step.name} failed: {reason}")
-
-    def _finish(self, state: RunState, message: str, request: RemediationInput) -> None:
-        status = self._status
-        status.state, status.message, status.ended_at = state, message, workflow.now()
-        status.current_step = None
-        if request.search_attributes:
-            workflow.upsert_search_attributes([sa.REMEDIATION_STATUS.value_set(state.value)])
-
-
-class _StepFailed(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason

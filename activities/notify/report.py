@@ -75,6 +75,7 @@ def _verdict(status: RunStatus) -> str:
     return {
         RunState.SUCCEEDED: "succeeded",
         RunState.FAILED: "failed",
+        # its own wording: a cancel is someone's decision, not a failure of the fix
         RunState.CANCELLED: "was cancelled",
     }.get(status.state, str(status.state))
 
@@ -121,7 +122,7 @@ def report_text(request: NotifyInput, ui_link: str, execution: str) -> str:
         ),
     ]
     for step in status.steps:
-        if step.kind == "job" and step.state in ("succeeded", "failed"):
+        if step.kind == "job" and step.state in ("succeeded", "failed", "cancelled"):
             exit_code = "" if step.exit_code is None else f", exit {step.exit_code}"
             lines += [
                 "",

@@ -1,0 +1,38 @@
+"""What a run's message says it did: pure functions of its status (deterministic)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from remedy.types import RunStatus, StepState
+
+
+def chain_summary(status: RunStatus, silent_jobs: list[str]) -> str:
+    """What the chain did. "Already compliant" only when every job would have said otherwise:
+    a job that does not report its changes (a foreign VSS job) may have fixed the resource."""
+    changes = [c for s in status.steps for c in s.changes]
+    if changes:
+        return f"{len(changes)} change(s) made"
+    if silent_jobs:
+        return f"job exited 0; it reports no changes ({', '.join(silent_jobs)})"
+    return "already compliant: no change made"
+
+
+def cancelled_summary(status: RunStatus, now: datetime) -> str:
+    """Close the steps of a cancelled run and say what it did before it stopped: its changes are
+    real, so they are named (a cancel undoes nothing)."""
+    for step in status.steps:
+        if step.state == StepState.RUNNING:  # cancelled between two calls (a backoff sleep)
+            step.state, step.ended_at = StepState.CANCELLED, now
+            step.message = step.message or "cancelled while it waited"
+        elif step.state == StepState.PENDING and step.kind != "notify":
+            step.state = StepState.SKIPPED
+    changes = [c for s in status.steps for c in s.changes]
+    where = next((s.name for s in status.steps if s.state == StepState.CANCELLED), None)
+    text = "the run was cancelled" + (f" during {where}" if where else "")
+    if changes:
+        return f"{text}; {len(changes)} change(s) made before it stopped: {'; '.join(changes)}"
+    return f"{text}; no change was made"

@@ -1,0 +1,255 @@
+"""Every built-in AWS job in every mode, on moto, run as the worker runs it.
+
+For each job: verify says 3 before the fix and 0 after; plan prints the CHANGE lines remediate
+then prints and sends no mutating request (a recording proxy in front of moto sees every request:
+sandbox/request_log.py); remediate fixes and records; a second remediate changes nothing; rollback
+with the records restores the before state; rollback refuses (exit 1, one ERROR line, nothing
+changed) once someone changed the resource after the job.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remedy.jobkit.modes import RECORDS_VARIABLE, parse_records
+from sandbox.aws import AwsSandbox
+from sandbox.request_log import RecordingProxy
+from tests.job_process import run_like_the_worker
+from tests.test_jobs import (
+    ALL_USERS,
+    AUTH_USERS,
+    LOG_DELIVERY,
+    group_grant,
+    new_group,
+    new_instance,
+    payload,
+    rules,
+)
+
+JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
+OPEN4, PRIVATE = "0.0.0.0/0", "10.0.0.0/8"
+BLOCK_NAMES = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+@dataclass
+class ModeRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    requests: list[str] = field(default_factory=list)
+    mutating: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[str]:
+        return [ln for ln in self.stdout.splitlines() if ln.startswith("CHANGE: ")]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return parse_records(self.stdout)
+
+    @property
+    def errors(self) -> list[str]:
+        return [ln for ln in self.stderr.splitlines() if ln.startswith("ERROR: ")]
+
+    def __str__(self) -> str:
+        return (
+            f"exit {self.returncode}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+            f"--- mutating requests\n{self.mutating}"
+        )
+
+
+@pytest.fixture(scope="module")
+def proxy(aws_sandbox: AwsSandbox) -> Iterator[RecordingProxy]:
+    recording = RecordingProxy(aws_sandbox.endpoint)
+    yield recording
+    recording.stop()
+
+
+@pytest.fixture(scope="module")
+def env(aws_sandbox: AwsSandbox, proxy: RecordingProxy) -> dict[str, str]:
+    """The remediation role's credentials, its requests through the recording proxy."""
+    return {**aws_sandbox.assume_role_env("remedy-test-modes"), "AWS_ENDPOINT_URL": proxy.url}
+
+
+Run = Callable[..., ModeRun]
+
+
+@pytest.fixture
+def run(tmp_path: Path, env: dict[str, str], proxy: RecordingProxy) -> Run:
+    count = 0
+
+    def run_mode(
+        name: str, finding: dict[str, Any], mode: str = "remediate", records: Any = None
+    ) -> ModeRun:
+        nonlocal count
+        count += 1
+        job_env = dict(env)
+        entry = "verify.py" if mode == "verify" else None
+        if mode in ("plan", "rollback"):
+            job_env["REMEDY_MODE"] = mode
+        if records is not None:
+            path = tmp_path / f"records-{count}.json"
+            path.write_text(json.dumps(records))
+            job_env[RECORDS_VARIABLE] = str(path)
+        proxy.log.clear()
+        done = run_like_the_worker(
+            JOBS_DIR / name, tmp_path / f"{name}-{count}", finding, job_env, entry
+        )
+        seen = proxy.log.entries
+        return ModeRun(
+            done.returncode,
+            done.stdout,
+            done.stderr,
+            [str(r) for r in seen],
+            [str(r) for r in seen if r.mutating],
+        )
+
+    return run_mode
+
+
+@dataclass
+class Case:
+    job: str
+    finding: dict[str, Any]
+    state: Callable[[], Any]  # the resource as the tests compare it
+    tamper: Callable[[], None]  # a person's change after the fix
+
+
+def exercise(run: Run, case: Case) -> None:
+    """The whole life of one fix, in every mode."""
+    before = case.state()
+    assert run(case.job, case.finding, "verify").returncode == 3
+
+    plan = run(case.job, case.finding, "plan")
+    assert plan.returncode == 0, str(plan)
+    assert plan.changes, str(plan)
+    assert plan.requests, "the proxy saw no request: the job did not go through it"
+    assert plan.mutating == [], str(plan)
+    assert plan.records == []  # nothing changes, nothing to undo
+    assert case.state() == before
+
+    fixed = run(case.job, case.finding)
+    assert fixed.returncode == 0, str(fixed)
+    assert fixed.changes == plan.changes  # the plan said exactly what the fix did
+    assert fixed.records, str(fixed)
+    assert fixed.mutating, str(fixed)
+    after = case.state()
+    assert after != before
+    assert run(case.job, case.finding, "verify").returncode == 0
+
+    again = run(case.job, case.finding)
+    assert again.returncode == 0, str(again)
+    assert again.changes == [] and again.records == [], str(again)
+    assert case.state() == after
+
+    undone = run(case.job, case.finding, "rollback", fixed.records)
+    assert undone.returncode == 0, str(undone)
+    assert undone.changes, str(undone)
+    assert case.state() == before
+    assert run(case.job, case.finding, "verify").returncode == 3
+
+    refixed = run(case.job, case.finding)
+    assert refixed.returncode == 0 and refixed.records, str(refixed)
+    case.tamper()
+    tampered = case.state()
+    refused = run(case.job, case.finding, "rollback", refixed.records)
+    assert refused.returncode == 1, str(refused)
+    assert len(refused.errors) == 1 and "changed since" in refused.errors[0], str(refused)
+    assert "nothing was changed" in refused.errors[0]
+    assert refused.mutating == [] and refused.changes == []
+    assert case.state() == tampered
+
+
+def port_permissions(port_range: tuple[int, int]) -> list[dict[str, Any]]:
+    low, high = port_range
+    return [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": low,
+            "ToPort": high,
+            "IpRanges": [{"CidrIp": OPEN4, "Description": "web"}, {"CidrIp": PRIVATE}],
+        },
+        {"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+    ]
+
+
+def test_security_group_close_port_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = new_group(ec2, port_permissions((20, 25)))
+
+    def tamper() -> None:  # someone closes the part the job kept open
+        ec2.revoke_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 21, "IpRanges": [{"CidrIp": OPEN4}]}
+            ],
+        )
+
+    finding = payload(group, "rule-x", port=22)
+    exercise(run, Case("security_group_close_port", finding, lambda: rules(ec2, group), tamper))
+
+
+def test_ec2_close_port_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    ec2 = aws_sandbox.admin_client("ec2")
+    first = new_group(ec2, port_permissions((22, 22)))
+    second = new_group(ec2, port_permissions((0, 1024)))
+    instance = new_instance(ec2, [first, second])
+
+    def state() -> Any:
+        return (rules(ec2, first), rules(ec2, second))
+
+    def tamper() -> None:  # someone opens the port again on one group
+        ec2.authorize_security_group_ingress(
+            GroupId=first,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": OPEN4}]}
+            ],
+        )
+
+    exercise(run, Case("ec2_close_port", payload(instance, "rule-x", port=22), state, tamper))
+
+
+def test_s3_remove_public_access_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    s3 = aws_sandbox.admin_client("s3")
+    bucket = f"remedy-modes-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    acl = s3.get_bucket_acl(Bucket=bucket)
+    public = [group_grant(ALL_USERS, "READ"), group_grant(AUTH_USERS, "READ")]
+    grants = [*acl["Grants"], *public, group_grant(LOG_DELIVERY, "WRITE")]
+    s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Owner": acl["Owner"], "Grants": grants})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={name: name == "BlockPublicPolicy" for name in BLOCK_NAMES},
+    )
+
+    def state() -> Any:
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        found = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+        return (
+            {name: block.get(name) for name in BLOCK_NAMES},
+            sorted(json.dumps(g, sort_keys=True) for g in found),
+        )
+
+    def tamper() -> None:  # someone grants the public read access again
+        now = s3.get_bucket_acl(Bucket=bucket)
+        s3.put_bucket_acl(
+            Bucket=bucket,
+            AccessControlPolicy={"Owner": now["Owner"], "Grants": [*now["Grants"], public[0]]},
+        )
+
+    exercise(run, Case("s3_remove_public_access", payload(bucket, "rule-x"), state, tamper))
+
+
+def test_a_mode_the_job_does_not_know_is_refused(aws_sandbox: AwsSandbox, run: Run) -> None:
+    group = new_group(aws_sandbox.admin_client("ec2"), port_permissions((22, 22)))
+    done = run("security_group_close_port", payload(group, "rule-x", port=22), "rollback")
+    assert done.returncode == 2, str(done)
+    assert done.errors == ["ERROR: rollback needs the change records: REMEDY_RECORDS is not set"]
+    assert done.mutating == []

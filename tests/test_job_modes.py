@@ -20,7 +20,7 @@ import pytest
 
 from remedy.jobkit.modes import RECORDS_VARIABLE, parse_records
 from sandbox.aws import AwsSandbox
-from sandbox.request_log import RecordingProxy
+from sandbox.request_log import RecordingProxy, RequestLog
 from tests.job_process import run_like_the_worker
 from tests.test_jobs import (
     ALL_USERS,
@@ -81,8 +81,8 @@ def env(aws_sandbox: AwsSandbox, proxy: RecordingProxy) -> dict[str, str]:
 Run = Callable[..., ModeRun]
 
 
-@pytest.fixture
-def run(tmp_path: Path, env: dict[str, str], proxy: RecordingProxy) -> Run:
+def runner(tmp_path: Path, env: dict[str, str], log: RequestLog) -> Run:
+    """Run a job in a mode as the worker does, and see which requests it made (`log`)."""
     count = 0
 
     def run_mode(
@@ -98,11 +98,11 @@ def run(tmp_path: Path, env: dict[str, str], proxy: RecordingProxy) -> Run:
             path = tmp_path / f"records-{count}.json"
             path.write_text(json.dumps(records))
             job_env[RECORDS_VARIABLE] = str(path)
-        proxy.log.clear()
+        log.clear()
         done = run_like_the_worker(
             JOBS_DIR / name, tmp_path / f"{name}-{count}", finding, job_env, entry
         )
-        seen = proxy.log.entries
+        seen = log.entries
         return ModeRun(
             done.returncode,
             done.stdout,
@@ -112,6 +112,11 @@ def run(tmp_path: Path, env: dict[str, str], proxy: RecordingProxy) -> Run:
         )
 
     return run_mode
+
+
+@pytest.fixture
+def run(tmp_path: Path, env: dict[str, str], proxy: RecordingProxy) -> Run:
+    return runner(tmp_path, env, proxy.log)
 
 
 @dataclass

@@ -11,16 +11,35 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.credentials import CredentialStore
+from activities.job_runner import JobRunner
+from activities.launchers import Launcher, make_launcher
+from remedy.job_registry import discover
 from remedy.jobkit.modes import RECORDS_VARIABLE, parse_records
+from remedy.starter import start_remediation, wait_for_result
+from remedy.types import (
+    AccountAccess,
+    AccountRef,
+    JobResult,
+    JobStep,
+    RemediationSpec,
+    RunJobInput,
+    RunState,
+)
 from sandbox.aws import AwsSandbox
 from sandbox.request_log import RecordingProxy, RequestLog
+from tests.findings import aws_finding
 from tests.job_process import run_like_the_worker
 from tests.test_jobs import (
     ALL_USERS,
@@ -34,6 +53,7 @@ from tests.test_jobs import (
 )
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
+JOBCODE = Path(__file__).resolve().parent / "jobcode"
 OPEN4, PRIVATE = "0.0.0.0/0", "10.0.0.0/8"
 BLOCK_NAMES = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
@@ -258,3 +278,111 @@ def test_a_mode_the_job_does_not_know_is_refused(aws_sandbox: AwsSandbox, run: R
     assert done.returncode == 2, str(done)
     assert done.errors == ["ERROR: rollback needs the change records: REMEDY_RECORDS is not set"]
     assert done.mutating == []
+
+
+# ----------------------------------------------------------------------------------------------
+# The worker: the mode in the job's environment, the records in the step's result and the run
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module", params=["subprocess", "forkserver"])
+async def launcher(request: pytest.FixtureRequest) -> AsyncIterator[Launcher]:
+    made = make_launcher(request.param)
+    yield made
+    await made.close()
+
+
+def job_request(sandbox: AwsSandbox, job: str, group: str, **fields: Any) -> RunJobInput:
+    return RunJobInput(
+        job=job,
+        parameters={"port": 22} if job != "misbehave" else {"mode": "ok"},
+        run_id=f"modes-{uuid.uuid4().hex[:6]}",
+        payload=payload(group, "rule-x"),
+        account=AccountRef(
+            provider="aws",
+            account_id=sandbox.account_id,
+            role_arn=sandbox.role_arn,
+            external_id=sandbox.external_id,
+        ),
+        **fields,
+    )
+
+
+async def test_the_worker_plans_remediates_and_rolls_back(
+    worker_env: AwsSandbox, launcher: Launcher
+) -> None:
+    runner = JobRunner(
+        discover(JOBS_DIR), CredentialStore(endpoint_url=worker_env.endpoint), launcher=launcher
+    )
+    ec2 = worker_env.admin_client("ec2")
+    group = worker_env.open_security_group(22, "modes")
+    before = rules(ec2, group)
+
+    async def run_job(**fields: Any) -> JobResult:
+        request = job_request(worker_env, "security_group_close_port", group, **fields)
+        result: JobResult = await ActivityEnvironment().run(runner.run_job, request)
+        return result
+
+    planned = await run_job(mode="plan")
+    assert planned.mode == "plan" and planned.records == []
+    assert planned.changes == [f"{group}: revoked ingress tcp 22-22 from 0.0.0.0/0"]
+    assert rules(ec2, group) == before
+
+    fixed = await run_job()
+    assert fixed.mode == "remediate" and fixed.changes == planned.changes
+    assert fixed.records == [
+        {
+            "resource": group,
+            "kind": "ec2-ingress",
+            "before": [
+                {"protocol": "tcp", "from": 22, "to": 22, "cidr": OPEN4, "description": None}
+            ],
+            "after": [],
+        }
+    ]
+    assert rules(ec2, group) == set()
+
+    undone = await run_job(mode="rollback", records=fixed.records)
+    assert undone.mode == "rollback" and undone.records == []
+    assert undone.changes == [
+        f"{group}: authorized ingress tcp 22-22 from 0.0.0.0/0 again (rollback)"
+    ]
+    assert rules(ec2, group) == before
+
+
+async def test_the_worker_refuses_a_mode_the_job_does_not_list(
+    worker_env: AwsSandbox, launcher: Launcher
+) -> None:
+    runner = JobRunner(
+        discover(JOBCODE), CredentialStore(endpoint_url=worker_env.endpoint), launcher=launcher
+    )
+    request = job_request(worker_env, "misbehave", "sg-x", mode="plan")
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(runner.run_job, request)
+    assert raised.value.type == "UnsupportedMode" and raised.value.non_retryable
+    assert raised.value.message == (
+        "job misbehave does not support the plan mode (its remedy.json lists remediate)"
+    )
+
+
+async def test_the_run_keeps_the_change_records(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    group = aws_sandbox.open_security_group(22, "recorded")
+    run_id = await start_remediation(
+        client,
+        aws_finding(group),
+        RemediationSpec(
+            steps=[JobStep(job="security_group_close_port", parameters={"port": 22})],
+            access=AccountAccess(
+                role_arn=aws_sandbox.role_arn, external_id=aws_sandbox.external_id
+            ),
+        ),
+        worker.group_id,
+    )
+    status = await wait_for_result(client, run_id)
+    assert status.state == RunState.SUCCEEDED, status.message
+    job = next(s for s in status.steps if s.kind == "job")
+    assert [(r["resource"], r["kind"]) for r in job.records] == [(group, "ec2-ingress")]
+    assert job.records[0]["before"][0]["cidr"] == OPEN4

@@ -386,3 +386,91 @@ async def test_the_run_keeps_the_change_records(
     job = next(s for s in status.steps if s.kind == "job")
     assert [(r["resource"], r["kind"]) for r in job.records] == [(group, "ec2-ingress")]
     assert job.records[0]["before"][0]["cidr"] == OPEN4
+
+
+# ----------------------------------------------------------------------------------------------
+# The convention itself: what the kit and the registry refuse
+# ----------------------------------------------------------------------------------------------
+
+KIT_JOB = """
+from remedy import jobkit
+
+
+def remediate(finding):
+    print("CHANGE: would have changed", finding.object_id)
+
+
+if __name__ == "__main__":
+    jobkit.run(remediate, __file__)
+"""
+
+
+def kit_job(tmp_path: Path, meta: dict[str, Any]) -> Path:
+    folder = tmp_path / "src" / "kit_job"
+    folder.mkdir(parents=True)
+    (folder / "kit_job.py").write_text(KIT_JOB)
+    (folder / "remedy.json").write_text(json.dumps({"provider": "aws", **meta}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("meta", "mode", "code", "error"),
+    [
+        (
+            {},
+            "plan",
+            2,
+            "ERROR: REMEDY_MODE=plan: this job does not support it; nothing was done",
+        ),
+        (
+            {},
+            "fix-it",
+            2,
+            "ERROR: REMEDY_MODE=fix-it: not one of remediate, plan, rollback; nothing was done",
+        ),
+        (
+            {"irreversible": "a deleted certificate cannot be brought back"},
+            "rollback",
+            1,
+            "ERROR: this job's changes cannot be rolled back: a deleted certificate cannot be "
+            "brought back",
+        ),
+    ],
+)
+def test_the_kit_runs_nothing_in_a_mode_the_job_does_not_support(
+    tmp_path: Path, meta: dict[str, Any], mode: str, code: int, error: str
+) -> None:
+    folder = kit_job(tmp_path, meta)
+    env = {"REMEDY_MODE": mode, "AWS_DEFAULT_REGION": "us-east-1"}
+    done = run_like_the_worker(folder, tmp_path / "copy", payload("sg-1", "rule-x"), env)
+    assert done.returncode == code, done.stderr
+    assert "CHANGE:" not in done.stdout  # remediate never ran
+    assert done.stderr.strip().splitlines() == [error]
+
+
+@pytest.mark.parametrize(
+    ("meta", "problem"),
+    [
+        ({"modes": ["plan"]}, "must hold remediate"),
+        ({"modes": ["remediate", "undo"]}, "unknown: undo"),
+        ({"modes": ["remediate", "verify"]}, "lists verify but verify.py is not beside the job"),
+        ({"modes": ["remediate", "rollback"], "irreversible": "x"}, "cannot list the rollback"),
+        ({"irreversible": " "}, "irreversible must say why"),
+    ],
+)
+def test_the_registry_refuses_modes_that_do_not_hold(
+    tmp_path: Path, meta: dict[str, Any], problem: str
+) -> None:
+    folder = kit_job(tmp_path, meta)
+    registry = discover(folder.parent)
+    assert "kit_job" not in registry.jobs
+    assert any(problem in e for e in registry.errors), registry.errors
+
+
+def test_the_registry_lists_a_jobs_modes(tmp_path: Path) -> None:
+    reason = "a deleted certificate cannot be brought back"
+    folder = kit_job(tmp_path, {"irreversible": reason})
+    info = discover(folder.parent).get("kit_job").info()
+    assert info.modes == ["remediate"] and info.irreversible == reason
+    builtin = discover(JOBS_DIR).get("ec2_close_port_22").info()  # an alias: its job's modes
+    assert builtin.modes == ["remediate", "plan", "verify", "rollback"]

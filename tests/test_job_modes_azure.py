@@ -16,7 +16,7 @@ from azure.mgmt.network.models import NetworkSecurityGroup
 
 from sandbox.azure import AzureSandbox
 from sandbox.request_log import RequestLog
-from tests.test_azure_jobs import CLOSE_PORT, GROUP, UDP, new_nsg, payload, rule, rules_of
+from tests.test_azure_jobs import GROUP, new_nsg, payload, rule, rules_of
 from tests.test_job_modes import Case, Run, exercise, runner
 
 
@@ -58,7 +58,8 @@ def test_close_port_modes(
         add_rule(network, nsg, rule("added-by-hand", 300, "10.1.0.0/16", "8080"))
 
     finding = payload(azure_sandbox, nsg, port=22)
-    exercise(run, Case(CLOSE_PORT, finding, lambda: rules_of(network, nsg), tamper))
+    job = "azure_network_security_group_close_port"
+    exercise(run, Case(job, finding, lambda: rules_of(network, nsg), tamper))
 
 
 def test_udp_modes(azure_sandbox: AzureSandbox, network: NetworkManagementClient, run: Run) -> None:
@@ -75,4 +76,5 @@ def test_udp_modes(azure_sandbox: AzureSandbox, network: NetworkManagementClient
         add_rule(network, nsg, rule("udp-again", 130, "Internet", "123", protocol="Udp"))
 
     finding = payload(azure_sandbox, nsg)
-    exercise(run, Case(UDP, finding, lambda: rules_of(network, nsg), tamper))
+    job = "azure_security_udp_access_restricted_from_internet"
+    exercise(run, Case(job, finding, lambda: rules_of(network, nsg), tamper))

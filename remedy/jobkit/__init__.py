@@ -192,8 +192,8 @@ def _entry_for(
         undo = rollback
         return lambda finding: undo(finding, modes.records())
     known = ", ".join(modes.ENTRY_MODES)
-    supported = "does not support it" if mode in modes.ENTRY_MODES else f"modes are {known}"
-    error(f"{modes.MODE_VARIABLE}={mode}: this job {supported}; nothing was done")
+    why = "this job does not support it" if mode in modes.ENTRY_MODES else f"not one of {known}"
+    error(f"{modes.MODE_VARIABLE}={mode}: {why}; nothing was done")
     sys.exit(EXIT_BAD_INPUT)
 
 

@@ -10,6 +10,9 @@ changed) once someone changed the resource after the job.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -474,3 +477,56 @@ def test_the_registry_lists_a_jobs_modes(tmp_path: Path) -> None:
     assert info.modes == ["remediate"] and info.irreversible == reason
     builtin = discover(JOBS_DIR).get("ec2_close_port_22").info()  # an alias: its job's modes
     assert builtin.modes == ["remediate", "plan", "verify", "rollback"]
+
+
+# ----------------------------------------------------------------------------------------------
+# `remedy jobs run NAME --payload FILE --mode ...`: one job, here, with this shell's credentials
+# ----------------------------------------------------------------------------------------------
+
+
+def remedy_jobs_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "console", "jobs", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200", **env},
+    )
+
+
+def test_jobs_run_plans_fixes_verifies_and_rolls_back_one_job_locally(
+    aws_sandbox: AwsSandbox, env: dict[str, str], tmp_path: Path
+) -> None:
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = new_group(ec2, port_permissions((20, 25)))
+    before = rules(ec2, group)
+    finding = tmp_path / "finding.json"
+    finding.write_text(json.dumps(payload(group, "rule-x")))
+    saved = tmp_path / "records.json"
+    name = "security_group_close_port_22"  # an alias: its port comes from the alias
+
+    plan = remedy_jobs_run(env, name, "--payload", str(finding), "--mode", "plan")
+    assert plan.returncode == 0, plan.stderr
+    assert f"CHANGE: {group}: revoked ingress tcp 20-25 from 0.0.0.0/0" in plan.stdout
+    assert "RECORD:" not in plan.stdout and rules(ec2, group) == before
+
+    check = remedy_jobs_run(env, name, "--payload", str(finding), "--mode", "verify")
+    assert check.returncode == 3 and "NONCOMPLIANT:" in check.stdout
+
+    fixed = remedy_jobs_run(env, name, "--payload", str(finding), "--records-out", str(saved))
+    assert fixed.returncode == 0, fixed.stderr
+    assert [r["resource"] for r in json.loads(saved.read_text())] == [group]
+    assert rules(ec2, group) != before
+    assert remedy_jobs_run(env, name, "--payload", str(finding), "--mode", "verify").returncode == 0
+
+    undone = remedy_jobs_run(
+        env, name, "--payload", str(finding), "--mode", "rollback", "--records", str(saved)
+    )
+    assert undone.returncode == 0, undone.stderr
+    assert rules(ec2, group) == before
+
+    refused = remedy_jobs_run(
+        env, "misbehave", "--payload", str(finding), "--mode", "plan", "--job-code", str(JOBCODE)
+    )
+    assert refused.returncode == 2
+    assert "job misbehave does not support the plan mode (it lists remediate)" in refused.stderr

@@ -121,8 +121,14 @@ def rollback(finding: jobkit.Finding, records: list[dict[str, Any]]) -> None:
             f"{bucket} changed since the job made it private: {'; '.join(changed)}"
         )
     if block is not None:
-        before = {name: block["before"].get(name) is True for name in BLOCK_ALL}
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=before)  # type: ignore[typeddict-item]
+        was = block["before"]
+        before: PublicAccessBlockConfigurationTypeDef = {
+            "BlockPublicAcls": was.get("BlockPublicAcls") is True,
+            "IgnorePublicAcls": was.get("IgnorePublicAcls") is True,
+            "BlockPublicPolicy": was.get("BlockPublicPolicy") is True,
+            "RestrictPublicBuckets": was.get("RestrictPublicBuckets") is True,
+        }
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=before)
         on = ", ".join(name for name, value in before.items() if value) or "none"
         jobkit.change(f"{bucket}: public access block restored (on: {on}) (rollback)")
     if acl is not None:

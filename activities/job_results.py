@@ -8,11 +8,13 @@ whose first completion was lost (a Temporal outage) is answered instead of run t
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
@@ -24,10 +26,13 @@ from remedy.types import (
     STILL_NONCOMPLIANT,
     TRANSIENT_FAILURE,
     JobFailure,
+    JobMode,
     JobResult,
 )
 
 CHANGE_PREFIX = "CHANGE: "
+#: a change record, printed before a change (remedy/jobkit/modes.py)
+RECORD_PREFIX = "RECORD: "
 NONCOMPLIANT_PREFIX = "NONCOMPLIANT: "
 #: finished jobs' results kept for answering a retry whose first completion was lost: 16 MB at
 #: most with the default 8 KB log tail; at 10 jobs/s that reaches 200 s back
@@ -55,6 +60,21 @@ def job_log_summary(text: str) -> tuple[list[str], int]:
     return changes, errors
 
 
+def job_records(text: str) -> list[dict[str, Any]]:
+    """The change records a job printed (`RECORD: <json object>` lines); a line that is not one
+    is left in the log and not taken (a rollback refuses what it cannot read anyway)."""
+    found: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if line.startswith(RECORD_PREFIX):
+            try:
+                value = json.loads(line[len(RECORD_PREFIX) :])
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                found.append(value)
+    return found
+
+
 def reports_changes(folder: Path, entry: Path) -> bool:
     """Whether the job says what it changed, so that no `CHANGE:` line means it changed nothing.
 
@@ -76,6 +96,7 @@ class Attempt:
     job: str
     attempt: int
     verify: bool
+    mode: JobMode
     timeout_s: float
     exit_code: int
     timed_out: bool
@@ -105,6 +126,8 @@ def succeeded(attempt: Attempt, changes_reported: bool) -> JobResult | None:
         warnings=[refused] if refused else [],
         output_truncated=attempt.output_truncated,
         reports_changes=changes_reported or bool(changes),
+        mode=attempt.mode,
+        records=job_records(attempt.text),
     )
 
 
@@ -122,6 +145,7 @@ def failure(attempt: Attempt) -> ApplicationError:
         reason=reason,
         log_tail=attempt.tail,
         transient=sign,
+        records=job_records(attempt.text),
     )
     if noncompliant:
         kind = STILL_NONCOMPLIANT
@@ -146,6 +170,7 @@ def stopped_failure(attempt: Attempt, why: str) -> ApplicationError:
         reason=reason,
         log_tail=attempt.tail,
         changes=changes,
+        records=job_records(attempt.text),
     )
     return ApplicationError(
         reason, details.model_dump(mode="json"), type=JOB_STOPPED, non_retryable=True

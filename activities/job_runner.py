@@ -10,7 +10,10 @@ A job is untrusted code. Each attempt gets:
 - stdout and stderr merged, capped, redacted, returned as the step's log tail and written line by
   line to the worker's structured log;
 - writes confined to its working directory (Landlock, `activities/confine.py`), refused ones named
-  in the step's result.
+  in the step's result;
+- its mode (remedy/jobkit/modes.py) in `REMEDY_MODE` when it is not remediate, only for a job
+  whose remedy.json lists it; for rollback, the change records in a file of the working copy
+  named by `REMEDY_RECORDS`. The `RECORD:` lines a job prints are returned with its result.
 
 The concerns live beside it: the environment and credentials (`job_env.py`), the working copy
 (`working_copy.py`), the process and its output (`job_launch.py`), and what the attempt means:
@@ -51,6 +54,20 @@ from remedy.logs import redact
 from remedy.types import JobResult, RunJobInput
 
 log = logging.getLogger("remedy.job")
+#: the file of the working copy a rollback reads its change records from
+RECORDS_FILE = "remedy-records.json"
+
+
+def mode_environment(request: RunJobInput, workdir: Path) -> dict[str, str]:
+    """REMEDY_MODE (and REMEDY_RECORDS, written into the working copy) for a plan or rollback."""
+    if request.verify or request.mode == "remediate":
+        return {}
+    env: dict[str, str] = {"REMEDY_MODE": request.mode}
+    if request.mode == "rollback":
+        path = workdir / RECORDS_FILE
+        path.write_text(json.dumps(request.records), encoding="utf-8")
+        env["REMEDY_RECORDS"] = str(path)
+    return env
 
 
 class JobRunner:
@@ -92,6 +109,7 @@ class JobRunner:
         launcher = self._launcher_for(job, request)
         with working_copy(job.folder) as copy:
             env = job_environment(copy.root, self.worker_env, cloud_env, request.run_id, self.owner)
+            env.update(mode_environment(request, copy.root))
             started = time.monotonic()
             exited = await execute(
                 launcher,
@@ -130,6 +148,18 @@ class JobRunner:
             parameters = job.resolve_parameters(request.parameters)
         except (UnknownJobError, ParameterError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+        if not request.verify and request.mode not in job.modes:
+            raise ApplicationError(
+                f"job {request.job} does not support the {request.mode} mode (its remedy.json "
+                f"lists {', '.join(job.modes)})"
+                + (
+                    f"; its changes are irreversible: {job.irreversible}"
+                    if job.irreversible
+                    else ""
+                ),
+                type="UnsupportedMode",
+                non_retryable=True,
+            )
         entry = job.verify_entry if request.verify else job.entry
         if entry is None:
             raise ApplicationError(
@@ -165,6 +195,7 @@ class JobRunner:
             "job": request.job,
             "attempt": number,
             **({"verify": True} if request.verify else {}),
+            **({"mode": request.mode} if request.mode != "remediate" else {}),
         }
         for line in text.splitlines()[:2000]:
             log.info(line, extra={**fields, "stream": "job"})
@@ -182,6 +213,7 @@ class JobRunner:
             job=request.job,
             attempt=number,
             verify=request.verify,
+            mode=request.mode,
             timeout_s=request.timeout_s,
             exit_code=exited.exit_code,
             timed_out=exited.timed_out,

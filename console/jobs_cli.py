@@ -1,5 +1,5 @@
-"""`remedy jobs ...`: list the jobs a worker would register, scaffold a new one, and keep the
-generated tables of the job READMEs in step with their metadata."""
+"""`remedy jobs ...`: list the jobs a worker would register, run one locally in a mode, scaffold
+a new one, and keep the generated tables of the job READMEs in step with their metadata."""
 
 from __future__ import annotations
 
@@ -51,6 +51,47 @@ def jobs_list(
     console.print(table)
     for problem in registry.errors:
         err.print(f"[red]not registered:[/red] {problem}")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="The job (or alias) to run.")],
+    payload: Annotated[Path, typer.Option("--payload", help="The finding payload (JSON file).")],
+    mode: Annotated[
+        str, typer.Option(help="remediate, plan (change nothing), verify or rollback.")
+    ] = "remediate",
+    records: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            help="rollback: the change records (a JSON list, or a job's output with RECORD lines).",
+        ),
+    ] = None,
+    records_out: Annotated[
+        Path | None,
+        typer.Option("--records-out", help="Write the RECORD lines the job prints (JSON list)."),
+    ] = None,
+    job_code: JobCode = None,
+) -> None:
+    """Run one job here, in one mode, with this shell's credentials (the configured account, or
+    the sandbox's): for people writing jobs. Exits with the job's exit code."""
+    from console.job_run import CannotRun, run_job
+    from remedy.job_registry import ParameterError, UnknownJobError, discover
+    from remedy.jobkit.modes import RecordError
+    from remedy.payload_shape import PayloadError, parse_json
+
+    setup_logging("WARNING")
+    registry = discover(job_code or worker_settings().job_code)
+    try:
+        job = registry.get(name)
+        document = parse_json(payload.read_text(encoding="utf-8"))
+        text = records.read_text(encoding="utf-8") if records is not None else None
+        code = run_job(job, document, mode, text, records_out)
+    except (UnknownJobError, CannotRun, RecordError, ParameterError, OSError) as exc:
+        raise fail(str(exc), code=2) from None
+    except PayloadError as exc:
+        raise fail(f"{payload}: {exc.sentence()}", code=2) from None
+    raise typer.Exit(code)
 
 
 @jobs_app.command("new")

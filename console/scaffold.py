@@ -151,6 +151,8 @@ def _metadata(
         "provider": provider,
         "description": description,
         "resource_type": resource_type,
+        # plan and rollback: add them here once the job honours them (README: job modes)
+        "modes": ["remediate", "verify"],
         "rules": rules,
         "requires": requires,
         "parameters": {"type": "object", "properties": {}, "additionalProperties": False},

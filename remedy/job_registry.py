@@ -7,7 +7,9 @@ Schema, see remedy/params.py: a bad one keeps the job from registering), the pay
 requires, aliases (one parameterised job serving several catalogue names), and `controls`: the
 ids besides VSS rule ids that a finding may name for the job (or an alias) to fix it, per source
 (`{"securityhub": ["EC2.13"], "cis-aws-1.2": ["4.1"], "prowler": ["<check id>"]}`; remedy/intake
-matches findings on them).
+matches findings on them), `modes`: what the job can do besides remediate (plan, verify, rollback:
+remedy/jobkit/modes.py; default: remediate, and verify when `verify.py` is beside it), and
+`irreversible`: why its changes cannot be rolled back, for a job that cannot.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ log = logging.getLogger("remedy.registry")
 METADATA_FILE = "remedy.json"
 #: optional: `python verify.py '<payload>'` exits 0 when the resource is compliant, 3 when not
 VERIFY_FILE = "verify.py"
+#: what a job can do (remedy/jobkit/modes.py); verify is `verify.py`, the others its entry point
+JOB_MODES = ("remediate", "plan", "verify", "rollback")
 POLICY_FILES = ("minimum_policy.json", "minimum_permissions.json")
 DEFAULT_REQUIRES = ["notificationInfo.FindingInfo.ObjectId"]
 #: a control namespace: the source's name for its ids (securityhub, cis-aws-1.2, prowler, ...)
@@ -63,6 +67,9 @@ class Job:
     alias_of: str | None = None
     #: namespace -> the control ids of that source this job (alias) fixes
     controls: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    modes: tuple[str, ...] = ("remediate",)
+    #: why its changes cannot be rolled back (then `rollback` is not in modes)
+    irreversible: str | None = None
 
     @property
     def entry(self) -> Path:
@@ -85,6 +92,8 @@ class Job:
             resource_type=self.resource_type,
             description=self.description,
             controls={source: list(ids) for source, ids in self.controls.items()},
+            modes=list(self.modes),
+            irreversible=self.irreversible,
         )
 
     def resolve_parameters(self, given: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +149,31 @@ def read_controls(value: object) -> dict[str, tuple[str, ...]]:
             raise ValueError(f"controls.{source} must be a list of control ids (strings)")
         controls[source] = tuple(ids)
     return controls
+
+
+def read_modes(meta: dict[str, Any], folder: Path) -> tuple[tuple[str, ...], str | None]:
+    """`modes` and `irreversible` of remedy.json; ValueError says what is wrong."""
+    has_verify = (folder / VERIFY_FILE).is_file()
+    value = meta.get("modes", ["remediate", "verify"] if has_verify else ["remediate"])
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise ValueError(f"modes must be a list of {', '.join(JOB_MODES)}")
+    unknown = [m for m in value if m not in JOB_MODES]
+    if unknown or "remediate" not in value:
+        raise ValueError(
+            f"modes {value} must hold remediate and only {', '.join(JOB_MODES)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    if ("verify" in value) != has_verify:
+        raise ValueError(
+            f"modes {'lists' if 'verify' in value else 'lacks'} verify but {VERIFY_FILE} is "
+            f"{'not ' if not has_verify else ''}beside the job"
+        )
+    reason = meta.get("irreversible")
+    if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+        raise ValueError("irreversible must say why the job's changes cannot be rolled back")
+    if reason and "rollback" in value:
+        raise ValueError("a job whose changes are irreversible cannot list the rollback mode")
+    return tuple(m for m in JOB_MODES if m in value), reason
 
 
 def _infer_provider(folder: Path) -> Provider | None:
@@ -201,6 +235,7 @@ def _load_job(folder: Path, registry: Registry) -> None:
     try:
         check_schema(meta.get("parameters", {}))
         controls = read_controls(meta.get("controls"))
+        modes, irreversible = read_modes(meta, folder)
         alias_controls = {
             alias: read_controls(spec.get("controls"))
             for alias, spec in (meta.get("aliases") or {}).items()
@@ -223,6 +258,8 @@ def _load_job(folder: Path, registry: Registry) -> None:
         requires=tuple(meta.get("requires", DEFAULT_REQUIRES)),
         resource_type=meta.get("resource_type"),
         controls=controls,
+        modes=modes,
+        irreversible=irreversible,
     )
     registry.jobs[name] = base
     for alias, spec in (meta.get("aliases") or {}).items():
@@ -254,6 +291,8 @@ def _load_job(folder: Path, registry: Registry) -> None:
             resource_type=base.resource_type,
             alias_of=name,
             controls=alias_controls.get(alias, {}),
+            modes=modes,
+            irreversible=irreversible,
         )
 
 

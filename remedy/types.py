@@ -120,6 +120,9 @@ class RemediationInput(BaseModel):
 # Activity inputs and results.
 # ---------------------------------------------------------------------------------------------
 
+#: the modes a worker runs a job's entry point in (verify runs `verify.py`: RunJobInput.verify)
+JobMode = Literal["remediate", "plan", "rollback"]
+
 
 class AccountRef(BaseModel):
     """Names the target account and how to reach it. Identifiers only."""
@@ -174,6 +177,10 @@ class RunJobInput(BaseModel):
     timeout_s: float = 900.0
     #: run the job's `verify.py` (does the resource comply now?) instead of the job itself
     verify: bool = False
+    #: the entry point's mode (remedy/jobkit/modes.py): plan changes nothing, rollback restores
+    #: the `records` a remediation printed; only for a job whose remedy.json lists the mode
+    mode: JobMode = "remediate"
+    records: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class JobResult(BaseModel):
@@ -190,6 +197,11 @@ class JobResult(BaseModel):
     #: the job says what it changes (Remedy's own jobs print `CHANGE:` lines), so no change line
     #: means it found nothing to fix; a foreign VSS job's silence says nothing either way
     reports_changes: bool = False
+    #: the mode it ran in: in `plan`, `changes` are the changes it would make (none made)
+    mode: JobMode = "remediate"
+    #: the change records it printed (`RECORD:` lines) before changing anything: what a rollback
+    #: needs to restore the before state, and to tell whether the resource changed since
+    records: list[dict[str, Any]] = Field(default_factory=list)
 
 
 #: the error type of a job failure that looks like the cloud's (unreachable, throttled, 5xx), not
@@ -219,6 +231,8 @@ class JobFailure(BaseModel):
     transient: str | None = None
     #: the changes the job reported (`CHANGE:` lines) before it failed or was stopped
     changes: list[str] = Field(default_factory=list)
+    #: the change records it printed (`RECORD:` lines) before it failed or was stopped
+    records: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class TagInput(BaseModel):
@@ -284,6 +298,8 @@ class StepStatus(BaseModel):
     #: False for a job that does not print its changes (a drop-in VSS job): no CHANGE line then
     #: does not mean nothing changed.
     reports_changes: bool = True
+    #: the job's change records (JobResult.records): what a rollback of this step restores
+    records: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RunStatus(BaseModel):
@@ -316,6 +332,10 @@ class JobInfo(BaseModel):
     description: str = ""
     #: ids besides VSS rule ids a finding may name for this job: source -> control ids
     controls: dict[str, list[str]] = Field(default_factory=dict)
+    #: what the job can do: remediate, plan, verify, rollback (remedy/jobkit/modes.py)
+    modes: list[str] = Field(default_factory=list)
+    #: why its changes cannot be rolled back, when they cannot
+    irreversible: str | None = None
 
 
 class NotifyInput(BaseModel):

@@ -14,6 +14,7 @@ from sandbox.arm_paths import ArmError
 from sandbox.arm_requests import ResourceManager
 from sandbox.azure_response import Response
 from sandbox.entra import TOKEN_LIFETIME_S, AppRegistration, EntraDirectory
+from sandbox.request_log import RequestLog
 
 
 class AzureEmulator:
@@ -31,6 +32,8 @@ class AzureEmulator:
         self.tenant_id = tenant_id
         self.directory = EntraDirectory(tenant_id, apps, token_lifetime_s=token_lifetime_s)
         self.resource_manager = ResourceManager(self.directory, subscriptions, lro_polls=lro_polls)
+        #: every request, in order (what a job in plan mode did: sandbox/request_log.py)
+        self.requests = RequestLog()
 
     @property
     def base_url(self) -> str:
@@ -52,6 +55,7 @@ class AzureEmulator:
         return self.directory.issued
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        self.requests.add(method, target)
         url = urllib.parse.urlsplit(target)
         query = dict(urllib.parse.parse_qsl(url.query))
         parts = [p for p in url.path.split("/") if p]

@@ -15,12 +15,13 @@ from activities.launchers import confined_argv
 
 
 def run_like_the_worker(
-    job_folder: Path, workdir: Path, payload: Any, env: dict[str, str]
+    job_folder: Path, workdir: Path, payload: Any, env: dict[str, str], entry: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`python <name>.py '<payload>'` in a copy of the folder, with only `env` (plus PATH, HOME),
-    its writes confined to the copy's parent as the worker confines them (when the kernel can)."""
+    """`python <name>.py '<payload>'` (or `entry`, e.g. verify.py) in a copy of the folder, with
+    only `env` (plus PATH, HOME), its writes confined to the copy's parent as the worker confines
+    them (when the kernel can)."""
     copy = shutil.copytree(job_folder, workdir)
-    argv = [sys.executable, f"{job_folder.name}.py"]
+    argv = [sys.executable, entry or f"{job_folder.name}.py"]
     if payload is not None:
         argv.append(payload if isinstance(payload, str) else json.dumps(payload))
     if landlock_abi():

@@ -27,7 +27,8 @@ from botocore import xform_name
 
 from console.job_docs import render
 from remedy import services
-from remedy.job_registry import read_controls
+from remedy.job_registry import JOB_MODES, read_controls, read_modes
+from remedy.jobkit import modes as kit_modes
 from remedy.params import check_parameters, check_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +153,47 @@ def test_metadata(job_dir: Path) -> None:
         check_parameters(schema, given, root=f"aliases.{alias}.parameters")
         required = {n for n in schema.get("required", []) if "default" not in parameters[n]}
         assert required <= set(given), f"alias {alias} leaves {required - set(given)} unset"
+
+
+def run_keywords(entry: Path) -> set[str]:
+    """The keywords the entry point passes to `jobkit.run` (plan=, rollback=)."""
+    for node in ast.walk(ast.parse(entry.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "run"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "jobkit"
+        ):
+            return {k.arg for k in node.keywords if k.arg}
+    return set()
+
+
+@jobs
+def test_metadata_declares_the_modes_the_job_supports(job_dir: Path) -> None:
+    meta = metadata(job_dir)
+    assert isinstance(meta.get("modes"), list), "remedy.json must list the job's modes"
+    assert set(JOB_MODES) == set(kit_modes.ALL_MODES)  # the registry and the kit agree
+    modes, irreversible = read_modes(meta, job_dir)  # valid, as the registry reads it
+    assert ("verify" in modes) == (job_dir / "verify.py").is_file()
+    # the entry point hands the kit a function for each mode it claims, and for no other
+    passed = run_keywords(job_dir / f"{job_dir.name}.py")
+    assert passed == {m for m in ("plan", "rollback") if m in modes}, passed
+    if JOBS_DIR == ROOT / "jobs":  # a built-in job: plan, verify, and rollback or why not
+        assert {"remediate", "plan", "verify"} <= set(modes), modes
+        assert "rollback" in modes or irreversible, "no rollback and no reason why not"
+
+
+@jobs
+def test_every_mode_the_job_claims_is_tested(job_dir: Path) -> None:
+    """plan and rollback are proven on the emulator in tests/test_job_modes*.py."""
+    modes = metadata(job_dir).get("modes", [])
+    if not {"plan", "rollback"} & set(modes):
+        return
+    tested = "".join(p.read_text() for p in sorted(TESTS_DIR.glob("test_job_modes*.py")))
+    assert re.search(rf"\b{re.escape(job_dir.name)}\b", tested), (
+        f"no test in tests/test_job_modes*.py runs {job_dir.name} in its modes"
+    )
 
 
 @jobs

@@ -272,6 +272,8 @@ class RemediationWorkflow(RunBook):
                 break
             except ActivityError as error:
                 reason, details = _why(error)
+                # what a failed or stopped job changed can still be undone: keep its records
+                step.records = [r for r in details.get("records") or [] if isinstance(r, dict)]
                 if self._cancel_requested(error):
                     step.changes = [str(c) for c in details.get("changes") or []]
                     step.exit_code = details.get("exit_code")
@@ -307,6 +309,7 @@ class RemediationWorkflow(RunBook):
                 raise asyncio.CancelledError()
             return
         step.changes, step.reports_changes = result.changes, result.reports_changes
+        step.records = result.records
         if not result.reports_changes:
             self._silent_jobs.append(job_step.job)
         if result.changes:

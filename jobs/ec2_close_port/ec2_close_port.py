@@ -2,15 +2,15 @@
 
 ObjectId: the instance id. Parameter `port` (1-65535). Every group attached to any of the
 instance's network interfaces is fixed; see remedy/jobkit/ec2_ports.py for exactly what is revoked,
-what is re-authorized around the port, and in which order.
+what is re-authorized around the port, in which order, and for plan and rollback.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remedy import jobkit
-from remedy.jobkit.ec2_ports import close_port_on_groups
+from remedy.jobkit.ec2_ports import KIND, close_port_on_groups, rollback_port_closures
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
@@ -36,5 +36,14 @@ def remediate(finding: jobkit.Finding) -> None:
     jobkit.info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
 
 
+def rollback(finding: jobkit.Finding, records: list[dict[str, Any]]) -> None:
+    """Each group recorded as it was; groups since detached from the instance are restored too
+    (the records name them)."""
+    found = jobkit.modes.of_kind(records, KIND)
+    changes = rollback_port_closures(jobkit.ec2_client(finding), found)
+    jobkit.info(f"done: {changes} change(s) to restore the groups of {finding.object_id}")
+
+
 if __name__ == "__main__":
-    jobkit.run(remediate, __file__)
+    # plan: remediate itself, which only reads when jobkit.planning()
+    jobkit.run(remediate, __file__, plan=remediate, rollback=rollback)

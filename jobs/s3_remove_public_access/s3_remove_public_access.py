@@ -4,11 +4,18 @@ ObjectId: the bucket name. First the bucket's public access block gets all four 
 already stops public ACLs and public bucket policies from taking effect); then the bucket ACL loses
 its grants to the AllUsers and AuthenticatedUsers groups, so the bucket stays private even if the
 block is lifted later. The owner and every other grant are kept; bucket policies are not edited.
+
+Plan prints the same CHANGE lines after reading only. Before each change a record keeps the
+setting as it was: the public access block (kind `s3-public-access-block`; a bucket that had none
+gets all four settings off back, which blocks nothing, as having none did) and the whole ACL
+(kind `s3-acl`). Rollback lifts the block first (with BlockPublicAcls on, AWS refuses a public
+ACL), then puts the old ACL back, once both are as the job left them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -42,12 +49,17 @@ def public_access_block(s3: S3Client, bucket: str) -> PublicAccessBlockConfigura
         return {}
 
 
+BLOCK_KIND, ACL_KIND = "s3-public-access-block", "s3-acl"
+
+
 def block_public_access(s3: S3Client, bucket: str) -> None:
     current = public_access_block(s3, bucket)
     if all(current.get(name) is True for name in BLOCK_ALL):
         jobkit.info(f"ok: {bucket} already blocks all public access")
         return
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=BLOCK_ALL)
+    jobkit.record(bucket, BLOCK_KIND, dict(current), dict(BLOCK_ALL))
+    if not jobkit.planning():
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=BLOCK_ALL)
     off = ", ".join(name for name in BLOCK_ALL if current.get(name) is not True)
     jobkit.change(f"{bucket}: public access block turned on ({off} were off)")
 
@@ -60,7 +72,12 @@ def remove_public_grants(s3: S3Client, bucket: str) -> None:
         jobkit.info(f"ok: {bucket} ACL grants nothing to AllUsers or AuthenticatedUsers")
         return
     kept = [g for g in grants if g not in public]
-    s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Owner": acl["Owner"], "Grants": kept})
+    owner = acl["Owner"]
+    jobkit.record(
+        bucket, ACL_KIND, {"Owner": owner, "Grants": grants}, {"Owner": owner, "Grants": kept}
+    )
+    if not jobkit.planning():
+        s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Owner": owner, "Grants": kept})
     for grant in public:
         group = grant.get("Grantee", {}).get("URI", "").rsplit("/", 1)[-1]
         jobkit.change(f"{bucket}: removed ACL grant {grant.get('Permission')} to {group}")
@@ -72,5 +89,58 @@ def remediate(finding: jobkit.Finding) -> None:
     remove_public_grants(s3, finding.object_id)
 
 
+def _grant_keys(grants: Any) -> list[str]:
+    """Grants comparable whatever their order and the fields S3 fills in (DisplayName, Type)."""
+    return sorted(
+        json.dumps(
+            [g.get("Permission"), g.get("Grantee", {}).get("URI") or g.get("Grantee", {}).get("ID")]
+        )
+        for g in grants
+    )
+
+
+def rollback(finding: jobkit.Finding, records: list[dict[str, Any]]) -> None:
+    s3 = jobkit.s3_client(finding)
+    bucket = finding.object_id
+    found = jobkit.modes.of_kind(records, BLOCK_KIND, ACL_KIND)
+    if any(r["resource"] != bucket for r in found):
+        raise jobkit.RecordError(f"the change records are not about bucket {bucket}")
+    block = next((r for r in found if r["kind"] == BLOCK_KIND), None)
+    acl = next((r for r in found if r["kind"] == ACL_KIND), None)
+    changed = []  # check both before touching either
+    if block is not None:
+        now = public_access_block(s3, bucket)
+        if any(now.get(name) is not block["after"].get(name) for name in BLOCK_ALL):
+            changed.append(f"its public access block is now {json.dumps(now, sort_keys=True)}")
+    if acl is not None:
+        now_grants = s3.get_bucket_acl(Bucket=bucket).get("Grants", [])
+        if _grant_keys(now_grants) != _grant_keys(acl["after"]["Grants"]):
+            changed.append("its ACL grants are not the ones the job left")
+    if changed:
+        raise jobkit.ChangedSince(
+            f"{bucket} changed since the job made it private: {'; '.join(changed)}"
+        )
+    if block is not None:
+        was = block["before"]
+        before: PublicAccessBlockConfigurationTypeDef = {
+            "BlockPublicAcls": was.get("BlockPublicAcls") is True,
+            "IgnorePublicAcls": was.get("IgnorePublicAcls") is True,
+            "BlockPublicPolicy": was.get("BlockPublicPolicy") is True,
+            "RestrictPublicBuckets": was.get("RestrictPublicBuckets") is True,
+        }
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=before)
+        on = ", ".join(name for name, value in before.items() if value) or "none"
+        jobkit.change(f"{bucket}: public access block restored (on: {on}) (rollback)")
+    if acl is not None:
+        s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy=acl["before"])
+        restored = [g for g in acl["before"]["Grants"] if g not in acl["after"]["Grants"]]
+        for grant in restored:
+            group = grant.get("Grantee", {}).get("URI", "").rsplit("/", 1)[-1]
+            jobkit.change(
+                f"{bucket}: ACL grant {grant.get('Permission')} to {group} restored (rollback)"
+            )
+
+
 if __name__ == "__main__":
-    jobkit.run(remediate, __file__)
+    # plan: remediate itself, which only reads when jobkit.planning()
+    jobkit.run(remediate, __file__, plan=remediate, rollback=rollback)

@@ -2,13 +2,15 @@
 
 ObjectId: the security group id (sg-...). Parameter `port` (1-65535). See
 remedy/jobkit/ec2_ports.py for exactly what is revoked, what is re-authorized around the port, and
-in which order.
+in which order, and for plan and rollback.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from remedy import jobkit
-from remedy.jobkit.ec2_ports import close_port_on_group
+from remedy.jobkit.ec2_ports import KIND, close_port_on_group, rollback_port_closures
 
 
 def remediate(finding: jobkit.Finding) -> None:
@@ -17,5 +19,12 @@ def remediate(finding: jobkit.Finding) -> None:
     jobkit.info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
 
 
+def rollback(finding: jobkit.Finding, records: list[dict[str, Any]]) -> None:
+    found = jobkit.modes.of_kind(records, KIND)
+    changes = rollback_port_closures(jobkit.ec2_client(finding), found)
+    jobkit.info(f"done: {changes} change(s) to restore {finding.object_id}")
+
+
 if __name__ == "__main__":
-    jobkit.run(remediate, __file__)
+    # plan: remediate itself, which only reads when jobkit.planning()
+    jobkit.run(remediate, __file__, plan=remediate, rollback=rollback)

@@ -16,6 +16,11 @@ Conventions (the worker relies on them):
 - `verify.py` beside the job (optional) checks the fix after the job ran, with the same payload
   and environment: it ends with `verdict(problems, ...)`, exit 0 compliant, exit 3 still
   non-compliant (one `NONCOMPLIANT:` line per problem); the workflow fails the run on exit 3.
+- modes plan and rollback (remedy/jobkit/modes.py): `REMEDY_MODE=plan` prints the `CHANGE:` lines
+  a run would print and changes nothing; a remediation prints `RECORD: <json>` before each change,
+  and `REMEDY_MODE=rollback` restores what the records (`REMEDY_RECORDS`) say was there before. A
+  job supports them by passing `plan=` and `rollback=` to `run`; asked for a mode it does not
+  support, it refuses (exit 2).
 
 Stdlib, boto3 and Remedy's two contracts (remedy/finding.py, stdlib; remedy/params.py, jsonschema)
 only, no pydantic: this module runs in the worker's interpreter, next to untrusted jobs, and the
@@ -35,10 +40,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remedy import services
 from remedy.finding import PayloadError
+from remedy.jobkit import modes
 from remedy.jobkit.finding import BadInput as BadInput
 from remedy.jobkit.finding import Finding as Finding
 from remedy.jobkit.finding import load_metadata as load_metadata
 from remedy.jobkit.finding import parse_finding as parse_finding
+from remedy.jobkit.modes import ChangedSince as ChangedSince
+from remedy.jobkit.modes import RecordError as RecordError
+from remedy.jobkit.modes import planning as planning
+from remedy.jobkit.modes import record as record
 from remedy.params import ParameterError
 
 if TYPE_CHECKING:
@@ -160,18 +170,61 @@ def _bad_input(exc: Exception) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def run(remediate: Callable[[Finding], None], job_file: str) -> NoReturn:
-    """Read the finding and its parameters, run the job, and turn expected failures into one
-    `ERROR:` line and an exit code: 2 for bad input, 1 for the provider's failures (FAILURES)."""
+Rollback = Callable[[Finding, list[dict[str, Any]]], None]
+
+
+def _entry_for(
+    mode: str,
+    metadata: dict[str, Any],
+    remediate: Callable[[Finding], None],
+    plan: Callable[[Finding], None] | None,
+    rollback: Rollback | None,
+) -> Callable[[Finding], None]:
+    """What to call in this mode; exit 2 (exit 1 for an irreversible job's rollback) if none."""
+    if mode == modes.REMEDIATE:
+        return remediate
+    if mode == modes.PLAN and plan is not None:
+        return plan
+    if mode == modes.ROLLBACK and (reason := metadata.get("irreversible")):
+        error(f"this job's changes cannot be rolled back: {reason}")
+        sys.exit(EXIT_FAILED)
+    if mode == modes.ROLLBACK and rollback is not None:
+        undo = rollback
+        return lambda finding: undo(finding, modes.records())
+    known = ", ".join(modes.ENTRY_MODES)
+    why = "this job does not support it" if mode in modes.ENTRY_MODES else f"not one of {known}"
+    error(f"{modes.MODE_VARIABLE}={mode}: {why}; nothing was done")
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def run(
+    remediate: Callable[[Finding], None],
+    job_file: str,
+    *,
+    plan: Callable[[Finding], None] | None = None,
+    rollback: Rollback | None = None,
+) -> NoReturn:
+    """Read the finding and its parameters, run the job in its mode (remedy/jobkit/modes.py), and
+    turn expected failures into one `ERROR:` line and an exit code: 2 for bad input, 1 for the
+    provider's failures (FAILURES) and for a rollback refused because the resource changed since.
+
+    `plan`: usually `remediate` itself, written so that `planning()` skips its mutating calls.
+    `rollback(finding, records)`: restores the records' before state, or raises ChangedSince.
+    """
     try:
-        finding = parse_finding(sys.argv, os.environ, load_metadata(job_file))
+        metadata = load_metadata(job_file)
+        finding = parse_finding(sys.argv, os.environ, metadata)
     except (BadInput, PayloadError, ParameterError) as exc:
         _bad_input(exc)
+    entry = _entry_for(modes.mode(), metadata, remediate, plan, rollback)
     failures = _failures(finding.provider)
     try:
-        remediate(finding)
-    except (BadInput, PayloadError, ParameterError) as exc:
+        entry(finding)
+    except (BadInput, PayloadError, ParameterError, RecordError) as exc:
         _bad_input(exc)
+    except ChangedSince as exc:
+        error(f"rollback refused, nothing was changed: {exc}")
+        sys.exit(EXIT_FAILED)
     except tuple(kind for kind, _ in failures) as exc:
         describe = next(describe for kind, describe in failures if isinstance(exc, kind))
         error(describe(exc))

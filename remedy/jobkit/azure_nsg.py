@@ -17,7 +17,9 @@ The NSG is changed by one read-modify-write: GET it, plan on the document, PUT i
 `If-Match: <etag>`. If someone changed the NSG in between, Resource Manager answers 412 and the
 job reads it again and re-plans (three attempts), so a concurrent change is never overwritten.
 The CHANGE lines are printed once the PUT succeeded. Planning is pure (no Azure call) and tested
-on its own.
+on its own. Plan mode prints the CHANGE lines after the GET and makes no PUT; before each PUT a
+change record (kind `azure-nsg-rules`) keeps the rules as read and as written, which
+remedy/jobkit/azure_nsg_rollback.py puts back.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network.models import NetworkSecurityGroup
 
-from remedy.jobkit import change, info
+from remedy.jobkit import change, info, planning, record
 from remedy.jobkit.azure import CannotRemediate
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ OPEN_SOURCES = frozenset({"*", "internet", "0.0.0.0/0", "::/0"})
 MIN_PORT, MAX_PORT = 0, 65535
 MIN_PRIORITY, MAX_PRIORITY = 100, 4096
 ATTEMPTS = 3
+RULES_KIND = "azure-nsg-rules"  # the change records' kind
 
 Rule = dict[str, Any]  # a securityRules item as Resource Manager returns it: name, properties
 
@@ -250,6 +253,25 @@ def plan(nsg: str, rules: Sequence[Rule], restriction: Restriction) -> tuple[lis
     return result, changes
 
 
+def comparable(rules: Sequence[Rule]) -> list[Rule]:
+    """Rules as a change record keeps them: name and properties, without what Resource Manager
+    fills in (id, etag, provisioningState) or leaves empty, sorted by name."""
+    kept = []
+    for rule in rules:
+        props = rule.get("properties") or {}
+        kept.append(
+            {
+                "name": rule.get("name"),
+                "properties": {
+                    k: v
+                    for k, v in sorted(props.items())
+                    if k != "provisioningState" and v not in (None, [], "")
+                },
+            }
+        )
+    return sorted(kept, key=lambda r: str(r["name"]).lower())
+
+
 def still_open(
     network: NetworkManagementClient, resource_group: str, name: str, restriction: Restriction
 ) -> list[str]:
@@ -278,6 +300,13 @@ def restrict_nsg(
         if not changes:
             info(f"ok: {name} has no inbound rule that lets the internet reach {what}")
             return 0
+        if planning():
+            for line in changes:
+                change(line)
+            return len(changes)
+        record(
+            name, RULES_KIND, comparable(properties.get("securityRules") or []), comparable(rules)
+        )
         properties["securityRules"] = rules
         etag = document.get("etag")
         try:

@@ -19,17 +19,23 @@ the two calls, which is no worse than before the run.
 
 Idempotent: parts that already exist are not authorized again, and a group with nothing open on
 the port gets one `ok:` line and no `CHANGE:` line.
+
+Modes (remedy/jobkit/modes.py): plan prints the same `CHANGE:` lines and calls only
+DescribeSecurityGroups. Before changing a group, one change record (kind `ec2-ingress`) lists the
+grants it will revoke (`before`) and authorize (`after`); rollback checks that the group still
+allows exactly the `after` grants of those and none of the `before` ones, then authorizes the
+`before` grants again and revokes the `after` ones (same keep-before-cut order).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from remedy.jobkit import change, info
+from remedy.jobkit import ChangedSince, change, info, planning, record
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 OPEN_IPV4 = "0.0.0.0/0"
 OPEN_IPV6 = "::/0"
 MAX_PORT = 65535
+KIND = "ec2-ingress"  # the change records' kind
 _PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
 
@@ -68,6 +75,30 @@ class Grant:
         else:
             what = f"{self.protocol} {self.from_port}-{self.to_port}"
         return f"{what} from {self.cidr}"
+
+    def as_record(self) -> dict[str, object]:
+        return {
+            "protocol": self.protocol,
+            "from": self.from_port,
+            "to": self.to_port,
+            "cidr": self.cidr,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_record(cls, value: dict[str, object]) -> Grant:
+        def port(name: str) -> int | None:
+            found = value.get(name)
+            return None if found is None else int(str(found))
+
+        text = value.get("description")
+        return cls(
+            str(value["protocol"]),
+            port("from"),
+            port("to"),
+            str(value["cidr"]),
+            None if text is None else str(text),
+        )
 
     def as_ip_permission(self) -> IpPermissionTypeDef:
         permission: IpPermissionTypeDef = {"IpProtocol": self.protocol}
@@ -160,38 +191,101 @@ def open_on_port(ec2: EC2Client, group_ids: Iterable[str], port: int) -> list[st
     ]
 
 
+def _record_fixes(group_id: str, fixes: Sequence[Fix]) -> None:
+    revoked = [fix.revoke.as_record() for fix in fixes]
+    authorized = [grant.as_record() for fix in fixes for grant in fix.keep]
+    record(group_id, KIND, revoked, authorized)
+
+
 def close_port_on_group(ec2: EC2Client, group_id: str, port: int) -> int:
-    """Close tcp/<port> to the internet on one group; return how many changes were made."""
+    """Close tcp/<port> to the internet on one group; return how many changes were (in plan
+    mode: would be) made."""
     groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
     fixes = plan_port_closure(groups[0].get("IpPermissions", []) if groups else [], port)
     if not fixes:
         info(f"ok: {group_id} has no rule open to the internet on tcp/{port}")
         return 0
+    if planning():
+        lines = []
+        for fix in fixes:  # the lines a run would print, in its order
+            lines += [
+                f"{group_id}: authorized ingress {g} (kept open around tcp/{port})"
+                for g in fix.keep
+            ]
+            lines.append(f"{group_id}: revoked ingress {fix.revoke}")
+        for line in lines:
+            change(line)
+        return len(lines)
+    _record_fixes(group_id, fixes)
     changes = 0
     for fix in fixes:
         for grant in fix.keep:
-            try:
-                ec2.authorize_security_group_ingress(
-                    GroupId=group_id, IpPermissions=[grant.as_ip_permission()]
-                )
-            except ClientError as exc:  # added by someone else since we looked: that is fine
-                if exc.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
-                    raise
-                info(f"ok: {group_id} already allows {grant}")
-                continue
-            change(f"{group_id}: authorized ingress {grant} (kept open around tcp/{port})")
+            if _authorize(ec2, group_id, grant):
+                change(f"{group_id}: authorized ingress {grant} (kept open around tcp/{port})")
+                changes += 1
+        if _revoke(ec2, group_id, fix.revoke):
+            change(f"{group_id}: revoked ingress {fix.revoke}")
             changes += 1
-        try:
-            ec2.revoke_security_group_ingress(
-                GroupId=group_id, IpPermissions=[fix.revoke.as_ip_permission()]
+    return changes
+
+
+def _authorize(ec2: EC2Client, group_id: str, grant: Grant) -> bool:
+    try:
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id, IpPermissions=[grant.as_ip_permission()]
+        )
+    except ClientError as exc:  # added by someone else since we looked: that is fine
+        if exc.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+            raise
+        info(f"ok: {group_id} already allows {grant}")
+        return False
+    return True
+
+
+def _revoke(ec2: EC2Client, group_id: str, grant: Grant) -> bool:
+    try:
+        ec2.revoke_security_group_ingress(
+            GroupId=group_id, IpPermissions=[grant.as_ip_permission()]
+        )
+    except ClientError as exc:  # revoked by someone else since we looked: that is fine
+        if exc.response.get("Error", {}).get("Code") != "InvalidPermission.NotFound":
+            raise
+        info(f"ok: {group_id} no longer allows {grant}")
+        return False
+    return True
+
+
+def rollback_port_closures(ec2: EC2Client, records: Sequence[dict[str, Any]]) -> int:
+    """Undo the records' changes, each group as it was before; ChangedSince (nothing changed)
+    when a group no longer allows exactly what the job left. Returns how many changes."""
+    undo: list[tuple[str, list[Grant], list[Grant]]] = []
+    for found in records:
+        group_id = str(found["resource"])
+        before = [Grant.from_record(g) for g in found["before"]]
+        after = [Grant.from_record(g) for g in found["after"]]
+        groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        now = _grants(groups[0].get("IpPermissions", []) if groups else [])
+        missing = [str(g) for g in after if g.key not in now]
+        back = [str(g) for g in before if g.key in now]
+        if missing or back:
+            raise ChangedSince(
+                f"{group_id} changed since the job closed the port: "
+                + "; ".join(
+                    [f"it no longer allows {', '.join(missing)}"] * bool(missing)
+                    + [f"it allows {', '.join(back)} again"] * bool(back)
+                )
             )
-        except ClientError as exc:  # revoked by someone else since we looked: that is fine
-            if exc.response.get("Error", {}).get("Code") != "InvalidPermission.NotFound":
-                raise
-            info(f"ok: {group_id} no longer allows {fix.revoke}")
-            continue
-        change(f"{group_id}: revoked ingress {fix.revoke}")
-        changes += 1
+        undo.append((group_id, before, after))
+    changes = 0
+    for group_id, before, after in undo:
+        for grant in before:  # keep-before-cut, as the fix did
+            if _authorize(ec2, group_id, grant):
+                change(f"{group_id}: authorized ingress {grant} again (rollback)")
+                changes += 1
+        for grant in after:
+            if _revoke(ec2, group_id, grant):
+                change(f"{group_id}: revoked ingress {grant} (rollback)")
+                changes += 1
     return changes
 
 

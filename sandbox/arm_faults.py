@@ -60,9 +60,10 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+            self.served.clear()
 
     def next_write(self, resource_id: str) -> str | None:
-        """Raise the armed refusal for this write, or return "failed"/"canceled" for an
+        """Raise the armed refusal for this write, or return "Failed"/"Canceled" for an
         operation that must end so; None: the write goes through."""
         with self._lock:
             if not self._armed:
@@ -81,4 +82,4 @@ class Faults:
             )
         if armed.kind == "throttle":
             raise ThrottledError(armed.retry_after_s)
-        return armed.kind
+        return armed.kind.capitalize()  # the status the operation ends with

@@ -152,3 +152,22 @@ def test_more_rules_than_a_group_holds_are_refused(aws_sandbox: AwsSandbox) -> N
         GroupId=group,
         IpPermissions=[_ingress(2000)],
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# IAM conditions: the jobs rely on none the sandbox cannot evaluate
+# ----------------------------------------------------------------------------------------------
+
+
+def test_the_aws_jobs_policies_rely_on_no_condition_key() -> None:
+    """moto evaluates a policy's Condition only against keys it takes from the request's own
+    parameters (no aws:SourceIp, aws:RequestedRegion, aws:PrincipalTag...), so a job policy with a
+    condition could pass here and fail on AWS, or the reverse. The one condition key Remedy relies
+    on is the trust policy's sts:ExternalId, enforced around moto (tests/test_sandbox_external_id.py)."""
+    from pathlib import Path
+
+    jobs = Path(__file__).resolve().parent.parent / "jobs"
+    for path in sorted(jobs.glob("*/minimum_policy.json")):
+        document = json.loads(path.read_text())
+        for statement in document.get("Statement", []):
+            assert "Condition" not in statement, f"{path}: the sandbox cannot check conditions"

@@ -51,8 +51,9 @@ def ended_operation(exc: HttpResponseError) -> str | None:
     if not isinstance(exc.__cause__, OperationFailed):
         return None
     status, detail = "Failed", ""
+    response: Any = exc.response  # azure-core types it without json()
     try:
-        body = exc.response.json() if exc.response is not None else {}
+        body = response.json() if response is not None else {}
     except ValueError:
         body = {}
     if isinstance(body, dict):
@@ -73,7 +74,8 @@ def another_operation_in_progress(exc: HttpResponseError) -> bool:
 
 def retry_after(exc: HttpResponseError, default: float, cap: float) -> float:
     """The response's Retry-After in seconds (the delta-seconds form ARM sends), else `default`."""
-    value = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    response: Any = exc.response  # azure-core types it without headers
+    value = response.headers.get("Retry-After") if response is not None else None
     try:
         return min(max(float(value), 0.0), cap) if value else default
     except ValueError:

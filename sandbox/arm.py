@@ -288,6 +288,14 @@ class ArmStore:
             _fill(top, top_path.id(), top_path.resource_type, new_etag())
             return True
 
+    def set_by_azure(self, path: ArmPath, key: str, value: Any) -> None:
+        """Set a property only Azure writes (an NSG's subnets, NICs), as it would on association."""
+        with self._lock:
+            current = self._current(path)
+            if current is None:
+                raise self._not_found(path)
+            current.setdefault("properties", {})[key] = copy.deepcopy(value)
+
     def _current(self, path: ArmPath) -> Resource | None:
         top, items, index = self._locate(path)
         if len(path.names) <= 1:

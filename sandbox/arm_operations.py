@@ -2,8 +2,9 @@
 
 A PUT (other than a resource group's) and a DELETE start an operation: the answer carries
 `Azure-AsyncOperation` (and `Location` for a DELETE). Polled, the operation reports `InProgress`
-for its first `polls` poll(s), then `Succeeded`; its `operationResults` URL answers 202 while it
-runs, then 204.
+for its first `polls` poll(s), then `Succeeded` (or `Failed` / `Canceled` with an `error`, when
+sandbox/arm_faults.py says so); its `operationResults` URL answers 202 while it runs, then 204.
+Polling is an action of its own, checked by sandbox/arm_requests.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ LOCATION = "westeurope"
 @dataclass
 class _Operation:
     polls_left: int
-    status: str = "Succeeded"
+    status: str = "Succeeded"  # how it ends: Succeeded, Failed or Canceled
+    error: dict[str, str] | None = None  # for Failed / Canceled, as Azure reports it
 
 
 class Operations:
@@ -35,11 +37,17 @@ class Operations:
         self._operations: dict[str, _Operation] = {}
         self._lock = threading.Lock()
 
-    def start(self, path: ArmPath, query: dict[str, str], delete: bool) -> dict[str, str]:
-        """Start one; the headers that tell the client where to poll it."""
+    def start(
+        self, path: ArmPath, query: dict[str, str], delete: bool, ending: str = "Succeeded"
+    ) -> dict[str, str]:
+        """Start one that ends `ending`; the headers that tell the client where to poll it."""
         operation_id = str(uuid.uuid4())
+        error = None
+        if ending != "Succeeded":
+            code = "OperationCanceled" if ending == "Canceled" else "InternalServerError"
+            error = {"code": code, "message": f"The operation on {path.id()} was {ending.lower()}."}
         with self._lock:
-            self._operations[operation_id] = _Operation(self.polls)
+            self._operations[operation_id] = _Operation(self.polls, ending, error)
         base = f"{self.base_url}/subscriptions/{path.subscription}/providers/{path.namespace}"
         version = urllib.parse.quote(query["api-version"])
         headers = {
@@ -63,4 +71,9 @@ class Operations:
                 operation.polls_left -= 1
         if kind == "operationresults":
             return Response(202 if running else 204)
-        return Response(200, {"status": "InProgress" if running else operation.status})
+        if running:
+            return Response(200, {"status": "InProgress"})
+        document: dict[str, object] = {"status": operation.status}
+        if operation.error:
+            document["error"] = operation.error
+        return Response(200, document)

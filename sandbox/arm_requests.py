@@ -4,8 +4,12 @@
   are associated with (another one is 404 SubscriptionNotFound, and its resources 403);
 - resources by ARM path in a generic store (sandbox/arm.py): GET, PUT, PATCH, DELETE, list;
 - PUT and DELETE are long-running (sandbox/arm_operations.py), except a resource group's PUT;
-- every request needs `api-version` (any value) and a valid bearer token, and the caller's role
-  must allow the action (sandbox/arm_access.py).
+- every request needs `api-version` (any value) and a valid bearer token for Resource Manager,
+  and the caller's role must allow the action, polls included (sandbox/arm_access.py);
+- a body that is not a JSON object is 400 InvalidRequestFormat ("Cannot parse the request", as
+  the network provider answers it); an NSG write is checked as Azure checks it
+  (sandbox/nsg_rules.py), with its linked check on application security groups;
+- writes can be made to go wrong, a test at a time (sandbox/arm_faults.py).
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sandbox import nsg_rules
 from sandbox.arm import ArmStore
-from sandbox.arm_access import action, caller, denied
+from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
+from sandbox.arm_faults import Faults
 from sandbox.arm_operations import Operations
 from sandbox.arm_paths import ArmError, ArmPath, parse_path
 from sandbox.azure_response import Response
-from sandbox.entra import EntraDirectory
+from sandbox.entra import AppRegistration, EntraDirectory
 
 
 class ResourceManager:
@@ -31,6 +37,7 @@ class ResourceManager:
         self.subscriptions = dict(subscriptions)
         self.store = ArmStore()
         self.operations = Operations(lro_polls)
+        self.faults = Faults()
 
     def handle(
         self,
@@ -46,7 +53,7 @@ class ResourceManager:
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        app = caller(self.directory, headers)
+        app = caller(self.directory, headers, self.operations.base_url)
         parts = [p for p in raw_path.split("/") if p]
         if parts == ["subscriptions"] and method == "GET":
             return Response(200, {"value": [self._subscription(s) for s in self.subscriptions]})
@@ -66,13 +73,16 @@ class ResourceManager:
             return Response(200, self._subscription(associated))
         lowered = [p.lower() for p in parts]
         if len(parts) == 8 and lowered[2] == "providers" and lowered[4] == "locations":
+            needed = poll_action(parts[3], lowered[6])
+            if associated is None or not app.may(needed):
+                raise denied(app, needed, "/" + "/".join(parts))
             return self.operations.poll(lowered[6], parts[7])
         _, path = parse_path(raw_path)
         assert path is not None
         needed = action(method, path)
         if associated is None or not app.may(needed):
             raise denied(app, needed, path.scope())
-        return self._resource(method, path, query, headers, body)
+        return self._resource(method, path, query, headers, body, app)
 
     def _subscription(self, subscription_id: str) -> dict[str, Any]:
         return {
@@ -90,6 +100,7 @@ class ResourceManager:
         query: dict[str, str],
         headers: dict[str, str],
         body: bytes,
+        app: AppRegistration,
     ) -> Response:
         if path.is_collection:
             if method != "GET":
@@ -98,31 +109,94 @@ class ResourceManager:
         if_match = headers.get("if-match")
         if method == "GET":
             return Response(200, self.store.get(path))
+        ending = "Succeeded" if path.is_resource_group else self._fault(path)
         if method in ("PUT", "PATCH"):
-            document = _json(body)
+            document = _json(body, path)
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
-            stored, created = self.store.put(
-                path, document, if_match=if_match, if_none_match=headers.get("if-none-match")
-            )
+            self._check_nsg_write(path, document, app)
+            if ending != "Succeeded":  # accepted, then the operation fails: nothing changes
+                stored, created = self._as_if_written(path, document)
+            else:
+                stored, created = self.store.put(
+                    path, document, if_match=if_match, if_none_match=headers.get("if-none-match")
+                )
             if path.is_resource_group:  # resource groups are created synchronously
                 return Response(201 if created else 200, stored)
             stored.setdefault("properties", {})["provisioningState"] = "Updating"
             return Response(
-                201 if created else 200, stored, self.operations.start(path, query, delete=False)
+                201 if created else 200,
+                stored,
+                self.operations.start(path, query, delete=False, ending=ending),
             )
         if method == "DELETE":
+            if ending != "Succeeded":
+                return Response(202, None, self.operations.start(path, query, True, ending))
             if not self.store.delete(path, if_match=if_match):
                 return Response(204)
             return Response(202, None, self.operations.start(path, query, delete=True))
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on {path.id()}")
 
+    def _fault(self, path: ArmPath) -> str:
+        """How this write's operation ends; raises the armed 409 / 429 (sandbox/arm_faults.py)."""
+        return self.faults.next_write(path.id()) or "Succeeded"
 
-def _json(body: bytes) -> dict[str, Any]:
+    def _current(self, path: ArmPath) -> dict[str, Any] | None:
+        try:
+            return self.store.get(path)
+        except ArmError:
+            return None
+
+    def _as_if_written(self, path: ArmPath, document: dict[str, Any]) -> tuple[Any, bool]:
+        """What a PUT answers when its operation will fail: the body, nothing stored."""
+        current = self._current(path)
+        answer = {**document, "id": path.id(), "name": path.names[-1]}
+        return answer, current is None
+
+    def _check_nsg_write(
+        self, path: ArmPath, document: dict[str, Any], app: AppRegistration
+    ) -> None:
+        """A write of an NSG or of one of its rules: the rules as they would be after it must be
+        ones Azure takes (sandbox/nsg_rules.py), and their application security groups joinable."""
+        kind = tuple(t.lower() for t in path.types)
+        if path.namespace.lower() != "microsoft.network" or kind[:1] != ("networksecuritygroups",):
+            return
+        top = ArmPath(
+            path.subscription, path.resource_group, path.namespace, path.types[:1], path.names[:1]
+        )
+        nsg_id = top.id()
+        if kind == ("networksecuritygroups",):
+            nsg_rules.settle(document, self._current(top))
+            rules = document["properties"].get("securityRules") or []
+        elif kind == ("networksecuritygroups", "securityrules") and len(path.names) == 2:
+            parent = self._current(top) or {}
+            rules = [
+                r
+                for r in (parent.get("properties") or {}).get("securityRules") or []
+                if str(r.get("name", "")).lower() != path.names[1].lower()
+            ]
+            rules.append({**document, "name": path.names[1]})
+        else:
+            return
+        nsg_rules.check_rules(nsg_id, rules)
+        for group in nsg_rules.application_security_groups(rules):
+            if not app.may(JOIN_ASG):
+                raise linked_denied(app, group)
+
+
+def _json(body: bytes, path: ArmPath) -> dict[str, Any]:
+    # ARM's front door words a resource group's bad body so; the network provider (the
+    # resources this emulator serves) answers 400 InvalidRequestFormat "Cannot parse the request"
+    code = "InvalidRequestContent" if path.is_resource_group else "InvalidRequestFormat"
     try:
         document = json.loads(body or b"{}")
     except ValueError as exc:
-        raise ArmError(400, "InvalidRequestContent", f"the body is not JSON: {exc}") from None
+        raise ArmError(
+            400, code, f"Cannot parse the request: the body is not JSON: {exc}"
+        ) from None
     if not isinstance(document, dict):
-        raise ArmError(400, "InvalidRequestContent", "the body must be a JSON object")
+        raise ArmError(400, code, "Cannot parse the request: the body must be a JSON object")
+    props = document.get("properties")
+    if props is not None and not isinstance(props, dict):
+        raise ArmError(400, code, "Cannot parse the request: properties must be an object")
     return document

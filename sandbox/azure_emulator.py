@@ -10,6 +10,8 @@ import urllib.parse
 from collections.abc import Iterable
 
 from sandbox.arm import ArmStore
+from sandbox.arm_faults import Faults
+from sandbox.arm_faults import ThrottledError as Throttled
 from sandbox.arm_paths import ArmError
 from sandbox.arm_requests import ResourceManager
 from sandbox.azure_response import Response
@@ -50,6 +52,11 @@ class AzureEmulator:
         return self.resource_manager.store
 
     @property
+    def faults(self) -> Faults:
+        """Switch Resource Manager's 409 / 429 / Failed / Canceled answers on (a test at a time)."""
+        return self.resource_manager.faults
+
+    @property
     def issued(self) -> list[str]:
         """Every access token handed out (for the secret sweeps)."""
         return self.directory.issued
@@ -64,7 +71,8 @@ class AzureEmulator:
                 return self.resource_manager.handle(method, url.path, query, headers, body)
             return self.directory.handle(method, parts, query, body)
         except ArmError as exc:
-            return Response(exc.status, exc.body())
+            headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Throttled) else {}
+            return Response(exc.status, exc.body(), headers)
         except Exception as exc:  # an emulator bug: say so rather than drop the connection
             return Response(
                 500, {"error": {"code": "EmulatorError", "message": f"{type(exc).__name__}: {exc}"}}

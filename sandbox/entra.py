@@ -4,7 +4,11 @@
 - `GET /common/discovery/instance`: instance discovery, for clients that do not disable it;
 - `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant. The client id and secret are
   checked against the app registrations configured; failures answer as Entra ID does (AADSTS
-  codes: 7000215 wrong secret, 700016 unknown app, 90002 unknown tenant).
+  codes: 7000215 wrong secret, 7000222 expired secret, 700016 unknown app, 90002 unknown tenant,
+  500011 a scope naming a resource the tenant does not know; the codes:
+  https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes). A token is
+  for the resource of its scope (its audience): Resource Manager, or another one the tenant knows
+  (OTHER_RESOURCES), which Resource Manager then refuses.
 
 The tokens it issues are opaque; Resource Manager (sandbox/arm_access.py) looks them up here.
 """
@@ -24,6 +28,8 @@ from typing import Any
 from sandbox.azure_response import Response
 
 TOKEN_LIFETIME_S = 3600
+#: Resources besides the sandbox's Resource Manager that Entra ID issues tokens for.
+OTHER_RESOURCES = ("https://graph.microsoft.com",)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class AppRegistration:
     display_name: str = "app"
     #: the `Actions` of its role (wildcards allowed); None: everything (an Owner)
     actions: frozenset[str] | None = None
+    #: when its client secret expires (epoch seconds); None: never
+    secret_expires: float | None = None
 
     def may(self, action: str) -> bool:
         if self.actions is None:
@@ -47,6 +55,7 @@ class Token:
     app: AppRegistration
     tenant: str
     expires: float
+    audience: str = ""  # the resource it was issued for
 
 
 def oauth_error(status: int, error: str, code: int, description: str) -> Response:
@@ -184,6 +193,14 @@ class EntraDirectory:
                 "the client secret value, not the client secret ID, for a secret added to app "
                 f"'{app.client_id}'.",
             )
+        if app.secret_expires is not None and app.secret_expires <= time.time():
+            return oauth_error(
+                401,
+                "invalid_client",
+                7000222,
+                f"The provided client secret keys for app '{app.client_id}' are expired. Visit "
+                "the Azure portal to create new keys for your app.",
+            )
         scope = form.get("scope", "")
         if not scope.endswith("/.default"):
             return oauth_error(
@@ -193,15 +210,28 @@ class EntraDirectory:
                 f"The provided value for scope {scope} is not valid. Client credential flows "
                 "must have a scope value with /.default suffixed to the resource identifier.",
             )
-        return Response(200, self._issue(app))
+        resource = scope[: -len("/.default")].rstrip("/")
+        known = {self.base_url.rstrip("/").lower(), *(r.lower() for r in OTHER_RESOURCES)}
+        if resource.lower() not in known:
+            return oauth_error(
+                400,
+                "invalid_resource",
+                500011,
+                f"The resource principal named {resource} was not found in the tenant named "
+                f"{self.tenant_id}. This can happen if the application has not been installed by "
+                "the administrator of the tenant or consented to by any user in the tenant.",
+            )
+        return Response(200, self._issue(app, resource))
 
-    def _issue(self, app: AppRegistration) -> dict[str, Any]:
+    def _issue(self, app: AppRegistration, audience: str = "") -> dict[str, Any]:
         token = secrets.token_urlsafe(32)
         with self._lock:
             now = time.time()
             # forget the expired ones, so a long demo does not grow the table forever
             self._tokens = {k: t for k, t in self._tokens.items() if t.expires > now}
-            self._tokens[token] = Token(app, self.tenant_id, now + self.token_lifetime_s)
+            self._tokens[token] = Token(
+                app, self.tenant_id, now + self.token_lifetime_s, audience or self.base_url
+            )
             self.issued.append(token)
         lifetime = self.token_lifetime_s - 1
         return {

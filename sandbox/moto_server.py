@@ -20,6 +20,8 @@ from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
+from sandbox import s3_strict
+
 _ASSUME_ROLE = "sts:AssumeRole"
 
 
@@ -68,8 +70,10 @@ def _authorize(self: TokenResponse, resource: str = "*") -> None:
 
 
 def install() -> None:
-    """Check the external id on every AssumeRole this process serves."""
+    """Check the external id on every AssumeRole this process serves, and S3's refusals that
+    moto leaves out (sandbox/s3_strict.py)."""
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
+    s3_strict.install()
 
 
 if __name__ == "__main__":

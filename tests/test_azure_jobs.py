@@ -295,8 +295,8 @@ def test_close_port_moves_internet_sources_of_a_mixed_rule_next_to_it(
     nsg = new_nsg(
         network,
         [
-            rule("mixed", 200, ["0.0.0.0/0", "10.0.0.0/8", "Internet"], "20-25"),
-            rule("mixed-ssh-only", 300, ["*", "192.168.0.0/16"], "22"),
+            rule("mixed", 200, ["0.0.0.0/0", "10.0.0.0/8"], "20-25"),  # no tag or * in a list
+            rule("mixed-ssh-only", 300, ["0.0.0.0/0", "192.168.0.0/16"], "22"),
             rule("next", 201, "*", "8080"),  # takes 201: the split rule goes to 199
         ],
     )
@@ -311,7 +311,7 @@ def test_close_port_moves_internet_sources_of_a_mixed_rule_next_to_it(
             "Allow",
             "Inbound",
             199,
-            ("0.0.0.0/0", "Internet"),
+            ("0.0.0.0/0",),
             ("20-21", "23-25"),
         ),
         "mixed-ssh-only": (
@@ -340,7 +340,7 @@ def test_mixed_rule_without_a_free_neighbour_priority_changes_nothing(
         [
             rule("ssh-open", 100, "*", "22"),
             rule("before", 199, "10.1.0.0/16", "80"),
-            rule("mixed", 200, ["Internet", "10.0.0.0/8"], "20-25"),
+            rule("mixed", 200, ["0.0.0.0/0", "10.0.0.0/8"], "20-25"),
             rule("after", 201, "10.2.0.0/16", "80"),
         ],
     )
@@ -437,7 +437,7 @@ def test_udp_rules_from_the_internet_are_removed_and_any_protocol_becomes_tcp(
             rule("ipv6-udp", 110, "::/0", "*", protocol="Udp"),
             rule("anything", 120, "Internet", ["80", "443"], protocol="*"),
             rule("mixed-udp", 130, ["0.0.0.0/0", "10.0.0.0/8"], "500", protocol="Udp"),
-            rule("mixed-any", 140, ["*", "172.16.0.0/12"], "8000-8100", protocol="*"),
+            rule("mixed-any", 140, ["0.0.0.0/0", "172.16.0.0/12"], "8000-8100", protocol="*"),
             rule("private-udp", 150, "10.0.0.0/8", "53", protocol="Udp"),
             rule("web", 160, "*", "443"),
             rule("udp-deny", 170, "*", "*", protocol="Udp", access="Deny"),
@@ -483,7 +483,7 @@ def test_udp_rules_from_the_internet_are_removed_and_any_protocol_becomes_tcp(
         "Allow",
         "Inbound",
         141,
-        ("*",),
+        ("0.0.0.0/0",),
         ("8000-8100",),
     )
     assert after["private-udp"][1] == "Udp" and after["web"][1] == "Tcp"

@@ -344,9 +344,9 @@ def azure_called_actions(sources: list[Path]) -> set[str]:
                 and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Attribute)
             ):
-                action = services.azure_operation_action(node.func.value.attr, node.func.attr)
-                if action:
-                    called.add(action)
+                called.update(
+                    services.azure_operation_actions(node.func.value.attr, node.func.attr)
+                )
     return called
 
 
@@ -397,13 +397,13 @@ def registered_actions(provider: str) -> dict[str, set[str]]:
     """action -> the registered services of a provider that may need it.
 
     AWS: every operation of the service's API model, spelled by its permission map; Azure: the
-    permission map itself (Azure actions follow no rule)."""
+    permission map itself and its poll action (Azure actions follow no rule)."""
     found: dict[str, set[str]] = {}
     for service in services.registered(provider):
         if provider == "aws":
             actions = {service.action(op) for op in operations(service.name).values()}
         else:
-            actions = set(service.permissions.values())
+            actions = set(service.permissions.values()) | {service.long_running}
         for action in actions:
             if action:
                 found.setdefault(action, set()).add(service.name)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+from azure.core.polling.base_polling import OperationFailed
 from azure.mgmt.network import NetworkManagementClient
 
 from remedy import services
@@ -33,6 +34,52 @@ OPERATION_ACTIONS: dict[tuple[str, str], str] = {
 
 class CannotRemediate(Exception):
     """The resource needs a person's decision; nothing was changed (exit 1, one ERROR line)."""
+
+
+class OperationEnded(Exception):
+    """A long-running operation Resource Manager accepted ended Failed or Canceled (exit 1)."""
+
+
+def ended_operation(exc: HttpResponseError) -> str | None:
+    """`ended Failed (<code>: <message>)` when `exc` is a poller's report of an operation that
+    ended Failed or Canceled, else None (the request itself was refused).
+
+    azure-core raises it as an HttpResponseError caused by its OperationFailed, on the status
+    poll's response, whose body carries Azure's `status` and `error`
+    (https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/async-operations).
+    """
+    if not isinstance(exc.__cause__, OperationFailed):
+        return None
+    status, detail = "Failed", ""
+    response: Any = exc.response  # azure-core types it without json()
+    try:
+        body = response.json() if response is not None else {}
+    except ValueError:
+        body = {}
+    if isinstance(body, dict):
+        status = str(body.get("status") or status)
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        if error:
+            detail = f" ({error.get('code', 'Error')}: {error.get('message', '')})"
+    return f"ended {status}{detail}"
+
+
+def another_operation_in_progress(exc: HttpResponseError) -> bool:
+    """409 AnotherOperationInProgress: another operation is changing the resource; Azure says to
+    wait for it and try again
+    (https://learn.microsoft.com/en-us/azure/azure-resource-manager/troubleshooting/common-deployment-errors)."""
+    code = getattr(exc.error, "code", None) or ""
+    return exc.status_code == 409 and code == "AnotherOperationInProgress"
+
+
+def retry_after(exc: HttpResponseError, default: float, cap: float) -> float:
+    """The response's Retry-After in seconds (the delta-seconds form ARM sends), else `default`."""
+    response: Any = exc.response  # azure-core types it without headers
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return min(max(float(value), 0.0), cap) if value else default
+    except ValueError:
+        return default
 
 
 def settings(environ: Mapping[str, str] | None = None) -> AzureSettings:
@@ -62,6 +109,12 @@ def describe_http_error(exc: HttpResponseError) -> str:
     if request is not None:
         where = f"{request.method} {str(request.url).split('?', 1)[0]} "
     text = f"{where}failed: {status} {code}: {message}"
+    if code == "LinkedAuthorizationFailed":
+        text += (
+            " (a rule of this NSG names an application security group: the app's role also "
+            "needs Microsoft.Network/applicationSecurityGroups/joinNetworkSecurityRule/action "
+            "on it, see the job's README)"
+        )
     if code == "AuthorizationFailed" and (m := re.search(r"action '([^']+)'", message)):
         text += (
             f" (the app's role probably lacks {m.group(1)}: is it in the job's "
@@ -80,6 +133,7 @@ def describe_sign_in_error(exc: ClientAuthenticationError) -> str:
 # an HttpResponseError, which is an AzureError.
 FAILURES["azure"] = [
     (CannotRemediate, str),
+    (OperationEnded, str),
     (MissingAzureIdentity, str),
     (ClientAuthenticationError, describe_sign_in_error),
     (HttpResponseError, describe_http_error),

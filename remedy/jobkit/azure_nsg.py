@@ -16,15 +16,19 @@ applies it:
 The NSG is changed by one read-modify-write: GET it, plan on the document, PUT it back with
 `If-Match: <etag>`. If someone changed the NSG in between, Resource Manager answers 412 and the
 job reads it again and re-plans (three attempts), so a concurrent change is never overwritten.
-The CHANGE lines are printed once the PUT succeeded. Planning is pure (no Azure call) and tested
-on its own. Plan mode prints the CHANGE lines after the GET and makes no PUT; before each PUT a
-change record (kind `azure-nsg-rules`) keeps the rules as read and as written, which
-remedy/jobkit/azure_nsg_rollback.py puts back.
+A PUT refused with 409 AnotherOperationInProgress is retried the same way after Retry-After (or
+CONFLICT_WAIT_S); a 429 is retried by azure-core itself, after its Retry-After. An update whose
+long-running operation ends Failed or Canceled is not retried: the job exits 1 with one ERROR
+line. The CHANGE lines are printed once the PUT's operation Succeeded. Planning is pure (no Azure
+call) and tested on its own. Plan mode prints the CHANGE lines after the GET and makes no PUT;
+before each PUT a change record (kind `azure-nsg-rules`) keeps the rules as read and as written,
+which remedy/jobkit/azure_nsg_rollback.py puts back.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,7 +37,13 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network.models import NetworkSecurityGroup
 
 from remedy.jobkit import change, info, planning, record
-from remedy.jobkit.azure import CannotRemediate
+from remedy.jobkit.azure import (
+    CannotRemediate,
+    OperationEnded,
+    another_operation_in_progress,
+    ended_operation,
+    retry_after,
+)
 
 if TYPE_CHECKING:
     from azure.mgmt.network import NetworkManagementClient
@@ -41,8 +51,12 @@ if TYPE_CHECKING:
 OPEN_SOURCES = frozenset({"*", "internet", "0.0.0.0/0", "::/0"})
 MIN_PORT, MAX_PORT = 0, 65535
 MIN_PRIORITY, MAX_PRIORITY = 100, 4096
+MAX_NAME = 80  # a security rule's name: 1-80 characters
 ATTEMPTS = 3
 RULES_KIND = "azure-nsg-rules"  # the change records' kind
+#: How long to wait before re-reading an NSG that another operation is changing (409
+#: AnotherOperationInProgress) when Resource Manager sends no Retry-After; at most MAX_WAIT_S.
+CONFLICT_WAIT_S, MAX_WAIT_S = 2.0, 60.0
 
 Rule = dict[str, Any]  # a securityRules item as Resource Manager returns it: name, properties
 
@@ -78,9 +92,16 @@ def port_ranges(props: dict[str, Any]) -> list[str]:
     return _pair(props, "destinationPortRange", "destinationPortRanges")
 
 
-def _set_pair(props: dict[str, Any], single: str, many: str, values: list[str]) -> None:
+def _is_prefix(value: str) -> bool:
+    """An IP address or CIDR block, as opposed to `*` or a service tag (`Internet`...)."""
+    return any(c.isdigit() for c in value) and all(c in "0123456789abcdefABCDEF.:/" for c in value)
+
+
+def _set_pair(
+    props: dict[str, Any], single: str, many: str, values: list[str], force_single: bool = False
+) -> None:
     """One value where the rule used the single field, else the list (Azure allows one of them)."""
-    if len(values) == 1 and (props.get(single) or not props.get(many)):
+    if len(values) == 1 and (props.get(single) or not props.get(many) or force_single):
         props[single] = values[0]
         props[many] = []
     else:
@@ -89,7 +110,9 @@ def _set_pair(props: dict[str, Any], single: str, many: str, values: list[str]) 
 
 
 def set_sources(props: dict[str, Any], values: list[str]) -> None:
-    _set_pair(props, "sourceAddressPrefix", "sourceAddressPrefixes", values)
+    # `*` and service tags go in the single field: Azure refuses them in sourceAddressPrefixes
+    lone_tag = len(values) == 1 and not _is_prefix(values[0])
+    _set_pair(props, "sourceAddressPrefix", "sourceAddressPrefixes", values, lone_tag)
 
 
 def set_port_ranges(props: dict[str, Any], values: list[str]) -> None:
@@ -187,14 +210,19 @@ def _free_neighbour(priority: int, direction: str, rules: Sequence[Rule]) -> int
     return None
 
 
-def _unique_name(base: str, rules: Sequence[Rule]) -> str:
+def _unique_name(name: str, rules: Sequence[Rule]) -> str:
+    """`<name>-internet` (then `-2`, `-3`...), the original name cut so the whole fits in
+    MAX_NAME: cutting the end instead could leave `<name>-`, and Azure refuses a rule name that
+    does not end with a letter, digit or underscore (InvalidResourceName; see sandbox/nsg_rules.py
+    for the documented rule)."""
     names = {str(r.get("name", "")).lower() for r in rules}
-    base = base[:76]
-    name, n = base, 1
-    while name.lower() in names:
+    n = 1
+    while True:
+        suffix = "-internet" if n == 1 else f"-internet-{n}"
+        candidate = name[: MAX_NAME - len(suffix)] + suffix
+        if candidate.lower() not in names:
+            return candidate
         n += 1
-        name = f"{base}-{n}"
-    return name
 
 
 def plan(nsg: str, rules: Sequence[Rule], restriction: Restriction) -> tuple[list[Rule], list[str]]:
@@ -236,7 +264,7 @@ def plan(nsg: str, rules: Sequence[Rule], restriction: Restriction) -> tuple[lis
             set_sources(new_props, open_sources)
             new_props["priority"] = priority
             new_props["description"] = f"internet part of {name} (remedy)"[:140]
-            addition = {"name": _unique_name(f"{name}-internet", result), "properties": new_props}
+            addition = {"name": _unique_name(name, result), "properties": new_props}
         kept = copy.deepcopy(props)
         set_sources(kept, others)
         rule["properties"] = kept
@@ -317,10 +345,26 @@ def restrict_nsg(
                 headers={"If-Match": etag} if etag else {},
             ).result()
         except HttpResponseError as exc:
-            if exc.status_code != 412 or attempt == ATTEMPTS:
+            ended = ended_operation(exc)
+            if ended is not None:  # Resource Manager took the PUT, and then it did not succeed
+                raise OperationEnded(
+                    f"the update of {name} {ended}; Azure did not report it applied: "
+                    "no change is claimed (run the job again once the NSG is Succeeded)"
+                ) from exc
+            if attempt == ATTEMPTS:
                 raise
-            info(f"{name} changed since it was read (412 on If-Match {etag}); reading it again")
-            continue
+            if exc.status_code == 412:
+                info(f"{name} changed since it was read (412 on If-Match {etag}); reading it again")
+                continue
+            if another_operation_in_progress(exc):
+                wait = retry_after(exc, CONFLICT_WAIT_S, MAX_WAIT_S)
+                info(
+                    f"{name} is being changed by another operation (409 "
+                    f"AnotherOperationInProgress); reading it again in {wait:g} s"
+                )
+                time.sleep(wait)
+                continue
+            raise
         for line in changes:
             change(line)
         return len(changes)

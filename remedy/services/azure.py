@@ -77,6 +77,8 @@ NETWORK = register(
             "security_rules.begin_create_or_update": f"{RULE}/write",
             "security_rules.begin_delete": f"{RULE}/delete",
         },
+        # a begin_* call's status polls: https://learn.microsoft.com/en-us/azure/role-based-access-control/permissions/networking
+        long_running="Microsoft.Network/locations/operations/read",
         resource_types=("azure:network-security-group",),
         tagging=Tagging(method="azure-nsg", resource_types=("azure:network-security-group",)),
         warm_up=WarmUp(modules=("azure.mgmt.network",)),

@@ -92,6 +92,9 @@ class Service:
     iam_prefix: str = ""
     #: The distribution that holds its SDK (a dependency in pyproject.toml).
     distribution: str = ""
+    #: Azure: the action polling a long-running (`begin_*`) operation's status needs, beside the
+    #: operation's own (Resource Manager checks the poll on its own; see sandbox/arm_access.py).
+    long_running: str = ""
     #: The `<group>.<method>` permissions as {(group, method): action} (Azure), made at init.
     operations: dict[tuple[str, str], str] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -198,6 +201,16 @@ def modules_to_warm() -> list[str]:
     """The modules the fork server imports for the providers and services, in that order."""
     warm_ups = [p.warm_up for p in PROVIDERS.values()] + [s.warm_up for s in SERVICES.values()]
     return [module for warm_up in warm_ups for module in warm_up.modules]
+
+
+def azure_operation_actions(group: str, method: str) -> tuple[str, ...]:
+    """Every RBAC action an Azure SDK call needs: its own and, for a long-running `begin_*`
+    call, its service's poll action; () if the call is not registered."""
+    for s in registered("azure"):
+        if (group, method) in s.operations:
+            poll = (s.long_running,) if method.startswith("begin_") and s.long_running else ()
+            return (s.operations[(group, method)], *poll)
+    return ()
 
 
 def azure_operation_action(group: str, method: str) -> str | None:

@@ -265,11 +265,13 @@ def test_s3_remove_public_access_modes(aws_sandbox: AwsSandbox, run: Run) -> Non
             sorted(json.dumps(g, sort_keys=True) for g in found),
         )
 
-    def tamper() -> None:  # someone grants the public read access again
-        now = s3.get_bucket_acl(Bucket=bucket)
-        s3.put_bucket_acl(
+    def tamper() -> None:  # someone turns BlockPublicAcls off again (the block refuses a
+        # public ACL while it is on, as S3 does: the sandbox enforces it)
+        s3.put_public_access_block(
             Bucket=bucket,
-            AccessControlPolicy={"Owner": now["Owner"], "Grants": [*now["Grants"], public[0]]},
+            PublicAccessBlockConfiguration={
+                name: name != "BlockPublicAcls" for name in BLOCK_NAMES
+            },
         )
 
     exercise(run, Case("s3_remove_public_access", payload(bucket, "rule-x"), state, tamper))

@@ -49,7 +49,7 @@ def test_close_port_modes(
         network,
         [
             rule("ssh-anywhere", 100, "*", "22"),
-            rule("range", 110, ["Internet", "10.0.0.0/8"], "20-25"),
+            rule("range", 110, ["0.0.0.0/0", "10.0.0.0/8"], "20-25"),
             rule("web", 120, "0.0.0.0/0", "443"),
         ],
     )

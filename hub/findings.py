@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub import start_queue
 from hub.claims import RunToStart, claim_run, follow_runs
 from hub.errors import ApiError, check_storable, not_found
 from hub.groups import group_account_ids
@@ -241,7 +242,9 @@ def ingest(session: Session, documents: Any, forced: str | None = None) -> Inges
             if mismatch(facts, action, accounts.get(action.group_id, set())) is None:
                 item.matched.append(action.id)
                 if disposition == "act":
-                    to_start += _auto_run(session, finding, action, groups.get(action.group_id))
+                    claimed = _auto_run(session, finding, action, groups.get(action.group_id))
+                    item.queued += [c.run_id for c in claimed]
+                    to_start += claimed
         item.runs = list(
             session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
         )
@@ -299,6 +302,7 @@ def _auto_run(
     run, claimed = claim_run(session, finding, action, trigger="auto", by="auto-remediation")
     if not claimed:
         return []
+    start_queue.enqueue(session, run.id)  # in the claim's transaction: a claimed run is never lost
     payload = {**finding.payload, "autoRemediate": True}
     return [RunToStart(run.id, action.id, finding.id, group.id, payload)]
 

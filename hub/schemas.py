@@ -344,12 +344,23 @@ class IngestItem(BaseModel):
     field: str | None = None
     matched: list[int] = Field(default_factory=list, description="Published actions it matches.")
     runs: list[str] = Field(default_factory=list, description="Its runs (started or existing).")
+    queued: list[str] = Field(
+        default_factory=list,
+        description="The runs this delivery claimed: queued, started on Temporal in the "
+        "background (retried with backoff while Temporal is away).",
+    )
 
 
 class IngestResult(BaseModel):
     accepted: int
     rejected: int
     items: list[IngestItem]
+    queued: int = Field(default=0, description="Runs claimed by this delivery and queued to start.")
+    runs: Literal["queued", "none"] = Field(
+        default="none",
+        description='"queued" when this delivery queued runs: the answer never waits for '
+        "Temporal; GET /runs/{id} shows each one start.",
+    )
 
 
 class TriggerIn(_In):

@@ -82,7 +82,8 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
             f"account {finding.account_id} is not registered",
         )
         return None
-    return StartPlan(run.run_id, run.payload, spec_for(action, account), run.group_id)
+    spec = spec_for(action, account, finding.original)
+    return StartPlan(run.run_id, run.payload, spec, run.group_id)
 
 
 def _set(session: Session, run_id: str, status: HubRunState, message: str) -> None:

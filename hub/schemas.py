@@ -255,6 +255,13 @@ class RemediationIn(_In):
     tags: TagSettings = Field(default_factory=TagSettings)
     notify: NotificationSettings = Field(default_factory=NotificationSettings)
     auto_remediate: bool = False
+    write_back: bool = Field(
+        default=False,
+        description="After each run, update the Security Hub finding it came from "
+        "(BatchUpdateFindings: RESOLVED with a note naming the run when fixed, NOTIFIED when a "
+        "ticket was filed, else a note). Security Hub (ASFF) findings only; the account's role "
+        "needs securityhub:BatchUpdateFindings.",
+    )
     status: Literal["draft", "published"] = "draft"
 
 
@@ -272,6 +279,7 @@ class RemediationPatch(_In):
     tags: TagSettings | None = None
     notify: NotificationSettings | None = None
     auto_remediate: bool | None = None
+    write_back: bool | None = None
     status: Literal["draft", "published"] | None = None
 
 
@@ -288,6 +296,7 @@ class RemediationOut(BaseModel):
     tags: TagSettings
     notify: NotificationSettings
     auto_remediate: bool
+    write_back: bool = False
     status: Literal["draft", "published"]
     created_by: str
     created_at: datetime

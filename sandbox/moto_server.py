@@ -68,8 +68,12 @@ def _authorize(self: TokenResponse, resource: str = "*") -> None:
 
 
 def install() -> None:
-    """Check the external id on every AssumeRole this process serves."""
+    """Check the external id on every AssumeRole this process serves; Security Hub's filters
+    and BatchUpdateFindings (sandbox/securityhub.py)."""
+    from sandbox import securityhub
+
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
+    securityhub.install()
 
 
 if __name__ == "__main__":

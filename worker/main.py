@@ -26,6 +26,7 @@ from activities.orphans import kill_orphaned_jobs
 from activities.process_guard import holds_capabilities, make_undumpable
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
+from activities.write_back import WriteBackActivities
 from remedy.config import WorkerSettings
 from remedy.job_registry import Registry, discover
 from remedy.temporal import ensure_search_attributes, task_queue_for
@@ -62,6 +63,7 @@ class WorkerParts:
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
             self.notify.notify,
+            WriteBackActivities(self.credentials).write_back_finding,
         ]
 
 

@@ -198,10 +198,17 @@ class Ingested:
     to_start: list[RunToStart]
 
 
-def ingest(session: Session, documents: Any, forced: str | None = None) -> Ingested:
+def ingest(
+    session: Session,
+    documents: Any,
+    forced: str | None = None,
+    *,
+    only_group: str | None = None,
+) -> Ingested:
     """Store each finding, match it, and claim an auto run per (finding, auto action) for the
     findings the source says to act on. `documents`: findings in any format intake reads, and
-    wrappers of them; `forced`: read every one as that format."""
+    wrappers of them; `forced`: read every one as that format; `only_group`: take only findings
+    of accounts associated with this worker group (what its workers pulled)."""
     reads = read_all(documents, forced)
     if not reads:
         raise ApiError(422, "no findings in the request", "send one finding or a list of them")
@@ -223,6 +230,11 @@ def ingest(session: Session, documents: Any, forced: str | None = None) -> Inges
             if read.finding is None:
                 raise read.error or PayloadError("", "not a finding")
             facts = read_finding(session, read.finding)
+            if only_group is not None and facts.account_id not in accounts.get(only_group, set()):
+                raise PayloadError(
+                    "account",
+                    f"account {facts.account_id} is not associated with worker group {only_group}",
+                )
         except PayloadError as exc:
             items.append(_rejected(read, exc))
             continue

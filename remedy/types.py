@@ -355,6 +355,25 @@ class WriteBackResult(BaseModel):
     message: str
 
 
+class PullInput(BaseModel):
+    """A Security Hub pull of one linked account (the pull schedule's workflow input)."""
+
+    account: AccountRef
+    #: the account's Security Hub regions (default: the worker's region)
+    regions: list[str] = Field(default_factory=list, max_length=40)
+    statuses: list[str] = Field(default_factory=lambda: ["FAILED"], max_length=4)
+    standards: list[str] = Field(default_factory=list, max_length=20)
+    #: findings updated this long before the pull (a schedule's interval and a margin)
+    lookback_minutes: int = Field(default=1440, ge=1, le=90 * 1440)
+
+
+class PullResult(BaseModel):
+    pulled: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    queued: int = 0
+
+
 class NotifyResult(BaseModel):
     jira_issue: str | None = None  # e.g. "SEC-12"
     jira_url: str | None = None

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from console.findings_pull import pull
 from console.findings_triage import FormatOption, findings_triage
 from console.hub_api import (
     AsJson,
@@ -136,6 +137,7 @@ findings_app = typer.Typer(
     help="Findings: triage them offline, import them, see their status.", no_args_is_help=True
 )
 findings_app.command("triage")(findings_triage)
+findings_app.command("pull")(pull)
 
 
 @findings_app.command("import")

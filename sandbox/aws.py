@@ -37,14 +37,14 @@ WORKER_USER = "remedy-worker"
 ADMIN_USER = "sandbox-admin"
 
 #: What the tag step itself calls with the assumed role (see activities/tagging.py).
-#: what a write-back takes (activities/write_back.py): the role updates its Security Hub findings
-WRITE_BACK_POLICY: dict[str, Any] = {
+#: what a Security Hub pull and write-back take (activities/securityhub_pull.py, write_back.py)
+SECURITY_HUB_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {
-            "Sid": "RemedyWriteBack",
+            "Sid": "RemedySecurityHub",
             "Effect": "Allow",
-            "Action": ["securityhub:BatchUpdateFindings"],
+            "Action": ["securityhub:GetFindings", "securityhub:BatchUpdateFindings"],
             "Resource": "*",
         }
     ],
@@ -292,7 +292,7 @@ def bootstrap(endpoint: str, role_policies: Iterable[dict[str, Any]]) -> AwsSand
         RoleName=ROLE_NAME,
         PolicyName="remedy-jobs-minimum-policy",
         PolicyDocument=json.dumps(
-            merge_policies([*role_policies, TAGGING_POLICY, WRITE_BACK_POLICY])
+            merge_policies([*role_policies, TAGGING_POLICY, SECURITY_HUB_POLICY])
         ),
     )
     set_iam_enforcement(endpoint, enforced=True)

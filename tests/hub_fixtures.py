@@ -222,6 +222,7 @@ async def hub_worker(client: Any, worker_env: Any) -> AsyncIterator[Any]:
         hub_client = HubClient(
             "http://hub.test", group.client_id, group.client_secret, transport=harness.transport
         )
+        parts.deliver_findings = hub_client.post_findings  # as worker.main.run wires it
         stop = asyncio.Event()
 
         async def run() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
@@ -44,6 +45,7 @@ def asff(sg: str, control: str = "EC2.19") -> dict[str, Any]:
     finding["Resources"][0]["Id"] = f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{sg}"
     finding["Resources"][0]["Details"]["AwsEc2SecurityGroup"]["GroupId"] = sg
     finding["Workflow"] = {"Status": "NEW"}
+    finding["UpdatedAt"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # seen just now
     return finding
 
 

@@ -40,7 +40,13 @@ class HubApi:
         self.token = token or os.environ.get("REMEDY_HUB_TOKEN")
 
     def call(
-        self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        read_timeout_s: float = 30,
     ) -> Any:
         if not self.token:
             raise fail(
@@ -54,7 +60,7 @@ class HubApi:
                 json=body,
                 params={k: v for k, v in (params or {}).items() if v is not None},
                 headers={"Authorization": f"Bearer {self.token}"},
-                timeout=30,
+                timeout=httpx.Timeout(30, read=read_timeout_s),
             )
         except httpx.HTTPError as exc:
             raise fail(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from console.findings_pull import pull
 from console.findings_triage import FormatOption, findings_triage
 from console.hub_api import (
     AsJson,
@@ -136,6 +137,7 @@ findings_app = typer.Typer(
     help="Findings: triage them offline, import them, see their status.", no_args_is_help=True
 )
 findings_app.command("triage")(findings_triage)
+findings_app.command("pull")(pull)
 
 
 @findings_app.command("import")
@@ -151,20 +153,28 @@ def findings_import(
     as_json: AsJson = False,
 ) -> None:
     """Post findings to the hub (ASFF, OCSF, VSS; detected per finding): they are matched, and
-    auto runs start for those to act on. Sent in batches of at most 1000."""
+    auto runs are queued for those to act on (the hub starts them, retrying while Temporal is
+    away). Sent in batches of at most 1000."""
     try:
         findings = list(documents(load_document(file)))
     except PayloadError as exc:
         raise typer.BadParameter(str(exc)) from None
     api = HubApi()
     params = {"format": format} if format else None
-    found: dict[str, Any] = {"accepted": 0, "rejected": 0, "items": []}
+    found: dict[str, Any] = {"accepted": 0, "rejected": 0, "queued": 0, "items": []}
     for start in range(0, max(len(findings), 1), MAX_BATCH):
+        # the hub answers once the batch is stored (runs are queued, never awaited): a big
+        # batch on a busy store may take a while, and that is no reason to give up
         batch = api.call(
-            "POST", "/findings", body=findings[start : start + MAX_BATCH], params=params
+            "POST",
+            "/findings",
+            body=findings[start : start + MAX_BATCH],
+            params=params,
+            read_timeout_s=600,
         )
         found["accepted"] += batch["accepted"]
         found["rejected"] += batch["rejected"]
+        found["queued"] += batch.get("queued", 0)
         found["items"] += [{**i, "index": i["index"] + start} for i in batch["items"]]
     if as_json:
         print_json(found)
@@ -184,7 +194,10 @@ def findings_import(
                 for i in found["items"]
             ],
         )
-        console.print(f"{found['accepted']} accepted, {found['rejected']} rejected")
+        console.print(
+            f"{found['accepted']} accepted, {found['rejected']} rejected, "
+            f"{found['queued']} runs queued"
+        )
     if found["rejected"]:
         raise typer.Exit(1)
 

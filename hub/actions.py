@@ -20,6 +20,7 @@ from remedy.types import (
     JobStep,
     NotificationSettings,
     RemediationSpec,
+    SecurityHubFinding,
     TagSettings,
 )
 
@@ -45,6 +46,7 @@ def action_out(action: Remediation) -> RemediationOut:
         tags=TagSettings.model_validate(action.tags),
         notify=NotificationSettings.model_validate(action.notify),
         auto_remediate=action.auto_remediate,
+        write_back=action.write_back,
         status="published" if action.status == "published" else "draft",
         created_by=action.created_by,
         created_at=action.created_at,
@@ -128,6 +130,7 @@ def _apply(action: Remediation, body: RemediationIn) -> None:
     action.tags = body.tags.model_dump(mode="json")
     action.notify = body.notify.model_dump(mode="json")
     action.auto_remediate = body.auto_remediate
+    action.write_back = body.write_back
     action.status = body.status
     action.updated_at = utcnow()
 
@@ -164,12 +167,30 @@ def list_actions(session: Session) -> list[Remediation]:
     return list(session.scalars(select(Remediation).order_by(Remediation.id)).all())
 
 
-def spec_for(action: Remediation, account: CloudAccount) -> RemediationSpec:
-    """What the workflow runs: the action's chain, with how to reach this account."""
+def spec_for(
+    action: Remediation, account: CloudAccount, original: dict[str, Any] | None = None
+) -> RemediationSpec:
+    """What the workflow runs: the action's chain, with how to reach this account, and the
+    Security Hub finding to write the outcome back to (when the action says so and the finding
+    came from Security Hub: `original`, the document as received, is an ASFF finding)."""
     return RemediationSpec(
         name=action.name,
         steps=[JobStep.model_validate(s) for s in action.steps],
         tags=TagSettings.model_validate(action.tags),
         access=AccountAccess(role_arn=account.role_arn, external_id=account.external_id),
         notify=NotificationSettings.model_validate(action.notify),
+        write_back=security_hub_finding(original) if action.write_back else None,
+    )
+
+
+def security_hub_finding(original: dict[str, Any] | None) -> SecurityHubFinding | None:
+    """The identifiers BatchUpdateFindings needs, when `original` is an ASFF finding."""
+    if not isinstance(original, dict):
+        return None
+    finding_id, product = original.get("Id"), original.get("ProductArn")
+    if not (isinstance(finding_id, str) and isinstance(product, str) and finding_id and product):
+        return None
+    region = original.get("Region")
+    return SecurityHubFinding(
+        id=finding_id, product_arn=product, region=region if isinstance(region, str) else None
     )

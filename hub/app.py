@@ -45,6 +45,16 @@ async def poll_forever(hub: Hub) -> None:
             log.exception("polling the runs failed; trying again in the next interval")
 
 
+async def start_forever(hub: Hub) -> None:
+    """Start the queued runs whose time has come every `hub_start_interval_s` (hub/start_queue.py)."""
+    while True:
+        try:
+            await hub.runs.drain()
+        except Exception:  # like the poller: a bad moment of the store must not end it
+            log.exception("starting the queued runs failed; trying again in the next interval")
+        await asyncio.sleep(hub.settings.hub_start_interval_s)
+
+
 async def prune_forever(hub: Hub) -> None:
     """Apply the log retention every `hub_retention_interval_s` (hub/retention.py)."""
     while True:
@@ -80,6 +90,8 @@ def create_app(
         tasks = []
         if settings.hub_poll_interval_s > 0:
             tasks.append(asyncio.create_task(poll_forever(hub)))
+        if settings.hub_start_interval_s > 0:
+            tasks.append(asyncio.create_task(start_forever(hub)))
         if settings.hub_retention_interval_s > 0:
             tasks.append(asyncio.create_task(prune_forever(hub)))
         try:
@@ -89,6 +101,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await hub.runs.close()
             db.dispose()
 
     app = FastAPI(

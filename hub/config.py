@@ -23,6 +23,10 @@ class HubSettings(BaseSettings):
     hub_offline_after_missed: int = Field(default=3, ge=1, le=100)
     #: How often the background poller refreshes the status of unfinished runs (0: never).
     hub_poll_interval_s: float = Field(default=10.0, ge=0, le=3600)
+    #: The queue of runs to start (hub/start_queue.py): how often it is drained (0: only by the
+    #: poller), and how long one start may wait for Temporal before it is retried later.
+    hub_start_interval_s: float = Field(default=1.0, ge=0, le=3600)
+    hub_start_timeout_s: float = Field(default=10.0, gt=0, le=300)
     #: How long a status read waits for the run's workflow to answer before showing the stored one.
     hub_status_timeout_s: float = Field(default=3.0, gt=0, le=60)
     #: What the deployment command names: the worker image and the hub's address as workers see it.

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub import start_queue
 from hub.claims import RunToStart, claim_run, follow_runs
 from hub.errors import ApiError, check_storable, not_found
 from hub.groups import group_account_ids
@@ -197,10 +198,17 @@ class Ingested:
     to_start: list[RunToStart]
 
 
-def ingest(session: Session, documents: Any, forced: str | None = None) -> Ingested:
+def ingest(
+    session: Session,
+    documents: Any,
+    forced: str | None = None,
+    *,
+    only_group: str | None = None,
+) -> Ingested:
     """Store each finding, match it, and claim an auto run per (finding, auto action) for the
     findings the source says to act on. `documents`: findings in any format intake reads, and
-    wrappers of them; `forced`: read every one as that format."""
+    wrappers of them; `forced`: read every one as that format; `only_group`: take only findings
+    of accounts associated with this worker group (what its workers pulled)."""
     reads = read_all(documents, forced)
     if not reads:
         raise ApiError(422, "no findings in the request", "send one finding or a list of them")
@@ -222,6 +230,11 @@ def ingest(session: Session, documents: Any, forced: str | None = None) -> Inges
             if read.finding is None:
                 raise read.error or PayloadError("", "not a finding")
             facts = read_finding(session, read.finding)
+            if only_group is not None and facts.account_id not in accounts.get(only_group, set()):
+                raise PayloadError(
+                    "account",
+                    f"account {facts.account_id} is not associated with worker group {only_group}",
+                )
         except PayloadError as exc:
             items.append(_rejected(read, exc))
             continue
@@ -241,7 +254,9 @@ def ingest(session: Session, documents: Any, forced: str | None = None) -> Inges
             if mismatch(facts, action, accounts.get(action.group_id, set())) is None:
                 item.matched.append(action.id)
                 if disposition == "act":
-                    to_start += _auto_run(session, finding, action, groups.get(action.group_id))
+                    claimed = _auto_run(session, finding, action, groups.get(action.group_id))
+                    item.queued += [c.run_id for c in claimed]
+                    to_start += claimed
         item.runs = list(
             session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
         )
@@ -299,6 +314,7 @@ def _auto_run(
     run, claimed = claim_run(session, finding, action, trigger="auto", by="auto-remediation")
     if not claimed:
         return []
+    start_queue.enqueue(session, run.id)  # in the claim's transaction: a claimed run is never lost
     payload = {**finding.payload, "autoRemediate": True}
     return [RunToStart(run.id, action.id, finding.id, group.id, payload)]
 

@@ -162,6 +162,8 @@ class Remediation(Base):
     notify: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     auto_remediate: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: after a run, update the Security Hub finding it fixed (ASFF findings only)
+    write_back: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -205,6 +207,21 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class QueuedStart(Base):
+    """A claimed run still to be started on Temporal (hub/start_queue.py): keyed by the run's id,
+    which is its workflow id, so a run is queued once however often its finding arrives."""
+
+    __tablename__ = "hub_start_queue"
+    run_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("hub_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: when a hub may take it next (the claimant's lease, then the backoff after a failed start)
+    next_try_at: Mapped[datetime] = mapped_column(index=True)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
 
 class LogEntry(Base):

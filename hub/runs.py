@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from hub import start_queue
 from hub.actions import get_action, spec_for
 from hub.claims import RunToStart, claim_run, follow_runs
 from hub.config import HubSettings
@@ -40,7 +40,6 @@ from remedy.types import RemediationSpec, RunState, RunStatus, StepStatus
 
 log = logging.getLogger("remedy.hub.runs")
 
-RETRY_PENDING_AFTER = timedelta(seconds=15)
 START_CONCURRENCY = 16  # runs started at once from one batch of findings
 
 
@@ -71,9 +70,11 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
     action = session.get(Remediation, run.action_id)
     finding = session.get(Finding, run.finding_id)
     if action is None or finding is None:
+        start_queue.done(session, run.run_id)
         return None
     account = session.get(CloudAccount, finding.account_id)
     if account is None:
+        start_queue.done(session, run.run_id)
         _set(
             session,
             run.run_id,
@@ -81,13 +82,14 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
             f"account {finding.account_id} is not registered",
         )
         return None
-    return StartPlan(run.run_id, run.payload, spec_for(action, account), run.group_id)
+    spec = spec_for(action, account, finding.original)
+    return StartPlan(run.run_id, run.payload, spec, run.group_id)
 
 
 def _set(session: Session, run_id: str, status: HubRunState, message: str) -> None:
     run = session.get(Run, run_id)
-    if run is None:
-        return
+    if run is None or run.status != HubRunState.PENDING:
+        return  # another hub started it meanwhile: its word stands
     run.status, run.message, run.updated_at = status, message[:2000], utcnow()
     if status in ENDED:
         run.ended_at = run.updated_at
@@ -110,12 +112,37 @@ class Runs:
         self.settings = settings
         self.temporal = temporal
         self._client = client
+        self._background: set[asyncio.Task[None]] = set()
 
     async def client(self) -> Client:
         return await self._client()
 
+    def start_soon(self, claimed: list[RunToStart]) -> None:
+        """Start queued runs in the background: the caller answers without waiting for Temporal."""
+        if not claimed:
+            return
+        task = asyncio.get_running_loop().create_task(self.start(claimed))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> int:
+        """Start the queued runs whose time has come; how many were tried."""
+        due = await self.db.call(start_queue.take_due)
+        await self.start(due)
+        return len(due)
+
+    async def close(self) -> None:
+        """Let the starts in flight finish (as long as one start may take), then stop the rest:
+        their runs stay queued for the next drain, of this hub or another."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=self.settings.hub_start_timeout_s)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     async def start(self, claimed: list[RunToStart]) -> None:
-        """Start claimed runs; a failure to reach Temporal leaves them pending for the poller."""
+        """Start queued runs; a start that fails (Temporal down, or hanging past
+        `hub_start_timeout_s`) stays queued and is retried with backoff."""
         limit = asyncio.Semaphore(START_CONCURRENCY)
 
         async def start_one(item: RunToStart) -> None:
@@ -127,7 +154,7 @@ class Runs:
         await asyncio.gather(*(start_one(item) for item in claimed))
 
     async def _start_one(self, plan: StartPlan) -> None:
-        try:
+        async def begin() -> None:
             client = await self.client()
             await start_remediation(
                 client,
@@ -136,17 +163,33 @@ class Runs:
                 plan.group_id,
                 search_attributes=self.settings.search_attributes,
             )
+
+        try:
+            # a Temporal that accepts connections and never answers must not hold the start
+            await asyncio.wait_for(begin(), self.settings.hub_start_timeout_s)
         except PayloadError as exc:
             message = f"the finding cannot be remediated: {exc}"
-            await self.db.call(lambda s: _set(s, plan.run_id, HubRunState.FAILED, message))
+
+            def refused(session: Session) -> None:
+                start_queue.done(session, plan.run_id)
+                _set(session, plan.run_id, HubRunState.FAILED, message)
+
+            await self.db.call(refused)
             return
-        except (RPCError, ApiError, OSError, RuntimeError) as exc:
-            message = f"not started yet (Temporal: {getattr(exc, 'message', exc)}); will retry"
+        except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
+            reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
+            message = f"not started yet (Temporal: {reason}); will retry"
             log.warning("run %s %s", plan.run_id, message)
-            await self.db.call(lambda s: _set(s, plan.run_id, HubRunState.PENDING, message))
+
+            def later(session: Session) -> None:
+                start_queue.failed(session, plan.run_id, message)
+                _set(session, plan.run_id, HubRunState.PENDING, message)
+
+            await self.db.call(later)
             return
 
         def submitted(session: Session) -> None:
+            start_queue.done(session, plan.run_id)
             session.execute(
                 update(Run)
                 .where(Run.id == plan.run_id, Run.status == HubRunState.PENDING)
@@ -197,6 +240,7 @@ class Runs:
                 if not claimed and run.status in RESTARTABLE:
                     claimed = _restart(session, run, by)
                 if claimed:
+                    start_queue.enqueue(session, run.id)
                     payload = {**finding.payload, "autoRemediate": False}
                     to_start.append(RunToStart(run.id, action.id, finding.id, group.id, payload))
                 run_ids.append(run.id)
@@ -262,34 +306,23 @@ class Runs:
         return True
 
     async def poll_once(self) -> int:
-        """Refresh every unfinished run, retry the starts that failed; how many were looked at."""
+        """Refresh every unfinished run, start the queued runs whose time has come; how many
+        were looked at."""
 
-        def unfinished(session: Session) -> tuple[list[str], list[RunToStart]]:
+        def unfinished(session: Session) -> list[str]:
             runs = session.scalars(
-                select(Run).where(Run.status.in_(ACTIVE)).order_by(Run.updated_at).limit(200)
+                select(Run.id)
+                .where(Run.status.in_(ACTIVE), Run.status != HubRunState.PENDING)
+                .order_by(Run.updated_at)
+                .limit(200)
             ).all()
-            retry, follow = [], []
-            cutoff = utcnow() - RETRY_PENDING_AFTER
-            for run in runs:
-                if run.status != HubRunState.PENDING:
-                    follow.append(run.id)
-                elif run.updated_at < cutoff and _reclaim(session, run):
-                    finding = session.get(Finding, run.finding_id)
-                    if finding is not None:
-                        auto = run.trigger == "auto"
-                        payload = {**finding.payload, "autoRemediate": auto}
-                        retry.append(
-                            RunToStart(
-                                run.id, run.remediation_id, run.finding_id, run.group_id, payload
-                            )
-                        )
-            return follow, retry
+            return list(runs)
 
-        follow, retry = await self.db.call(unfinished)
-        await self.start(retry)
+        follow = await self.db.call(unfinished)
+        started = await self.drain()
         for run_id in follow:
             await self.refresh(run_id)
-        return len(follow) + len(retry)
+        return len(follow) + started
 
 
 def _restart(session: Session, run: Run, by: str) -> bool:
@@ -310,21 +343,6 @@ def _restart(session: Session, run: Run, by: str) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     session.refresh(run)
-    return bool(won)
-
-
-def _reclaim(session: Session, run: Run) -> bool:
-    """Take a stuck pending run for one more start attempt; only one hub wins each attempt."""
-    won = session.execute(
-        update(Run)
-        .where(
-            Run.id == run.id,
-            Run.start_attempts == run.start_attempts,
-            Run.status == HubRunState.PENDING,
-        )
-        .values(start_attempts=run.start_attempts + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
     return bool(won)
 
 

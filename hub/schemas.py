@@ -255,6 +255,13 @@ class RemediationIn(_In):
     tags: TagSettings = Field(default_factory=TagSettings)
     notify: NotificationSettings = Field(default_factory=NotificationSettings)
     auto_remediate: bool = False
+    write_back: bool = Field(
+        default=False,
+        description="After each run, update the Security Hub finding it came from "
+        "(BatchUpdateFindings: RESOLVED with a note naming the run when fixed, NOTIFIED when a "
+        "ticket was filed, else a note). Security Hub (ASFF) findings only; the account's role "
+        "needs securityhub:BatchUpdateFindings.",
+    )
     status: Literal["draft", "published"] = "draft"
 
 
@@ -272,6 +279,7 @@ class RemediationPatch(_In):
     tags: TagSettings | None = None
     notify: NotificationSettings | None = None
     auto_remediate: bool | None = None
+    write_back: bool | None = None
     status: Literal["draft", "published"] | None = None
 
 
@@ -288,6 +296,7 @@ class RemediationOut(BaseModel):
     tags: TagSettings
     notify: NotificationSettings
     auto_remediate: bool
+    write_back: bool = False
     status: Literal["draft", "published"]
     created_by: str
     created_at: datetime
@@ -344,12 +353,23 @@ class IngestItem(BaseModel):
     field: str | None = None
     matched: list[int] = Field(default_factory=list, description="Published actions it matches.")
     runs: list[str] = Field(default_factory=list, description="Its runs (started or existing).")
+    queued: list[str] = Field(
+        default_factory=list,
+        description="The runs this delivery claimed: queued, started on Temporal in the "
+        "background (retried with backoff while Temporal is away).",
+    )
 
 
 class IngestResult(BaseModel):
     accepted: int
     rejected: int
     items: list[IngestItem]
+    queued: int = Field(default=0, description="Runs claimed by this delivery and queued to start.")
+    runs: Literal["queued", "none"] = Field(
+        default="none",
+        description='"queued" when this delivery queued runs: the answer never waits for '
+        "Temporal; GET /runs/{id} shows each one start.",
+    )
 
 
 class TriggerIn(_In):

@@ -84,6 +84,17 @@ class NotificationSettings(BaseModel):
         return self.jira is not None or self.webhook is not None
 
 
+class SecurityHubFinding(BaseModel):
+    """The Security Hub finding a run writes its outcome back to (BatchUpdateFindings names a
+    finding by these two: https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_AwsSecurityFindingIdentifier.html)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=512)
+    product_arn: str = Field(min_length=1, max_length=512)
+    #: the finding's Region (its Security Hub), when it differs from the account's default
+    region: str | None = None
+
+
 class RemediationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ""
@@ -91,6 +102,8 @@ class RemediationSpec(BaseModel):
     tags: TagSettings = Field(default_factory=TagSettings)
     access: AccountAccess = Field(default_factory=AccountAccess)
     notify: NotificationSettings = Field(default_factory=NotificationSettings)
+    #: after the run, update this Security Hub finding (off unless the action asks for it)
+    write_back: SecurityHubFinding | None = None
 
     @field_validator("name")
     @classmethod
@@ -285,7 +298,7 @@ OPEN_STATES = frozenset({RunState.RUNNING, RunState.STUCK})
 
 class StepStatus(BaseModel):
     name: str
-    kind: Literal["validate", "assume_role", "job", "verify", "tag", "notify"]
+    kind: Literal["validate", "assume_role", "job", "verify", "tag", "notify", "write_back"]
     state: StepState = StepState.PENDING
     attempts: int = 0
     started_at: datetime | None = None
@@ -344,6 +357,41 @@ class NotifyInput(BaseModel):
     status: RunStatus
     settings: NotificationSettings
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class WriteBackInput(BaseModel):
+    """The run's outcome for its Security Hub finding, written with the run's own credentials."""
+
+    account: AccountRef
+    run_id: str
+    finding: SecurityHubFinding
+    #: Workflow.Status to set (RESOLVED, NOTIFIED), or None for a note only
+    workflow_status: Literal["RESOLVED", "NOTIFIED"] | None = None
+    note: str
+
+
+class WriteBackResult(BaseModel):
+    updated: bool
+    message: str
+
+
+class PullInput(BaseModel):
+    """A Security Hub pull of one linked account (the pull schedule's workflow input)."""
+
+    account: AccountRef
+    #: the account's Security Hub regions (default: the worker's region)
+    regions: list[str] = Field(default_factory=list, max_length=40)
+    statuses: list[str] = Field(default_factory=lambda: ["FAILED"], max_length=4)
+    standards: list[str] = Field(default_factory=list, max_length=20)
+    #: findings updated this long before the pull (a schedule's interval and a margin)
+    lookback_minutes: int = Field(default=1440, ge=1, le=90 * 1440)
+
+
+class PullResult(BaseModel):
+    pulled: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    queued: int = 0
 
 
 class NotifyResult(BaseModel):

@@ -37,6 +37,18 @@ WORKER_USER = "remedy-worker"
 ADMIN_USER = "sandbox-admin"
 
 #: What the tag step itself calls with the assumed role (see activities/tagging.py).
+#: what a Security Hub pull and write-back take (activities/securityhub_pull.py, write_back.py)
+SECURITY_HUB_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "RemedySecurityHub",
+            "Effect": "Allow",
+            "Action": ["securityhub:GetFindings", "securityhub:BatchUpdateFindings"],
+            "Resource": "*",
+        }
+    ],
+}
 TAGGING_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
@@ -279,7 +291,9 @@ def bootstrap(endpoint: str, role_policies: Iterable[dict[str, Any]]) -> AwsSand
     iam.put_role_policy(
         RoleName=ROLE_NAME,
         PolicyName="remedy-jobs-minimum-policy",
-        PolicyDocument=json.dumps(merge_policies([*role_policies, TAGGING_POLICY])),
+        PolicyDocument=json.dumps(
+            merge_policies([*role_policies, TAGGING_POLICY, SECURITY_HUB_POLICY])
+        ),
     )
     set_iam_enforcement(endpoint, enforced=True)
     return AwsSandbox(endpoint=endpoint, admin=admin, worker=worker, role_arn=role_arn)

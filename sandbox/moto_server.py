@@ -70,10 +70,14 @@ def _authorize(self: TokenResponse, resource: str = "*") -> None:
 
 
 def install() -> None:
-    """Check the external id on every AssumeRole this process serves, and S3's refusals that
-    moto leaves out (sandbox/s3_strict.py)."""
+    """Check the external id on every AssumeRole this process serves, S3's refusals that moto
+    leaves out (sandbox/s3_strict.py), and Security Hub's filters and BatchUpdateFindings
+    (sandbox/securityhub.py)."""
+    from sandbox import securityhub
+
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
     s3_strict.install()
+    securityhub.install()
 
 
 if __name__ == "__main__":

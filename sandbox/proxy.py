@@ -25,6 +25,9 @@ class OutageProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        #: hanging: connections are accepted and held, never forwarded nor answered
+        self._hanging = False
+        self._held: set[socket.socket] = set()
         self.port = port
         self.up()
 
@@ -36,8 +39,26 @@ class OutageProxy:
     def is_up(self) -> bool:
         return self._listener is not None
 
+    def hang(self) -> None:
+        """A server that hangs: new connections are accepted and never answered (a client's
+        connect succeeds, its calls wait), and the open ones are reset. `up()` ends it."""
+        self.down()
+        with self._lock:
+            self._hanging = True
+        self._listen()
+
     def up(self) -> None:
-        """Listen again on the same port."""
+        """Listen again on the same port (and forward again after `hang()`: the connections it
+        held are reset, so their clients reconnect)."""
+        with self._lock:
+            held, self._held = self._held, set()
+            self._hanging = False
+        for connection in held:
+            with contextlib.suppress(OSError):
+                connection.close()
+        self._listen()
+
+    def _listen(self) -> None:
         with self._lock:
             if self._listener is not None:
                 return
@@ -76,6 +97,10 @@ class OutageProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # down()
+            with self._lock:
+                if self._hanging:
+                    self._held.add(client)  # kept open, never read from: it hangs
+                    continue
             try:
                 upstream = socket.create_connection(self.target, timeout=10)
             except OSError:

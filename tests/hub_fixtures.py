@@ -116,6 +116,7 @@ class HubHarness:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        await self.hub.runs.close()
         self.hub.db.dispose()
 
 
@@ -169,6 +170,16 @@ async def new_group(harness: HubHarness, name: str | None = None) -> GroupCreden
     )
 
 
+async def run_started(h: HubHarness, run_id: str, timeout_s: float = 30) -> None:
+    """Wait until the hub has started a queued run on Temporal (POST /findings answers first)."""
+
+    async def left_the_queue() -> bool:
+        run = await h.ok("GET", f"/runs/{run_id}", role="viewer")
+        return bool(run["status"] != "pending")
+
+    await wait_until(left_the_queue, timeout_s, what=f"run {run_id} starting")
+
+
 async def wait_until(
     check: Callable[[], Awaitable[bool]], timeout_s: float = 20, what: str = "condition"
 ) -> None:
@@ -211,6 +222,7 @@ async def hub_worker(client: Any, worker_env: Any) -> AsyncIterator[Any]:
         hub_client = HubClient(
             "http://hub.test", group.client_id, group.client_secret, transport=harness.transport
         )
+        parts.deliver_findings = hub_client.post_findings  # as worker.main.run wires it
         stop = asyncio.Event()
 
         async def run() -> None:

@@ -20,7 +20,7 @@ from sandbox.aws import ACCOUNT_ID, AwsSandbox
 from sandbox.jira import JiraSandbox
 from tests.conftest import JOBS_DIR, DevServer
 from tests.findings import aws_finding
-from tests.hub_fixtures import hub_store, make_harness, new_group, wait_until
+from tests.hub_fixtures import hub_store, make_harness, new_group, run_started, wait_until
 from tests.test_workflow_runs import tags_of
 
 pytestmark = pytest.mark.slow
@@ -125,6 +125,7 @@ async def test_one_finding_delivered_100_times_at_once_is_one_run_and_one_jira_i
             seen = await first.ok("GET", f"/findings/{finding_id}", role="viewer")
             assert seen["times_seen"] == len(items), seen["times_seen"]
 
+            await run_started(first, run_id)  # the answers came before the start
             await asyncio.wait_for(wait_for_result(client, run_id), 60)
             run = await first.ok("GET", f"/runs/{run_id}", role="viewer")
             assert run["status"] == "succeeded", run

@@ -55,6 +55,7 @@ EXPECTED = {
     ("POST", "/worker/register"): W,
     ("POST", "/worker/heartbeat"): W,
     ("POST", "/worker/runs/{run_id}/logs"): W,
+    ("POST", "/worker/findings"): W,
     ("GET", "/health"): P,
 }
 ALLOWED = {

@@ -27,6 +27,7 @@ from tests.hub_fixtures import (
     hub_store,
     make_harness,
     new_group,
+    run_started,
     wait_until,
 )
 from tests.test_workflow_runs import new_group as new_security_group
@@ -88,6 +89,7 @@ async def make_action(s: Setup, **changes: Any) -> dict[str, Any]:
 
 
 async def ended(s: Setup, client: Client, run_id: str) -> dict[str, Any]:
+    await run_started(s.hub, run_id)  # POST /findings answers before the run starts
     await wait_for_result(client, run_id)
     return dict(await s.hub.ok("GET", f"/runs/{run_id}", role="viewer"))
 
@@ -160,6 +162,7 @@ async def test_two_hubs_racing_on_one_finding_start_one_run(
     run_ids = {run for answer in answers for run in answer["items"][0]["runs"]}
     assert len(run_ids) == 1
     (run_id,) = run_ids
+    await run_started(s.hub, run_id)
     await wait_for_result(client, run_id)
     assert await s.hub.hub.runs.poll_once() == 1  # the background poller's pass
     polled = await s.hub.ok("GET", "/runs", params={"status": "succeeded"})
@@ -243,7 +246,7 @@ async def test_runs_claimed_while_temporal_is_away_start_when_it_answers(
 
     from sqlalchemy import update
 
-    from hub.models import Run, utcnow
+    from hub.models import QueuedStart, Run, utcnow
     from remedy.types import JobInfo
 
     with hub_store("sqlite", tmp_path) as store:
@@ -287,6 +290,11 @@ async def test_runs_claimed_while_temporal_is_away_start_when_it_answers(
                 update(Run).values(updated_at=utcnow() - timedelta(minutes=1))
             )
         )
+        away.hub.db.run(  # and past the queued start's backoff
+            lambda session: session.execute(
+                update(QueuedStart).values(next_try_at=utcnow() - timedelta(minutes=1))
+            )
+        )
         assert await back.hub.runs.poll_once() == 1
         started = await back.ok("GET", "/runs", params={"status": "submitted"})
         assert [r["id"] for r in started["items"]] == [run_id]
@@ -320,6 +328,7 @@ async def test_a_run_terminated_in_temporal_reads_terminated_in_the_hub(
     await make_action(s, auto_remediate=True, steps=[{"job": "hang_job"}])
     posted = await s.hub.ok("POST", "/findings", json=[aws_finding("sg-t", rule_id=s.rule)])
     run_id = posted["items"][0]["runs"][0]
+    await run_started(s.hub, run_id)
 
     async def job_running() -> bool:
         status = await get_status(client, run_id)

@@ -22,6 +22,7 @@ import socket
 from collections import deque
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import httpx
 
@@ -140,6 +141,12 @@ class HubClient:
                 f"/worker/runs/{run_id}/logs",
                 {"worker_id": worker_id, "job": job, "lines": batch},
             )
+
+    async def post_findings(self, findings: list[Any]) -> dict[str, Any]:
+        """Deliver pulled findings to the hub (POST /worker/findings); its answer."""
+        response = await self._post("/worker/findings", findings)
+        answer: dict[str, Any] = response.json()
+        return answer
 
     async def aclose(self) -> None:
         await self._http.aclose()

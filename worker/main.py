@@ -24,14 +24,17 @@ from activities.launchers import make_launcher
 from activities.notify import NotifyActivities
 from activities.orphans import kill_orphaned_jobs
 from activities.process_guard import holds_capabilities, make_undumpable
+from activities.securityhub_pull import Deliver, PullActivities
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
+from activities.write_back import WriteBackActivities
 from remedy.config import WorkerSettings
 from remedy.job_registry import Registry, discover
 from remedy.temporal import ensure_search_attributes, task_queue_for
 from worker import own_secrets
 from worker.hub_client import client_from_env, hub_link
 from workflows.remediation import RemediationWorkflow
+from workflows.securityhub_pull import SecurityHubPullWorkflow
 
 log = logging.getLogger("remedy.worker")
 
@@ -54,6 +57,8 @@ class WorkerParts:
     runner: JobRunner
     #: built with the others: it reads the Jira credentials, which leave the environment at start
     notify: NotifyActivities
+    #: where pulled findings go: the hub link's delivery, once linked (none: pulls fail)
+    deliver_findings: Deliver | None = None
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
@@ -62,6 +67,8 @@ class WorkerParts:
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
             self.notify.notify,
+            WriteBackActivities(self.credentials).write_back_finding,
+            PullActivities(self.credentials, lambda: self.deliver_findings).pull_security_hub,
         ]
 
 
@@ -105,7 +112,7 @@ def make_worker(
     return Worker(
         client,
         task_queue=task_queue_for(group_id),
-        workflows=[RemediationWorkflow],
+        workflows=[RemediationWorkflow, SecurityHubPullWorkflow],
         activities=parts.activities(),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
@@ -139,6 +146,7 @@ async def run_worker(
     kill_orphaned_jobs()  # jobs left running by a worker that died on this machine
     parts = build_parts(settings, job_code)
     hub = client_from_env()
+    parts.deliver_findings = hub.post_findings if hub else None
     parts.credentials.load_own_identity()
     # every part that needs the worker's secrets holds them now: they leave its environment
     withdrawn = own_secrets.withdraw()

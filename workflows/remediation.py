@@ -26,7 +26,7 @@ from workflows.retry_policies import (
     VALIDATE_RETRY,
 )
 from workflows.retry_policies import why as _why
-from workflows.run_book import RunBook, StepFailed
+from workflows.run_book import StepFailed
 from workflows.run_input import (
     NO_INPUT,
     InvalidInput,
@@ -34,6 +34,7 @@ from workflows.run_input import (
     wants_search_attributes,
 )
 from workflows.run_summary import cancelled_summary, chain_summary
+from workflows.write_back import WriteBack, write_back_step
 
 with workflow.unsafe.imports_passed_through():
     from remedy import search_attributes as sa
@@ -59,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="RemediationWorkflow")
-class RemediationWorkflow(RunBook):
+class RemediationWorkflow(WriteBack):
     """Remediates one finding with one job or an ordered chain of jobs.
 
     Guarantees:
@@ -134,6 +135,7 @@ class RemediationWorkflow(RunBook):
                 *self._job_steps,
                 StepStatus(name="tag resource", kind="tag"),
                 *([StepStatus(name="notify", kind="notify")] if spec.notify.wanted() else []),
+                *write_back_step(request),
             ],
         )
         payload = request.payload  # completed by validation, for the notification
@@ -141,6 +143,7 @@ class RemediationWorkflow(RunBook):
             finding = await self._validate(request)
             payload = finding.payload
             await self._assume_role(finding)
+            self._account = finding.account  # reachable: the write-back may use it
             for index, job_step in enumerate(spec.steps):
                 await self._run_job(self._job_steps[index], job_step, finding)
                 if index in self._verify_steps:
@@ -151,10 +154,12 @@ class RemediationWorkflow(RunBook):
                 RunState.CANCELLED, cancelled_summary(self._status, workflow.now()), request
             )
             await self._notify(request, payload)
+            await self._write_back(request)
             raise
         except StepFailed as failed:
             self._finish(RunState.FAILED, failed.reason, request)
             await self._notify(request, payload)
+            await self._write_back(request)
             raise ApplicationError(
                 failed.reason,
                 self._status.model_dump(mode="json"),
@@ -172,6 +177,7 @@ class RemediationWorkflow(RunBook):
             )
         self._finish(state, summary, request)
         await self._notify(request, payload)
+        await self._write_back(request)
         return self._status
 
     # -- steps ----------------------------------------------------------------------------------
@@ -374,5 +380,6 @@ class RemediationWorkflow(RunBook):
             self._status.current_step = None
             return
         self._status.notification = result.message
+        self._ticket = result.jira_issue
         self._end(step, StepState.SUCCEEDED, result.message)
         self._status.current_step = None

@@ -47,7 +47,7 @@ class RunBook:
     def _fail(self, step: StepStatus, reason: str) -> StepFailed:
         self._end(step, StepState.FAILED, reason)
         for later in self._status.steps:
-            if later.state == StepState.PENDING and later.kind != "notify":
+            if later.state == StepState.PENDING and later.kind not in ("notify", "write_back"):
                 later.state = StepState.SKIPPED
         return StepFailed(f"{step.name} failed: {reason}")
 

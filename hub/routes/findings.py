@@ -55,7 +55,8 @@ async def post_findings(
     body: FindingsBody, hub: HubDep, caller: Trigger, forced: FormatQuery = None
 ) -> IngestResult:
     """Take findings: deduplicated by their id, matched against published actions; auto runs
-    start for actions with auto-remediation active (one per finding and action, ever), for the
+    are queued (answered at once, started in the background, retried while Temporal is away) for
+    actions with auto-remediation active (one per finding and action, ever), for the
     findings the source says to act on (FAILED / WARNING, active). A PASSED finding resolves the
     resource's open finding; SUPPRESSED, RESOLVED and ARCHIVED ones are recorded, never acted on.
     One finding that is invalid: 422 naming the field. In a list, each is answered on its own."""
@@ -68,21 +69,16 @@ async def post_findings(
     if single and ingested.items[0].result == "rejected":
         item = ingested.items[0]
         raise ApiError(422, item.error or "invalid finding", item.fix or "", field=item.field)
-    await hub.runs.start(ingested.to_start)
-    if ingested.to_start:  # the runs moved on from pending: show where they are
-        ids = [i.finding_id for i in ingested.items if i.runs and i.finding_id]
-
-        def statuses(session: Session) -> dict[str, str]:
-            found = session.scalars(select(Finding).where(Finding.id.in_(ids))).all()
-            return {f.id: f.status for f in found}
-
-        current = await hub.db.call(statuses)
-        for item in ingested.items:
-            if item.finding_id in current:
-                item.status = current[item.finding_id]  # type: ignore[assignment]
+    # the runs are queued in the store with their claims: start them without waiting
+    hub.runs.start_soon(ingested.to_start)
     accepted = sum(1 for i in ingested.items if i.result != "rejected")
+    queued = len(ingested.to_start)
     return IngestResult(
-        accepted=accepted, rejected=len(ingested.items) - accepted, items=ingested.items
+        accepted=accepted,
+        rejected=len(ingested.items) - accepted,
+        items=ingested.items,
+        queued=queued,
+        runs="queued" if queued else "none",
     )
 
 

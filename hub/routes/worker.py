@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Body, Response
+
+from hub import findings as store
 from hub import groups
 from hub.context import HubDep, WorkerAuth
 from hub.errors import ERROR_RESPONSES
 from hub.logs import store_logs
 from hub.routes.common import RunId
-from hub.schemas import Heartbeat, LogBatch, Registered, WorkerRegistration
+from hub.schemas import Heartbeat, IngestResult, LogBatch, Registered, WorkerRegistration
 
 router = APIRouter(prefix="/worker", responses=ERROR_RESPONSES, tags=["workers"])
 
@@ -33,3 +36,26 @@ def ship_logs(run_id: RunId, body: LogBatch, hub: HubDep, group: WorkerAuth) -> 
     receipt. 404 for a run that is not the group's, 413 for a line over the limit."""
     limit = hub.settings.hub_max_log_line_chars
     return {"accepted": hub.db.run(lambda s: store_logs(s, group, run_id, body, limit))}
+
+
+@router.post("/findings")
+async def pull_findings(
+    body: Annotated[list[Any], Body(description="Findings (at most 1000), any format.")],
+    hub: HubDep,
+    group: WorkerAuth,
+) -> IngestResult:
+    """Findings a worker of the group pulled from its accounts (a Security Hub pull schedule):
+    taken as POST /findings takes them, but only for accounts associated with the group (the
+    others are rejected). Runs are queued, never awaited."""
+    group_id = group.id
+    ingested = await hub.db.call(lambda s: store.ingest(s, body, only_group=group_id))
+    hub.runs.start_soon(ingested.to_start)
+    accepted = sum(1 for i in ingested.items if i.result != "rejected")
+    queued = len(ingested.to_start)
+    return IngestResult(
+        accepted=accepted,
+        rejected=len(ingested.items) - accepted,
+        items=ingested.items,
+        queued=queued,
+        runs="queued" if queued else "none",
+    )

@@ -1,0 +1,106 @@
+"""The durable queue of runs to start: ingest never waits for Temporal.
+
+A run claimed in the store (`hub/claims.py`) is queued in the same transaction, keyed by its id,
+which is its workflow id: a finding delivered twice is queued once, and a start that is retried
+joins the same workflow. The claimant tries the first start at once, in the background; a start
+that fails (Temporal down, or hanging past `hub_start_timeout_s`) is tried again after a backoff
+(5 s, doubling, at most 5 min) by whichever hub's drainer takes it first. An entry leaves the
+queue when its run is started, or can never be (finding or account gone, bad finding), so a
+Temporal that is away delays runs and loses none.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.claims import RunToStart
+from hub.db import count
+from hub.models import Finding, QueuedStart, Run, utcnow
+from hub.run_states import HubRunState
+
+#: how long the hub that took an entry has it before another hub may try it
+LEASE = timedelta(seconds=15)
+BACKOFF_FIRST_S = 5.0
+BACKOFF_MAX_S = 300.0
+QUEUED_MESSAGE = "queued to start on Temporal; a failed start will retry with backoff"
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed start."""
+    return timedelta(seconds=min(BACKOFF_FIRST_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
+
+
+def enqueue(session: Session, run_id: str) -> None:
+    """Queue a claimed run, leased to the caller for its first attempt (no-op if queued)."""
+    if session.get(QueuedStart, run_id) is not None:
+        return
+    run = session.get(Run, run_id)
+    if run is not None:
+        run.message = QUEUED_MESSAGE
+    now = utcnow()
+    try:
+        with session.begin_nested():
+            session.add(
+                QueuedStart(
+                    run_id=run_id, attempts=1, next_try_at=now + LEASE, queued_at=now, last_error=""
+                )
+            )
+    except IntegrityError:
+        pass  # another hub queued it at the same moment
+
+
+def take_due(session: Session, limit: int = 100) -> list[RunToStart]:
+    """Lease the entries whose time has come; only one hub wins each (its attempt count moves)."""
+    now = utcnow()
+    due = session.scalars(
+        select(QueuedStart)
+        .where(QueuedStart.next_try_at <= now)
+        .order_by(QueuedStart.next_try_at)
+        .limit(limit)
+    ).all()
+    taken = []
+    for entry in due:
+        won = session.execute(
+            update(QueuedStart)
+            .where(QueuedStart.run_id == entry.run_id, QueuedStart.attempts == entry.attempts)
+            .values(attempts=entry.attempts + 1, next_try_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if won:
+            item = to_start(session, entry.run_id)
+            if item is not None:
+                taken.append(item)
+    return taken
+
+
+def to_start(session: Session, run_id: str) -> RunToStart | None:
+    """What starting a queued run takes; None (and the entry dropped) when it is not pending."""
+    run = session.get(Run, run_id)
+    finding = session.get(Finding, run.finding_id) if run is not None else None
+    if run is None or finding is None or run.status != HubRunState.PENDING:
+        done(session, run_id)
+        return None
+    payload = {**finding.payload, "autoRemediate": run.trigger == "auto"}
+    return RunToStart(run.id, run.remediation_id, run.finding_id, run.group_id, payload)
+
+
+def done(session: Session, run_id: str) -> None:
+    """The run is started, or can never be: it leaves the queue."""
+    session.execute(delete(QueuedStart).where(QueuedStart.run_id == run_id))
+
+
+def failed(session: Session, run_id: str, error: str) -> None:
+    """A start that did not happen: try again after the backoff."""
+    entry = session.get(QueuedStart, run_id)
+    if entry is not None:
+        entry.next_try_at = utcnow() + backoff(entry.attempts)
+        entry.last_error = error[:2000]
+
+
+def queued(session: Session) -> int:
+    """How many runs wait to start."""
+    return count(session, select(QueuedStart))

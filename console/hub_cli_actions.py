@@ -23,7 +23,7 @@ from console.hub_api import (
 from remedy.intake.detect import documents
 from remedy.payload_shape import PayloadError
 
-#: the hub's limit per request (hub/findings.py MAX_BATCH)
+#: the hub's limit per request (hub/ingest.py MAX_BATCH)
 MAX_BATCH = 1000
 
 # -- remedy actions -------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """Claiming a run, and the finding's status that follows from its runs.
 
-Both ingest (auto runs, `hub/findings.py`) and manual triggers (`hub/runs.py`) claim runs here, so
+Both ingest (auto runs, `hub/ingest.py`) and manual triggers (`hub/runs.py`) claim runs here, so
 neither of those modules needs the other's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,13 @@ def follow_runs(session: Session, finding: Finding) -> None:
     runs = session.scalars(
         select(Run).where(Run.finding_id == finding.id).order_by(Run.updated_at.desc())
     ).all()
+    follow(finding, runs)
+
+
+def follow(finding: Finding, runs: Sequence[Run]) -> None:
+    """`follow_runs` with the finding's runs read already, the last updated first."""
+    if finding.status in ("suppressed", "resolved"):
+        return
     if not runs:
         finding.status = "open"
     elif any(r.status in ACTIVE for r in runs):

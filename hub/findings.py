@@ -1,33 +1,25 @@
-"""Ingest findings (deduplicated by finding id) and match them against published actions.
-
-Findings come in any format intake reads (remedy/intake: ASFF, OCSF, VSS; wrappers opened); each
-is stored as the VSS payload built from it, with the original document beside it. The source's
-lifecycle is followed: FAILED / WARNING findings are acted on; a PASSED one resolves the
-resource's open finding; SUPPRESSED, RESOLVED and ARCHIVED ones are recorded, never acted on.
+"""A finding's facts (read once with the finding contract) and what the hub shows of a finding;
+whether an action takes a finding. Storing findings and claiming their runs: `hub/ingest.py`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import start_queue
-from hub.claims import RunToStart, claim_run, follow_runs
+from hub.claims import follow_runs
 from hub.errors import ApiError, check_storable, not_found
-from hub.groups import group_account_ids
-from hub.models import CloudAccount, Finding, Remediation, Run, WorkerGroup, utcnow
-from hub.schemas import LEVEL_RANK, Criteria, FindingDetail, FindingOut, FindingStatus, IngestItem
+from hub.models import CloudAccount, Finding, Remediation, Run
+from hub.schemas import LEVEL_RANK, Criteria, FindingDetail, FindingOut
 from remedy.finding import PayloadError
-from remedy.intake import NormalisedFinding, Read, read_all
+from remedy.intake import NormalisedFinding
 from remedy.intake.normalised import control_ids
-
-MAX_BATCH = 1000
 
 
 @dataclass
@@ -48,7 +40,11 @@ class Facts:
     controls: tuple[str, ...] = ()
 
 
-def read_finding(session: Session, normalised: NormalisedFinding) -> Facts:
+def read_finding(
+    session: Session,
+    normalised: NormalisedFinding,
+    accounts: Mapping[str, CloudAccount] | None = None,
+) -> Facts:
     """Read the finding's VSS payload with the finding contract, once, and keep its facts;
     PayloadError if bad.
 
@@ -63,7 +59,10 @@ def read_finding(session: Session, normalised: NormalisedFinding) -> Facts:
         raise PayloadError(
             str(exc.field).removeprefix("payload."), exc.error.split(": ", 1)[-1]
         ) from None
-    known = session.get(CloudAccount, normalised.account_id[:64])
+    account_id = normalised.account_id[:64]
+    known = accounts.get(account_id) if accounts is not None else None
+    if accounts is None:
+        known = session.get(CloudAccount, account_id)
     finding = normalised.finding(role_arn=known.role_arn if known else None)
     # ids may hold '/' (an ASFF Id is an ARN): the API takes them as `{finding_id:path}`
     if len(finding.finding_id) > 200 or any(
@@ -94,51 +93,6 @@ def read_finding(session: Session, normalised: NormalisedFinding) -> Facts:
         cloud_tags=finding.cloud_tags,
         controls=tuple(control_ids(payload)),
     )
-
-
-def _store(
-    session: Session, facts: Facts, payload: dict[str, Any], original: dict[str, Any] | None
-) -> tuple[Finding, bool]:
-    now = utcnow()
-    for _ in range(2):  # another hub may insert the same finding at the same moment
-        finding = session.get(Finding, facts.finding_id)
-        if finding is not None:
-            # in SQL, not in Python: concurrent deliveries must not overwrite each other's count
-            finding.times_seen = Finding.times_seen + 1
-            created = False
-            break
-        finding = Finding(id=facts.finding_id, first_seen=now, times_seen=1, status="open")
-        try:
-            with session.begin_nested():
-                _fill(finding, facts, payload, original, now)
-                session.add(finding)
-            return finding, True
-        except IntegrityError:
-            continue
-    else:
-        raise RuntimeError(f"finding {facts.finding_id} could be neither inserted nor read")
-    _fill(finding, facts, payload, original, now)
-    return finding, created
-
-
-def _fill(
-    finding: Finding,
-    facts: Facts,
-    payload: dict[str, Any],
-    original: dict[str, Any] | None,
-    now: Any,
-) -> None:
-    finding.provider = facts.provider
-    finding.account_id = facts.account_id
-    finding.rule_id = facts.rule_id
-    finding.rule_name = facts.rule_name
-    finding.level = facts.level
-    finding.risk_score = facts.risk_score
-    finding.region = facts.region
-    finding.object_id = facts.object_id
-    finding.payload = copy.deepcopy(payload)
-    finding.original = None if original is None else copy.deepcopy(original)
-    finding.last_seen = now
 
 
 def facts_of(finding: Finding) -> Facts:
@@ -190,133 +144,6 @@ def mismatch(
     ):
         return f"level {facts.level} is below {wanted.min_level}"
     return None
-
-
-@dataclass
-class Ingested:
-    items: list[IngestItem]
-    to_start: list[RunToStart]
-
-
-def ingest(
-    session: Session,
-    documents: Any,
-    forced: str | None = None,
-    *,
-    only_group: str | None = None,
-) -> Ingested:
-    """Store each finding, match it, and claim an auto run per (finding, auto action) for the
-    findings the source says to act on. `documents`: findings in any format intake reads, and
-    wrappers of them; `forced`: read every one as that format; `only_group`: take only findings
-    of accounts associated with this worker group (what its workers pulled)."""
-    reads = read_all(documents, forced)
-    if not reads:
-        raise ApiError(422, "no findings in the request", "send one finding or a list of them")
-    if len(reads) > MAX_BATCH:
-        raise ApiError(
-            422,
-            f"{len(reads)} findings in one request; the limit is {MAX_BATCH}",
-            "send them in batches",
-        )
-    published = list(
-        session.scalars(select(Remediation).where(Remediation.status == "published")).all()
-    )
-    groups = {g.id: g for g in session.scalars(select(WorkerGroup)).all()}
-    accounts = {g: group_account_ids(session, g) for g in groups}
-    items: list[IngestItem] = []
-    to_start: list[RunToStart] = []
-    for read in reads:
-        try:
-            if read.finding is None:
-                raise read.error or PayloadError("", "not a finding")
-            facts = read_finding(session, read.finding)
-            if only_group is not None and facts.account_id not in accounts.get(only_group, set()):
-                raise PayloadError(
-                    "account",
-                    f"account {facts.account_id} is not associated with worker group {only_group}",
-                )
-        except PayloadError as exc:
-            items.append(_rejected(read, exc))
-            continue
-        normalised = read.finding
-        original = None if normalised.format == "vss" else normalised.original
-        finding, created = _store(session, facts, normalised.vss_payload(), original)
-        disposition, why = normalised.disposition
-        item = IngestItem(
-            index=read.index,
-            finding_id=finding.id,
-            result="created" if created else "updated",
-            format=normalised.format,
-            note=None if disposition == "act" else why,
-        )
-        _follow_source(session, finding, normalised)
-        for action in published:
-            if mismatch(facts, action, accounts.get(action.group_id, set())) is None:
-                item.matched.append(action.id)
-                if disposition == "act":
-                    claimed = _auto_run(session, finding, action, groups.get(action.group_id))
-                    item.queued += [c.run_id for c in claimed]
-                    to_start += claimed
-        item.runs = list(
-            session.scalars(select(Run.id).where(Run.finding_id == finding.id).order_by(Run.id))
-        )
-        follow_runs(session, finding)
-        item.status = cast(FindingStatus, finding.status)
-        items.append(item)
-    return Ingested(items, to_start)
-
-
-def _rejected(read: Read, exc: PayloadError) -> IngestItem:
-    return IngestItem(
-        index=read.index,
-        finding_id=read.stated_id,
-        result="rejected",
-        format=read.format,
-        error=str(exc),
-        fix="correct the finding: docs/hub.md gives the formats the hub reads and their fields",
-        field=exc.field or None,
-    )
-
-
-def _follow_source(session: Session, finding: Finding, normalised: NormalisedFinding) -> None:
-    """The source's word on the finding: PASSED resolves it, and the open findings of the same
-    rule on the same resource; SUPPRESSED suppresses it; RESOLVED / ARCHIVED resolve it; a FAILED
-    finding that was resolved is open again (a person's suppression stays)."""
-    disposition, _ = normalised.disposition
-    if disposition == "close":
-        finding.status = "resolved"
-        same = select(Finding).where(
-            Finding.account_id == finding.account_id,
-            Finding.object_id == finding.object_id,
-            Finding.rule_id == finding.rule_id,
-            Finding.status.in_(("open", "failed")),
-            Finding.id != finding.id,
-        )
-        for other in session.scalars(same):
-            other.status = "resolved"
-    elif disposition == "record":
-        if normalised.workflow == "SUPPRESSED":
-            finding.status = "suppressed"
-        elif normalised.workflow == "RESOLVED" or normalised.record_state == "ARCHIVED":
-            finding.status = "resolved"
-    elif finding.status == "resolved":
-        finding.status = "open"
-
-
-def _auto_run(
-    session: Session, finding: Finding, action: Remediation, group: WorkerGroup | None
-) -> list[RunToStart]:
-    """The run a matching auto-remediating action claims (none if claimed before or held off)."""
-    if not action.auto_remediate or finding.status == "suppressed" or group is None:
-        return []
-    if not group.enabled:
-        return []  # a disabled group takes no new runs; the match is still reported
-    run, claimed = claim_run(session, finding, action, trigger="auto", by="auto-remediation")
-    if not claimed:
-        return []
-    start_queue.enqueue(session, run.id)  # in the claim's transaction: a claimed run is never lost
-    payload = {**finding.payload, "autoRemediate": True}
-    return [RunToStart(run.id, action.id, finding.id, group.id, payload)]
 
 
 def get_finding(session: Session, finding_id: str) -> Finding:

@@ -11,12 +11,14 @@ Temporal that is away delays runs and loses none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub import bulk
 from hub.claims import RunToStart
 from hub.db import count
 from hub.models import Finding, QueuedStart, Run, utcnow
@@ -51,6 +53,13 @@ def enqueue(session: Session, run_id: str) -> None:
             )
     except IntegrityError:
         pass  # another hub queued it at the same moment
+
+
+def enqueue_all(session: Session, run_ids: Sequence[str]) -> None:
+    """`enqueue` for the runs a batch claimed (their message is set at the claim), in one
+    statement."""
+    now = utcnow()
+    bulk.enqueue_all(session, run_ids, now=now, lease_until=now + LEASE)
 
 
 def take_due(session: Session, limit: int = 100) -> list[RunToStart]:

@@ -12,6 +12,7 @@ from hub import findings as store
 from hub.context import HubDep, Trigger, Viewer
 from hub.db import count
 from hub.errors import ERROR_RESPONSES, ApiError
+from hub.ingest import ingest
 from hub.logs import read_logs
 from hub.models import Finding
 from hub.routes.common import FindingIdPath, Limit, Offset, RunId
@@ -65,7 +66,7 @@ async def post_findings(
         raise ApiError(
             422, "findings: must be a list", 'send {"findings": [ ... ]}', field="findings"
         )
-    ingested = await hub.db.call(lambda s: store.ingest(s, [body] if single else body, forced))
+    ingested = await hub.db.call(lambda s: ingest(s, [body] if single else body, forced))
     if single and ingested.items[0].result == "rejected":
         item = ingested.items[0]
         raise ApiError(422, item.error or "invalid finding", item.fix or "", field=item.field)

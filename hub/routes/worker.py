@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
-from hub import findings as store
 from hub import groups
 from hub.context import HubDep, WorkerAuth
 from hub.errors import ERROR_RESPONSES
+from hub.ingest import ingest
 from hub.logs import store_logs
 from hub.routes.common import RunId
 from hub.schemas import Heartbeat, IngestResult, LogBatch, Registered, WorkerRegistration
@@ -48,7 +48,7 @@ async def pull_findings(
     taken as POST /findings takes them, but only for accounts associated with the group (the
     others are rejected). Runs are queued, never awaited."""
     group_id = group.id
-    ingested = await hub.db.call(lambda s: store.ingest(s, body, only_group=group_id))
+    ingested = await hub.db.call(lambda s: ingest(s, body, only_group=group_id))
     hub.runs.start_soon(ingested.to_start)
     accepted = sum(1 for i in ingested.items if i.result != "rejected")
     queued = len(ingested.to_start)

@@ -47,7 +47,7 @@ def upsert_findings(session: Session, rows: Sequence[dict[str, Any]]) -> dict[st
     assert isinstance(table, Table)
     now = rows[0]["last_seen"]
     values = [{**row, "status": "open", "first_seen": now, "times_seen": 1} for row in rows]
-    statement = _insert(session, table).values(values)
+    statement = _insert(session, table)
     kept = ("id", "status", "first_seen", "times_seen")
     changes: dict[str, Any] = {
         c.name: statement.excluded[c.name] for c in table.columns if c.name not in kept
@@ -56,7 +56,8 @@ def upsert_findings(session: Session, rows: Sequence[dict[str, Any]]) -> dict[st
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=changes).returning(
         table.c.id, table.c.times_seen
     )
-    return {row.id: row.times_seen == 1 for row in session.execute(statement)}
+    # executemany ("insertmanyvalues"): one compiled statement, cached, sent in multi-row pages
+    return {row.id: row.times_seen == 1 for row in session.execute(statement, values)}
 
 
 def insert_runs(
@@ -93,8 +94,8 @@ def insert_runs(
         }
         for run_id, finding_id, action_id, group_id in runs
     ]
-    statement = _insert(session, table).values(values).on_conflict_do_nothing()
-    return set(session.scalars(statement.returning(table.c.id)))
+    statement = _insert(session, table).on_conflict_do_nothing().returning(table.c.id)
+    return set(session.scalars(statement, values))
 
 
 def enqueue_all(
@@ -116,4 +117,4 @@ def enqueue_all(
         }
         for run_id in run_ids
     ]
-    session.execute(_insert(session, table).values(values).on_conflict_do_nothing())
+    session.execute(_insert(session, table).on_conflict_do_nothing(), values)

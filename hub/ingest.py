@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from hub import bulk, start_queue
 from hub.claims import RunToStart, claim_run, follow, follow_runs
@@ -209,7 +209,12 @@ def _ingest_chunk(
         rows.append(_row(facts, read.finding.vss_payload(), original, now))
     created = bulk.upsert_findings(session, rows)
     ids = [facts.finding_id for _, facts, _ in chunk]
-    found = select(Finding).where(Finding.id.in_(ids)).execution_options(populate_existing=True)
+    found = (
+        select(Finding)
+        .where(Finding.id.in_(ids))
+        .options(defer(Finding.original))  # kept as received; ingest reads only the payload
+        .execution_options(populate_existing=True)
+    )
     findings = {f.id: f for f in session.scalars(found)}
     wanted: list[tuple[Finding, Remediation, WorkerGroup]] = []
     for read, facts, slot in chunk:

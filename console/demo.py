@@ -24,7 +24,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from console.demo_cases import Case, create_findings, finding_payload, verify
+from console.demo_cases import (
+    Case,
+    create_findings,
+    finding_payload,
+    import_to_security_hub,
+    verify,
+)
 from console.demo_hub import (
     DemoHub,
     hub_responses,
@@ -69,7 +75,9 @@ def _port_or_free(port: int) -> int:
 
 
 def _table(cases: list[Case]) -> Table:
-    table = Table("finding", "resource", "job", "status", "time", "fixed", "tagged", "Jira")
+    table = Table(
+        "finding", "resource", "job", "status", "time", "fixed", "tagged", "Jira", "Security Hub"
+    )
     for case in cases:
         state = case.state
         colour = {"succeeded": "green", "failed": "red"}.get(state, "yellow")
@@ -82,14 +90,17 @@ def _table(cases: list[Case]) -> Table:
             "yes" if case.fixed else "no",
             "yes" if case.tagged else "no",
             case.ticket or "-",
+            case.security_hub or "-",
         )
     return table
 
 
 def remediate_all(hub: DemoHub, cases: list[Case], clouds: Clouds, timeout_s: float) -> None:
     """Post the findings to the hub: it matches them to the actions and starts the runs."""
+    findings = [finding_payload(case, clouds) for case in cases]
+    import_to_security_hub(cases, clouds)
     started = time.monotonic()
-    ingested = hub.call("POST", "/findings", [finding_payload(case, clouds) for case in cases])
+    ingested = hub.call("POST", "/findings", findings)
     for case, item in zip(cases, ingested["items"], strict=True):
         if not item["runs"]:
             raise RuntimeError(f"the hub started no run for {case.job}: {item}")
@@ -211,7 +222,9 @@ def demo(
         publish_actions(hub, group_id, cases, clouds)
         console.print(
             "[bold]5/6[/bold] four auto-remediating actions published; four findings "
-            "posted to the hub, which starts their runs on Temporal"
+            "posted to the hub, which starts their runs on Temporal (the three AWS ones as "
+            "Security Hub findings, ASFF, imported into the sandbox's Security Hub first, their "
+            "outcome written back; the Azure one as a VSS payload)"
         )
         remediate_all(hub, cases, clouds, timeout)
         sweep = sweep_secrets(hub, clouds, state_dir, settings, group_id, client_secret, worker)
@@ -256,12 +269,16 @@ def _all_fixed(cases: list[Case], sweep: Sweep | None, state_dir: Path) -> bool:
     ok = (
         bool(cases)
         and all(c.fixed and c.tagged and c.ticket and c.state == RunState.SUCCEEDED for c in cases)
+        # the AWS findings were Security Hub's: write-back set them RESOLVED there
+        and all(c.security_hub == "RESOLVED" for c in cases if c.provider == "aws")
         and sweep is not None
         and not sweep.leaks
     )
     if ok:
         console.print(
-            f"[green]All {len(cases)} findings fixed, tagged and ticketed.[/green] The runs are "
+            f"[green]All {len(cases)} findings fixed, tagged and ticketed[/green], the "
+            f"{sum(c.provider == 'aws' for c in cases)} Security Hub findings RESOLVED in the "
+            "sandbox's Security Hub. The runs are "
             f"kept in {state_dir / 'temporal'}: `remedy dev-server --state-dir "
             f"{state_dir / 'temporal'}` shows them in the Temporal UI."
         )
@@ -269,6 +286,8 @@ def _all_fixed(cases: list[Case], sweep: Sweep | None, state_dir: Path) -> bool:
         for case in cases:
             if case.state != RunState.SUCCEEDED:
                 console.print(f"[red]{case.job}:[/red] {case.state} {case.message}")
+            elif case.provider == "aws" and case.security_hub != "RESOLVED":
+                console.print(f"[red]{case.job}:[/red] Security Hub shows {case.security_hub}")
         console.print(
             f"[red]Not every finding was fixed.[/red] Worker log: {state_dir / 'worker.log'}"
         )

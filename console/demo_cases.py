@@ -1,7 +1,10 @@
 """The demo's four findings: the non-compliant resources it makes, and the check that each is fixed.
 
-It looks at the sandbox itself (not at what the run says) for the fix, the run's tag and the
-Jira issue.
+The three AWS findings are Security Hub findings (ASFF), imported into the sandbox's Security Hub
+as Security Hub would hold them, and posted to the hub as such: their actions write the outcome
+back (the finding RESOLVED). The Azure finding is a VSS payload. It looks at the sandbox itself
+(not at what the run says) for the fix, the run's tag, the Jira issue and the Security Hub
+finding's workflow status.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from console.sandbox_cloud import Clouds
@@ -40,9 +44,72 @@ class Case:
     ticket: str = ""
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the ASFF finding posted for an AWS case; its workflow status in Security Hub after the run
+    asff: dict[str, Any] = field(default_factory=dict)
+    security_hub: str = ""
+
+
+def asff_finding(case: Case, clouds: Clouds) -> dict[str, Any]:
+    """The case as Security Hub reports it (ASFF): a consolidated control finding of Security
+    Hub's (EC2.14, S3.2), or Prowler's through its Security Hub integration for the instance
+    (GeneratorId `prowler-<check>`), whose control Security Hub does not have."""
+    region, now = clouds.aws.region, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if case.job.startswith("ec2_close_port"):
+        kind, arn = "AwsEc2Instance", f"arn:aws:ec2:{region}:{ACCOUNT_ID}:instance/{case.resource}"
+    elif case.job.startswith("security_group"):
+        kind = "AwsEc2SecurityGroup"
+        arn = f"arn:aws:ec2:{region}:{ACCOUNT_ID}:security-group/{case.resource}"
+    else:
+        kind, arn = "AwsS3Bucket", f"arn:aws:s3:::{case.resource}"
+    resource: dict[str, Any] = {"Type": kind, "Id": arn, "Partition": "aws", "Region": region}
+    if kind == "AwsEc2SecurityGroup":
+        resource["Details"] = {"AwsEc2SecurityGroup": {"GroupId": case.resource}}
+    if case.rule_id.startswith("ec2_"):  # a Prowler check id
+        product, generator = "prowler/prowler", f"prowler-{case.rule_id}"
+        finding_id = f"prowler-{case.rule_id}-{ACCOUNT_ID}-{region}-{uuid.uuid4().hex[:10]}"
+        compliance: dict[str, Any] = {"Status": "FAILED"}
+    else:
+        product, generator = "aws/securityhub", f"security-control/{case.rule_id}"
+        finding_id = (
+            f"arn:aws:securityhub:{region}:{ACCOUNT_ID}:security-control/{case.rule_id}/"
+            f"finding/{uuid.uuid4()}"
+        )
+        compliance = {"Status": "FAILED", "SecurityControlId": case.rule_id}
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id,
+        "ProductArn": f"arn:aws:securityhub:{region}::product/{product}",
+        "GeneratorId": generator,
+        "AwsAccountId": ACCOUNT_ID,
+        "Types": ["Software and Configuration Checks/Industry and Regulatory Standards"],
+        "CreatedAt": now,
+        "UpdatedAt": now,
+        "Severity": {"Label": "HIGH", "Normalized": 70},
+        "Title": case.title,
+        "Description": f"{case.title} (made by `remedy demo` in the sandbox)",
+        "Region": region,
+        "Resources": [resource],
+        "Compliance": compliance,
+        "Workflow": {"Status": "NEW"},
+        "RecordState": "ACTIVE",
+    }
+
+
+def import_to_security_hub(cases: list[Case], clouds: Clouds) -> None:
+    """The AWS findings into the sandbox's Security Hub, where write-back will find them."""
+    hub = clouds.aws.admin_client("securityhub")
+    hub.enable_security_hub()
+    findings = [case.asff for case in cases if case.asff]
+    imported = hub.batch_import_findings(Findings=findings)
+    if imported["FailedCount"]:
+        raise RuntimeError(f"Security Hub refused the demo's findings: {imported}")
 
 
 def finding_payload(case: Case, clouds: Clouds) -> dict[str, Any]:
+    """What the demo posts for the case: its ASFF finding (AWS), or a VSS payload (Azure)."""
+    if case.provider == "aws":
+        case.asff = case.asff or asff_finding(case, clouds)
+        return case.asff
     info: dict[str, Any] = {
         "FindingId": f"demo-{uuid.uuid4().hex[:12]}",
         "ObjectId": case.resource,
@@ -122,14 +189,15 @@ def create_findings(clouds: Clouds) -> list[Case]:
         },
     )
     return [
-        Case("instance: SSH open", "ec2_close_port_22", "5c8c26417a550e1fb6560c3f", instance),
+        # the AWS cases' rules are the control ids their ASFF findings carry (jobs' remedy.json)
         Case(
-            "group: RDP open",
-            "security_group_close_port_3389",
-            "5c8c25ef7a550e1fb6560bc4",
-            rdp_group,
+            "instance: SSH open",
+            "ec2_close_port_22",
+            "ec2_instance_port_ssh_exposed_to_internet",
+            instance,
         ),
-        Case("bucket: public", "s3_remove_public_access", "5c8c26507a550e1fb6560c57", bucket),
+        Case("group: RDP open", "security_group_close_port_3389", "EC2.14", rdp_group),
+        Case("bucket: public", "s3_remove_public_access", "S3.2", bucket),
         Case(
             "Azure NSG: SSH open",
             "azure_network_security_group_close_port_22",
@@ -202,6 +270,10 @@ def verify(case: Case, clouds: Clouds) -> None:
                 Filters=[{"Name": "resource-id", "Values": [case.resource]}]
             )["Tags"]
         tags = {t["Key"]: t["Value"] for t in tag_set}
+        found = clouds.aws.admin_client("securityhub").get_findings(
+            Filters={"Id": [{"Value": case.asff["Id"], "Comparison": "EQUALS"}]}
+        )["Findings"]
+        case.security_hub = found[0]["Workflow"]["Status"] if found else "missing"
     case.tagged = tags.get("remediation-run-id") == case.run_id
     label = f"remedy-run-{case.run_id}"
     case.ticket = ", ".join(i["key"] for i in clouds.jira.issues() if label in i["labels"])

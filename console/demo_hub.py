@@ -157,7 +157,8 @@ def setup_hub(hub: DemoHub, clouds: Clouds) -> tuple[str, str, str]:
 
 
 def publish_actions(hub: DemoHub, group_id: str, cases: list[Case], clouds: Clouds) -> None:
-    """One auto-remediating action per rule, filing a Jira issue per run."""
+    """One auto-remediating action per rule, filing a Jira issue per run; the AWS ones write the
+    outcome back to the Security Hub finding."""
     notify = {"jira": {"server": clouds.jira.url, "project": JIRA_PROJECT}}
     for case in cases:
         action = hub.call(
@@ -171,6 +172,7 @@ def publish_actions(hub: DemoHub, group_id: str, cases: list[Case], clouds: Clou
                 "steps": [{"job": case.job}],
                 "notify": notify,
                 "auto_remediate": True,
+                "write_back": case.provider == "aws",
             },
         )
         hub.call("POST", f"/remediations/{action['id']}/publish")

@@ -93,6 +93,64 @@ async def test_only_findings_to_act_on_start_runs(hub_api: HubHarness) -> None:
     assert vss["items"][0]["matched"] == [created["id"]]  # VSS findings as before
 
 
+def on_group(finding: dict[str, Any], sg: str, tag: str) -> dict[str, Any]:
+    """The finding on its own security group, under its own id (synthetic)."""
+    moved: dict[str, Any] = json.loads(json.dumps(finding))
+    moved["Id"] = f"{finding['Id']}-{tag}"
+    moved["Resources"][0]["Id"] = f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:security-group/{sg}"
+    moved["Resources"][0]["Details"]["AwsEc2SecurityGroup"]["GroupId"] = sg
+    return moved
+
+
+async def test_a_batch_is_answered_as_its_findings_one_by_one(hub_api: HubHarness) -> None:
+    """Batch ingest writes each table in one statement (hub/bulk.py); a finding repeated in the
+    request, and a PASSED one closing another of the same request, still read as if each had
+    been posted alone, in order."""
+    h = hub_api
+    group = await new_group(h)
+    await aws_account(h, group)
+    await register(h, group)
+    created = await h.ok("POST", "/remediations", json=action(group, rule_ids=["EC2.13"]))
+    await h.ok("PATCH", f"/remediations/{created['id']}", json={"auto_remediate": True})
+    await h.ok("POST", f"/remediations/{created['id']}/publish")
+
+    failed = ours(with_control("EC2.13"))
+    a = on_group(failed, "sg-0000000000000000a", "a")
+    b = on_group(ours(with_control("EC2.14")), "sg-00000000000000b", "b")  # no action for it
+    closes_b = on_group(ours(with_control("EC2.14"), "PASSED"), "sg-00000000000000b", "pass")
+    muted = on_group(ours(failed, workflow="SUPPRESSED"), "sg-0000000000000000c", "c")
+    batch = await h.ok("POST", "/findings", json=[a, b, a, closes_b, muted, 7])
+    first_a, first_b, again_a, passed, recorded, bad = batch["items"]
+    assert [i["result"] for i in batch["items"]] == [
+        "created",
+        "created",
+        "updated",
+        "created",
+        "created",
+        "rejected",
+    ]
+    assert len(first_a["queued"]) == 1 and first_a["runs"] == first_a["queued"]
+    assert first_a["status"] == "remediating"
+    assert first_b["status"] == "open" and first_b["queued"] == first_b["matched"] == []
+    assert again_a["queued"] == [] and again_a["runs"] == first_a["runs"]
+    assert again_a["status"] == "remediating"
+    assert passed["status"] == "resolved" and passed["runs"] == [] and passed["queued"] == []
+    assert recorded["status"] == "suppressed" and recorded["runs"] == []
+    assert recorded["matched"] == [created["id"]] and bad["result"] == "rejected"
+    stored_a = await h.ok("GET", f"/findings/{quote(a['Id'], safe='')}", role="viewer")
+    assert stored_a["times_seen"] == 2
+    stored_b = await h.ok("GET", f"/findings/{quote(b['Id'], safe='')}", role="viewer")
+    assert stored_b["status"] == "resolved"  # the PASSED finding closed it
+
+    # the same findings again: all updated, no new run, none queued twice
+    again = await h.ok("POST", "/findings", json=[a, b])
+    assert [i["result"] for i in again["items"]] == ["updated", "updated"]
+    assert all(i["queued"] == [] for i in again["items"])
+    assert again["items"][0]["runs"] == first_a["runs"]
+    runs = await h.ok("GET", "/runs", params={"finding_id": a["Id"]})
+    assert runs["total"] == 1
+
+
 async def test_refusals_name_the_field_in_each_format(hub_api: HubHarness) -> None:
     h = hub_api
     no_resource = ours(cis41())

@@ -19,7 +19,7 @@ from hub.models import CloudAccount, Finding, Remediation, Run
 from hub.schemas import LEVEL_RANK, Criteria, FindingDetail, FindingOut
 from remedy.finding import PayloadError
 from remedy.intake import NormalisedFinding
-from remedy.intake.normalised import control_ids
+from remedy.intake.normalised import control_ids, standards_and_type
 
 
 @dataclass
@@ -38,6 +38,10 @@ class Facts:
     cloud_tags: dict[str, str]
     #: every control id the source names (bare: `EC2.13`, `4.1`, a Prowler check id)
     controls: tuple[str, ...] = ()
+    #: the standards those ids come from (`securityhub`, `cis-aws-1.2`, `prowler`, ...)
+    standards: tuple[str, ...] = ()
+    #: the resource type as the source names it (ASFF `AwsEc2SecurityGroup`, OCSF's type)
+    resource_type: str | None = None
 
 
 def read_finding(
@@ -92,6 +96,8 @@ def read_finding(
         object_id=finding.object_id[:2048],
         cloud_tags=finding.cloud_tags,
         controls=tuple(control_ids(payload)),
+        standards=tuple(standards_and_type(payload)[0]),
+        resource_type=standards_and_type(payload)[1],
     )
 
 
@@ -110,6 +116,8 @@ def facts_of(finding: Finding) -> Facts:
         object_id=finding.object_id,
         cloud_tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
         controls=tuple(control_ids(finding.payload)),
+        standards=tuple(standards_and_type(finding.payload)[0]),
+        resource_type=standards_and_type(finding.payload)[1],
     )
 
 
@@ -129,6 +137,13 @@ def mismatch(
     if not criteria:
         return None
     wanted = Criteria.model_validate(action.criteria)
+    if wanted.standards and not set(wanted.standards) & set(facts.standards):
+        named = ", ".join(facts.standards) or "none"
+        return f"the finding's standards ({named}) are not among {', '.join(wanted.standards)}"
+    if wanted.resource_types and facts.resource_type not in wanted.resource_types:
+        return (
+            f"resource type {facts.resource_type} is not one of {', '.join(wanted.resource_types)}"
+        )
     if wanted.regions and facts.region not in wanted.regions:
         return f"region {facts.region} is not one of {', '.join(wanted.regions)}"
     for key, value in wanted.cloud_tags.items():

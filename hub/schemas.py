@@ -225,6 +225,19 @@ class Criteria(_In):
     """Which findings of the action's rules and accounts it takes; every criterion set must hold."""
 
     regions: list[Region] = Field(default_factory=list, max_length=50)
+    standards: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$")]] = (
+        Field(
+            default_factory=list,
+            max_length=20,
+            description="Standards a finding's control ids must come from (any of): securityhub, "
+            "cis-aws-1.2, prowler, vss, ...",
+        )
+    )
+    resource_types: list[RuleId] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Resource types as the source names them (any of), e.g. AwsEc2SecurityGroup.",
+    )
     cloud_tags: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)],
         Annotated[str, StringConstraints(max_length=256, pattern=_PRINTABLE)],

@@ -93,6 +93,31 @@ async def test_only_findings_to_act_on_start_runs(hub_api: HubHarness) -> None:
     assert vss["items"][0]["matched"] == [created["id"]]  # VSS findings as before
 
 
+async def test_actions_choose_findings_by_standard_and_resource_type(hub_api: HubHarness) -> None:
+    h = hub_api
+    group = await new_group(h)
+    await aws_account(h, group)
+    await register(h, group)
+    wanted = {
+        "cis": {"standards": ["cis-aws-1.2"], "resource_types": ["AwsEc2SecurityGroup"]},
+        "pci": {"standards": ["pci-dss-3.2.1"]},
+        "buckets": {"resource_types": ["AwsS3Bucket"]},
+    }
+    ids = {}
+    for name, criteria in wanted.items():
+        body = action(group, rule_ids=["4.1"], criteria=criteria, name=f"cis-41-{name}")
+        ids[name] = (await h.ok("POST", "/remediations", json=body))["id"]
+        await h.ok("POST", f"/remediations/{ids[name]}/publish")
+
+    answer = await h.ok("POST", "/findings", json=ours(cis41()))
+
+    assert answer["items"][0]["matched"] == [ids["cis"]]  # CIS 1.2 on a security group only
+    bad = action(group, rule_ids=["4.1"], criteria={"standards": ["CIS 1.2!"]}, name="bad")
+    refused = await h.admin.post("/remediations", json=bad)
+    assert refused.status_code == 422
+    assert "criteria.standards" in refused.text
+
+
 def on_group(finding: dict[str, Any], sg: str, tag: str) -> dict[str, Any]:
     """The finding on its own security group, under its own id (synthetic)."""
     moved: dict[str, Any] = json.loads(json.dumps(finding))

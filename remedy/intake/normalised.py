@@ -141,6 +141,19 @@ class NormalisedFinding:
         return contract.read_finding(self.vss_payload(), **kwargs)
 
 
+def standards_and_type(payload: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The standards (the namespaces of its control ids: `securityhub`, `cis-aws-1.2`, `prowler`,
+    ...) and the resource type a stored VSS payload's `source` names (none for a VSS finding)."""
+    source = payload.get(SOURCE_KEY)
+    if not isinstance(source, dict):
+        return [], None
+    controls = [c for c in source.get("controls") or [] if isinstance(c, str) and ":" in c]
+    # `generator:` and `requirement:` ids are kept for matching, but they name no standard
+    standards = sorted({c.split(":", 1)[0] for c in controls} - {"generator", "requirement"})
+    kind = source.get("resourceType")
+    return standards, kind if isinstance(kind, str) and kind else None
+
+
 def control_ids(payload: dict[str, Any]) -> list[str]:
     """The bare control ids a stored VSS payload's `source` names (none for a VSS finding)."""
     source = payload.get(SOURCE_KEY)

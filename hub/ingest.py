@@ -22,7 +22,7 @@ from hub.errors import ApiError
 from hub.findings import Facts, mismatch, read_finding
 from hub.groups import group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, WorkerGroup, utcnow
-from hub.schemas import FindingStatus, IngestItem
+from hub.schemas import FindingStatus, IngestItem, IngestResult
 from remedy.finding import PayloadError
 from remedy.intake import NormalisedFinding, Read, read_all
 from remedy.starter import workflow_id_for
@@ -79,6 +79,19 @@ def _fill(
 class Ingested:
     items: list[IngestItem]
     to_start: list[RunToStart]
+
+    def answer(self) -> IngestResult:
+        """What POST /findings (and /worker/findings) answers: the runs are queued in the store
+        with their claims, and started without waiting."""
+        accepted = sum(1 for i in self.items if i.result != "rejected")
+        queued = len(self.to_start)
+        return IngestResult(
+            accepted=accepted,
+            rejected=len(self.items) - accepted,
+            items=self.items,
+            queued=queued,
+            runs="queued" if queued else "none",
+        )
 
 
 def ingest(

@@ -70,17 +70,8 @@ async def post_findings(
     if single and ingested.items[0].result == "rejected":
         item = ingested.items[0]
         raise ApiError(422, item.error or "invalid finding", item.fix or "", field=item.field)
-    # the runs are queued in the store with their claims: start them without waiting
     hub.runs.start_soon(ingested.to_start)
-    accepted = sum(1 for i in ingested.items if i.result != "rejected")
-    queued = len(ingested.to_start)
-    return IngestResult(
-        accepted=accepted,
-        rejected=len(ingested.items) - accepted,
-        items=ingested.items,
-        queued=queued,
-        runs="queued" if queued else "none",
-    )
+    return ingested.answer()
 
 
 @router.get("/findings", tags=["findings"])

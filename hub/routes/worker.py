@@ -50,12 +50,4 @@ async def pull_findings(
     group_id = group.id
     ingested = await hub.db.call(lambda s: ingest(s, body, only_group=group_id))
     hub.runs.start_soon(ingested.to_start)
-    accepted = sum(1 for i in ingested.items if i.result != "rejected")
-    queued = len(ingested.to_start)
-    return IngestResult(
-        accepted=accepted,
-        rejected=len(ingested.items) - accepted,
-        items=ingested.items,
-        queued=queued,
-        runs="queued" if queued else "none",
-    )
+    return ingested.answer()

@@ -309,6 +309,20 @@ def still_open(
     return [f"still to do: {line}" for line in plan(name, rules, restriction)[1]]
 
 
+def put_if_unchanged(
+    network: NetworkManagementClient, resource_group: str, name: str, document: dict[str, Any]
+) -> None:
+    """PUT the whole NSG back with `If-Match: <the etag it was read with>` and wait for the
+    operation: Resource Manager answers 412 if someone changed it since."""
+    etag = document.get("etag")
+    network.network_security_groups.begin_create_or_update(
+        resource_group,
+        name,
+        NetworkSecurityGroup(document),
+        headers={"If-Match": etag} if etag else {},
+    ).result()
+
+
 def restrict_nsg(
     network: NetworkManagementClient,
     resource_group: str,
@@ -338,12 +352,7 @@ def restrict_nsg(
         properties["securityRules"] = rules
         etag = document.get("etag")
         try:
-            network.network_security_groups.begin_create_or_update(
-                resource_group,
-                name,
-                NetworkSecurityGroup(document),
-                headers={"If-Match": etag} if etag else {},
-            ).result()
+            put_if_unchanged(network, resource_group, name, document)
         except HttpResponseError as exc:
             ended = ended_operation(exc)
             if ended is not None:  # Resource Manager took the PUT, and then it did not succeed

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError
-from azure.mgmt.network.models import NetworkSecurityGroup
 
 from remedy.jobkit import ChangedSince, RecordError, change
-from remedy.jobkit.azure_nsg import RULES_KIND, comparable
+from remedy.jobkit.azure_nsg import RULES_KIND, comparable, put_if_unchanged
 from remedy.jobkit.modes import of_kind
 
 if TYPE_CHECKING:
@@ -52,14 +51,8 @@ def rollback_nsg(
         )
     before: list[dict[str, Any]] = last["before"]
     properties["securityRules"] = before
-    etag = document.get("etag")
     try:
-        network.network_security_groups.begin_create_or_update(
-            resource_group,
-            name,
-            NetworkSecurityGroup(document),
-            headers={"If-Match": etag} if etag else {},
-        ).result()
+        put_if_unchanged(network, resource_group, name, document)
     except HttpResponseError as exc:
         if exc.status_code != 412:
             raise

@@ -170,6 +170,19 @@ async def new_group(harness: HubHarness, name: str | None = None) -> GroupCreden
     )
 
 
+async def associate_account(
+    harness: HubHarness, group: GroupCredentials, role_arn: str, external_id: str
+) -> None:
+    """Register the sandbox's AWS account with its role and associate it with the group."""
+    from sandbox.aws import ACCOUNT_ID
+
+    account = {"provider": "aws", "account_id": ACCOUNT_ID}
+    await harness.ok(
+        "POST", "/accounts", json={**account, "role_arn": role_arn, "external_id": external_id}
+    )
+    await harness.ok("PUT", f"/worker-groups/{group.group_id}/accounts/{ACCOUNT_ID}")
+
+
 async def run_started(h: HubHarness, run_id: str, timeout_s: float = 30) -> None:
     """Wait until the hub has started a queued run on Temporal (POST /findings answers first)."""
 

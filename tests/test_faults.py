@@ -48,10 +48,13 @@ def alive(pid: int) -> bool:
 
 
 def start_worker_process(
-    group: str, sandbox: AwsSandbox, server: DevServer, log: Path
+    group: str, sandbox: AwsSandbox, server: DevServer, log: Path, **extra_env: str
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEMPORAL_"))}
-    env.update(sandbox.worker_env(), TEMPORAL_ADDRESS=server.address)
+    """A real `remedy worker` process on the sandbox, with only the sandbox's identity (and
+    `extra_env`) in its environment; returns once it waits for work."""
+    ours = ("AWS_", "TEMPORAL_", "JIRA")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    env.update(sandbox.worker_env(), TEMPORAL_ADDRESS=server.address, **extra_env)
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [
@@ -68,7 +71,12 @@ def start_worker_process(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    wait_for_line(log, "Worker started and is waiting for work", 60, process)
+    try:
+        wait_for_line(log, "Worker started and is waiting for work", 60, process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
     return process
 
 

@@ -16,11 +16,18 @@ from temporalio.client import Client
 from hub.models import Run
 from remedy.config import TemporalSettings
 from remedy.starter import wait_for_result
-from sandbox.aws import ACCOUNT_ID, AwsSandbox
+from sandbox.aws import AwsSandbox
 from sandbox.jira import JiraSandbox
 from tests.conftest import JOBS_DIR, DevServer
 from tests.findings import aws_finding
-from tests.hub_fixtures import hub_store, make_harness, new_group, run_started, wait_until
+from tests.hub_fixtures import (
+    associate_account,
+    hub_store,
+    make_harness,
+    new_group,
+    run_started,
+    wait_until,
+)
 from tests.test_workflow_runs import tags_of
 
 pytestmark = pytest.mark.slow
@@ -64,17 +71,7 @@ async def test_one_finding_delivered_100_times_at_once_is_one_run_and_one_jira_i
         second = make_harness(store, temporal, temporal_client=client, tokens=first.tokens)
         try:
             group = await new_group(first)
-            await first.ok(
-                "POST",
-                "/accounts",
-                json={
-                    "provider": "aws",
-                    "account_id": ACCOUNT_ID,
-                    "role_arn": aws_sandbox.role_arn,
-                    "external_id": aws_sandbox.external_id,
-                },
-            )
-            await first.ok("PUT", f"/worker-groups/{group.group_id}/accounts/{ACCOUNT_ID}")
+            await associate_account(first, group, aws_sandbox.role_arn, aws_sandbox.external_id)
             await hub_worker(first, group, JOBS_DIR)  # the built-in catalogue
             rule = f"rule-{uuid.uuid4().hex[:8]}"
             await first.ok(

@@ -24,6 +24,7 @@ from tests.findings import aws_finding
 from tests.hub_fixtures import (
     GroupCredentials,
     HubHarness,
+    associate_account,
     hub_store,
     make_harness,
     new_group,
@@ -59,17 +60,7 @@ async def linked(
     with hub_store(kind, tmp_path, hub_status_timeout_s=5) as store:
         h = make_harness(store, temporal, temporal_client=client)
         group = await new_group(h)
-        await h.ok(
-            "POST",
-            "/accounts",
-            json={
-                "provider": "aws",
-                "account_id": ACCOUNT_ID,
-                "role_arn": aws_sandbox.role_arn,
-                "external_id": aws_sandbox.external_id,
-            },
-        )
-        await h.ok("PUT", f"/worker-groups/{group.group_id}/accounts/{ACCOUNT_ID}")
+        await associate_account(h, group, aws_sandbox.role_arn, aws_sandbox.external_id)
         await hub_worker(h, group)
         yield Setup(h, group, f"rule-{uuid.uuid4().hex[:8]}")
         await h.aclose()
@@ -259,17 +250,7 @@ async def test_runs_claimed_while_temporal_is_away_start_when_it_answers(
             )
             assert registered.status_code == 200
         role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/remedy-remediation"
-        await away.ok(
-            "POST",
-            "/accounts",
-            json={
-                "provider": "aws",
-                "account_id": ACCOUNT_ID,
-                "role_arn": role_arn,
-                "external_id": "e-1",
-            },
-        )
-        await away.ok("PUT", f"/worker-groups/{group.group_id}/accounts/{ACCOUNT_ID}")
+        await associate_account(away, group, role_arn, "e-1")
         s = Setup(away, group, "rule-away")
         await make_action(s, auto_remediate=True)
         posted = await away.ok("POST", "/findings", json=aws_finding("sg-1", rule_id="rule-away"))

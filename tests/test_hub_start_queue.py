@@ -18,11 +18,11 @@ from hub.models import QueuedStart, utcnow
 from hub.start_queue import backoff
 from remedy.config import TemporalSettings
 from remedy.starter import wait_for_result
-from sandbox.aws import ACCOUNT_ID, AwsSandbox
+from sandbox.aws import AwsSandbox
 from sandbox.proxy import OutageProxy
 from tests.conftest import DevServer
 from tests.findings import aws_finding
-from tests.hub_fixtures import hub_store, make_harness, new_group, wait_until
+from tests.hub_fixtures import associate_account, hub_store, make_harness, new_group, wait_until
 from tests.test_workflow_runs import new_group as new_security_group
 
 UI = "http://temporal-ui.test"
@@ -49,17 +49,7 @@ async def test_findings_posted_while_temporal_hangs_are_queued_and_run_when_it_a
         with hub_store(kind, tmp_path, hub_start_timeout_s=2) as store:
             h = make_harness(store, temporal)  # the hub's own client, through the proxy
             group = await new_group(h)
-            await h.ok(
-                "POST",
-                "/accounts",
-                json={
-                    "provider": "aws",
-                    "account_id": ACCOUNT_ID,
-                    "role_arn": aws_sandbox.role_arn,
-                    "external_id": aws_sandbox.external_id,
-                },
-            )
-            await h.ok("PUT", f"/worker-groups/{group.group_id}/accounts/{ACCOUNT_ID}")
+            await associate_account(h, group, aws_sandbox.role_arn, aws_sandbox.external_id)
             await hub_worker(h, group)  # the worker reaches Temporal directly
             rule = f"rule-{uuid.uuid4().hex[:8]}"
             await h.ok(

@@ -25,12 +25,12 @@ import pytest
 from temporalio.client import Client
 
 from activities.confine import SCOPED_FROM_ABI, landlock_abi
-from console.local_processes import wait_for_line
 from remedy.starter import start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, TagSettings
 from sandbox.aws import AwsSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding
+from tests.test_faults import start_worker_process
 
 JOBCODE = Path(__file__).parent / "jobcode"
 
@@ -75,33 +75,17 @@ def worker_process(
 ) -> Iterator[WorkerProcess]:
     group = f"iso-{uuid.uuid4().hex[:8]}"
     canary = f"canary-{uuid.uuid4().hex}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEMPORAL_", "JIRA"))}
-    env.update(
-        aws_sandbox.worker_env(),
-        TEMPORAL_ADDRESS=dev_server.address,
+    log = tmp_path / "worker.log"
+    process = start_worker_process(
+        group,
+        aws_sandbox,
+        dev_server,
+        log,
         REMEDY_LAUNCHER=request.param,
         JIRA_USER="remedy@example.com",
         JIRA_API_TOKEN=canary,
     )
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "console",
-                "worker",
-                "--group",
-                group,
-                "--job-code",
-                str(JOBCODE),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        wait_for_line(log, "Worker started and is waiting for work", 60, process)
         yield WorkerProcess(group, process, log, canary)
     finally:
         process.terminate()

@@ -321,10 +321,21 @@ def job_sources(job_dir: Path) -> list[Path]:
 def called_actions(sources: list[Path], prefixes: set[str]) -> set[str]:
     """The IAM actions of every boto3 call in the sources, for the registered AWS services whose
     IAM prefix is one of `prefixes`."""
+    trees = [ast.parse(source.read_text()) for source in sources]
+    literals = {
+        node.value
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
     named = [s for s in services.registered("aws") if s.iam_prefix in prefixes]
+    sharing = Counter(s.iam_prefix for s in named)
+    # services that share an IAM prefix (s3 and s3control, elb and elbv2) count only when the
+    # sources name the service (`jobkit.client("s3control", ...)`), their method names overlap
+    named = [s for s in named if sharing[s.iam_prefix] == 1 or s.name in literals]
     called: set[str] = set()
-    for source in sources:
-        for node in ast.walk(ast.parse(source.read_text())):
+    for tree in trees:
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 for service in named:
                     operation = operations(service.name).get(node.func.attr)

@@ -192,26 +192,26 @@ def test_a_registered_service_is_refused_twice_and_an_unknown_one_named() -> Non
     with pytest.raises(ValueError, match="provider gcp is not registered"):
         services.registry.register(services.Service("compute", "gcp", print, {}))
     with pytest.raises(KeyError, match="add its entry in remedy/services"):
-        services.service("sqs")
+        services.service("glacier")
     with pytest.raises(KeyError):
         jobkit.client(
-            "sqs",
+            "glacier",
             jobkit.Finding(
-                object_id="q", provider="aws", account_id="123456789012", region="us-east-1"
+                object_id="v", provider="aws", account_id="123456789012", region="us-east-1"
             ),
         )
 
 
 @pytest.fixture
-def sqs_entry() -> Iterator[services.Service]:
+def glacier_entry() -> Iterator[services.Service]:
     """A service added the way the registry says: one entry (taken out again afterwards)."""
     entry = services.registry.register(
         services.Service(
-            name="sqs",
+            name="glacier",
             provider="aws",
-            client=partial(boto3_client, "sqs"),
+            client=partial(boto3_client, "glacier"),
             permissions={},
-            resource_types=("sqs:queue",),
+            resource_types=("glacier:vault",),
             tagging=services.Tagging(method="arn"),
             warm_up=services.WarmUp(boto3_model=True),
             distribution="boto3",
@@ -220,18 +220,18 @@ def sqs_entry() -> Iterator[services.Service]:
     try:
         yield entry
     finally:
-        del services.SERVICES["sqs"]
+        del services.SERVICES["glacier"]
 
 
-def test_adding_a_service_is_one_entry(sqs_entry: services.Service) -> None:
+def test_adding_a_service_is_one_entry(glacier_entry: services.Service) -> None:
     made = jobkit.client(
-        "sqs",
+        "glacier",
         jobkit.Finding(
-            object_id="q", provider="aws", account_id="123456789012", region="us-east-1"
+            object_id="v", provider="aws", account_id="123456789012", region="us-east-1"
         ),
     )
-    assert made.meta.service_model.service_name == "sqs"
-    assert jobkit.iam_action("sqs", "SendMessage") == "sqs:SendMessage"
-    assert services.service_for_resource_type("sqs:queue") is sqs_entry
-    assert services.tagging_service("aws", "arn:aws:sqs:us-east-1:1:q", "sqs:queue") is sqs_entry
+    assert made.meta.service_model.service_name == "glacier"
+    assert jobkit.iam_action("glacier", "UploadArchive") == "glacier:UploadArchive"
+    assert services.service_for_resource_type("glacier:vault") is glacier_entry
+    assert services.tagging_service("aws", "arn:aws:glacier:us-east-1:1:vaults/v", "glacier:vault") is glacier_entry
     assert isinstance(azure_client(services.service("network")), NetworkManagementClient)

@@ -109,7 +109,47 @@ S3 = _aws(
     tagging=Tagging(method="s3", resource_types=("s3:bucket",)),
     spare_client=True,
 )
-IAM = _aws("iam")
+IAM = _aws(
+    "iam",
+    resource_types=(
+        "iam:account",
+        "iam:user",
+        "iam:access-key",
+        "iam:server-certificate",
+        "iam:role",
+    ),
+)
+# The services of the AWS catalogue (jobs/). Each lists the resource types its jobs name in
+# remedy.json; account- or region-level controls name `<service>:account` (the finding's account
+# and region are the target). Resources named by ARN are tagged through the tagging API below.
+S3_CONTROL = _aws(
+    "s3control",
+    # s3control's operations are account-level S3 actions.
+    permissions={
+        "GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+        "PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
+        "DeletePublicAccessBlock": "s3:DeleteAccountPublicAccessBlock",
+    },
+    resource_types=("s3control:account",),
+    iam_prefix="s3",
+)
+RDS = _aws("rds", resource_types=("rds:db-instance", "rds:db-snapshot", "rds:db-cluster-snapshot"))
+KMS = _aws("kms", resource_types=("kms:key",))
+CLOUDTRAIL = _aws("cloudtrail", resource_types=("cloudtrail:trail", "cloudtrail:account"))
+CONFIG = _aws("config", resource_types=("config:account",))
+LOGS = _aws("logs", resource_types=("logs:log-group",))
+CLOUDWATCH = _aws("cloudwatch", resource_types=("cloudwatch:account", "cloudwatch:alarm"))
+SNS = _aws("sns", resource_types=("sns:topic",))
+SQS = _aws("sqs", resource_types=("sqs:queue",))
+KINESIS = _aws("kinesis", resource_types=("kinesis:stream",))
+LAMBDA = _aws("lambda", resource_types=("lambda:function",))
+ELB = _aws("elb", resource_types=("elb:load-balancer",), iam_prefix="elasticloadbalancing")
+ELBV2 = _aws("elbv2", resource_types=("elbv2:load-balancer",), iam_prefix="elasticloadbalancing")
+GUARDDUTY = _aws("guardduty", resource_types=("guardduty:account",))
+SSM = _aws("ssm", resource_types=("ssm:document",))
+REDSHIFT = _aws("redshift", resource_types=("redshift:cluster",))
+AUTOSCALING = _aws("autoscaling", resource_types=("autoscaling:group",))
+DYNAMODB = _aws("dynamodb", resource_types=("dynamodb:table",))
 # Any other resource named by its ARN is tagged through the Resource Groups Tagging API.
 TAGGING_API = _aws(
     "resourcegroupstaggingapi",

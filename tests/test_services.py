@@ -233,5 +233,8 @@ def test_adding_a_service_is_one_entry(glacier_entry: services.Service) -> None:
     assert made.meta.service_model.service_name == "glacier"
     assert jobkit.iam_action("glacier", "UploadArchive") == "glacier:UploadArchive"
     assert services.service_for_resource_type("glacier:vault") is glacier_entry
-    assert services.tagging_service("aws", "arn:aws:glacier:us-east-1:1:vaults/v", "glacier:vault") is glacier_entry
+    assert (
+        services.tagging_service("aws", "arn:aws:glacier:us-east-1:1:vaults/v", "glacier:vault")
+        is glacier_entry
+    )
     assert isinstance(azure_client(services.service("network")), NetworkManagementClient)

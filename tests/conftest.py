@@ -140,12 +140,12 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
         worker = make_worker(client, group_id, parts, worker_settings)
         stop = asyncio.Event()
 
-        async def run() -> None:
+        async def serve() -> None:
             async with worker:
                 await stop.wait()
             await parts.runner.launcher.close()
 
-        task = asyncio.create_task(run())
+        task = asyncio.create_task(serve())
         started.append((stop, task))
         return RunningWorker(group_id, parts, stop, task)
 
@@ -159,3 +159,4 @@ async def start_worker(client: Client, worker_env: AwsSandbox) -> AsyncIterator[
 from tests.azure_fixtures import azure_sandbox  # noqa: E402,F401
 from tests.hub_fixtures import hub_api, hub_settings, hub_worker  # noqa: E402,F401
 from tests.jira_fixtures import jira_sandbox  # noqa: E402,F401
+from tests.job_modes import env, proxy, run  # noqa: E402,F401

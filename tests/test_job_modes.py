@@ -14,8 +14,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from activities.credentials import CredentialStore
 from activities.job_runner import JobRunner
 from activities.launchers import Launcher, make_launcher
 from remedy.job_registry import discover
-from remedy.jobkit.modes import RECORDS_VARIABLE, parse_records
 from remedy.starter import start_remediation, wait_for_result
 from remedy.types import (
     AccountAccess,
@@ -41,8 +39,8 @@ from remedy.types import (
     RunState,
 )
 from sandbox.aws import AwsSandbox
-from sandbox.request_log import RecordingProxy, RequestLog
 from tests.findings import aws_finding
+from tests.job_modes import Case, Run, exercise
 from tests.job_process import run_like_the_worker
 from tests.test_jobs import (
     ALL_USERS,
@@ -59,140 +57,6 @@ JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 JOBCODE = Path(__file__).resolve().parent / "jobcode"
 OPEN4, PRIVATE = "0.0.0.0/0", "10.0.0.0/8"
 BLOCK_NAMES = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-
-
-@dataclass
-class ModeRun:
-    returncode: int
-    stdout: str
-    stderr: str
-    requests: list[str] = field(default_factory=list)
-    mutating: list[str] = field(default_factory=list)
-
-    @property
-    def changes(self) -> list[str]:
-        return [ln for ln in self.stdout.splitlines() if ln.startswith("CHANGE: ")]
-
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        return parse_records(self.stdout)
-
-    @property
-    def errors(self) -> list[str]:
-        return [ln for ln in self.stderr.splitlines() if ln.startswith("ERROR: ")]
-
-    def __str__(self) -> str:
-        return (
-            f"exit {self.returncode}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
-            f"--- mutating requests\n{self.mutating}"
-        )
-
-
-@pytest.fixture(scope="module")
-def proxy(aws_sandbox: AwsSandbox) -> Iterator[RecordingProxy]:
-    recording = RecordingProxy(aws_sandbox.endpoint)
-    yield recording
-    recording.stop()
-
-
-@pytest.fixture(scope="module")
-def env(aws_sandbox: AwsSandbox, proxy: RecordingProxy) -> dict[str, str]:
-    """The remediation role's credentials, its requests through the recording proxy."""
-    return {**aws_sandbox.assume_role_env("remedy-test-modes"), "AWS_ENDPOINT_URL": proxy.url}
-
-
-Run = Callable[..., ModeRun]
-
-
-def runner(tmp_path: Path, env: dict[str, str], log: RequestLog) -> Run:
-    """Run a job in a mode as the worker does, and see which requests it made (`log`)."""
-    count = 0
-
-    def run_mode(
-        name: str, finding: dict[str, Any], mode: str = "remediate", records: Any = None
-    ) -> ModeRun:
-        nonlocal count
-        count += 1
-        job_env = dict(env)
-        entry = "verify.py" if mode == "verify" else None
-        if mode in ("plan", "rollback"):
-            job_env["REMEDY_MODE"] = mode
-        if records is not None:
-            path = tmp_path / f"records-{count}.json"
-            path.write_text(json.dumps(records))
-            job_env[RECORDS_VARIABLE] = str(path)
-        log.clear()
-        done = run_like_the_worker(
-            JOBS_DIR / name, tmp_path / f"{name}-{count}", finding, job_env, entry
-        )
-        seen = log.entries
-        return ModeRun(
-            done.returncode,
-            done.stdout,
-            done.stderr,
-            [str(r) for r in seen],
-            [str(r) for r in seen if r.mutating],
-        )
-
-    return run_mode
-
-
-@pytest.fixture
-def run(tmp_path: Path, env: dict[str, str], proxy: RecordingProxy) -> Run:
-    return runner(tmp_path, env, proxy.log)
-
-
-@dataclass
-class Case:
-    job: str
-    finding: dict[str, Any]
-    state: Callable[[], Any]  # the resource as the tests compare it
-    tamper: Callable[[], None]  # a person's change after the fix
-
-
-def exercise(run: Run, case: Case) -> None:
-    """The whole life of one fix, in every mode."""
-    before = case.state()
-    assert run(case.job, case.finding, "verify").returncode == 3
-
-    plan = run(case.job, case.finding, "plan")
-    assert plan.returncode == 0, str(plan)
-    assert plan.changes, str(plan)
-    assert plan.requests, "the proxy saw no request: the job did not go through it"
-    assert plan.mutating == [], str(plan)
-    assert plan.records == []  # nothing changes, nothing to undo
-    assert case.state() == before
-
-    fixed = run(case.job, case.finding)
-    assert fixed.returncode == 0, str(fixed)
-    assert fixed.changes == plan.changes  # the plan said exactly what the fix did
-    assert fixed.records, str(fixed)
-    assert fixed.mutating, str(fixed)
-    after = case.state()
-    assert after != before
-    assert run(case.job, case.finding, "verify").returncode == 0
-
-    again = run(case.job, case.finding)
-    assert again.returncode == 0, str(again)
-    assert again.changes == [] and again.records == [], str(again)
-    assert case.state() == after
-
-    undone = run(case.job, case.finding, "rollback", fixed.records)
-    assert undone.returncode == 0, str(undone)
-    assert undone.changes, str(undone)
-    assert case.state() == before
-    assert run(case.job, case.finding, "verify").returncode == 3
-
-    refixed = run(case.job, case.finding)
-    assert refixed.returncode == 0 and refixed.records, str(refixed)
-    case.tamper()
-    tampered = case.state()
-    refused = run(case.job, case.finding, "rollback", refixed.records)
-    assert refused.returncode == 1, str(refused)
-    assert len(refused.errors) == 1 and "changed since" in refused.errors[0], str(refused)
-    assert "nothing was changed" in refused.errors[0]
-    assert refused.mutating == [] and refused.changes == []
-    assert case.state() == tampered
 
 
 def port_permissions(port_range: tuple[int, int]) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ from azure.mgmt.network.models import NetworkSecurityGroup
 
 from sandbox.azure import AzureSandbox
 from sandbox.request_log import RequestLog
+from tests.job_modes import Case, Run, exercise, runner
 from tests.test_azure_jobs import GROUP, new_nsg, payload, rule, rules_of
-from tests.test_job_modes import Case, Run, exercise, runner
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,7 @@ def _aws(
     tagging: Tagging | None = None,
     spare_client: bool = False,
     iam_prefix: str = "",
+    implied: dict[str, tuple[str, ...]] | None = None,
 ) -> Service:
     return register(
         Service(
@@ -65,6 +66,7 @@ def _aws(
             warm_up=WarmUp(boto3_model=True, spare_client=spare_client),
             iam_prefix=iam_prefix,
             distribution="boto3",
+            implied=implied or {},
         )
     )
 

@@ -95,6 +95,11 @@ class Service:
     #: Azure: the action polling a long-running (`begin_*`) operation's status needs, beside the
     #: operation's own (Resource Manager checks the poll on its own; see sandbox/arm_access.py).
     long_running: str = ""
+    #: AWS: the further actions IAM checks when an operation is called, by operation name, e.g.
+    #: {"CreateFlowLogs": ("iam:PassRole",)} when the call hands a role to the service
+    #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html). A job's
+    #: minimum policy lists them beside the operation's own action (tests/test_catalogue.py).
+    implied: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: The `<group>.<method>` permissions as {(group, method): action} (Azure), made at init.
     operations: dict[tuple[str, str], str] = field(
         default_factory=dict, init=False, repr=False, compare=False

@@ -151,9 +151,67 @@ def render(readme: str, job: str, meta: Mapping[str, Any]) -> str:
     return readme
 
 
+CATALOGUE = "catalogue"
+
+
+def catalogue_table(jobs_dir: Path) -> str:
+    """The project README's job table: one row per job, from every remedy.json under `jobs_dir`."""
+    lines = [
+        "| job | provider | resource | what it does | aliases | Security Hub controls | modes |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for meta_path in sorted(jobs_dir.glob("*/remedy.json")):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        aliases = meta.get("aliases") or {}
+        owners = [
+            meta.get("controls") or {},
+            *((a.get("controls") or {}) for a in aliases.values()),
+        ]
+        controls = [c for owner in owners for c in owner.get("securityhub", [])]
+        modes = [m for m in meta.get("modes", ["remediate"]) if m != "remediate"]
+        if meta.get("irreversible"):
+            modes.append("irreversible")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"[`{meta_path.parent.name}`](jobs/{meta_path.parent.name}/README.md)",
+                    str(meta.get("provider", "")),
+                    f"`{meta.get('resource_type', '')}`",
+                    _cell(str(meta.get("description", ""))),
+                    ", ".join(f"`{a}`" for a in aliases) or "",
+                    ", ".join(controls),
+                    ", ".join(modes),
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def project_readme(jobs_dir: Path) -> Path | None:
+    """The project README beside `jobs_dir` when it holds the catalogue's markers."""
+    readme = jobs_dir.resolve().parent / "README.md"
+    if readme.is_file() and begin_marker(CATALOGUE) in readme.read_text(encoding="utf-8"):
+        return readme
+    return None
+
+
+def render_catalogue(readme: str, jobs_dir: Path) -> str:
+    begin, end = begin_marker(CATALOGUE), end_marker(CATALOGUE)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    block = f"{begin}\n{catalogue_table(jobs_dir)}\n{end}"
+    return pattern.sub(lambda _: block, readme, count=1)
+
+
 def stale_readmes(jobs_dir: Path) -> list[Path]:
-    """The READMEs under `jobs_dir` whose generated tables disagree with their metadata."""
+    """The READMEs under `jobs_dir` whose generated tables disagree with their metadata, and the
+    project README when its job table does."""
     stale = []
+    if (project := project_readme(jobs_dir)) is not None:
+        text = project.read_text(encoding="utf-8")
+        if render_catalogue(text, jobs_dir) != text:
+            stale.append(project)
     for meta_path in sorted(jobs_dir.glob("*/remedy.json")):
         job_dir = meta_path.parent
         readme = job_dir / "README.md"
@@ -168,6 +226,10 @@ def write_readmes(jobs_dir: Path) -> list[Path]:
     """Rewrite the generated tables of every stale README under `jobs_dir`; the ones written."""
     written = stale_readmes(jobs_dir)
     for readme in written:
+        if readme == project_readme(jobs_dir):
+            text = readme.read_text(encoding="utf-8")
+            readme.write_text(render_catalogue(text, jobs_dir), encoding="utf-8")
+            continue
         job_dir = readme.parent
         meta = json.loads((job_dir / "remedy.json").read_text(encoding="utf-8"))
         text = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {job_dir.name}\n"

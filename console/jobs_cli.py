@@ -154,3 +154,70 @@ def jobs_readme(
     for readme in written:
         console.print(f"wrote {readme}")
     console.print(f"{len(written)} README(s) rewritten")
+
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "docs" / "spec"
+
+
+@jobs_app.command("coverage")
+def jobs_coverage(
+    standard: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--standard",
+            help="vss, fsbp (Security Hub's consolidated controls), cis-1.2, cis-1.4, cis-3.0, "
+            "pci or prowler; repeat for more. Default: vss, fsbp and cis-1.2.",
+        ),
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Only the rules of one provider (aws or azure).")
+    ] = None,
+    missing: Annotated[
+        bool, typer.Option("--missing", help="List only what no job covers.")
+    ] = False,
+    job_code: JobCode = None,
+    spec_dir: Annotated[
+        Path, typer.Option(help="Where catalogue-rules.csv and security-hub-controls.csv are.")
+    ] = SPEC_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Which rules and controls the job catalogue covers, by which job or alias, and which not."""
+    from remedy import coverage as cov
+    from remedy.job_registry import discover
+
+    setup_logging("WARNING")
+    chosen = standard or ["vss", "fsbp", "cis-1.2"]
+    unknown = [s for s in chosen if s not in cov.STANDARDS]
+    if unknown:
+        raise fail(f"unknown standard {', '.join(unknown)}: use {', '.join(cov.STANDARDS)}")
+    try:
+        rules = cov.read_rules(spec_dir / "catalogue-rules.csv")
+        controls = cov.read_controls(spec_dir / "security-hub-controls.csv")
+    except OSError as exc:
+        raise fail(f"cannot read the reference lists in {spec_dir}: {exc.strerror}") from None
+    registry = discover(job_code or worker_settings().job_code)
+    jobs = [
+        cov.CatalogueJob(j.name, j.provider, j.rules, j.controls, j.alias_of, j.modes)
+        for j in registry.jobs.values()
+    ]
+    modes = {j.name: j.modes for j in jobs}
+    found = [cov.coverage(jobs, rules, controls, name) for name in chosen]
+    for one in found:
+        if provider is not None:
+            one.items = [i for i in one.items if i.provider == provider]
+    if as_json:
+        print(json.dumps([one.as_dict(modes) for one in found], indent=2))
+        return
+    for one in found:
+        reference = f"of {one.reference}" if one.reference else "(the ids the jobs name)"
+        console.print(
+            f"[bold]{one.name}[/bold]: {one.covered} of {len(one.items)} covered {reference}",
+            highlight=False,
+        )
+        for item in one.items:
+            if missing and item.covered:
+                continue
+            who = ", ".join(item.jobs) if item.jobs else "NOT COVERED"
+            priority = f" [{item.priority}]" if item.priority else ""
+            title = f"  ({item.title})" if item.title else ""
+            print(f"  {item.id}{priority}  {who}{title}")

@@ -25,7 +25,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from console.job_docs import render
+from console.job_docs import project_readme, render, render_catalogue
 from remedy import services
 from remedy.job_registry import JOB_MODES, read_controls, read_modes
 from remedy.jobkit import modes as kit_modes
@@ -277,6 +277,18 @@ def test_readme_tables_are_generated_from_the_metadata(job_dir: Path) -> None:
     assert render(readme, job_dir.name, meta) == readme, (
         "the README's rule or parameter table disagrees with remedy.json: run `remedy jobs readme`"
     )
+
+
+def test_the_project_readme_lists_every_job_as_its_metadata_says() -> None:
+    readme = project_readme(JOBS_DIR)
+    if JOBS_DIR != ROOT / "jobs":
+        return  # a scaffolded catalogue elsewhere has no project README
+    assert readme is not None, "README.md lost the generated catalogue table's markers"
+    text = readme.read_text()
+    assert render_catalogue(text, JOBS_DIR) == text, (
+        "README.md's job table is stale: run `remedy jobs readme`"
+    )
+    assert all(f"[`{d.name}`]" in text for d in JOB_DIRS)
 
 
 @jobs

@@ -12,9 +12,24 @@ from temporalio.exceptions import ApplicationError
 
 from remedy.aws_ids import AwsIdError, check_external_id
 from remedy.finding import PayloadError, read_finding
-from remedy.job_registry import Registry, UnknownJobError
+from remedy.job_registry import Job, Registry, UnknownJobError
 from remedy.params import ParameterError
 from remedy.types import AccountRef, ValidatedFinding, ValidateInput
+
+
+class UnsupportedMode(ValueError):
+    """A plan or rollback run of a job that cannot plan or roll back."""
+
+
+def _check_mode(job: Job, mode: str) -> None:
+    if mode == "remediate" or mode in job.modes:
+        return
+    if mode == "rollback" and job.irreversible:
+        raise UnsupportedMode(f"job {job.name}'s changes cannot be rolled back: {job.irreversible}")
+    raise UnsupportedMode(
+        f"job {job.name} does not support the {mode} mode (its remedy.json lists "
+        f"{', '.join(job.modes)}): a {mode} run can only hold jobs that list it"
+    )
 
 
 class ValidationActivities:
@@ -29,6 +44,7 @@ class ValidationActivities:
             jobs = [self.registry.get(step.job) for step in request.spec.steps]
             for job, step in zip(jobs, request.spec.steps, strict=True):
                 job.resolve_parameters(step.parameters)
+                _check_mode(job, request.spec.mode)
             finding = read_finding(
                 request.payload,
                 role_arn=access.role_arn,
@@ -42,7 +58,7 @@ class ValidationActivities:
                     f"the finding is from {finding.provider} "
                     f"but the jobs are for {', '.join(sorted(providers))}",
                 )
-        except (UnknownJobError, ParameterError, PayloadError, AwsIdError) as exc:
+        except (UnknownJobError, ParameterError, PayloadError, AwsIdError, UnsupportedMode) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
         return ValidatedFinding(
             payload=finding.payload,

@@ -124,6 +124,14 @@ def remediate(
     timeout: Annotated[float, typer.Option(help="Per-step timeout in seconds.")] = 900.0,
     attempts: Annotated[int, typer.Option(help="Attempts per step.")] = 3,
     no_tags: Annotated[bool, typer.Option("--no-tags", help="Do not tag the resource.")] = False,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan",
+            help="A plan run: each job in plan mode lists the changes it would make and makes "
+            "none (no tag, notification or write-back); `remedy status RUN` shows the plan.",
+        ),
+    ] = False,
     wait: Annotated[
         bool,
         typer.Option(
@@ -155,6 +163,8 @@ def remediate(
         finding = parse_json(sys.stdin.read() if str(payload) == "-" else read_text(payload))
         access = AccountAccess(role_arn=account_role_arn, external_id=external_id)
         spec = _direct_spec(jobs, param, timeout, attempts, no_tags, access)
+        if plan:
+            spec.mode = "plan"
     except (PayloadError, ValueError) as exc:
         raise fail(f"{payload}: {exc}") from None
     raise typer.Exit(asyncio.run(_start_direct(finding, spec, group, str(payload), wait)))
@@ -217,6 +227,40 @@ async def _start_direct(
     status = await follow_run(client, run_id)
     print_status(status, settings)
     return {RunState.SUCCEEDED: 0, RunState.SUCCEEDED_WITH_ERRORS: 3}.get(status.state, 1)
+
+
+@app.command()
+def rollback(
+    run_id: Annotated[str, typer.Argument(help="The run to roll back (a finished remediation).")],
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Show progress; exit 0 if the rollback succeeded, 1 if not."),
+    ] = False,
+) -> None:
+    """Roll a finished run back: each job's rollback, in reverse order, restores what the run's
+    change records say was there before; refused (the rollback run fails, saying what changed)
+    when the resource changed since. Prints the rollback's run id."""
+    from remedy.starter import CannotRollBack, start_rollback
+    from remedy.temporal import connect
+
+    settings = temporal_settings()
+
+    async def main() -> int:
+        client = await connect(settings)
+        try:
+            undo = await start_rollback(
+                client, run_id, search_attributes=worker_settings().search_attributes
+            )
+        except CannotRollBack as exc:
+            raise fail(str(exc), code=1) from None
+        console.print(f"run [bold]{undo}[/bold]  {ui_link(settings, undo)}")
+        if not wait:
+            return 0
+        found = await follow_run(client, undo)
+        print_status(found, settings)
+        return 0 if found.state == RunState.SUCCEEDED else 1
+
+    raise typer.Exit(asyncio.run(main()))
 
 
 @app.command()

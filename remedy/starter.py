@@ -47,6 +47,12 @@ async def start_remediation(
     check_access(spec.access.role_arn, spec.access.external_id)  # AwsIdError: nothing started
     finding = read_finding(payload, role_arn=spec.access.role_arn, for_run=True)
     run_id = workflow_id_for(finding.finding_id, spec.display_name())
+    what = spec.display_name()
+    if spec.mode == "plan":  # its own run, beside (never joining) a remediation of the finding
+        run_id, what = run_id.replace("remedy-", "remedy-plan-", 1), f"plan of {what}"
+    elif spec.mode == "rollback":  # one rollback per run at a time
+        digest = hashlib.sha256((spec.rollback_of or "").encode()).hexdigest()[:20]
+        run_id, what = f"remedy-rollback-{digest}", f"rollback of {spec.rollback_of}"
     await client.start_workflow(
         "RemediationWorkflow",
         RemediationInput(payload=payload, spec=spec, search_attributes=search_attributes),
@@ -67,7 +73,53 @@ async def start_remediation(
         )
         if search_attributes
         else None,
-        static_summary=f"{spec.display_name()} on {finding.object_id}"
-        f" ({finding.provider} {finding.account_id})",
+        static_summary=f"{what} on {finding.object_id} ({finding.provider} {finding.account_id})",
     )
     return run_id
+
+
+class CannotRollBack(ValueError):
+    """A run that cannot be rolled back, and why."""
+
+
+async def start_rollback(client: Client, run_id: str, *, search_attributes: bool = True) -> str:
+    """Start the rollback of a finished run: its jobs' rollback modes, in reverse order, each
+    with the change records its step kept, on the run's own task queue; return its run id.
+
+    Raises CannotRollBack when the run is open, is itself a plan or a rollback, or changed nothing.
+    Each job's rollback refuses (and the rollback run fails, naming what changed) when the
+    resource is no longer as the run left it.
+    """
+    status = await get_status(client, run_id)
+    if status.state in (RunState.RUNNING, RunState.STUCK):
+        raise CannotRollBack(f"run {run_id} is still {status.state}: wait for it, or cancel it")
+    if status.mode != "remediate":
+        raise CannotRollBack(f"run {run_id} is a {status.mode} run: only a remediation rolls back")
+    handle = client.get_workflow_handle(run_id)
+    started = None
+    async for event in handle.fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        break
+    if started is None or not started.input.payloads:
+        raise CannotRollBack(f"run {run_id} has no input to roll back from")
+    raw = (await client.data_converter.decode(list(started.input.payloads)))[0]
+    original = RemediationInput.model_validate(raw)
+    job_steps = [step for step in status.steps if step.kind == "job"]
+    if not any(step.records for step in job_steps):
+        raise CannotRollBack(f"run {run_id} recorded no change: there is nothing to roll back")
+    steps = [
+        spec_step.model_copy(update={"records": list(step.records), "verify": False})
+        for spec_step, step in zip(original.spec.steps, job_steps, strict=False)
+    ]
+    spec = original.spec.model_copy(
+        update={
+            "mode": "rollback",
+            "rollback_of": run_id,
+            "steps": list(reversed(steps)),
+            "write_back": None,
+        }
+    )
+    group = started.task_queue.name.removeprefix("remedy-")
+    return await start_remediation(
+        client, original.payload, spec, group, search_attributes=search_attributes
+    )

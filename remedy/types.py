@@ -42,6 +42,9 @@ class JobStep(BaseModel):
     timeout_s: float = Field(default=900.0, gt=0, le=6 * 3600)
     #: run the job's `verify.py` after it, when the job has one (one more job process per run)
     verify: bool = True
+    #: a rollback run: the change records of the step it undoes (its `records`), restored by
+    #: the job's rollback mode; none: that step changed nothing, there is nothing to undo
+    records: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
 
 
 class TagSettings(BaseModel):
@@ -95,9 +98,18 @@ class SecurityHubFinding(BaseModel):
     region: str | None = None
 
 
+#: what a run does with its jobs: remediate; plan (each job in plan mode: the changes it would
+#: make, none made, no tag, notification or write-back); rollback (each job's rollback mode with
+#: the records of the run it undoes, in reverse order)
+RunMode = Literal["remediate", "plan", "rollback"]
+
+
 class RemediationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ""
+    mode: RunMode = "remediate"
+    #: a rollback run: the run it undoes
+    rollback_of: str | None = Field(default=None, max_length=512)
     steps: list[JobStep] = Field(min_length=1, max_length=20)
     tags: TagSettings = Field(default_factory=TagSettings)
     access: AccountAccess = Field(default_factory=AccountAccess)
@@ -330,6 +342,10 @@ class RunStatus(BaseModel):
     steps: list[StepStatus] = Field(default_factory=list)
     #: what became of the notification (ticket key, or why none could be made); never fails a run
     notification: str = ""
+    #: remediate, plan (the steps' `changes` are the changes it would make; none made) or rollback
+    mode: str = "remediate"
+    #: a rollback run: the run it undoes
+    rollback_of: str | None = None
 
 
 class JobInfo(BaseModel):

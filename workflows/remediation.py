@@ -33,7 +33,12 @@ from workflows.run_input import (
     read_input,
     wants_search_attributes,
 )
-from workflows.run_summary import cancelled_summary, chain_summary
+from workflows.run_summary import (
+    cancelled_summary,
+    chain_summary,
+    plan_summary,
+    rollback_summary,
+)
 from workflows.write_back import WriteBack, write_back_step
 
 with workflow.unsafe.imports_passed_through():
@@ -124,17 +129,20 @@ class RemediationWorkflow(WriteBack):
         except InvalidInput as invalid:
             self._refuse(str(invalid), wants_search_attributes(raw))
         spec = request.spec
-        self._job_steps = [StepStatus(name=f"job {s.job}", kind="job") for s in spec.steps]
+        verb = {"plan": "plan", "rollback": "roll back"}.get(spec.mode, "job")
+        self._job_steps = [StepStatus(name=f"{verb} {s.job}", kind="job") for s in spec.steps]
         self._status = RunStatus(
             run_id=workflow.info().workflow_id,
             remediation=spec.display_name(),
             started_at=workflow.now(),
+            mode=spec.mode,
+            rollback_of=spec.rollback_of,
             steps=[
                 StepStatus(name="validate", kind="validate"),
                 StepStatus(name="assume role", kind="assume_role"),
                 *self._job_steps,
                 StepStatus(name="tag resource", kind="tag"),
-                *([StepStatus(name="notify", kind="notify")] if spec.notify.wanted() else []),
+                *([StepStatus(name="notify", kind="notify")] if _notifies(request) else []),
                 *write_back_step(request),
             ],
         )
@@ -167,6 +175,10 @@ class RemediationWorkflow(WriteBack):
                 non_retryable=True,
             ) from None
         summary = chain_summary(self._status, self._silent_jobs)
+        if spec.mode == "plan":
+            summary = plan_summary(self._status)
+        elif spec.mode == "rollback":
+            summary = rollback_summary(self._status)
         noisy = [s for s in self._status.steps if s.errors_logged]
         state = RunState.SUCCEEDED_WITH_ERRORS if noisy else RunState.SUCCEEDED
         if noisy:
@@ -213,6 +225,8 @@ class RemediationWorkflow(WriteBack):
                 ]
             )
         for index, job_step in enumerate(request.spec.steps):
+            if request.spec.mode != "remediate":  # a plan changes nothing, a rollback undoes
+                break
             if job_step.verify and job_step.job in finding.verifiable:  # after the job it checks
                 verify = StepStatus(name=f"verify {job_step.job}", kind="verify")
                 self._verify_steps[index] = verify
@@ -242,6 +256,10 @@ class RemediationWorkflow(WriteBack):
     ) -> None:
         """Run a job step, or (`verify`) the job's check that the resource now complies."""
         self._begin(step)
+        mode = "remediate" if verify else self._status.mode
+        if mode == "rollback" and not job_step.records:
+            self._end(step, StepState.SKIPPED, "nothing to undo: this step changed nothing")
+            return
         retry = job_step.retry
         request = RunJobInput(
             job=job_step.job,
@@ -251,6 +269,7 @@ class RemediationWorkflow(WriteBack):
             run_id=self._status.run_id,
             timeout_s=job_step.timeout_s,
             verify=verify,
+            **({"mode": mode, "records": job_step.records} if mode != "remediate" else {}),
         )
         policy = RetryPolicy(
             initial_interval=timedelta(seconds=retry.initial_interval_s),
@@ -318,7 +337,9 @@ class RemediationWorkflow(WriteBack):
         step.records = result.records
         if not result.reports_changes:
             self._silent_jobs.append(job_step.job)
-        if result.changes:
+        if result.changes and mode == "plan":
+            done = f"{len(result.changes)} change(s) planned, none made"
+        elif result.changes:
             done = f"{len(result.changes)} change(s)"
         else:
             done = "no change needed" if result.reports_changes else "it reports no changes"
@@ -332,13 +353,23 @@ class RemediationWorkflow(WriteBack):
         if not request.spec.tags.enabled:
             self._end(step, StepState.SKIPPED, "tagging is off for this remediation")
             return
+        if request.spec.mode == "plan":
+            self._end(step, StepState.SKIPPED, "a plan run changes nothing: nothing to tag")
+            return
+        now = workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         tags = {
             "remediated-by": "remedy",
-            "remediated-at": workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "remediated-at": now,
             "remediation-run-id": self._status.run_id[:256],
             "remediation-job": request.spec.display_name()[:256],
             **request.spec.tags.extra,
         }
+        if request.spec.mode == "rollback":
+            tags = {
+                "remediation-rolled-back-at": now,
+                "remediation-rollback-run-id": self._status.run_id[:256],
+                **request.spec.tags.extra,
+            }
         try:
             result = await workflow.execute_activity(
                 "tag_resource",
@@ -361,7 +392,7 @@ class RemediationWorkflow(WriteBack):
 
     async def _notify(self, request: RemediationInput, payload: dict[str, Any]) -> None:
         """File or update the ticket / call the webhook. Never changes the run's verdict."""
-        if not request.spec.notify.wanted():
+        if not _notifies(request):
             return
         step = self._begin(self._step("notify"))
         try:
@@ -383,3 +414,8 @@ class RemediationWorkflow(WriteBack):
         self._ticket = result.jira_issue
         self._end(step, StepState.SUCCEEDED, result.message)
         self._status.current_step = None
+
+
+def _notifies(request: RemediationInput) -> bool:
+    """A plan run tells nobody: it changed nothing (its plan is in its status)."""
+    return request.spec.notify.wanted() and request.spec.mode != "plan"

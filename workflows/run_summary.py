@@ -21,6 +21,23 @@ def chain_summary(status: RunStatus, silent_jobs: list[str]) -> str:
     return "already compliant: no change made"
 
 
+def plan_summary(status: RunStatus) -> str:
+    """What a plan run found: the changes a remediation would make (none was made)."""
+    changes = [c for s in status.steps for c in s.changes]
+    if not changes:
+        return "plan: already compliant, a remediation would change nothing"
+    return f"plan: {len(changes)} change(s) would be made, none made: {'; '.join(changes)}"
+
+
+def rollback_summary(status: RunStatus) -> str:
+    """What a rollback run undid."""
+    changes = [c for s in status.steps for c in s.changes]
+    undone = f"rolled back {status.rollback_of}" if status.rollback_of else "rolled back"
+    if not changes:
+        return f"{undone}: nothing to undo"
+    return f"{undone}: {len(changes)} change(s) undone"
+
+
 def cancelled_summary(status: RunStatus, now: datetime) -> str:
     """Close the steps of a cancelled run and say what it did before it stopped: its changes are
     real, so they are named (a cancel undoes nothing)."""

@@ -38,7 +38,8 @@ FIXED = (RunState.SUCCEEDED, RunState.SUCCEEDED_WITH_ERRORS)
 
 def write_back_step(request: RemediationInput) -> list[StepStatus]:
     """The step the status lists, when the run writes back."""
-    return [StepStatus(name="write back", kind="write_back")] if request.spec.write_back else []
+    wanted = request.spec.write_back is not None and request.spec.mode != "plan"
+    return [StepStatus(name="write back", kind="write_back")] if wanted else []
 
 
 class WriteBack(RunBook):
@@ -62,7 +63,7 @@ class WriteBack(RunBook):
 
     async def _write_back(self, request: RemediationInput) -> None:
         target = request.spec.write_back
-        if target is None:
+        if target is None or request.spec.mode == "plan":  # a plan changes no finding either
             return
         step = self._begin(self._step("write_back"))
         if self._account is None:

@@ -1,0 +1,237 @@
+"""Plan runs and rollback runs on the dev server, the worker and moto (issue "Safe to turn on").
+
+A plan run is a first-class run: validate, assume role, each job in plan mode, and it ends with
+the changes it would make, changing nothing (no tag, no notification). A rollback run undoes a
+finished remediation from the change records its steps kept, in reverse order, and is refused
+(the run fails, saying what changed) when the resource changed since.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from remedy.starter import CannotRollBack, start_remediation, start_rollback, wait_for_result
+from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, StepState
+from sandbox.aws import AwsSandbox
+from tests.conftest import DevServer
+from tests.findings import aws_finding
+from tests.test_cli import cli_env, remedy
+from tests.test_jobs import rules
+
+JOBCODE = Path(__file__).parent / "jobcode"
+
+
+def spec_for(
+    sandbox: AwsSandbox, mode: str = "remediate", job: str = "security_group_close_port"
+) -> RemediationSpec:
+    return RemediationSpec(
+        steps=[JobStep(job=job, parameters={"port": 22})],
+        access=AccountAccess(role_arn=sandbox.role_arn, external_id=sandbox.external_id),
+        mode=mode,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_plan_run_lists_the_changes_and_makes_none(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "plan")
+    before = rules(ec2, group)
+    run_id = await start_remediation(
+        client, aws_finding(group), spec_for(aws_sandbox, "plan"), worker.group_id
+    )
+    assert run_id.startswith("remedy-plan-")
+    status = await wait_for_result(client, run_id)
+    assert status.state == RunState.SUCCEEDED, status.message
+    assert status.mode == "plan"
+    job = next(s for s in status.steps if s.kind == "job")
+    assert job.name == "plan security_group_close_port"
+    assert job.changes == [f"{group}: revoked ingress tcp 22-22 from 0.0.0.0/0"]
+    assert job.records == [] and "planned, none made" in job.message
+    assert [s.kind for s in status.steps] == ["validate", "assume_role", "job", "tag"]  # no verify
+    tag = next(s for s in status.steps if s.kind == "tag")
+    assert tag.state == StepState.SKIPPED and "plan run changes nothing" in tag.message
+    assert status.message.startswith("plan: 1 change(s) would be made, none made")
+    assert rules(ec2, group) == before  # the port is still open
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [group]}])["Tags"]
+    assert not [t for t in tags if t["Key"].startswith("remediat")]
+
+    # the remediation of the same finding is its own run, beside the plan
+    fixed = await start_remediation(
+        client, aws_finding(group), spec_for(aws_sandbox), worker.group_id
+    )
+    assert fixed != run_id
+    done = await wait_for_result(client, fixed)
+    assert (
+        done.state == RunState.SUCCEEDED
+        and [c for s in done.steps for c in s.changes] == job.changes
+    )
+
+
+async def test_a_rollback_run_restores_what_the_run_changed(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "undo")
+    before = rules(ec2, group)
+    run_id = await start_remediation(
+        client, aws_finding(group), spec_for(aws_sandbox), worker.group_id
+    )
+    fixed = await wait_for_result(client, run_id)
+    assert fixed.state == RunState.SUCCEEDED, fixed.message
+    assert rules(ec2, group) == set()
+
+    undo_id = await start_rollback(client, run_id)
+    undone = await wait_for_result(client, undo_id)
+    assert undone.state == RunState.SUCCEEDED, undone.message
+    assert undone.mode == "rollback" and undone.rollback_of == run_id
+    job = next(s for s in undone.steps if s.kind == "job")
+    assert job.name == "roll back security_group_close_port"
+    assert job.changes == [f"{group}: authorized ingress tcp 22-22 from 0.0.0.0/0 again (rollback)"]
+    assert undone.message == f"rolled back {run_id}: 1 change(s) undone"
+    assert rules(ec2, group) == before  # the port is open again, as before the run
+    tags = {
+        t["Key"]: t["Value"]
+        for t in ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [group]}])["Tags"]
+    }
+    assert tags["remediation-rollback-run-id"] == undo_id
+    assert tags["remediation-run-id"] == run_id  # the remediation's own tag stays
+
+
+async def test_a_rollback_is_refused_when_the_resource_changed_since(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "moved")
+    run_id = await start_remediation(
+        client, aws_finding(group), spec_for(aws_sandbox), worker.group_id
+    )
+    assert (await wait_for_result(client, run_id)).state == RunState.SUCCEEDED
+    ec2.authorize_security_group_ingress(  # a person opens the port again meanwhile
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    tampered = rules(ec2, group)
+    undone = await wait_for_result(client, await start_rollback(client, run_id))
+    assert undone.state == RunState.FAILED
+    assert "rollback refused, nothing was changed" in undone.message
+    assert "changed since" in undone.message
+    assert rules(ec2, group) == tampered
+
+
+async def test_what_cannot_be_rolled_back_is_refused_before_anything_starts(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    group = aws_sandbox.open_security_group(22, "noop")
+    plan = await start_remediation(
+        client, aws_finding(group), spec_for(aws_sandbox, "plan"), worker.group_id
+    )
+    await wait_for_result(client, plan)
+    with pytest.raises(CannotRollBack, match="is a plan run: only a remediation rolls back"):
+        await start_rollback(client, plan)
+    private = aws_sandbox.open_security_group(22, "none")
+    aws_sandbox.admin_client("ec2").revoke_security_group_ingress(
+        GroupId=private,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    compliant = await start_remediation(
+        client, aws_finding(private), spec_for(aws_sandbox), worker.group_id
+    )
+    assert (await wait_for_result(client, compliant)).state == RunState.SUCCEEDED
+    with pytest.raises(CannotRollBack, match="recorded no change: there is nothing to roll back"):
+        await start_rollback(client, compliant)
+
+
+async def test_a_plan_of_a_job_that_cannot_plan_fails_validation(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker(JOBCODE)
+    spec = RemediationSpec(
+        steps=[JobStep(job="misbehave", parameters={"mode": "ok"})],
+        access=AccountAccess(role_arn=aws_sandbox.role_arn, external_id=aws_sandbox.external_id),
+        mode="plan",
+    )
+    status = await wait_for_result(
+        client, await start_remediation(client, aws_finding("sg-123"), spec, worker.group_id)
+    )
+    assert status.state == RunState.FAILED
+    assert (
+        "job misbehave does not support the plan mode (its remedy.json lists remediate)"
+        in status.message
+    )
+
+
+def test_the_command_line_plans_and_rolls_back(
+    aws_sandbox: AwsSandbox, dev_server: DevServer, tmp_path: Path
+) -> None:
+    env = cli_env(aws_sandbox, dev_server)
+    group_name = f"modes-{tmp_path.name[-8:]}"
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "console", "worker", "--group", group_name],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        ec2 = aws_sandbox.admin_client("ec2")
+        group = aws_sandbox.open_security_group(22, "cli")
+        finding = tmp_path / "finding.json"
+        finding.write_text(json.dumps(aws_finding(group)))
+        common = [
+            "security_group_close_port",
+            "--group",
+            group_name,
+            "--payload",
+            str(finding),
+            "--param",
+            "port=22",
+            "--account-role-arn",
+            aws_sandbox.role_arn,
+            "--external-id",
+            aws_sandbox.external_id,
+            "--wait",
+        ]
+        planned = remedy("remediate", *common, "--plan", env=env)
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        assert "remedy-plan-" in planned.stdout and "would be made" in planned.stdout
+        assert "0.0.0.0/0" in {r[3] for r in rules(ec2, group)}
+        fixed = remedy("remediate", *common, env=env)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert rules(ec2, group) == set()
+        run_id = next(w for w in fixed.stdout.split() if w.startswith("remedy-security"))
+        undone = remedy("rollback", run_id, "--wait", env=env)
+        assert undone.returncode == 0, undone.stdout + undone.stderr
+        assert "remedy-rollback-" in undone.stdout and "1 change(s) undone" in undone.stdout
+        assert "0.0.0.0/0" in {r[3] for r in rules(ec2, group)}
+        again = remedy("rollback", f"{run_id}-nope", env=env)
+        assert again.returncode != 0
+    finally:
+        worker.terminate()
+        worker.wait(30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import os
 import sys
@@ -13,6 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
+from console.approvals_cli import approvals_app, approve, reject
 from console.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
 from console.cli_params import parse_parameters
 from console.jobs_cli import JobCode, jobs_app
@@ -20,7 +22,15 @@ from remedy.aws_ids import AwsIdError, check_access
 from remedy.config import ConfigError, temporal_settings, worker_settings
 from remedy.finding import PayloadError, parse_json
 from remedy.logs import setup_logging
-from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState, RunStatus
+from remedy.types import (
+    AccountAccess,
+    ApprovalSettings,
+    JobStep,
+    RemediationSpec,
+    RetrySettings,
+    RunState,
+    RunStatus,
+)
 
 app = typer.Typer(
     help="Remedy: durable, observable remediation of cloud security-posture findings.\n\n"
@@ -30,6 +40,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(approvals_app, name="approvals")
+app.command("approve")(approve)
+app.command("reject")(reject)
 
 # -- worker -------------------------------------------------------------------------------------
 
@@ -132,6 +145,17 @@ def remediate(
             "none (no tag, notification or write-back); `remedy status RUN` shows the plan.",
         ),
     ] = False,
+    approval: Annotated[
+        bool,
+        typer.Option(
+            "--approval",
+            help="Plan first and wait for an approval (`remedy approve RUN`) before changing "
+            "anything; a rejection or no decision within --approval-expires fails the run.",
+        ),
+    ] = False,
+    approval_expires: Annotated[
+        float, typer.Option(help="With --approval: seconds the plan waits for a decision.")
+    ] = 24 * 3600,
     wait: Annotated[
         bool,
         typer.Option(
@@ -165,6 +189,10 @@ def remediate(
         spec = _direct_spec(jobs, param, timeout, attempts, no_tags, access)
         if plan:
             spec.mode = "plan"
+        if approval:
+            spec.approval = ApprovalSettings(
+                expires_s=approval_expires, requester=getpass.getuser()
+            )
     except (PayloadError, ValueError) as exc:
         raise fail(f"{payload}: {exc}") from None
     raise typer.Exit(asyncio.run(_start_direct(finding, spec, group, str(payload), wait)))

@@ -60,6 +60,7 @@ def print_status(status: RunStatus, settings: TemporalSettings) -> None:
         "terminated": "red",
         "timed_out": "red",
         "running": "yellow",
+        "awaiting_approval": "magenta",
     }.get(status.state, "white")
     console.print(
         f"[bold]{status.run_id}[/bold] {status.remediation}: "

@@ -13,10 +13,11 @@ from hub.errors import check_storable, invalid, not_found
 from hub.groups import group_account_ids, offered_jobs
 from hub.models import CloudAccount, Remediation, WorkerGroup, utcnow
 from hub.names import check_distinct, check_name
-from hub.schemas import Criteria, RemediationIn, RemediationOut, RemediationPatch
+from hub.schemas import ApprovalIn, Criteria, RemediationIn, RemediationOut, RemediationPatch
 from remedy.params import ParameterError, check_parameters
 from remedy.types import (
     AccountAccess,
+    ApprovalSettings,
     JobStep,
     NotificationSettings,
     RemediationSpec,
@@ -47,6 +48,7 @@ def action_out(action: Remediation) -> RemediationOut:
         notify=NotificationSettings.model_validate(action.notify),
         auto_remediate=action.auto_remediate,
         write_back=action.write_back,
+        approval=ApprovalIn.model_validate(action.approval) if action.approval else None,
         status="published" if action.status == "published" else "draft",
         created_by=action.created_by,
         created_at=action.created_at,
@@ -131,6 +133,7 @@ def _apply(action: Remediation, body: RemediationIn) -> None:
     action.notify = body.notify.model_dump(mode="json")
     action.auto_remediate = body.auto_remediate
     action.write_back = body.write_back
+    action.approval = body.approval.model_dump(mode="json") if body.approval else {}
     action.status = body.status
     action.updated_at = utcnow()
 
@@ -168,7 +171,10 @@ def list_actions(session: Session) -> list[Remediation]:
 
 
 def spec_for(
-    action: Remediation, account: CloudAccount, original: dict[str, Any] | None = None
+    action: Remediation,
+    account: CloudAccount,
+    original: dict[str, Any] | None = None,
+    requester: str = "",
 ) -> RemediationSpec:
     """What the workflow runs: the action's chain, with how to reach this account, and the
     Security Hub finding to write the outcome back to (when the action says so and the finding
@@ -180,6 +186,19 @@ def spec_for(
         access=AccountAccess(role_arn=account.role_arn, external_id=account.external_id),
         notify=NotificationSettings.model_validate(action.notify),
         write_back=security_hub_finding(original) if action.write_back else None,
+        approval=_approval(action, requester),
+    )
+
+
+def _approval(action: Remediation, requester: str) -> ApprovalSettings | None:
+    if not action.approval:
+        return None
+    wanted = ApprovalIn.model_validate(action.approval)
+    return ApprovalSettings(
+        required=wanted.required,
+        expires_s=wanted.expires_hours * 3600,
+        requester=requester,
+        forbid_self=wanted.forbid_self,
     )
 
 

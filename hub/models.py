@@ -164,6 +164,8 @@ class Remediation(Base):
     auto_remediate: Mapped[bool] = mapped_column(Boolean, default=False)
     #: after a run, update the Security Hub finding it fixed (ASFF findings only)
     write_back: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: {} or its approval settings (hub.schemas.ApprovalIn): runs plan and wait for a decision
+    approval: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,6 +16,7 @@ class HubRunState(StrEnum):
     PENDING = "pending"
     SUBMITTED = "submitted"
     RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
     SUCCEEDED = "succeeded"
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
     FAILED = "failed"
@@ -31,7 +32,13 @@ class HubRunState(StrEnum):
 
 
 #: not ended: the poller follows these (and retries the starts of pending ones)
-ACTIVE = (HubRunState.PENDING, HubRunState.SUBMITTED, HubRunState.RUNNING, HubRunState.STUCK)
+ACTIVE = (
+    HubRunState.PENDING,
+    HubRunState.SUBMITTED,
+    HubRunState.RUNNING,
+    HubRunState.AWAITING_APPROVAL,
+    HubRunState.STUCK,
+)
 ENDED = (
     HubRunState.SUCCEEDED,
     HubRunState.SUCCEEDED_WITH_ERRORS,

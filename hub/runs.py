@@ -82,7 +82,8 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
             f"account {finding.account_id} is not registered",
         )
         return None
-    spec = spec_for(action, account, finding.original)
+    row = session.get(Run, run.run_id)
+    spec = spec_for(action, account, finding.original, row.triggered_by if row else "")
     return StartPlan(run.run_id, run.payload, spec, run.group_id)
 
 

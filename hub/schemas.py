@@ -250,6 +250,18 @@ class Criteria(_In):
     min_level: Level | None = None
 
 
+class ApprovalIn(_In):
+    """Runs of the action plan first and change nothing until an Analyst or Admin approves."""
+
+    required: bool = True
+    expires_hours: float = Field(
+        default=24, gt=0, le=720, description="How long a plan waits for a decision."
+    )
+    forbid_self: bool = Field(
+        default=True, description="The user who triggered a run may not approve it."
+    )
+
+
 class RemediationIn(_In):
     name: Name
     description: Description = ""
@@ -275,6 +287,11 @@ class RemediationIn(_In):
         "ticket was filed, else a note). Security Hub (ASFF) findings only; the account's role "
         "needs securityhub:BatchUpdateFindings.",
     )
+    approval: ApprovalIn | None = Field(
+        default=None,
+        description="Plan first and wait for an Analyst's or Admin's approval "
+        "(POST /runs/{id}/approve) before changing anything; none: runs act at once.",
+    )
     status: Literal["draft", "published"] = "draft"
 
 
@@ -293,6 +310,7 @@ class RemediationPatch(_In):
     notify: NotificationSettings | None = None
     auto_remediate: bool | None = None
     write_back: bool | None = None
+    approval: ApprovalIn | None = None
     status: Literal["draft", "published"] | None = None
 
 
@@ -310,6 +328,7 @@ class RemediationOut(BaseModel):
     notify: NotificationSettings
     auto_remediate: bool
     write_back: bool = False
+    approval: ApprovalIn | None = None
     status: Literal["draft", "published"]
     created_by: str
     created_at: datetime
@@ -399,7 +418,8 @@ class RunOut(BaseModel):
     triggered_by: str
     status: HubRunState = Field(
         description="pending (claimed, not started), submitted, then the workflow's state: "
-        "running, succeeded, succeeded_with_errors, failed or cancelled; or Temporal's: "
+        "running, awaiting_approval (planned, waiting for a decision), succeeded, "
+        "succeeded_with_errors, failed or cancelled; or Temporal's: "
         "terminated, timed_out, or stuck (open, its workflow task failing)"
     )
     message: str
@@ -417,3 +437,16 @@ class RunDetail(RunOut):
 
 class TriggerOut(BaseModel):
     runs: list[RunOut]
+
+
+class DecisionIn(_In):
+    comment: str = Field(default="", max_length=2000)
+
+
+class ApprovalOut(BaseModel):
+    """A run waiting for a decision, with the plan it would apply."""
+
+    run: RunOut
+    plan: list[str]
+    expires_at: datetime | None
+    decisions: list[dict[str, Any]]

@@ -20,7 +20,14 @@ from remedy.finding import read_finding
 from remedy.run_status import get_status as get_status  # the API reads runs from here
 from remedy.run_status import wait_for_result as wait_for_result
 from remedy.temporal import task_queue_for
-from remedy.types import RemediationInput, RemediationSpec, RunState
+from remedy.types import (
+    OPEN_STATES,
+    Decision,
+    RemediationInput,
+    RemediationSpec,
+    RunState,
+    RunStatus,
+)
 
 
 def workflow_id_for(finding_id: str, remediation: str) -> str:
@@ -91,7 +98,7 @@ async def start_rollback(client: Client, run_id: str, *, search_attributes: bool
     resource is no longer as the run left it.
     """
     status = await get_status(client, run_id)
-    if status.state in (RunState.RUNNING, RunState.STUCK):
+    if status.state in OPEN_STATES:
         raise CannotRollBack(f"run {run_id} is still {status.state}: wait for it, or cancel it")
     if status.mode != "remediate":
         raise CannotRollBack(f"run {run_id} is a {status.mode} run: only a remediation rolls back")
@@ -123,3 +130,36 @@ async def start_rollback(client: Client, run_id: str, *, search_attributes: bool
     return await start_remediation(
         client, original.payload, spec, group, search_attributes=search_attributes
     )
+
+
+class DecisionRefused(ValueError):
+    """An approval or rejection the run refused (not waiting, a role that may not decide, the
+    requester approving their own run), with the run's reason."""
+
+
+async def decide(client: Client, run_id: str, decision: Decision) -> str:
+    """Approve or reject the plan a run waits on (the `decide` update); "approved"/"rejected"."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    try:
+        answer: str = await client.get_workflow_handle(run_id).execute_update(
+            "decide", decision, result_type=str
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise DecisionRefused(str(getattr(cause, "message", cause) or exc)) from None
+    except RPCError as exc:
+        raise DecisionRefused(f"run {run_id} is not waiting for approval: {exc.message}") from None
+    return answer
+
+
+async def pending_approvals(client: Client) -> list[RunStatus]:
+    """The runs waiting for a decision, each with its plan (the search attribute finds them)."""
+    query = f"{sa.REMEDIATION_STATUS.name} = '{RunState.AWAITING_APPROVAL.value}'"
+    found = []
+    async for execution in client.list_workflows(query):
+        status = await get_status(client, execution.id)
+        if status.state == RunState.AWAITING_APPROVAL:  # not decided meanwhile
+            found.append(status)
+    return found

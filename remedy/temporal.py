@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import shutil
@@ -55,13 +56,22 @@ async def connect(settings: TemporalSettings) -> Client:
             client_cert=settings.tls_cert.read_bytes() if settings.tls_cert else None,
             client_private_key=settings.tls_key.read_bytes() if settings.tls_key else None,
         )
-    return await Client.connect(
-        settings.address,
-        namespace=settings.namespace,
-        data_converter=data_converter(settings.encryption),
-        tls=tls,
-        api_key=settings.api_key,
-    )
+    # A server that has just opened its port may answer "Frontend is not healthy yet" for a
+    # moment (a dev server starting, a cluster rolling): wait for it, up to half a minute.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await Client.connect(
+                settings.address,
+                namespace=settings.namespace,
+                data_converter=data_converter(settings.encryption),
+                tls=tls,
+                api_key=settings.api_key,
+            )
+        except RuntimeError as exc:
+            if "not healthy yet" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def ensure_search_attributes(client: Client) -> bool:

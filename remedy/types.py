@@ -104,10 +104,41 @@ class SecurityHubFinding(BaseModel):
 RunMode = Literal["remediate", "plan", "rollback"]
 
 
+#: who may approve or reject a run (the hub's roles)
+APPROVER_ROLES = ("analyst", "admin")
+
+
+class ApprovalSettings(BaseModel):
+    """A run that waits for a person: it plans, shows the plan, and changes nothing until an
+    Analyst or Admin approves it (a Temporal update, `decide`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    required: bool = True
+    #: how long a plan waits for a decision before the run is rejected as expired
+    expires_s: float = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
+    #: who asked for the run; with `forbid_self`, never the one who approves it
+    requester: str | None = Field(default=None, max_length=200)
+    forbid_self: bool = True
+
+
+class Decision(BaseModel):
+    """An approval or a rejection of a run's plan, by whom and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    by: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=50)
+    comment: str = Field(default="", max_length=2000)
+    #: set by the workflow when it takes the decision
+    at: datetime | None = None
+
+
 class RemediationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ""
     mode: RunMode = "remediate"
+    #: plan first and wait for an approval before changing anything (remediate runs only)
+    approval: ApprovalSettings | None = None
     #: a rollback run: the run it undoes
     rollback_of: str | None = Field(default=None, max_length=512)
     steps: list[JobStep] = Field(min_length=1, max_length=20)
@@ -290,6 +321,8 @@ class StepState(StrEnum):
 
 class RunState(StrEnum):
     RUNNING = "running"
+    #: planned, waiting for an Analyst or Admin to approve or reject the plan
+    AWAITING_APPROVAL = "awaiting_approval"
     SUCCEEDED = "succeeded"
     #: every job exited 0 but one logged errors (ERROR lines, a traceback): not plain success
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
@@ -305,12 +338,22 @@ class RunState(StrEnum):
 
 
 #: states of a run that has not ended: someone may still act on it
-OPEN_STATES = frozenset({RunState.RUNNING, RunState.STUCK})
+OPEN_STATES = frozenset({RunState.RUNNING, RunState.AWAITING_APPROVAL, RunState.STUCK})
 
 
 class StepStatus(BaseModel):
     name: str
-    kind: Literal["validate", "assume_role", "job", "verify", "tag", "notify", "write_back"]
+    kind: Literal[
+        "validate",
+        "assume_role",
+        "plan",
+        "approval",
+        "job",
+        "verify",
+        "tag",
+        "notify",
+        "write_back",
+    ]
     state: StepState = StepState.PENDING
     attempts: int = 0
     started_at: datetime | None = None
@@ -346,6 +389,10 @@ class RunStatus(BaseModel):
     mode: str = "remediate"
     #: a rollback run: the run it undoes
     rollback_of: str | None = None
+    #: an approval run: the plan waiting for (or given) approval, when it expires, the decisions
+    plan: list[str] = Field(default_factory=list)
+    approval_expires_at: datetime | None = None
+    decisions: list[Decision] = Field(default_factory=list)
 
 
 class JobInfo(BaseModel):

@@ -8,17 +8,37 @@ finished remediation from the change records its steps kept, in reverse order, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
 
-from remedy.starter import CannotRollBack, start_remediation, start_rollback, wait_for_result
-from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, StepState
+from remedy.starter import (
+    CannotRollBack,
+    DecisionRefused,
+    decide,
+    get_status,
+    pending_approvals,
+    start_remediation,
+    start_rollback,
+    wait_for_result,
+)
+from remedy.types import (
+    AccountAccess,
+    ApprovalSettings,
+    Decision,
+    JobStep,
+    RemediationSpec,
+    RunState,
+    RunStatus,
+    StepState,
+)
 from sandbox.aws import AwsSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding
@@ -232,6 +252,161 @@ def test_the_command_line_plans_and_rolls_back(
         assert "0.0.0.0/0" in {r[3] for r in rules(ec2, group)}
         again = remedy("rollback", f"{run_id}-nope", env=env)
         assert again.returncode != 0
+
+        # an approval run: listed with its plan, approved by someone else, then applied
+        asked = remedy("remediate", *common[:-1], "--approval", env=env)
+        assert asked.returncode == 0, asked.stdout + asked.stderr
+        waiting_id = next(w for w in asked.stdout.split() if w.startswith("remedy-security"))
+        for _ in range(100):
+            listed = remedy("approvals", "list", env=env)
+            if waiting_id in listed.stdout:
+                break
+            time.sleep(0.3)
+        assert f"would change: {group}: revoked ingress tcp 22-22 from 0.0.0.0/0" in listed.stdout
+        assert "0.0.0.0/0" in {r[3] for r in rules(ec2, group)}
+        mine = remedy("approve", waiting_id, env=env)  # this shell's user asked for it
+        assert mine.returncode == 1 and "asked for this run" in mine.stderr
+        ok = remedy("approve", waiting_id, "--by", "bob", "--comment", "change 42", env=env)
+        assert ok.returncode == 0, ok.stderr
+        assert f"{waiting_id}: approved by bob" in ok.stderr
+        for _ in range(100):
+            shown = json.loads(remedy("status", waiting_id, "--json", env=env).stdout)
+            if shown["state"] != "awaiting_approval" and shown["state"] != "running":
+                break
+            time.sleep(0.3)
+        assert shown["state"] == "succeeded", shown["message"]
+        assert rules(ec2, group) == set()
     finally:
         worker.terminate()
         worker.wait(30)
+
+
+# ----------------------------------------------------------------------------------------------
+# The approval gate
+# ----------------------------------------------------------------------------------------------
+
+
+def approval_spec(sandbox: AwsSandbox, expires_s: float = 3600) -> RemediationSpec:
+    spec = spec_for(sandbox)
+    spec.approval = ApprovalSettings(expires_s=expires_s, requester="alice")
+    return spec
+
+
+async def waiting(client: Client, run_id: str, seen: int = 0) -> RunStatus:
+    """The run once it waits for a decision (and has taken `seen` decisions before)."""
+    for _ in range(300):
+        status = await get_status(client, run_id)
+        if status.state == RunState.AWAITING_APPROVAL and len(status.decisions) == seen:
+            return status
+        assert status.state in (RunState.RUNNING, RunState.AWAITING_APPROVAL), status.message
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{run_id} never waited for approval")
+
+
+def decision(approve: bool, by: str, role: str = "analyst", comment: str = "") -> Decision:
+    return Decision(approve=approve, by=by, role=role, comment=comment)
+
+
+async def test_an_approval_run_plans_waits_and_applies_the_approved_plan(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "approve")
+    before = rules(ec2, group)
+    run_id = await start_remediation(
+        client, aws_finding(group), approval_spec(aws_sandbox), worker.group_id
+    )
+    status = await waiting(client, run_id)
+    assert status.plan == [f"{group}: revoked ingress tcp 22-22 from 0.0.0.0/0"]
+    assert status.approval_expires_at is not None
+    approval = next(s for s in status.steps if s.kind == "approval")
+    assert "waiting for an Analyst or Admin to approve the plan (1 change(s))" in approval.message
+    assert rules(ec2, group) == before  # nothing changes while it waits
+    assert run_id in [s.run_id for s in await pending_approvals(client)]
+
+    with pytest.raises(DecisionRefused, match="carol is a viewer: only an analyst or an admin"):
+        await decide(client, run_id, decision(True, "carol", "viewer"))
+    with pytest.raises(DecisionRefused, match="alice asked for this run: someone else must"):
+        await decide(client, run_id, decision(True, "alice", "admin"))
+    assert await decide(client, run_id, decision(True, "bob", comment="go")) == "approved"
+
+    done = await wait_for_result(client, run_id)
+    assert done.state == RunState.SUCCEEDED, done.message
+    assert rules(ec2, group) == set()
+    assert [(d.by, d.role, d.approve, d.comment) for d in done.decisions] == [
+        ("bob", "analyst", True, "go")
+    ]
+    assert done.decisions[0].at is not None
+    approval = next(s for s in done.steps if s.kind == "approval")
+    assert (
+        approval.state == StepState.SUCCEEDED
+        and approval.message == "approved by bob (analyst): go"
+    )
+    with pytest.raises(DecisionRefused, match="is not waiting for approval"):
+        await decide(client, run_id, decision(True, "bob"))
+
+
+async def test_a_rejected_or_expired_plan_changes_nothing(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    rejected_group = aws_sandbox.open_security_group(22, "reject")
+    expired_group = aws_sandbox.open_security_group(22, "expire")
+    before = (rules(ec2, rejected_group), rules(ec2, expired_group))
+    rejected = await start_remediation(
+        client, aws_finding(rejected_group), approval_spec(aws_sandbox), worker.group_id
+    )
+    expired = await start_remediation(
+        client, aws_finding(expired_group), approval_spec(aws_sandbox, expires_s=2), worker.group_id
+    )
+    await waiting(client, rejected)
+    assert (
+        await decide(client, rejected, decision(False, "alice", "admin", "not in prod hours"))
+        == "rejected"
+    )
+    no = await wait_for_result(client, rejected)
+    assert no.state == RunState.FAILED
+    assert "approval failed: rejected by alice (admin): not in prod hours" in no.message
+    late = await wait_for_result(client, expired)
+    assert late.state == RunState.FAILED
+    assert (
+        "expired: nobody approved or rejected the plan within 2 s; nothing was changed"
+        in late.message
+    )
+    assert (rules(ec2, rejected_group), rules(ec2, expired_group)) == before
+
+
+async def test_a_resource_changed_after_approval_is_planned_and_asked_again(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "replan")
+    run_id = await start_remediation(
+        client, aws_finding(group), approval_spec(aws_sandbox), worker.group_id
+    )
+    first = await waiting(client, run_id)
+    ec2.authorize_security_group_ingress(  # someone opens the port to IPv6 too, meanwhile
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+            }
+        ],
+    )
+    await decide(client, run_id, decision(True, "bob"))
+    second = await waiting(client, run_id, seen=1)  # the approved plan is not the plan any more
+    assert len(second.plan) == 2 and first.plan[0] in second.plan
+    approval = next(s for s in second.steps if s.kind == "approval")
+    assert approval.message.startswith("the resource changed since the plan was approved")
+    assert "::/0" in {r[3] for r in rules(ec2, group)}  # still nothing changed
+    await decide(client, run_id, decision(True, "dave", "admin"))
+    done = await wait_for_result(client, run_id)
+    assert done.state == RunState.SUCCEEDED, done.message
+    assert rules(ec2, group) == set()
+    assert [d.by for d in done.decisions] == ["bob", "dave"]

@@ -19,6 +19,7 @@ from temporalio.exceptions import (
 )
 from temporalio.workflow import ActivityCancellationType
 
+from workflows.approval import Approval, approval_steps
 from workflows.retry_policies import (
     INFRA_RETRY,
     JOB_HEARTBEAT_TIMEOUT,
@@ -39,7 +40,7 @@ from workflows.run_summary import (
     plan_summary,
     rollback_summary,
 )
-from workflows.write_back import WriteBack, write_back_step
+from workflows.write_back import write_back_step
 
 with workflow.unsafe.imports_passed_through():
     from remedy import search_attributes as sa
@@ -65,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="RemediationWorkflow")
-class RemediationWorkflow(WriteBack):
+class RemediationWorkflow(Approval):
     """Remediates one finding with one job or an ordered chain of jobs.
 
     Guarantees:
@@ -140,6 +141,7 @@ class RemediationWorkflow(WriteBack):
             steps=[
                 StepStatus(name="validate", kind="validate"),
                 StepStatus(name="assume role", kind="assume_role"),
+                *approval_steps(request),
                 *self._job_steps,
                 StepStatus(name="tag resource", kind="tag"),
                 *([StepStatus(name="notify", kind="notify")] if _notifies(request) else []),
@@ -152,6 +154,7 @@ class RemediationWorkflow(WriteBack):
             payload = finding.payload
             await self._assume_role(finding)
             self._account = finding.account  # reachable: the write-back may use it
+            await self._approve(request, finding)  # when the spec asks for approval
             for index, job_step in enumerate(spec.steps):
                 await self._run_job(self._job_steps[index], job_step, finding)
                 if index in self._verify_steps:
@@ -252,11 +255,17 @@ class RemediationWorkflow(WriteBack):
         self._end(step, StepState.SUCCEEDED, f"acting as {who.identity}{expiry}")
 
     async def _run_job(
-        self, step: StepStatus, job_step: JobStep, finding: ValidatedFinding, verify: bool = False
+        self,
+        step: StepStatus,
+        job_step: JobStep,
+        finding: ValidatedFinding,
+        verify: bool = False,
+        mode: str | None = None,
     ) -> None:
-        """Run a job step, or (`verify`) the job's check that the resource now complies."""
+        """Run a job step, or (`verify`) the job's check that the resource now complies; `mode`:
+        the job's mode when not the run's (an approval's plan steps)."""
         self._begin(step)
-        mode = "remediate" if verify else self._status.mode
+        mode = "remediate" if verify else (mode or self._status.mode)
         if mode == "rollback" and not job_step.records:
             self._end(step, StepState.SKIPPED, "nothing to undo: this step changed nothing")
             return

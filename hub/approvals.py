@@ -12,6 +12,7 @@ import asyncio
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.service import RPCError
 
 from hub.auth import Caller
 from hub.errors import ApiError
@@ -42,8 +43,20 @@ async def pending(runs: Runs) -> list[ApprovalOut]:
             if approval
         ]
     )
+    if not ids:
+        return []
     client = await runs.client()
-    statuses = await asyncio.gather(*(get_status(client, run_id) for run_id in ids))
+    try:
+        statuses = await asyncio.wait_for(
+            asyncio.gather(*(get_status(client, run_id) for run_id in ids)),
+            runs.settings.hub_status_timeout_s * 2,
+        )
+    except (TimeoutError, RPCError) as exc:
+        raise ApiError(
+            503,
+            f"Temporal did not say which runs wait for approval ({type(exc).__name__})",
+            "try again once Temporal answers",
+        ) from None
 
     def keep(session: Session) -> None:
         for status in statuses:
@@ -70,12 +83,29 @@ async def pending(runs: Runs) -> list[ApprovalOut]:
 async def decide_run(runs: Runs, run_id: str, approve: bool, comment: str, caller: Caller) -> str:
     """Approve or reject a waiting run as `caller`; 409 with the run's reason when refused."""
     await runs.db.call(lambda s: get_run(s, run_id))  # 404 for a run the hub does not know
+    await runs.refresh(run_id)  # its state now, when its workflow answers in time
+    run = await runs.db.call(lambda s: get_run(s, run_id))
+    if run.status != HubRunState.AWAITING_APPROVAL:
+        raise ApiError(
+            409,
+            f"run {run_id} is not waiting for approval (it is {run.status})",
+            "GET /approvals lists the runs waiting for a decision",
+        )
     decision = Decision(approve=approve, by=caller.name, role=caller.role.value, comment=comment)
+    client = await runs.client()
     try:
-        answer = await decide(await runs.client(), run_id, decision)
+        answer = await asyncio.wait_for(
+            decide(client, run_id, decision), runs.settings.hub_status_timeout_s * 2
+        )
     except DecisionRefused as exc:
         raise ApiError(
             409, str(exc), "GET /approvals lists the runs waiting for a decision"
+        ) from None
+    except (TimeoutError, RPCError):
+        raise ApiError(
+            503,
+            f"Temporal did not take the decision on run {run_id} in time",
+            "nothing was decided: try again once Temporal answers",
         ) from None
     await runs.refresh(run_id)
     return answer

@@ -139,7 +139,10 @@ class DecisionRefused(ValueError):
 
 async def decide(client: Client, run_id: str, decision: Decision) -> str:
     """Approve or reject the plan a run waits on (the `decide` update); "approved"/"rejected"."""
-    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.client import (
+        WorkflowUpdateFailedError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    )
     from temporalio.service import RPCError
 
     try:
@@ -151,6 +154,8 @@ async def decide(client: Client, run_id: str, decision: Decision) -> str:
         raise DecisionRefused(str(getattr(cause, "message", cause) or exc)) from None
     except RPCError as exc:
         raise DecisionRefused(f"run {run_id} is not waiting for approval: {exc.message}") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:  # no worker took it in time, or cancelled
+        raise TimeoutError(f"run {run_id}: no answer to the decision in time") from None
     return answer
 
 

@@ -410,6 +410,7 @@ def test_run_states_are_the_strings_the_store_always_held() -> None:
         "pending",
         "submitted",
         "running",
+        "awaiting_approval",  # issue #14: a run waiting for a decision
         "succeeded",
         "succeeded_with_errors",
         "failed",

@@ -100,7 +100,10 @@ def test_the_meta_test_fails_a_scaffolded_job_whose_policy_lost_its_action(tmp_p
     ("args", "message"),
     [
         (["Bad Name", "--provider", "aws", "--service", "s3"], "is not a job name"),
-        (["x_job", "--provider", "aws", "--service", "glacier"], "service 'glacier' is not registered"),
+        (
+            ["x_job", "--provider", "aws", "--service", "glacier"],
+            "service 'glacier' is not registered",
+        ),
         (["x_job", "--provider", "azure", "--service", "s3"], "is an aws service, not azure"),
         (["x_job", "--provider", "gcp", "--service", "s3"], "unknown provider 'gcp'"),
     ],

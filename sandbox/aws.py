@@ -77,6 +77,16 @@ MOTO_ACTION_ALIASES: dict[str, str] = {
     "s3:DeleteBucketPublicAccessBlock": "s3:DeleteBucket",
     # the Resource Groups Tagging API's IAM prefix is `tag:`; moto checks `tagging:`
     "tag:TagResources": "tagging:TagResources",
+    # CloudWatch's IAM prefix is `cloudwatch:`; moto checks its endpoint's name, `monitoring:`
+    **{
+        f"cloudwatch:{action}": f"monitoring:{action}"
+        for action in (
+            "DescribeAlarms",
+            "DescribeAlarmsForMetric",
+            "PutMetricAlarm",
+            "DeleteAlarms",
+        )
+    },
 }
 
 

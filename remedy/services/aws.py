@@ -138,7 +138,12 @@ S3_CONTROL = _aws(
 RDS = _aws("rds", resource_types=("rds:db-instance", "rds:db-snapshot", "rds:db-cluster-snapshot"))
 KMS = _aws("kms", resource_types=("kms:key",))
 CLOUDTRAIL = _aws("cloudtrail", resource_types=("cloudtrail:trail", "cloudtrail:account"))
-CONFIG = _aws("config", resource_types=("config:account",))
+CONFIG = _aws(
+    "config",
+    resource_types=("config:account",),
+    # the recorder's role is passed to AWS Config
+    implied={"PutConfigurationRecorder": ("iam:PassRole",)},
+)
 LOGS = _aws("logs", resource_types=("logs:log-group",))
 CLOUDWATCH = _aws("cloudwatch", resource_types=("cloudwatch:account", "cloudwatch:alarm"))
 SNS = _aws("sns", resource_types=("sns:topic",))
@@ -147,7 +152,12 @@ KINESIS = _aws("kinesis", resource_types=("kinesis:stream",))
 LAMBDA = _aws("lambda", resource_types=("lambda:function",))
 ELB = _aws("elb", resource_types=("elb:load-balancer",), iam_prefix="elasticloadbalancing")
 ELBV2 = _aws("elbv2", resource_types=("elbv2:load-balancer",), iam_prefix="elasticloadbalancing")
-GUARDDUTY = _aws("guardduty", resource_types=("guardduty:account",))
+GUARDDUTY = _aws(
+    "guardduty",
+    resource_types=("guardduty:account",),
+    # the first detector creates GuardDuty's service-linked role
+    implied={"CreateDetector": ("iam:CreateServiceLinkedRole",)},
+)
 SSM = _aws("ssm", resource_types=("ssm:document",))
 REDSHIFT = _aws("redshift", resource_types=("redshift:cluster",))
 AUTOSCALING = _aws("autoscaling", resource_types=("autoscaling:group",))

@@ -1,0 +1,141 @@
+"""The CloudTrail and KMS jobs in every mode, on moto (with sandbox/trail_strict.py), run as the
+worker runs them: `exercise` (tests/job_modes.py) proves verify 3 -> 0, a plan without mutating
+requests, remediate with records, an idempotent second run, rollback, and a refused rollback after
+tampering. Each job also keeps what is not its business and fails with exit 1 and one ERROR line.
+
+Trails are account-wide: every test deletes the trails it made (fixture `trails`), so the
+account-level job sees only its own.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.aws import AwsSandbox
+from tests.job_modes import Case, Run, exercise
+from tests.test_jobs import ACCOUNT, REGION, payload
+
+OTHER_REGION = "eu-west-1"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def cloudtrail_bucket(sandbox: AwsSandbox, prefix: str = "*") -> str:
+    """A bucket whose policy lets CloudTrail deliver to it, under `prefix` (any by default; the
+    sandbox refuses a trail on any other bucket, as AWS does)."""
+    s3 = sandbox.admin_client("s3")
+    bucket = unique("trail-logs")
+    s3.create_bucket(Bucket=bucket)
+    logs = f"{prefix}AWSLogs" if prefix == "*" else f"{prefix}/AWSLogs" if prefix else "AWSLogs"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+            {
+                "Sid": "AWSCloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/{logs}/{ACCOUNT}/*",
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            },
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    return bucket
+
+
+class Trails:
+    """Makes trails and deletes them at the end of the test."""
+
+    def __init__(self, sandbox: AwsSandbox) -> None:
+        self.sandbox = sandbox
+        self.made: list[tuple[str, str]] = []
+
+    def client(self, region: str = REGION) -> Any:
+        return self.sandbox.admin_client("cloudtrail", region)
+
+    def new(self, region: str = REGION, **settings: Any) -> str:
+        name = unique("trail")
+        self.client(region).create_trail(
+            Name=name, S3BucketName=cloudtrail_bucket(self.sandbox), **settings
+        )
+        self.made.append((region, name))
+        return name
+
+    def adopt(self, region: str, name: str) -> None:
+        """A trail a job made: deleted at the end too."""
+        self.made.append((region, name))
+
+    def describe(self, name: str, region: str = REGION) -> dict[str, Any]:
+        found = self.client(region).describe_trails(includeShadowTrails=True)["trailList"]
+        return next(t for t in found if t["Name"] == name)
+
+    def cleanup(self) -> None:
+        for region, name in self.made:
+            client = self.client(region)
+            if any(t["Name"] == name for t in client.describe_trails()["trailList"]):
+                client.delete_trail(Name=name)
+
+
+@pytest.fixture
+def trails(aws_sandbox: AwsSandbox) -> Iterator[Trails]:
+    made = Trails(aws_sandbox)
+    yield made
+    made.cleanup()
+
+
+# ----------------------------------------------------------------------------------------------
+# cloudtrail_enable_log_file_validation (CloudTrail.4)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_cloudtrail_enable_log_file_validation_modes(trails: Trails, run: Run) -> None:
+    name = trails.new(S3KeyPrefix="keep/me", EnableLogFileValidation=False)
+
+    def state() -> Any:
+        trail = trails.describe(name)
+        return (trail["LogFileValidationEnabled"], trail["S3KeyPrefix"], trail["S3BucketName"])
+
+    def tamper() -> None:  # someone turns validation off again
+        trails.client().update_trail(Name=name, EnableLogFileValidation=False)
+
+    exercise(run, Case("cloudtrail_enable_log_file_validation", payload(name, "x"), state, tamper))
+
+
+def test_log_file_validation_keeps_the_rest_and_finds_the_home_region(
+    trails: Trails, run: Run
+) -> None:
+    """A multi-region trail homed elsewhere, named by ARN from another region: changed in its
+    home region (the sandbox refuses an UpdateTrail elsewhere, as AWS does); its other settings
+    stay."""
+    name = trails.new(OTHER_REGION, IsMultiRegionTrail=True, S3KeyPrefix="p")
+    before = trails.describe(name, OTHER_REGION)
+    done = run("cloudtrail_enable_log_file_validation", payload(before["TrailARN"], "x"))
+    assert done.returncode == 0, str(done)
+    assert done.changes == [f"CHANGE: trail {name}: log file validation turned on"]
+    after = trails.describe(name, OTHER_REGION)
+    assert after["LogFileValidationEnabled"] is True
+    assert {k: v for k, v in after.items() if k != "LogFileValidationEnabled"} == {
+        k: v for k, v in before.items() if k != "LogFileValidationEnabled"
+    }
+
+
+def test_log_file_validation_of_a_missing_trail_fails(trails: Trails, run: Run) -> None:
+    done = run("cloudtrail_enable_log_file_validation", payload("no-such-trail", "x"))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "TrailNotFoundException" in done.errors[0], str(done)
+    assert done.mutating == []

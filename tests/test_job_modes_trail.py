@@ -139,3 +139,96 @@ def test_log_file_validation_of_a_missing_trail_fails(trails: Trails, run: Run) 
     assert done.returncode == 1, str(done)
     assert len(done.errors) == 1 and "TrailNotFoundException" in done.errors[0], str(done)
     assert done.mutating == []
+
+
+# ----------------------------------------------------------------------------------------------
+# aws_kms_key_rotates (KMS.4)
+# ----------------------------------------------------------------------------------------------
+
+KMS_RULE = "5c8c26217a550e1fb6560c12"
+
+
+def key_state(kms: Any, key_id: str) -> Any:
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    return (
+        kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"],
+        meta["KeyState"],
+        meta["Description"],
+        json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]),
+        sorted(a["AliasName"] for a in kms.list_aliases(KeyId=key_id)["Aliases"]),
+    )
+
+
+def test_aws_kms_key_rotates_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    kms = aws_sandbox.admin_client("kms")
+    key = kms.create_key(Description="orders")["KeyMetadata"]
+    kms.create_alias(AliasName=f"alias/{unique('orders')}", TargetKeyId=key["KeyId"])
+
+    def tamper() -> None:  # someone turns rotation off again
+        kms.disable_key_rotation(KeyId=key["KeyId"])
+
+    state = lambda: key_state(kms, key["KeyId"])  # noqa: E731
+    exercise(run, Case("aws_kms_key_rotates", payload(key["Arn"], KMS_RULE), state, tamper))
+
+
+def test_key_rotation_keeps_the_key_as_it_was(aws_sandbox: AwsSandbox, run: Run) -> None:
+    """Named by its bare id; only the rotation changes: policy, aliases, description stay."""
+    kms = aws_sandbox.admin_client("kms")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Admins",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "App",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/app"},
+                "Action": ["kms:Decrypt", "kms:Encrypt"],
+                "Resource": "*",
+            },
+        ],
+    }
+    key = kms.create_key(Description="app data", Policy=json.dumps(policy))["KeyMetadata"]
+    before = key_state(kms, key["KeyId"])
+    done = run("aws_kms_key_rotates", payload(key["KeyId"], KMS_RULE))
+    assert done.returncode == 0, str(done)
+    assert done.changes == [f"CHANGE: key {key['Arn']}: automatic key rotation turned on"]
+    assert key_state(kms, key["KeyId"]) == (True, *before[1:])
+    assert before[3] == policy
+
+
+@pytest.mark.parametrize("kind", ["aws-managed", "asymmetric", "hmac", "pending-deletion"])
+def test_key_rotation_refuses_keys_kms_cannot_rotate(
+    aws_sandbox: AwsSandbox, run: Run, kind: str
+) -> None:
+    kms = aws_sandbox.admin_client("kms")
+    if kind == "aws-managed":  # the sandbox makes it AWS managed and rotating, as AWS shows it
+        key = kms.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]
+        assert key["KeyManager"] == "AWS"
+    elif kind == "asymmetric":
+        key = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    elif kind == "hmac":
+        key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    else:
+        key = kms.create_key()["KeyMetadata"]
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    before = key_state(kms, key["KeyId"])
+    for mode in ("remediate", "plan"):
+        done = run("aws_kms_key_rotates", payload(key["Arn"], KMS_RULE), mode)
+        assert done.returncode == 1, str(done)
+        assert len(done.errors) == 1, str(done)
+        assert done.errors[0].startswith("ERROR: cannot turn on rotation, nothing was changed")
+        assert done.changes == [] and done.records == [] and done.mutating == []
+    assert key_state(kms, key["KeyId"]) == before
+
+
+def test_key_rotation_of_a_missing_key_fails(aws_sandbox: AwsSandbox, run: Run) -> None:
+    missing = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{uuid.uuid4()}"
+    done = run("aws_kms_key_rotates", payload(missing, KMS_RULE))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "NotFoundException" in done.errors[0], str(done)

@@ -30,6 +30,9 @@ KMS (https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.h
   key material: 400 UnsupportedOperationException ("Automatic key rotation is supported only on
   symmetric encryption KMS keys"); of a key pending deletion: 400 KMSInvalidStateException
   (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html);
+- CreateKey without KeyUsage makes an ENCRYPT_DECRYPT key, as KMS does (moto leaves KeyUsage
+  null; https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html, "KeyUsage ...
+  Default: ENCRYPT_DECRYPT");
 - the AWS managed keys moto makes for the reserved aliases (`alias/aws/...`) say KeyManager AWS
   and rotation on ("The key rotation status for AWS managed KMS keys is always true",
   https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyRotationStatus.html); moto says
@@ -293,6 +296,11 @@ def _check_rotatable(self: KmsResponse) -> None:
 _enable_key_rotation = KmsResponse.enable_key_rotation
 _disable_key_rotation = KmsResponse.disable_key_rotation
 _generate_default_keys = KmsBackend._generate_default_keys
+_create_key = KmsBackend.create_key
+
+
+def create_key(self: KmsBackend, policy: Any, key_usage: Any, *args: Any, **kwargs: Any) -> Any:
+    return _create_key(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
 
 
 def enable_key_rotation(self: KmsResponse) -> str:
@@ -322,3 +330,4 @@ def install() -> None:
     KmsResponse.enable_key_rotation = enable_key_rotation  # type: ignore[method-assign]
     KmsResponse.disable_key_rotation = disable_key_rotation  # type: ignore[method-assign]
     KmsBackend._generate_default_keys = generate_default_keys  # type: ignore[method-assign]
+    KmsBackend.create_key = create_key  # type: ignore[method-assign]

@@ -232,3 +232,112 @@ def test_key_rotation_of_a_missing_key_fails(aws_sandbox: AwsSandbox, run: Run) 
     done = run("aws_kms_key_rotates", payload(missing, KMS_RULE))
     assert done.returncode == 1, str(done)
     assert len(done.errors) == 1 and "NotFoundException" in done.errors[0], str(done)
+
+
+# ----------------------------------------------------------------------------------------------
+# aws_cloudtrail_logs_encrypted (CloudTrail.2)
+# ----------------------------------------------------------------------------------------------
+
+ENCRYPTED_RULE = "5c8c25e47a550e1fb6560bac"
+ROOT_STATEMENT = {
+    "Sid": "Admins",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+CLOUDTRAIL_STATEMENTS = [
+    {
+        "Sid": "AllowCloudTrailToEncryptLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:GenerateDataKey*",
+        "Resource": "*",
+        "Condition": {
+            "StringLike": {
+                "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"
+            }
+        },
+    },
+    {
+        "Sid": "AllowCloudTrailToDescribeKey",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:DescribeKey",
+        "Resource": "*",
+    },
+]
+
+
+def trail_key(sandbox: AwsSandbox, statements: list[dict[str, Any]], region: str = REGION) -> Any:
+    kms = sandbox.admin_client("kms", region)
+    policy = {"Version": "2012-10-17", "Statement": [ROOT_STATEMENT, *statements]}
+    key = kms.create_key(Description="trail logs", Policy=json.dumps(policy))["KeyMetadata"]
+    alias = f"alias/{unique('trail-logs')}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    return key, alias
+
+
+def test_aws_cloudtrail_logs_encrypted_modes(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    name = trails.new(EnableLogFileValidation=True)
+    key, alias = trail_key(aws_sandbox, CLOUDTRAIL_STATEMENTS)
+    other, _ = trail_key(aws_sandbox, CLOUDTRAIL_STATEMENTS)
+
+    def state() -> Any:
+        trail = trails.describe(name)
+        return (trail.get("KmsKeyId"), trail["LogFileValidationEnabled"], trail["S3BucketName"])
+
+    def tamper() -> None:  # someone moves the trail to another key
+        trails.client().update_trail(Name=name, KmsKeyId=other["Arn"])
+
+    finding = payload(name, ENCRYPTED_RULE, kms_key_id=alias)
+    exercise(run, Case("aws_cloudtrail_logs_encrypted", finding, state, tamper))
+    assert trails.describe(name)["KmsKeyId"] == other["Arn"]
+
+
+def test_logs_encrypted_keeps_the_rest_of_the_trail(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    name = trails.new(S3KeyPrefix="audit", EnableLogFileValidation=True)
+    key, _ = trail_key(aws_sandbox, CLOUDTRAIL_STATEMENTS)
+    before = trails.describe(name)
+    done = run(
+        "aws_cloudtrail_logs_encrypted", payload(name, ENCRYPTED_RULE, kms_key_id=key["KeyId"])
+    )
+    assert done.returncode == 0, str(done)
+    assert done.changes == [f"CHANGE: trail {name}: log files encrypted with KMS key {key['Arn']}"]
+    after = trails.describe(name)
+    assert after == {**before, "KmsKeyId": key["Arn"]}  # the key's ARN, as AWS keeps it
+
+
+def test_logs_encrypted_refuses_a_key_cloudtrail_may_not_use(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    """The key's policy lets CloudTrail describe it but not generate data keys: exit 1, one
+    ERROR line naming what to add; the trail and the key policy are left alone."""
+    name = trails.new()
+    key, alias = trail_key(aws_sandbox, CLOUDTRAIL_STATEMENTS[1:])
+    kms = aws_sandbox.admin_client("kms")
+    policy = kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+    for mode in ("remediate", "plan"):
+        done = run(
+            "aws_cloudtrail_logs_encrypted", payload(name, ENCRYPTED_RULE, kms_key_id=alias), mode
+        )
+        assert done.returncode == 1, str(done)
+        assert len(done.errors) == 1, str(done)
+        assert "kms:GenerateDataKey*" in done.errors[0] and "was not changed" in done.errors[0]
+        assert "kms:DescribeKey" not in done.errors[0].split("add", 1)[1]
+        assert done.mutating == [] and done.changes == []
+    assert "KmsKeyId" not in trails.describe(name)
+    assert kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"] == policy
+
+
+def test_logs_encrypted_with_a_missing_key_fails(trails: Trails, run: Run) -> None:
+    name = trails.new()
+    finding = payload(name, ENCRYPTED_RULE, kms_key_id="alias/no-such-key")
+    done = run("aws_cloudtrail_logs_encrypted", finding)
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "NotFoundException" in done.errors[0], str(done)
+    assert "KmsKeyId" not in trails.describe(name)

@@ -282,7 +282,7 @@ def test_aws_cloudtrail_logs_encrypted_modes(
     aws_sandbox: AwsSandbox, trails: Trails, run: Run
 ) -> None:
     name = trails.new(EnableLogFileValidation=True)
-    key, alias = trail_key(aws_sandbox, CLOUDTRAIL_STATEMENTS)
+    _, alias = trail_key(aws_sandbox, CLOUDTRAIL_STATEMENTS)
     other, _ = trail_key(aws_sandbox, CLOUDTRAIL_STATEMENTS)
 
     def state() -> Any:
@@ -341,3 +341,105 @@ def test_logs_encrypted_with_a_missing_key_fails(trails: Trails, run: Run) -> No
     assert done.returncode == 1, str(done)
     assert len(done.errors) == 1 and "NotFoundException" in done.errors[0], str(done)
     assert "KmsKeyId" not in trails.describe(name)
+
+
+# ----------------------------------------------------------------------------------------------
+# cloudtrail_enable_cloudwatch_logs (CloudTrail.5)
+# ----------------------------------------------------------------------------------------------
+
+
+def delivery_role(sandbox: AwsSandbox, trusted: str = "cloudtrail.amazonaws.com") -> str:
+    iam = sandbox.admin_client("iam")
+    name = unique("CloudTrail_CloudWatchLogs")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": trusted}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    return name
+
+
+def log_group(sandbox: AwsSandbox, region: str = REGION) -> str:
+    name = f"CloudTrail/{unique('group')}"
+    sandbox.admin_client("logs", region).create_log_group(logGroupName=name)
+    return name
+
+
+def test_cloudtrail_enable_cloudwatch_logs_modes(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    name = trails.new(EnableLogFileValidation=True)
+    group, role = log_group(aws_sandbox), delivery_role(aws_sandbox)
+    other = log_group(aws_sandbox)
+
+    def state() -> Any:
+        trail = trails.describe(name)
+        return (
+            trail.get("CloudWatchLogsLogGroupArn"),
+            trail.get("CloudWatchLogsRoleArn"),
+            trail["LogFileValidationEnabled"],
+        )
+
+    def tamper() -> None:  # someone points the trail at another group
+        trail = trails.describe(name)
+        trails.client().update_trail(
+            Name=name,
+            CloudWatchLogsLogGroupArn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{other}:*",
+            CloudWatchLogsRoleArn=trail["CloudWatchLogsRoleArn"],
+        )
+
+    finding = payload(name, "x", log_group_name=group, role=role)
+    exercise(run, Case("cloudtrail_enable_cloudwatch_logs", finding, state, tamper))
+
+
+def test_cloudwatch_logs_keeps_the_rest_of_the_trail(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    name = trails.new(S3KeyPrefix="audit", EnableLogFileValidation=True)
+    group, role = log_group(aws_sandbox), delivery_role(aws_sandbox)
+    before = trails.describe(name)
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+    done = run(
+        "cloudtrail_enable_cloudwatch_logs", payload(name, "x", log_group_name=group, role=role_arn)
+    )
+    assert done.returncode == 0, str(done)
+    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+    assert done.changes == [
+        f"CHANGE: trail {name}: events sent to CloudWatch Logs {group_arn} as {role_arn}"
+    ]
+    assert trails.describe(name) == {
+        **before,
+        "CloudWatchLogsLogGroupArn": group_arn,
+        "CloudWatchLogsRoleArn": role_arn,
+    }
+
+
+@pytest.mark.parametrize("missing", ["log group", "trust"])
+def test_cloudwatch_logs_refuses_what_cloudtrail_cannot_use(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run, missing: str
+) -> None:
+    name = trails.new()
+    if missing == "log group":
+        group, role = "CloudTrail/no-such-group", delivery_role(aws_sandbox)
+    else:
+        group, role = log_group(aws_sandbox), delivery_role(aws_sandbox, "lambda.amazonaws.com")
+    finding = payload(name, "x", log_group_name=group, role=role)
+    for mode in ("remediate", "plan"):
+        done = run("cloudtrail_enable_cloudwatch_logs", finding, mode)
+        assert done.returncode == 1, str(done)
+        assert len(done.errors) == 1 and "was not changed" in done.errors[0], str(done)
+        assert ("does not exist" if missing == "log group" else "trust policy") in done.errors[0]
+        assert done.mutating == [] and done.changes == []
+    assert "CloudWatchLogsLogGroupArn" not in trails.describe(name)
+
+
+def test_cloudwatch_logs_with_a_missing_role_fails(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    name = trails.new()
+    finding = payload(name, "x", log_group_name=log_group(aws_sandbox), role="no-such-role")
+    done = run("cloudtrail_enable_cloudwatch_logs", finding)
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "NoSuchEntity" in done.errors[0], str(done)

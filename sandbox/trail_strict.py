@@ -21,7 +21,9 @@ and .../API_UpdateTrail.html):
   does not let `cloudtrail.amazonaws.com` assume it: 400 InvalidCloudWatchLogsRoleArnException
   (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/send-cloudtrail-events-to-cloudwatch-logs.html);
   empty ARNs take CloudWatch Logs off;
-- UpdateTrail, StartLogging or StopLogging of a multi-region trail from a region other than its
+- DeleteTrail by ARN deletes the trail (moto ignores an ARN silently) and of a trail that does not
+  exist answers 400 TrailNotFoundException (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_DeleteTrail.html);
+- UpdateTrail, StartLogging, StopLogging or DeleteTrail of a multi-region trail from a region other than its
   home region: 400 InvalidHomeRegionException (moto answers TrailNotFoundException).
 
 KMS (https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html):
@@ -250,6 +252,13 @@ def update_trail(self: CloudTrailResponse) -> str:
     return json.dumps(trail.description())
 
 
+def delete_trail(self: CloudTrailResponse) -> str:
+    name = self._get_param("Name")
+    trail = _home_backend(self, name).get_trail(name)
+    del self.cloudtrail_backend.trails[trail.trail_name]
+    return json.dumps({})
+
+
 def start_logging(self: CloudTrailResponse) -> str:
     _home_backend(self, self._get_param("Name"))
     return _start_logging(self)
@@ -325,6 +334,7 @@ def install() -> None:
     CloudTrailResponse.create_trail = create_trail  # type: ignore[method-assign]
     CloudTrailResponse.update_trail = update_trail  # type: ignore[method-assign]
     CloudTrailResponse.start_logging = start_logging  # type: ignore[method-assign]
+    CloudTrailResponse.delete_trail = delete_trail  # type: ignore[method-assign]
     CloudTrailResponse.stop_logging = stop_logging  # type: ignore[method-assign]
     Trail.description = description  # type: ignore[method-assign]
     KmsResponse.enable_key_rotation = enable_key_rotation  # type: ignore[method-assign]

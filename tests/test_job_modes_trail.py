@@ -443,3 +443,117 @@ def test_cloudwatch_logs_with_a_missing_role_fails(
     done = run("cloudtrail_enable_cloudwatch_logs", finding)
     assert done.returncode == 1, str(done)
     assert len(done.errors) == 1 and "NoSuchEntity" in done.errors[0], str(done)
+
+
+# ----------------------------------------------------------------------------------------------
+# cloudtrail_enable_multi_region_trail (CloudTrail.1, CloudTrail.3; account level)
+# ----------------------------------------------------------------------------------------------
+
+MULTI_JOB = "cloudtrail_enable_multi_region_trail"
+DATA_ONLY = [
+    {
+        "ReadWriteType": "WriteOnly",
+        "IncludeManagementEvents": False,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::orders/"]}],
+    }
+]
+
+
+def account_state(trails: Trails) -> Any:
+    """Every trail of the account: name, home, multi-region, global events, logging, selectors."""
+    found = trails.client().describe_trails(includeShadowTrails=True)["trailList"]
+    state = []
+    for trail in sorted(found, key=lambda t: t["Name"]):
+        home = trails.client(trail["HomeRegion"])
+        selectors = home.get_event_selectors(TrailName=trail["TrailARN"])
+        state.append(
+            (
+                trail["Name"],
+                trail["HomeRegion"],
+                trail["IsMultiRegionTrail"],
+                trail["IncludeGlobalServiceEvents"],
+                trail["S3BucketName"],
+                home.get_trail_status(Name=trail["TrailARN"])["IsLogging"],
+                json.dumps(selectors.get("EventSelectors"), sort_keys=True),
+            )
+        )
+    return state
+
+
+def account_finding(**parameters: Any) -> dict[str, Any]:
+    return payload(ACCOUNT, "x", **parameters)
+
+
+def test_multi_region_trail_created_when_the_account_has_none(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    name = unique("org-trail")
+    trails.adopt(REGION, name)
+    bucket = cloudtrail_bucket(aws_sandbox, "audit")
+    finding = account_finding(trail_name=name, bucket_name=bucket, s3_key_prefix="audit")
+
+    def tamper() -> None:  # someone stops the new trail
+        trails.client().stop_logging(Name=name)
+
+    exercise(run, Case(MULTI_JOB, finding, lambda: account_state(trails), tamper))
+    created = trails.describe(name)
+    assert created["IsMultiRegionTrail"] and created["LogFileValidationEnabled"]
+    assert (created["S3BucketName"], created["S3KeyPrefix"]) == (bucket, "audit")
+
+
+def test_a_stopped_single_region_trail_is_widened_and_started(
+    trails: Trails, run: Run
+) -> None:
+    """The trail named `trail_name`: multi-region (with global events), logging, and a
+    management-events selector beside its data-events one; the other trail is untouched."""
+    name = trails.new(IncludeGlobalServiceEvents=False, EnableLogFileValidation=True)
+    other = trails.new()
+    trails.client().put_event_selectors(TrailName=name, EventSelectors=DATA_ONLY)
+    finding = account_finding(trail_name=name)
+
+    def tamper() -> None:  # someone narrows the selectors again
+        trails.client().put_event_selectors(TrailName=name, EventSelectors=DATA_ONLY)
+
+    before = trails.describe(other)
+    exercise(run, Case(MULTI_JOB, finding, lambda: account_state(trails), tamper))
+    assert trails.describe(other) == before
+
+
+def test_a_stopped_multi_region_trail_is_started_in_its_home_region(
+    trails: Trails, run: Run
+) -> None:
+    """CloudTrail.3's case: the trail exists, multi-region, homed in another region, stopped:
+    the one change is StartLogging there; the trail's settings are kept."""
+    name = trails.new(OTHER_REGION, IsMultiRegionTrail=True, EnableLogFileValidation=True)
+    before = trails.describe(name)
+    done = run(MULTI_JOB, account_finding())
+    assert done.returncode == 0, str(done)
+    assert done.changes == [f"CHANGE: trail {name}: logging started"]
+    assert trails.client(OTHER_REGION).get_trail_status(Name=name)["IsLogging"] is True
+    assert trails.describe(name) == before
+    again = run(MULTI_JOB, account_finding())
+    assert again.returncode == 0 and again.changes == [], str(again)
+
+
+def test_creating_a_trail_needs_a_bucket(trails: Trails, run: Run) -> None:
+    done = run(MULTI_JOB, account_finding(trail_name=unique("org-trail")))
+    assert done.returncode == 2, str(done)
+    assert len(done.errors) == 1, str(done)
+    assert done.errors[0].startswith("ERROR: remediationParameters.bucket_name is missing")
+    assert done.mutating == []
+
+
+def test_creating_a_trail_on_a_bucket_cloudtrail_may_not_write_fails(
+    aws_sandbox: AwsSandbox, trails: Trails, run: Run
+) -> None:
+    s3 = aws_sandbox.admin_client("s3")
+    bucket = unique("no-policy")
+    s3.create_bucket(Bucket=bucket)
+    name = unique("org-trail")
+    trails.adopt(REGION, name)
+    done = run(MULTI_JOB, account_finding(trail_name=name, bucket_name=bucket))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1, str(done)
+    assert "CreateTrail failed: InsufficientS3BucketPolicyException" in done.errors[0]
+    assert done.changes == []
+    assert account_state(trails) == []

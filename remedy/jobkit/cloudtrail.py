@@ -89,14 +89,3 @@ def find_trail(finding: Finding) -> Trail:
         "DescribeTrails",
     )
 
-
-def reread(trail: Trail) -> Trail:
-    """The trail as it is now, from its home region."""
-    found = trail.client.describe_trails(trailNameList=[trail.arn], includeShadowTrails=True)
-    for description in found.get("trailList", []):
-        if description.get("TrailARN") == trail.arn:
-            return Trail(dict(description), trail.client)
-    raise ClientError(
-        {"Error": {"Code": "TrailNotFoundException", "Message": f"Unknown trail: {trail.arn}"}},
-        "DescribeTrails",
-    )

@@ -501,9 +501,7 @@ def test_multi_region_trail_created_when_the_account_has_none(
     assert (created["S3BucketName"], created["S3KeyPrefix"]) == (bucket, "audit")
 
 
-def test_a_stopped_single_region_trail_is_widened_and_started(
-    trails: Trails, run: Run
-) -> None:
+def test_a_stopped_single_region_trail_is_widened_and_started(trails: Trails, run: Run) -> None:
     """The trail named `trail_name`: multi-region (with global events), logging, and a
     management-events selector beside its data-events one; the other trail is untouched."""
     name = trails.new(IncludeGlobalServiceEvents=False, EnableLogFileValidation=True)

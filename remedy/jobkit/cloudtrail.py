@@ -88,4 +88,3 @@ def find_trail(finding: Finding) -> Trail:
         },
         "DescribeTrails",
     )
-

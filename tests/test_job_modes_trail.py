@@ -555,3 +555,38 @@ def test_creating_a_trail_on_a_bucket_cloudtrail_may_not_write_fails(
     assert "CreateTrail failed: InsufficientS3BucketPolicyException" in done.errors[0]
     assert done.changes == []
     assert account_state(trails) == []
+
+
+def test_management_events_are_added_beside_the_data_events_a_trail_logs(
+    trails: Trails, run: Run
+) -> None:
+    """A logging multi-region trail with advanced selectors for S3 data events only: one
+    advanced selector for management events is added, the data one kept; rollback restores."""
+    name = trails.new(IsMultiRegionTrail=True)
+    client = trails.client()
+    client.start_logging(Name=name)
+    data = [
+        {
+            "Name": "S3 writes",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            ],
+        }
+    ]
+    client.put_event_selectors(TrailName=name, AdvancedEventSelectors=data)
+    done = run(MULTI_JOB, account_finding())
+    assert done.returncode == 0, str(done)
+    assert done.changes == [f"CHANGE: trail {name}: now logs read and write management events"]
+    management = {
+        "Name": "Management events",
+        "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}],
+    }
+    assert client.get_event_selectors(TrailName=name)["AdvancedEventSelectors"] == [
+        *data,
+        management,
+    ]
+    assert run(MULTI_JOB, account_finding(), "verify").returncode == 0
+    undone = run(MULTI_JOB, account_finding(), "rollback", done.records)
+    assert undone.returncode == 0, str(undone)
+    assert client.get_event_selectors(TrailName=name)["AdvancedEventSelectors"] == data

@@ -14,6 +14,7 @@ on AWS. Run as `python -m sandbox.moto_server -H HOST -p PORT` (moto.server's ar
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
@@ -78,6 +79,7 @@ def install() -> None:
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
     s3_strict.install()
     monitor_strict.install()
+    import_module("sandbox.trail_strict").install()  # CloudTrail and KMS (trail_strict.py)
     securityhub.install()
 
 

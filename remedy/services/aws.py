@@ -137,7 +137,13 @@ S3_CONTROL = _aws(
 )
 RDS = _aws("rds", resource_types=("rds:db-instance", "rds:db-snapshot", "rds:db-cluster-snapshot"))
 KMS = _aws("kms", resource_types=("kms:key",))
-CLOUDTRAIL = _aws("cloudtrail", resource_types=("cloudtrail:trail", "cloudtrail:account"))
+CLOUDTRAIL = _aws(
+    "cloudtrail",
+    resource_types=("cloudtrail:trail", "cloudtrail:account"),
+    # A trail's CloudWatch Logs role is handed to CloudTrail: IAM checks iam:PassRole on it
+    # (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/send-cloudtrail-events-to-cloudwatch-logs.html).
+    implied={"CreateTrail": ("iam:PassRole",), "UpdateTrail": ("iam:PassRole",)},
+)
 CONFIG = _aws(
     "config",
     resource_types=("config:account",),

@@ -1,0 +1,238 @@
+"""The IAM jobs in every mode, on moto (sandbox/iam_strict.py makes it as strict as IAM where the
+jobs could tell), run as the worker runs them: tests/job_modes.py's `exercise` for each job, and
+for each what it keeps, what it refuses and how it fails.
+
+The account's password policy is one per account: each test here sets the one it starts from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.aws import AwsSandbox
+from sandbox.request_log import RecordingProxy
+from tests.job_modes import Case, Run, exercise, runner
+from tests.test_jobs import ACCOUNT, payload
+
+ACCOUNT_OBJECT = f"AWS::::Account:{ACCOUNT}"
+MIN_LENGTH_RULE = "5c8c260b7a550e1fb6560bf4"
+REUSE_RULE = "5c8c26107a550e1fb6560bfc"
+PASSWORD_JOB = "iam_password_policy_strengthen"
+
+
+def password_policy(iam: Any) -> dict[str, Any] | None:
+    """The account's policy as the tests compare it (None: there is none)."""
+    try:
+        found = dict(iam.get_account_password_policy()["PasswordPolicy"])
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "NoSuchEntity"
+        return None
+    found.pop("ExpirePasswords", None)  # derived from MaxPasswordAge
+    found.setdefault("MaxPasswordAge", 0)
+    found["PasswordReusePrevention"] = found.get("PasswordReusePrevention") or 0
+    return found
+
+
+def set_password_policy(iam: Any, **settings: Any) -> None:
+    """Start from exactly this policy (none at all when no setting is given)."""
+    if password_policy(iam) is not None:
+        iam.delete_account_password_policy()
+    if settings:
+        iam.update_account_password_policy(**settings)
+
+
+def test_password_reuse_prevention_modes_keeps_the_rest(aws_sandbox: AwsSandbox, run: Run) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    set_password_policy(
+        iam,
+        MinimumPasswordLength=14,
+        RequireSymbols=True,
+        AllowUsersToChangePassword=True,
+        HardExpiry=True,
+        MaxPasswordAge=60,
+        PasswordReusePrevention=5,
+    )
+
+    def tamper() -> None:  # someone lengthens the minimum after the fix
+        now = password_policy(iam)
+        assert now is not None
+        iam.update_account_password_policy(**{**now, "MinimumPasswordLength": 20})
+
+    finding = payload(ACCOUNT_OBJECT, REUSE_RULE)  # no parameters: the rule's alias gives them
+    exercise(run, Case(PASSWORD_JOB, finding, lambda: password_policy(iam), tamper))
+
+    # the open catalogue's job replaced the whole policy (the minimum length fell to 6): not this
+    set_password_policy(
+        iam,
+        MinimumPasswordLength=14,
+        RequireSymbols=True,
+        AllowUsersToChangePassword=True,
+        HardExpiry=True,
+        MaxPasswordAge=60,
+    )
+    fixed = run(PASSWORD_JOB, finding)
+    assert fixed.returncode == 0, str(fixed)
+    assert fixed.changes == [
+        f"CHANGE: account {ACCOUNT}: password policy PasswordReusePrevention off -> 24"
+    ]
+    assert password_policy(iam) == {
+        "MinimumPasswordLength": 14,
+        "RequireSymbols": True,
+        "RequireNumbers": False,
+        "RequireUppercaseCharacters": False,
+        "RequireLowercaseCharacters": False,
+        "AllowUsersToChangePassword": True,
+        "MaxPasswordAge": 60,
+        "PasswordReusePrevention": 24,
+        "HardExpiry": True,
+    }
+
+
+def test_password_min_length_creates_a_policy_and_rollback_deletes_it(
+    aws_sandbox: AwsSandbox, run: Run
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    set_password_policy(iam)
+
+    def tamper() -> None:
+        iam.update_account_password_policy(MinimumPasswordLength=14, RequireNumbers=True)
+
+    finding = payload(ACCOUNT_OBJECT, MIN_LENGTH_RULE)
+    exercise(run, Case(PASSWORD_JOB, finding, lambda: password_policy(iam), tamper))
+
+    set_password_policy(iam)
+    fixed = run(PASSWORD_JOB, finding)
+    assert fixed.changes[0].endswith(
+        "password policy created (there was none; AWS defaults for the settings not asked for)"
+    )
+    created = password_policy(iam)
+    assert created is not None and created["MinimumPasswordLength"] == 14
+    assert created["PasswordReusePrevention"] == 0 and created["RequireSymbols"] is False
+    undone = run(PASSWORD_JOB, finding, "rollback", fixed.records)
+    assert undone.returncode == 0, str(undone)
+    assert password_policy(iam) is None
+
+
+@pytest.mark.parametrize(
+    ("parameters", "start", "expected"),
+    [
+        (
+            {"require_uppercase": True},
+            {"MinimumPasswordLength": 9},
+            {"RequireUppercaseCharacters": True},
+        ),
+        (
+            {"require_lowercase": True},
+            {"MinimumPasswordLength": 9},
+            {"RequireLowercaseCharacters": True},
+        ),
+        ({"require_symbols": True}, {"MinimumPasswordLength": 9}, {"RequireSymbols": True}),
+        ({"require_numbers": True}, {"MinimumPasswordLength": 9}, {"RequireNumbers": True}),
+        (
+            {"max_password_age": 90},
+            {"MinimumPasswordLength": 9, "MaxPasswordAge": 400},
+            {"MaxPasswordAge": 90},
+        ),
+        ({"max_password_age": 90}, {"MinimumPasswordLength": 9}, {"MaxPasswordAge": 90}),
+        # IAM.7's defaults: a longer minimum is kept
+        (
+            {
+                "minimum_password_length": 8,
+                "require_uppercase": True,
+                "require_lowercase": True,
+                "require_symbols": True,
+                "require_numbers": True,
+            },
+            {"MinimumPasswordLength": 12, "RequireNumbers": True},
+            {
+                "RequireUppercaseCharacters": True,
+                "RequireLowercaseCharacters": True,
+                "RequireSymbols": True,
+            },
+        ),
+        # IAM.10 (PCI.IAM.8): 14 characters and 30 days are stronger than 7 and 90, and kept
+        (
+            {
+                "minimum_password_length": 7,
+                "password_reuse_prevention": 4,
+                "max_password_age": 90,
+                "require_uppercase": True,
+                "require_lowercase": True,
+                "require_numbers": True,
+            },
+            {"MinimumPasswordLength": 14, "MaxPasswordAge": 30, "PasswordReusePrevention": 2},
+            {
+                "RequireUppercaseCharacters": True,
+                "RequireLowercaseCharacters": True,
+                "RequireNumbers": True,
+                "PasswordReusePrevention": 4,
+            },
+        ),
+    ],
+)
+def test_password_policy_aliases_change_only_their_settings(
+    aws_sandbox: AwsSandbox,
+    run: Run,
+    parameters: dict[str, Any],
+    start: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    set_password_policy(iam, AllowUsersToChangePassword=True, **start)
+    before = password_policy(iam)
+    assert before is not None
+    finding = payload(ACCOUNT_OBJECT, "IAM.x", **parameters)
+    assert run(PASSWORD_JOB, finding, "verify").returncode == 3
+    fixed = run(PASSWORD_JOB, finding)
+    assert fixed.returncode == 0, str(fixed)
+    assert len(fixed.changes) == len(expected)
+    assert password_policy(iam) == {**before, **expected}
+    assert run(PASSWORD_JOB, finding, "verify").returncode == 0
+    again = run(PASSWORD_JOB, finding)
+    assert again.changes == [] and again.records == []
+
+
+def test_password_policy_aliases_carry_the_control_parameters() -> None:
+    meta = json.loads(
+        (Path(__file__).parent.parent / "jobs" / PASSWORD_JOB / "remedy.json").read_text()
+    )
+    aliases = meta["aliases"]
+    assert aliases["iam_password_policy_strong"]["parameters"] == {
+        "minimum_password_length": 8,
+        "require_uppercase": True,
+        "require_lowercase": True,
+        "require_symbols": True,
+        "require_numbers": True,
+    }
+    assert aliases["iam_password_policy_pci"]["parameters"] == {
+        "minimum_password_length": 7,
+        "password_reuse_prevention": 4,
+        "max_password_age": 90,
+        "require_uppercase": True,
+        "require_lowercase": True,
+        "require_numbers": True,
+    }
+
+
+def test_password_policy_job_refuses_to_guess(aws_sandbox: AwsSandbox, run: Run) -> None:
+    nothing = run(PASSWORD_JOB, payload(ACCOUNT_OBJECT, "IAM.x"))
+    assert nothing.returncode == 2, str(nothing)
+    assert len(nothing.errors) == 1 and "no setting is asked for" in nothing.errors[0]
+    assert nothing.mutating == []
+
+
+def test_password_policy_job_fails_with_one_error(
+    aws_sandbox: AwsSandbox, env: dict[str, str], proxy: RecordingProxy, tmp_path: Path
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    set_password_policy(iam, MinimumPasswordLength=8)
+    broken = runner(tmp_path, {**env, "AWS_SESSION_TOKEN": "expired"}, proxy.log)
+    failed = broken(PASSWORD_JOB, payload(ACCOUNT_OBJECT, REUSE_RULE))
+    assert failed.returncode == 1, str(failed)
+    assert len(failed.errors) == 1 and "GetAccountPasswordPolicy failed" in failed.errors[0]
+    assert password_policy(iam) == {**(password_policy(iam) or {}), "MinimumPasswordLength": 8}

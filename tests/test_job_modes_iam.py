@@ -7,7 +7,9 @@ The account's password policy is one per account: each test here sets the one it
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +238,116 @@ def test_password_policy_job_fails_with_one_error(
     assert failed.returncode == 1, str(failed)
     assert len(failed.errors) == 1 and "GetAccountPasswordPolicy failed" in failed.errors[0]
     assert password_policy(iam) == {**(password_policy(iam) or {}), "MinimumPasswordLength": 8}
+
+
+# ----------------------------------------------------------------------------------------------
+# aws_iam_server_certificate_expired (irreversible: no rollback)
+# ----------------------------------------------------------------------------------------------
+
+CERT_JOB = "aws_iam_server_certificate_expired"
+CERT_RULE = "7fe4eb28-3b82-11eb-adc1-0242ac120002"
+
+
+def self_signed(expires_in: dt.timedelta) -> tuple[str, str]:
+    """A self-signed certificate (PEM) that expires `expires_in` from now (negative: expired),
+    and its private key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "remedy.example")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=400))
+        .not_valid_after(now + expires_in)
+        .sign(key, hashes.SHA256())
+    )
+    body = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return body, private
+
+
+def upload_certificate(iam: Any, prefix: str, expires_in: dt.timedelta) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    body, key = self_signed(expires_in)
+    iam.upload_server_certificate(ServerCertificateName=name, CertificateBody=body, PrivateKey=key)
+    return name
+
+
+def certificate_names(iam: Any) -> set[str]:
+    listed = iam.list_server_certificates()["ServerCertificateMetadataList"]
+    return {c["ServerCertificateName"] for c in listed}
+
+
+def test_server_certificate_expired_account_level(aws_sandbox: AwsSandbox, run: Run) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    old = {upload_certificate(iam, "old", dt.timedelta(days=-d)) for d in (1, 30)}
+    valid = upload_certificate(iam, "valid", dt.timedelta(days=60))
+    finding = payload(ACCOUNT_OBJECT, CERT_RULE)
+
+    assert run(CERT_JOB, finding, "verify").returncode == 3
+    plan = run(CERT_JOB, finding, "plan")
+    assert plan.returncode == 0 and len(plan.changes) >= 2, str(plan)
+    assert plan.mutating == [] and plan.records == []
+    assert {*old, valid} <= certificate_names(iam)
+
+    fixed = run(CERT_JOB, finding)
+    assert fixed.returncode == 0, str(fixed)
+    assert fixed.changes == plan.changes
+    assert all(n in "".join(fixed.changes) for n in old)
+    assert valid in certificate_names(iam)  # the valid one is kept
+    assert old.isdisjoint(certificate_names(iam))
+    assert run(CERT_JOB, finding, "verify").returncode == 0
+
+    again = run(CERT_JOB, finding)
+    assert again.returncode == 0 and again.changes == [], str(again)
+
+    refused = run(
+        CERT_JOB, finding, "rollback", [{"resource": "x", "kind": "y", "before": 1, "after": 2}]
+    )
+    assert refused.returncode == 1, str(refused)
+    assert len(refused.errors) == 1 and "cannot be rolled back" in refused.errors[0]
+    assert refused.mutating == []
+    assert valid in certificate_names(iam)
+
+
+def test_server_certificate_expired_named_deletes_only_that_one(
+    aws_sandbox: AwsSandbox, run: Run
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    target = upload_certificate(iam, "old", dt.timedelta(days=-2))
+    other = upload_certificate(iam, "old-other", dt.timedelta(days=-2))
+    arn = f"arn:aws:iam::{ACCOUNT}:server-certificate/{target}"
+    finding = payload(arn, CERT_RULE)
+    assert run(CERT_JOB, finding, "verify").returncode == 3
+    fixed = run(CERT_JOB, finding)
+    assert fixed.returncode == 0 and len(fixed.changes) == 1, str(fixed)
+    assert target not in certificate_names(iam) and other in certificate_names(iam)
+    assert run(CERT_JOB, finding, "verify").returncode == 0
+    gone = run(CERT_JOB, finding)  # already gone: what the fix wants
+    assert gone.returncode == 0 and gone.changes == [], str(gone)
+
+    valid = upload_certificate(iam, "valid", dt.timedelta(days=10))
+    kept = run(CERT_JOB, payload(valid, CERT_RULE))
+    assert kept.returncode == 0 and kept.changes == [] and kept.mutating == [], str(kept)
+    assert valid in certificate_names(iam)
+
+
+def test_server_certificate_job_fails_with_one_error(
+    aws_sandbox: AwsSandbox, env: dict[str, str], proxy: RecordingProxy, tmp_path: Path
+) -> None:
+    broken = runner(tmp_path, {**env, "AWS_SESSION_TOKEN": "expired"}, proxy.log)
+    failed = broken(CERT_JOB, payload(ACCOUNT_OBJECT, CERT_RULE))
+    assert failed.returncode == 1, str(failed)
+    assert len(failed.errors) == 1 and "ListServerCertificates failed" in failed.errors[0]

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.aws import AwsSandbox
+from sandbox.iam_strict import age_credentials
 from sandbox.request_log import RecordingProxy
 from tests.job_modes import Case, Run, exercise, runner
 from tests.test_jobs import ACCOUNT, payload
@@ -351,3 +352,162 @@ def test_server_certificate_job_fails_with_one_error(
     failed = broken(CERT_JOB, payload(ACCOUNT_OBJECT, CERT_RULE))
     assert failed.returncode == 1, str(failed)
     assert len(failed.errors) == 1 and "ListServerCertificates failed" in failed.errors[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# iam_deactivate_old_access_keys, iam_remove_unused_credentials
+# ----------------------------------------------------------------------------------------------
+
+OLD_KEYS_JOB = "iam_deactivate_old_access_keys"
+UNUSED_JOB = "iam_remove_unused_credentials"
+
+
+def days_ago(days: int) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+
+
+def new_user(iam: Any, prefix: str = "remedy-user") -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    return name
+
+
+def new_key(sandbox: AwsSandbox, iam: Any, user: str, created: int, used: int | None = None) -> str:
+    """A key of `user` created `created` days ago and last used `used` days ago (None: never)."""
+    key = str(iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"])
+    age_credentials(
+        sandbox.endpoint,
+        access_key_id=key,
+        create_date=days_ago(created),
+        last_used=None if used is None else days_ago(used),
+    )
+    return key
+
+
+def key_statuses(iam: Any, user: str) -> dict[str, str]:
+    listed = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+    return {k["AccessKeyId"]: k["Status"] for k in listed}
+
+
+def has_password(iam: Any, user: str) -> bool:
+    try:
+        iam.get_login_profile(UserName=user)
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "NoSuchEntity"
+        return False
+    return True
+
+
+def test_deactivate_old_access_keys_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    user = new_user(iam)
+    old = new_key(aws_sandbox, iam, user, created=120)
+    young = new_key(aws_sandbox, iam, user, created=30)
+
+    def tamper() -> None:  # its owner turns the old key on again
+        iam.update_access_key(UserName=user, AccessKeyId=old, Status="Active")
+
+    arn = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+    finding = payload(arn, "IAM.3")
+    exercise(run, Case(OLD_KEYS_JOB, finding, lambda: key_statuses(iam, user), tamper))
+
+    iam.update_access_key(UserName=user, AccessKeyId=old, Status="Active")
+    fixed = run(OLD_KEYS_JOB, finding)
+    assert fixed.returncode == 0 and len(fixed.changes) == 1, str(fixed)
+    assert old in fixed.changes[0] and "120 days ago" in fixed.changes[0]
+    assert key_statuses(iam, user) == {old: "Inactive", young: "Active"}  # the young one is kept
+    stricter = run(OLD_KEYS_JOB, payload(user, "IAM.3", max_age_days=20))
+    assert stricter.returncode == 0 and len(stricter.changes) == 1, str(stricter)
+    assert key_statuses(iam, user) == {old: "Inactive", young: "Inactive"}
+
+
+def test_deactivate_old_access_keys_fails_for_a_missing_user(run: Run) -> None:
+    failed = run(OLD_KEYS_JOB, payload("no-such-user-x1", "IAM.3"))
+    assert failed.returncode == 1, str(failed)
+    assert len(failed.errors) == 1 and "NoSuchEntity" in failed.errors[0], str(failed)
+    assert failed.mutating == []
+
+
+def test_remove_unused_credentials_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    user = new_user(iam)
+    stale = new_key(aws_sandbox, iam, user, created=200, used=100)
+    recent = new_key(aws_sandbox, iam, user, created=200, used=10)
+
+    def tamper() -> None:  # someone deletes the deactivated key
+        iam.delete_access_key(UserName=user, AccessKeyId=stale)
+
+    finding = payload(user, "IAM.8", max_unused_days=90)
+    exercise(run, Case(UNUSED_JOB, finding, lambda: key_statuses(iam, user), tamper))
+    assert key_statuses(iam, user) == {recent: "Active"}
+
+
+def test_remove_unused_credentials_45_days_and_never_used_keys(
+    aws_sandbox: AwsSandbox, run: Run
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    user = new_user(iam)
+    fifty = new_key(aws_sandbox, iam, user, created=300, used=50)
+    never_old = new_key(aws_sandbox, iam, user, created=100)
+    ninety = payload(user, "IAM.8", max_unused_days=90)
+    forty_five = payload(user, "IAM.22", max_unused_days=45)
+    first = run(UNUSED_JOB, ninety)  # only the key never used in 100 days
+    assert first.returncode == 0 and len(first.changes) == 1, str(first)
+    assert "never used, created 100 days ago" in first.changes[0]
+    assert key_statuses(iam, user) == {fifty: "Active", never_old: "Inactive"}
+    assert run(UNUSED_JOB, ninety, "verify").returncode == 0
+    assert run(UNUSED_JOB, forty_five, "verify").returncode == 3
+    second = run(UNUSED_JOB, forty_five)
+    assert second.returncode == 0 and len(second.changes) == 1, str(second)
+    assert key_statuses(iam, user) == {fifty: "Inactive", never_old: "Inactive"}
+    young = new_user(iam)
+    new_key(aws_sandbox, iam, young, created=10)  # never used, but new: kept
+    kept = run(UNUSED_JOB, payload(young, "IAM.22", max_unused_days=45))
+    assert kept.returncode == 0 and kept.changes == [] and kept.mutating == [], str(kept)
+
+
+def test_remove_unused_console_password_rollback_says_it_cannot_restore_it(
+    aws_sandbox: AwsSandbox, run: Run
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    user = new_user(iam)
+    stale = new_key(aws_sandbox, iam, user, created=200, used=120)
+    iam.create_login_profile(UserName=user, Password="Remedy-test-Pa55!")
+    age_credentials(
+        aws_sandbox.endpoint,
+        user_name=user,
+        login_profile_create_date=days_ago(200),
+        password_last_used=days_ago(95),
+    )
+    # remove_console_password false: the password is left, the job stays reversible
+    keys_only = run(
+        UNUSED_JOB, payload(user, "IAM.8", max_unused_days=90, remove_console_password=False)
+    )
+    assert keys_only.returncode == 0 and len(keys_only.changes) == 1, str(keys_only)
+    assert has_password(iam, user)
+    iam.update_access_key(UserName=user, AccessKeyId=stale, Status="Active")
+
+    finding = payload(user, "IAM.8", max_unused_days=90)
+    assert run(UNUSED_JOB, finding, "verify").returncode == 3
+    plan = run(UNUSED_JOB, finding, "plan")
+    assert plan.returncode == 0 and len(plan.changes) == 2 and plan.mutating == [], str(plan)
+    fixed = run(UNUSED_JOB, finding)
+    assert fixed.returncode == 0 and fixed.changes == plan.changes, str(fixed)
+    assert "console password removed" in fixed.changes[1] and "95 days ago" in fixed.changes[1]
+    assert not has_password(iam, user)
+    assert key_statuses(iam, user) == {stale: "Inactive"}
+    assert run(UNUSED_JOB, finding, "verify").returncode == 0
+    assert "Remedy-test-Pa55!" not in fixed.stdout + fixed.stderr
+
+    undone = run(UNUSED_JOB, finding, "rollback", fixed.records)
+    assert undone.returncode == 1, str(undone)
+    assert len(undone.errors) == 1 and "cannot be restored" in undone.errors[0]
+    assert "1 access key(s) were reactivated" in undone.errors[0]
+    assert key_statuses(iam, user) == {stale: "Active"}  # the keys are back
+    assert not has_password(iam, user)  # the password is not
+
+
+def test_remove_unused_credentials_fails_for_a_missing_user(run: Run) -> None:
+    failed = run(UNUSED_JOB, payload("no-such-user-x2", "IAM.8"))
+    assert failed.returncode == 1, str(failed)
+    assert len(failed.errors) == 1 and "NoSuchEntity" in failed.errors[0], str(failed)

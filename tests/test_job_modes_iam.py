@@ -511,3 +511,115 @@ def test_remove_unused_credentials_fails_for_a_missing_user(run: Run) -> None:
     failed = run(UNUSED_JOB, payload("no-such-user-x2", "IAM.8"))
     assert failed.returncode == 1, str(failed)
     assert len(failed.errors) == 1 and "NoSuchEntity" in failed.errors[0], str(failed)
+
+
+# ----------------------------------------------------------------------------------------------
+# iam_create_support_role
+# ----------------------------------------------------------------------------------------------
+
+SUPPORT_JOB = "iam_create_support_role"
+SUPPORT_POLICY = "arn:aws:iam::aws:policy/AWSSupportAccess"
+
+
+def support_holders(iam: Any) -> list[str]:
+    found = iam.list_entities_for_policy(PolicyArn=SUPPORT_POLICY)
+    return sorted(
+        [f"role/{r['RoleName']}" for r in found["PolicyRoles"]]
+        + [f"user/{u['UserName']}" for u in found["PolicyUsers"]]
+        + [f"group/{g['GroupName']}" for g in found["PolicyGroups"]]
+    )
+
+
+def no_support_access(iam: Any) -> None:
+    """Start from an account where nobody has AWSSupportAccess (roles this module made go)."""
+    found = iam.list_entities_for_policy(PolicyArn=SUPPORT_POLICY)
+    for role in found["PolicyRoles"]:
+        iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=SUPPORT_POLICY)
+    for user in found["PolicyUsers"]:
+        iam.detach_user_policy(UserName=user["UserName"], PolicyArn=SUPPORT_POLICY)
+    for group in found["PolicyGroups"]:
+        iam.detach_group_policy(GroupName=group["GroupName"], PolicyArn=SUPPORT_POLICY)
+
+
+def role_state(iam: Any, name: str) -> Any:
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "NoSuchEntity"
+        return None
+    attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    return (role["AssumeRolePolicyDocument"], sorted(p["PolicyArn"] for p in attached))
+
+
+def test_create_support_role_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    no_support_access(iam)
+    name = f"support-{uuid.uuid4().hex[:8]}"
+
+    def tamper() -> None:  # someone gives the role more
+        iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+
+    finding = payload(ACCOUNT_OBJECT, "IAM.18", role_name=name)
+    exercise(run, Case(SUPPORT_JOB, finding, lambda: role_state(iam, name), tamper))
+
+    document, attached = role_state(iam, name)
+    assert SUPPORT_POLICY in attached
+    statement = document["Statement"][0]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert statement["Action"] == "sts:AssumeRole"
+
+
+def test_create_support_role_with_a_principal_and_when_someone_has_it(
+    aws_sandbox: AwsSandbox, run: Run
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    no_support_access(iam)
+    name = f"support-{uuid.uuid4().hex[:8]}"
+    security = "arn:aws:iam::210987654321:root"
+    fixed = run(
+        SUPPORT_JOB, payload(ACCOUNT_OBJECT, "IAM.18", role_name=name, principal="210987654321")
+    )
+    assert fixed.returncode == 0, str(fixed)
+    assert fixed.changes == [
+        f"CHANGE: account {ACCOUNT}: created role {name} with AWSSupportAccess, trusted by {security}"
+    ]
+    assert support_holders(iam) == [f"role/{name}"]
+    assert role_state(iam, name)[0]["Statement"][0]["Principal"] == {"AWS": security}
+
+    # a group has the policy: the control passes, nothing is created
+    no_support_access(iam)
+    group = f"support-group-{uuid.uuid4().hex[:6]}"
+    iam.create_group(GroupName=group)
+    iam.attach_group_policy(GroupName=group, PolicyArn=SUPPORT_POLICY)
+    other = f"support-{uuid.uuid4().hex[:8]}"
+    kept = run(SUPPORT_JOB, payload(ACCOUNT_OBJECT, "IAM.18", role_name=other))
+    assert kept.returncode == 0 and kept.changes == [] and kept.mutating == [], str(kept)
+    assert f"group/{group}" in kept.stdout
+    assert role_state(iam, other) is None
+
+
+def test_create_support_role_never_changes_an_existing_role(
+    aws_sandbox: AwsSandbox, run: Run
+) -> None:
+    iam = aws_sandbox.admin_client("iam")
+    no_support_access(iam)
+    name = f"taken-{uuid.uuid4().hex[:8]}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    before = role_state(iam, name)
+    failed = run(SUPPORT_JOB, payload(ACCOUNT_OBJECT, "IAM.18", role_name=name))
+    assert failed.returncode == 1, str(failed)
+    assert len(failed.errors) == 1 and "exists without AWSSupportAccess" in failed.errors[0]
+    assert failed.mutating == [] and failed.changes == []
+    assert role_state(iam, name) == before
+    bad = run(SUPPORT_JOB, payload(ACCOUNT_OBJECT, "IAM.18", principal="everyone"))
+    assert bad.returncode == 2 and len(bad.errors) == 1 and "principal" in bad.errors[0], str(bad)

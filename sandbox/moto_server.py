@@ -14,14 +14,13 @@ on AWS. Run as `python -m sandbox.moto_server -H HOST -p PORT` (moto.server's ar
 from __future__ import annotations
 
 import json
-from importlib import import_module
 from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
-from sandbox import monitor_strict, s3_strict
+from sandbox import iam_strict, monitor_strict, s3_strict, trail_strict
 
 _ASSUME_ROLE = "sts:AssumeRole"
 
@@ -79,7 +78,8 @@ def install() -> None:
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
     s3_strict.install()
     monitor_strict.install()
-    import_module("sandbox.trail_strict").install()  # CloudTrail and KMS (trail_strict.py)
+    trail_strict.install()
+    iam_strict.install()
     securityhub.install()
 
 

@@ -47,13 +47,16 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[Request] = []
 
-    def add(self, method: str, target: str, body: bytes = b"") -> None:
+    def add(self, method: str, target: str, body: bytes = b"", amz_target: str = "") -> None:
+        """`amz_target`: the JSON protocol's X-Amz-Target header (`DynamoDB_20120810.UpdateTable`),
+        which names the action of DynamoDB, SQS, Logs and the like."""
         url = urllib.parse.urlsplit(target)
         fields = dict(urllib.parse.parse_qsl(url.query))
         if not fields.get("Action") and body[:1024].find(b"Action=") >= 0:
             fields.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        action = fields.get("Action", "") or amz_target.rpartition(".")[2]
         with self._lock:
-            self._entries.append(Request(method.upper(), url.path, fields.get("Action", "")))
+            self._entries.append(Request(method.upper(), url.path, action))
 
     @property
     def entries(self) -> list[Request]:
@@ -83,7 +86,7 @@ class RecordingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                log.add(self.command, self.path, body)
+                log.add(self.command, self.path, body, self.headers.get("X-Amz-Target") or "")
                 upstream = http.client.HTTPConnection(host, port, timeout=60)
                 try:
                     upstream.request(self.command, self.path, body, dict(self.headers.items()))

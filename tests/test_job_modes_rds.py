@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.aws import AwsSandbox
+from sandbox.request_log import RequestLog
 from tests.job_modes import Case, Run, exercise
 from tests.test_jobs import ACCOUNT, REGION, payload
 
@@ -350,3 +351,188 @@ def test_a_missing_snapshot_fails_with_one_error(run: Run) -> None:
     assert len(done.errors) == 1 and "DBClusterSnapshotNotFoundFault" in done.errors[0], str(done)
     assert done.changes == [] and done.mutating == []
     assert "Traceback" not in done.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# redshift_modify_cluster: every setting in every mode
+# ----------------------------------------------------------------------------------------------
+
+REDSHIFT_JOB = "redshift_modify_cluster"
+CLUSTER_FIELDS = (
+    "PubliclyAccessible",
+    "AutomatedSnapshotRetentionPeriod",
+    "AllowVersionUpgrade",
+    "PreferredMaintenanceWindow",
+    "NodeType",
+    "NumberOfNodes",
+    "Encrypted",
+)
+REDSHIFT_SETTINGS = [
+    (
+        "no_public_access",
+        {},
+        {"PubliclyAccessible": True},
+        {"PubliclyAccessible": False},
+        {"PubliclyAccessible": True},
+    ),
+    (
+        "snapshot_retention",
+        {"retention_days": 7},
+        {"AutomatedSnapshotRetentionPeriod": 1},
+        {"AutomatedSnapshotRetentionPeriod": 7},
+        {"AutomatedSnapshotRetentionPeriod": 3},
+    ),
+    (
+        "allow_version_upgrade",
+        {},
+        {"AllowVersionUpgrade": False},
+        {"AllowVersionUpgrade": True},
+        {"AllowVersionUpgrade": False},
+    ),
+]
+
+
+def new_cluster(redshift: Any, **settings: Any) -> str:
+    name = f"remedy-rs-{uuid.uuid4().hex[:10]}"
+    redshift.create_cluster(
+        ClusterIdentifier=name,
+        NodeType="dc2.large",
+        ClusterType="single-node",
+        MasterUsername="remedy",
+        MasterUserPassword="NotARealPassword1",
+        PreferredMaintenanceWindow="tue:04:00-tue:04:30",
+        **settings,
+    )
+    return name
+
+
+def cluster_state(redshift: Any, name: str) -> dict[str, Any]:
+    found = redshift.describe_clusters(ClusterIdentifier=name)["Clusters"][0]
+    return {field: found.get(field) for field in CLUSTER_FIELDS}
+
+
+@pytest.mark.parametrize(
+    ("setting", "parameters", "start", "fixed", "tampered"),
+    REDSHIFT_SETTINGS,
+    ids=[s[0] for s in REDSHIFT_SETTINGS],
+)
+def test_redshift_modify_cluster_modes(
+    aws_sandbox: AwsSandbox,
+    run: Run,
+    setting: str,
+    parameters: dict[str, Any],
+    start: dict[str, Any],
+    fixed: dict[str, Any],
+    tampered: dict[str, Any],
+) -> None:
+    redshift = aws_sandbox.admin_client("redshift")
+    name = new_cluster(redshift, **start)
+    before = cluster_state(redshift, name)
+    finding = payload(name, "rule-x", setting=setting, **parameters)
+
+    def tamper() -> None:
+        redshift.modify_cluster(ClusterIdentifier=name, **tampered)
+
+    exercise(run, Case(REDSHIFT_JOB, finding, lambda: cluster_state(redshift, name), tamper))
+
+    redshift.modify_cluster(ClusterIdentifier=name, **start)
+    assert run(REDSHIFT_JOB, finding).returncode == 0
+    assert cluster_state(redshift, name) == {**before, **fixed}  # one field, the rest kept
+
+
+def test_a_longer_snapshot_retention_is_kept(aws_sandbox: AwsSandbox, run: Run) -> None:
+    redshift = aws_sandbox.admin_client("redshift")
+    name = new_cluster(redshift, AutomatedSnapshotRetentionPeriod=20)
+    done = run(REDSHIFT_JOB, payload(name, "rule-x", setting="snapshot_retention"))
+    assert done.returncode == 0, str(done)
+    assert done.changes == [] and done.mutating == [], str(done)
+    assert cluster_state(redshift, name)["AutomatedSnapshotRetentionPeriod"] == 20
+
+
+def test_a_cluster_named_by_its_arn(aws_sandbox: AwsSandbox, run: Run) -> None:
+    redshift = aws_sandbox.admin_client("redshift")
+    name = new_cluster(redshift, PubliclyAccessible=True)
+    arn = f"arn:aws:redshift:{REGION}:{ACCOUNT}:cluster:{name}"
+    done = run(REDSHIFT_JOB, payload(arn, "rule-x", setting="no_public_access"))
+    assert done.returncode == 0, str(done)
+    assert cluster_state(redshift, name)["PubliclyAccessible"] is False
+
+
+def test_a_missing_cluster_fails_with_one_error(run: Run) -> None:
+    done = run(REDSHIFT_JOB, payload("remedy-rs-absent", "rule-x", setting="no_public_access"))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "ClusterNotFound" in done.errors[0], str(done)
+    assert done.changes == [] and done.mutating == []
+
+
+# ----------------------------------------------------------------------------------------------
+# dynamodb_enable_deletion_protection
+# ----------------------------------------------------------------------------------------------
+
+DYNAMODB_JOB = "dynamodb_enable_deletion_protection"
+
+
+def new_table(dynamodb: Any) -> str:
+    name = f"remedy-table-{uuid.uuid4().hex[:10]}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 2},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    return name
+
+
+def table_state(dynamodb: Any, name: str) -> dict[str, Any]:
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    return {
+        "DeletionProtectionEnabled": table.get("DeletionProtectionEnabled"),
+        "ProvisionedThroughput": {
+            k: table["ProvisionedThroughput"][k]
+            for k in ("ReadCapacityUnits", "WriteCapacityUnits")
+        },
+        "StreamSpecification": table.get("StreamSpecification"),
+    }
+
+
+def test_dynamodb_enable_deletion_protection_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    dynamodb = aws_sandbox.admin_client("dynamodb")
+    name = new_table(dynamodb)
+    before = table_state(dynamodb, name)
+
+    def tamper() -> None:  # someone turns protection off again
+        dynamodb.update_table(TableName=name, DeletionProtectionEnabled=False)
+
+    finding = payload(name, "rule-x")
+    exercise(run, Case(DYNAMODB_JOB, finding, lambda: table_state(dynamodb, name), tamper))
+
+    assert run(DYNAMODB_JOB, finding).returncode == 0
+    # capacity and stream kept; the table can no longer be deleted
+    assert table_state(dynamodb, name) == {**before, "DeletionProtectionEnabled": True}
+    with pytest.raises(Exception, match="DeletionProtectionEnabled"):
+        dynamodb.delete_table(TableName=name)
+
+
+def test_a_table_named_by_its_arn(aws_sandbox: AwsSandbox, run: Run) -> None:
+    dynamodb = aws_sandbox.admin_client("dynamodb")
+    name = new_table(dynamodb)
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+    done = run(DYNAMODB_JOB, payload(arn, "rule-x"))
+    assert done.returncode == 0, str(done)
+    assert table_state(dynamodb, name)["DeletionProtectionEnabled"] is True
+
+
+def test_a_missing_table_fails_with_one_error(run: Run) -> None:
+    done = run(DYNAMODB_JOB, payload("remedy-table-absent", "rule-x"))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "ResourceNotFoundException" in done.errors[0], str(done)
+    assert done.changes == [] and done.mutating == []
+
+
+def test_the_request_log_reads_the_json_protocols_action() -> None:
+    """DynamoDB (and SQS, Logs, ...) name the action in X-Amz-Target, not in an Action field."""
+    log = RequestLog()
+    log.add("POST", "/", b"{}", "DynamoDB_20120810.DescribeTable")
+    log.add("POST", "/", b"{}", "DynamoDB_20120810.UpdateTable")
+    assert [str(r) for r in log.mutating()] == ["POST / (UpdateTable)"]

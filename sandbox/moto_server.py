@@ -20,7 +20,7 @@ from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
-from sandbox import iam_strict, monitor_strict, s3_strict, trail_strict
+from sandbox import iam_strict, monitor_strict, rds_strict, s3_strict, trail_strict
 
 _ASSUME_ROLE = "sts:AssumeRole"
 
@@ -73,13 +73,14 @@ def install() -> None:
     """Check the external id on every AssumeRole this process serves, S3's refusals that moto
     leaves out (sandbox/s3_strict.py), and Security Hub's filters and BatchUpdateFindings
     (sandbox/securityhub.py)."""
-    from sandbox import securityhub
+    from sandbox import rds_strict, securityhub
 
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
     s3_strict.install()
     monitor_strict.install()
     trail_strict.install()
     iam_strict.install()
+    rds_strict.install()
     securityhub.install()
 
 

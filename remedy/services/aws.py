@@ -92,9 +92,23 @@ AWS = register_provider(
 STS = _aws("sts", spare_client=True)
 EC2 = _aws(
     "ec2",
-    resource_types=("ec2:instance", "ec2:security-group"),
+    resource_types=(
+        "ec2:instance",
+        "ec2:security-group",
+        "ec2:network-acl",
+        "ec2:subnet",
+        "ec2:vpc",
+        "ec2:snapshot",
+        "ec2:account",
+    ),
     tagging=Tagging(method="ec2", id_prefixes=EC2_ID_PREFIXES),
     spare_client=True,
+    # A flow log to CloudWatch Logs passes its delivery role; one to S3 makes the caller create
+    # (and a deletion delete) the log delivery (VPC User Guide, "Flow logs": IAM permissions).
+    implied={
+        "CreateFlowLogs": ("iam:PassRole", "logs:CreateLogDelivery"),
+        "DeleteFlowLogs": ("logs:DeleteLogDelivery",),
+    },
 )
 S3 = _aws(
     "s3",

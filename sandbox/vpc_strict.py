@@ -22,7 +22,10 @@ Installed into the sandbox's moto server by sandbox/moto_server.py:
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataOptions.html);
   moto resets them (the hop limit falls back to 1). A hop limit outside 1-64, or an HttpTokens /
   HttpEndpoint value that is not one of the documented ones: 400 InvalidParameterValue (same page:
-  "Possible values: Integers from 1 to 64", "optional | required", "disabled | enabled").
+  "Possible values: Integers from 1 to 64", "optional | required", "disabled | enabled");
+- DescribeTransitGateways / ModifyTransitGateway of an id that does not exist: 400
+  InvalidTransitGatewayID.NotFound (the EC2 error list above); moto describes nothing, or fails
+  with a 500.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 from moto.ec2.exceptions import EC2ClientError, InvalidNetworkAclIdError, MissingParameterError
 from moto.ec2.models.instances import InstanceBackend, MetadataOptions
 from moto.ec2.models.network_acls import NetworkAclBackend
+from moto.ec2.models.transit_gateway import TransitGatewayBackend
 from moto.ec2.responses.network_acls import NetworkACLs
 
 MIN_RULE, MAX_RULE = 1, 32766
@@ -42,6 +46,14 @@ PORTED_PROTOCOLS = ("6", "17")
 class InvalidParameterValue(EC2ClientError):
     def __init__(self, message: str) -> None:
         super().__init__("InvalidParameterValue", message)
+
+
+class TransitGatewayNotFound(EC2ClientError):
+    def __init__(self, gateway_id: str) -> None:
+        super().__init__(
+            "InvalidTransitGatewayID.NotFound",
+            f"Transit Gateway {gateway_id} was deleted or does not exist.",
+        )
 
 
 class NetworkAclEntryNotFound(EC2ClientError):
@@ -76,7 +88,8 @@ _create_entry_response = NetworkACLs.create_network_acl_entry
 _replace_entry_response = NetworkACLs.replace_network_acl_entry
 _create_entry = NetworkAclBackend.create_network_acl_entry
 _describe_acls = NetworkAclBackend.describe_network_acls
-_modify_metadata = InstanceBackend.modify_instance_metadata_options
+_describe_gateways = TransitGatewayBackend.describe_transit_gateways
+_modify_gateway = TransitGatewayBackend.modify_transit_gateway
 
 
 def create_entry_response(self: NetworkACLs) -> Any:
@@ -161,6 +174,26 @@ def modify_instance_metadata_options(
     return options
 
 
+def _known_gateway(backend: TransitGatewayBackend, gateway_id: str) -> None:
+    if gateway_id not in backend.transit_gateways:
+        raise TransitGatewayNotFound(gateway_id)
+
+
+def describe_transit_gateways(
+    self: TransitGatewayBackend, filters: Any, transit_gateway_ids: list[str] | None
+) -> Any:
+    for gateway_id in transit_gateway_ids or []:
+        _known_gateway(self, gateway_id)
+    return _describe_gateways(self, filters, transit_gateway_ids)
+
+
+def modify_transit_gateway(
+    self: TransitGatewayBackend, transit_gateway_id: str, **kwargs: Any
+) -> Any:
+    _known_gateway(self, transit_gateway_id)
+    return _modify_gateway(self, transit_gateway_id, **kwargs)
+
+
 def install() -> None:
     NetworkACLs.create_network_acl_entry = create_entry_response  # type: ignore[method-assign]
     NetworkACLs.replace_network_acl_entry = replace_entry_response  # type: ignore[method-assign]
@@ -168,3 +201,5 @@ def install() -> None:
     NetworkAclBackend.delete_network_acl_entry = delete_network_acl_entry  # type: ignore[method-assign]
     NetworkAclBackend.describe_network_acls = describe_network_acls  # type: ignore[method-assign]
     InstanceBackend.modify_instance_metadata_options = modify_instance_metadata_options  # type: ignore[method-assign]
+    TransitGatewayBackend.describe_transit_gateways = describe_transit_gateways  # type: ignore[method-assign]
+    TransitGatewayBackend.modify_transit_gateway = modify_transit_gateway  # type: ignore[method-assign,assignment]

@@ -196,3 +196,36 @@ def test_metadata_options_out_of_range_are_refused(
         **options,
     )
     assert metadata_options(ec2, instance) == before
+
+
+def test_an_unknown_transit_gateway_is_refused(aws_sandbox: AwsSandbox) -> None:
+    ec2 = aws_sandbox.admin_client("ec2")
+    unknown = "tgw-0123456789abcdef0"
+    refused(
+        ec2.describe_transit_gateways,
+        400,
+        "InvalidTransitGatewayID.NotFound",
+        TransitGatewayIds=[unknown],
+    )
+    refused(
+        ec2.modify_transit_gateway,
+        400,
+        "InvalidTransitGatewayID.NotFound",
+        TransitGatewayId=unknown,
+        Options={"AutoAcceptSharedAttachments": "disable"},
+    )
+
+
+def test_modifying_one_transit_gateway_option_keeps_the_others(aws_sandbox: AwsSandbox) -> None:
+    ec2 = aws_sandbox.admin_client("ec2")  # moto's own merge, as AWS changes only what is given
+    gateway = ec2.create_transit_gateway(
+        Options={"AutoAcceptSharedAttachments": "enable", "DnsSupport": "disable"}
+    )["TransitGateway"]["TransitGatewayId"]
+    ec2.modify_transit_gateway(
+        TransitGatewayId=gateway, Options={"AutoAcceptSharedAttachments": "disable"}
+    )
+    options = ec2.describe_transit_gateways(TransitGatewayIds=[gateway])["TransitGateways"][0][
+        "Options"
+    ]
+    assert options["AutoAcceptSharedAttachments"] == "disable"
+    assert options["DnsSupport"] == "disable"

@@ -173,6 +173,10 @@ def test_nacl_that_does_not_exist_fails(run: Run) -> None:
     done = run(NACL, payload("acl-0123456789abcdef0", "rule-x"))
     failed_once(done)
     assert "InvalidNetworkAclID.NotFound" in done.errors[0]
+    for mode in ("remediate", "verify"):  # a VPC without network ACLs does not exist
+        done = run(NACL, payload("vpc-0123456789abcdef0", "rule-x"), mode)
+        failed_once(done)
+        assert "InvalidVpcID.NotFound" in done.errors[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -471,7 +475,57 @@ def test_imdsv2_instance_that_does_not_exist_fails(run: Run) -> None:
     assert "InvalidInstanceID.NotFound" in done.errors[0]
 
 
-@pytest.mark.parametrize("job", [NACL, SUBNET, FLOW, SNAPSHOT, EBS, IMDS])
+# ----------------------------------------------------------------------------------------------
+# ec2_transit_gateway_disable_auto_accept (EC2.23, stretch)
+# ----------------------------------------------------------------------------------------------
+
+TGW = "ec2_transit_gateway_disable_auto_accept"
+
+
+def gateway_options(ec2: Any, gateway: str) -> dict[str, Any]:
+    found = ec2.describe_transit_gateways(TransitGatewayIds=[gateway])["TransitGateways"][0]
+    return dict(found["Options"])
+
+
+def auto_accepting_gateway(ec2: Any) -> str:
+    gateway: str = ec2.create_transit_gateway(
+        Description="shared",
+        Options={"AutoAcceptSharedAttachments": "enable", "DnsSupport": "disable"},
+    )["TransitGateway"]["TransitGatewayId"]
+    return gateway
+
+
+def test_transit_gateway_auto_accept_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    ec2 = aws_sandbox.admin_client("ec2")
+    gateway = auto_accepting_gateway(ec2)
+
+    def tamper() -> None:  # someone turns auto-accept on again
+        ec2.modify_transit_gateway(
+            TransitGatewayId=gateway, Options={"AutoAcceptSharedAttachments": "enable"}
+        )
+
+    finding = payload(gateway, "rule-x")
+    exercise(run, Case(TGW, finding, lambda: gateway_options(ec2, gateway), tamper))
+
+
+def test_transit_gateway_keeps_its_other_options(aws_sandbox: AwsSandbox, run: Run) -> None:
+    ec2 = aws_sandbox.admin_client("ec2")
+    gateway = auto_accepting_gateway(ec2)
+    before = gateway_options(ec2, gateway)
+    done = run(TGW, payload(gateway, "rule-x"))
+    assert done.returncode == 0, str(done)
+    assert gateway_options(ec2, gateway) == {**before, "AutoAcceptSharedAttachments": "disable"}
+    found = ec2.describe_transit_gateways(TransitGatewayIds=[gateway])["TransitGateways"][0]
+    assert found["Description"] == "shared"
+
+
+def test_transit_gateway_that_does_not_exist_fails(run: Run) -> None:
+    done = run(TGW, payload("tgw-0123456789abcdef0", "rule-x"))
+    failed_once(done)
+    assert "InvalidTransitGatewayID.NotFound" in done.errors[0]
+
+
+@pytest.mark.parametrize("job", [NACL, SUBNET, FLOW, SNAPSHOT, EBS, IMDS, TGW])
 def test_rollback_without_records_is_refused(run: Run, job: str) -> None:
     done = run(
         job,

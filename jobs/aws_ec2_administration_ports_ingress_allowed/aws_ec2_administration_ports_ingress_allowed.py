@@ -30,6 +30,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from remedy import jobkit
 
 if TYPE_CHECKING:
@@ -169,7 +171,18 @@ def acl_ids(ec2: EC2Client, object_id: str) -> list[str]:
     if not object_id.startswith("vpc-"):
         return [object_id]
     acls = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [object_id]}])
-    return sorted(str(a.get("NetworkAclId")) for a in acls["NetworkAcls"])
+    found = sorted(str(a.get("NetworkAclId")) for a in acls["NetworkAcls"])
+    if not found:  # every VPC has its default network ACL: this one does not exist
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "InvalidVpcID.NotFound",
+                    "Message": f"no network ACL belongs to {object_id}: the VPC does not exist",
+                }
+            },
+            "DescribeNetworkAcls",
+        )
+    return found
 
 
 def settings(finding: jobkit.Finding) -> tuple[list[int], list[str]]:

@@ -20,7 +20,7 @@ from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
-from sandbox import iam_strict, monitor_strict, rds_strict, s3_strict, trail_strict
+from sandbox import iam_strict, monitor_strict, rds_strict, s3_strict, trail_strict, vpc_strict
 
 _ASSUME_ROLE = "sts:AssumeRole"
 
@@ -81,6 +81,7 @@ def install() -> None:
     trail_strict.install()
     iam_strict.install()
     rds_strict.install()
+    vpc_strict.install()
     securityhub.install()
 
 

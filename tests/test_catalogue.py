@@ -130,9 +130,11 @@ def test_metadata(job_dir: Path) -> None:
     assert re.fullmatch(r"[a-z0-9]+:[a-z0-9-]+", meta["resource_type"]), meta["resource_type"]
     assert isinstance(meta["rules"], list)
     assert isinstance(meta.get("aliases", {}), dict)
-    answers = [c for controls in all_controls(meta, job_dir.name).values() for c in controls]
-    assert all_rules(meta) or answers, (
-        "a job fixes a rule or answers to a control, itself or through an alias"
+    answers_to = [
+        i for c in all_controls(meta, job_dir.name).values() for v in c.values() for i in v
+    ]
+    assert all_rules(meta) or answers_to, (
+        "a job fixes at least one rule or control, itself or through an alias"
     )
     assert all(p.startswith(PAYLOAD_ROOTS) for p in meta.get("requires", [])), meta["requires"]
     schema = meta["parameters"]

@@ -30,6 +30,7 @@ EC2_ID_PREFIXES = (
     "nat-",
     "lt-",
     "dopt-",
+    "tgw-",
 )
 
 
@@ -90,11 +91,27 @@ AWS = register_provider(
 )
 
 STS = _aws("sts", spare_client=True)
+#: EC2's resource types; `ec2:account` (a region-level setting) is not a resource to tag.
+EC2_TAGGABLE = (
+    "ec2:instance",
+    "ec2:security-group",
+    "ec2:network-acl",
+    "ec2:subnet",
+    "ec2:vpc",
+    "ec2:snapshot",
+    "ec2:transit-gateway",
+)
 EC2 = _aws(
     "ec2",
-    resource_types=("ec2:instance", "ec2:security-group"),
-    tagging=Tagging(method="ec2", id_prefixes=EC2_ID_PREFIXES),
+    resource_types=(*EC2_TAGGABLE, "ec2:account"),
+    tagging=Tagging(method="ec2", id_prefixes=EC2_ID_PREFIXES, resource_types=EC2_TAGGABLE),
     spare_client=True,
+    # A flow log to CloudWatch Logs passes its delivery role; one to S3 makes the caller create
+    # (and a deletion delete) the log delivery (VPC User Guide, "Flow logs": IAM permissions).
+    implied={
+        "CreateFlowLogs": ("iam:PassRole", "logs:CreateLogDelivery"),
+        "DeleteFlowLogs": ("logs:DeleteLogDelivery",),
+    },
 )
 S3 = _aws(
     "s3",

@@ -3,7 +3,8 @@
 `RequestLog` keeps (method, path, action) for each request and tells the mutating ones apart.
 For AWS, `RecordingProxy` sits in front of moto's server (point AWS_ENDPOINT_URL at its url): it
 forwards every request unchanged (the Host header too, so SigV4 signatures still match) and logs
-it, the query API's `Action` read from the query string or the form body. The Azure emulator logs
+it, the query API's `Action` read from the query string or the form body (the JSON protocol's
+from its `X-Amz-Target` header). The Azure emulator logs
 into its own `RequestLog` (sandbox/azure_emulator.py).
 """
 
@@ -47,9 +48,11 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[Request] = []
 
-    def add(self, method: str, target: str, body: bytes = b"") -> None:
+    def add(self, method: str, target: str, body: bytes = b"", amz_target: str = "") -> None:
         url = urllib.parse.urlsplit(target)
         fields = dict(urllib.parse.parse_qsl(url.query))
+        if amz_target:  # the JSON protocol (SQS, Kinesis, ...): X-Amz-Target: <Service>.<Action>
+            fields["Action"] = amz_target.rsplit(".", 1)[-1]
         if not fields.get("Action") and body[:1024].find(b"Action=") >= 0:
             fields.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
         with self._lock:
@@ -83,7 +86,7 @@ class RecordingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                log.add(self.command, self.path, body)
+                log.add(self.command, self.path, body, self.headers.get("X-Amz-Target") or "")
                 upstream = http.client.HTTPConnection(host, port, timeout=60)
                 try:
                     upstream.request(self.command, self.path, body, dict(self.headers.items()))

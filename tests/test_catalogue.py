@@ -130,7 +130,12 @@ def test_metadata(job_dir: Path) -> None:
     assert re.fullmatch(r"[a-z0-9]+:[a-z0-9-]+", meta["resource_type"]), meta["resource_type"]
     assert isinstance(meta["rules"], list)
     assert isinstance(meta.get("aliases", {}), dict)
-    assert all_rules(meta), "a job fixes at least one rule, itself or through an alias"
+    answers_to = [
+        i for c in all_controls(meta, job_dir.name).values() for ids in c.values() for i in ids
+    ]
+    assert all_rules(meta) or answers_to, (
+        "a job fixes at least one rule or answers to one control, itself or through an alias"
+    )
     assert all(p.startswith(PAYLOAD_ROOTS) for p in meta.get("requires", [])), meta["requires"]
     schema = meta["parameters"]
     check_schema(schema)  # a JSON Schema object schema, as the registry demands

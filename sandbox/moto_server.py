@@ -20,7 +20,7 @@ from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
-from sandbox import s3_strict
+from sandbox import queues_strict, s3_strict
 
 _ASSUME_ROLE = "sts:AssumeRole"
 
@@ -77,6 +77,7 @@ def install() -> None:
 
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
     s3_strict.install()
+    queues_strict.install()
     securityhub.install()
 
 

@@ -527,3 +527,69 @@ def test_elb_access_logs_to_a_bucket_elb_cannot_write_fail(
 
 def test_elb_missing_load_balancer_fails(run: Run) -> None:
     assert_fails_cleanly(run, "elb_enable_access_logs", "remedy-no-such-lb", bucket="b")
+
+
+# ----------------------------------------------------------------------------------------------
+# AutoScaling.1: ELB health checks for groups that serve a load balancer
+# ----------------------------------------------------------------------------------------------
+
+
+def new_group(sandbox: AwsSandbox, balancers: list[str]) -> str:
+    autoscaling = sandbox.admin_client("autoscaling")
+    image = sandbox.admin_client("ec2").describe_images()["Images"][0]["ImageId"]
+    config = unique("remedy-lc")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName=config, ImageId=image, InstanceType="t3.micro"
+    )
+    name = unique("remedy-asg")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchConfigurationName=config,
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+        HealthCheckGracePeriod=240,
+        AvailabilityZones=[f"{REGION}a"],
+        LoadBalancerNames=balancers,
+    )
+    return name
+
+
+def group_settings(sandbox: AwsSandbox, name: str) -> dict[str, Any]:
+    found = sandbox.admin_client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[name]
+    )["AutoScalingGroups"][0]
+    keys = ("HealthCheckType", "HealthCheckGracePeriod", "MaxSize", "LoadBalancerNames")
+    return {k: found.get(k) for k in keys}
+
+
+def test_autoscaling_elb_health_check_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    name = new_group(aws_sandbox, [new_classic(aws_sandbox)])
+    autoscaling = aws_sandbox.admin_client("autoscaling")
+
+    def state() -> Any:
+        return group_settings(aws_sandbox, name)
+
+    def tamper() -> None:
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, HealthCheckType="EC2")
+
+    exercise(run, Case("autoscaling_use_elb_health_check", payload(name, "rule-x"), state, tamper))
+    run("autoscaling_use_elb_health_check", payload(name, "rule-x"))
+    assert state()["HealthCheckType"] == "ELB"
+    assert state()["HealthCheckGracePeriod"] == 240  # kept
+
+
+def test_autoscaling_group_without_load_balancer_is_left_alone(
+    aws_sandbox: AwsSandbox, run: Run
+) -> None:
+    name = new_group(aws_sandbox, [])
+    done = run("autoscaling_use_elb_health_check", payload(name, "rule-x"))
+    assert done.returncode == 0 and done.changes == [] and done.mutating == [], str(done)
+    assert (
+        run("autoscaling_use_elb_health_check", payload(name, "rule-x"), "verify").returncode == 0
+    )
+    assert group_settings(aws_sandbox, name)["HealthCheckType"] == "EC2"
+
+
+def test_autoscaling_missing_group_fails(run: Run) -> None:
+    assert_fails_cleanly(run, "autoscaling_use_elb_health_check", "remedy-no-such-group")

@@ -593,3 +593,61 @@ def test_autoscaling_group_without_load_balancer_is_left_alone(
 
 def test_autoscaling_missing_group_fails(run: Run) -> None:
     assert_fails_cleanly(run, "autoscaling_use_elb_health_check", "remedy-no-such-group")
+
+
+# ----------------------------------------------------------------------------------------------
+# SSM.4: public documents
+# ----------------------------------------------------------------------------------------------
+
+DOCUMENT = {
+    "schemaVersion": "2.2",
+    "description": "remedy test",
+    "mainSteps": [
+        {"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}
+    ],
+}
+OTHER_ACCOUNT = "210987654321"
+
+
+def new_document(sandbox: AwsSandbox, accounts: list[str]) -> str:
+    ssm = sandbox.admin_client("ssm")
+    name = unique("remedy-doc")
+    ssm.create_document(Name=name, Content=json.dumps(DOCUMENT), DocumentType="Command")
+    for account in accounts:  # "all", or named accounts, never both in one call (as on AWS)
+        ssm.modify_document_permission(Name=name, PermissionType="Share", AccountIdsToAdd=[account])
+    return name
+
+
+def document_shares(sandbox: AwsSandbox, name: str) -> list[str]:
+    found = sandbox.admin_client("ssm").describe_document_permission(
+        Name=name, PermissionType="Share"
+    )
+    return sorted(found.get("AccountIds", []))
+
+
+def test_ssm_document_private_modes(aws_sandbox: AwsSandbox, run: Run) -> None:
+    name = new_document(aws_sandbox, ["all"])
+    ssm = aws_sandbox.admin_client("ssm")
+
+    def state() -> Any:
+        return document_shares(aws_sandbox, name)
+
+    def tamper() -> None:  # someone shares the private document with another account
+        ssm.modify_document_permission(
+            Name=name, PermissionType="Share", AccountIdsToAdd=[OTHER_ACCOUNT]
+        )
+
+    arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:document/{name}"
+    exercise(run, Case("ssm_make_document_private", payload(arn, "rule-x"), state, tamper))
+
+
+def test_ssm_document_shared_with_named_accounts_is_kept(aws_sandbox: AwsSandbox, run: Run) -> None:
+    name = new_document(aws_sandbox, [OTHER_ACCOUNT])
+    done = run("ssm_make_document_private", payload(name, "rule-x"))
+    assert done.returncode == 0 and done.changes == [] and done.mutating == [], str(done)
+    assert run("ssm_make_document_private", payload(name, "rule-x"), "verify").returncode == 0
+    assert document_shares(aws_sandbox, name) == [OTHER_ACCOUNT]
+
+
+def test_ssm_missing_document_fails(run: Run) -> None:
+    assert_fails_cleanly(run, "ssm_make_document_private", "remedy-no-such-document")

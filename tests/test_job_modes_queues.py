@@ -14,6 +14,9 @@ import uuid
 import zipfile
 from typing import Any
 
+import pytest
+
+from remedy.jobkit.public_statements import is_public
 from sandbox.aws import AwsSandbox
 from tests.job_modes import Case, Run, exercise
 from tests.test_jobs import ACCOUNT, REGION, payload
@@ -29,6 +32,40 @@ def assert_fails_cleanly(run: Run, job: str, object_id: str, **parameters: Any) 
     assert len(done.errors) == 1, str(done)
     assert "Traceback" not in done.stderr
     assert done.mutating == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Which statements are public (remedy/jobkit/public_statements.py)
+# ----------------------------------------------------------------------------------------------
+
+SOURCE = "arn:aws:sns:us-east-1:123456789012:alerts"
+
+
+@pytest.mark.parametrize(
+    ("principal", "condition", "public"),
+    [
+        ("*", None, True),
+        ({"AWS": "*"}, None, True),
+        ({"AWS": ["arn:aws:iam::123456789012:root", "*"]}, None, True),
+        ({"AWS": "arn:aws:iam::123456789012:root"}, None, False),
+        ({"Service": "sns.amazonaws.com"}, None, False),
+        ("*", {"ArnEquals": {"aws:SourceArn": SOURCE}}, False),
+        ("*", {"StringEquals": {"AWS:SourceAccount": "123456789012"}}, False),  # any case
+        ("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}, False),
+        ("*", {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, False),
+        ("*", {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}, True),
+        ("*", {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*"}}, True),  # a wildcard
+        ("*", {"ArnEqualsIfExists": {"aws:SourceArn": SOURCE}}, True),  # absent key passes
+        ("*", {"StringNotEquals": {"aws:SourceAccount": "123456789012"}}, True),  # negated
+        ("*", {"Bool": {"aws:SecureTransport": "true"}}, True),  # limits no caller
+    ],
+)
+def test_which_statements_are_public(principal: Any, condition: Any, public: bool) -> None:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": "sqs:*"}
+    if condition is not None:
+        statement["Condition"] = condition
+    assert is_public(statement) is public
+    assert is_public({**statement, "Effect": "Deny"}) is False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,6 +152,21 @@ def test_sqs_public_policy_keeps_every_other_statement(aws_sandbox: AwsSandbox, 
         "Statement": [FROM_TOPIC, OWN_ACCOUNT],
     }
     assert attributes["DelaySeconds"] == "7"
+
+
+def test_sqs_public_statement_naming_others_keeps_them(aws_sandbox: AwsSandbox, run: Run) -> None:
+    mixed = {**PUBLIC_SEND, "Principal": {"AWS": ["*", f"arn:aws:iam::{ACCOUNT}:root"]}}
+    url = new_queue(aws_sandbox, [mixed])
+    done = run("aws_sqs_queue_publicly_accessible", payload(url, "rule-x"))
+    assert done.returncode == 0, str(done)
+    assert done.changes == [
+        f"CHANGE: {url.rsplit('/', 1)[-1]}: removed * from the principals of statement 'Public'"
+        " (Allow sqs:SendMessage to *)"
+    ]
+    narrowed = {**PUBLIC_SEND, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}
+    assert queue_attributes(aws_sandbox, url)["Policy"]["Statement"] == [narrowed]
+    verified = run("aws_sqs_queue_publicly_accessible", payload(url, "rule-x"), "verify")
+    assert verified.returncode == 0, str(verified)
 
 
 def test_sqs_public_policy_removed_when_nothing_is_left(aws_sandbox: AwsSandbox, run: Run) -> None:

@@ -2,7 +2,8 @@
 
 ObjectId: the queue's URL, ARN or name. The queue policy loses each statement that Allows the `*`
 principal with no condition limiting the caller (remedy/jobkit/public_statements.py says which
-conditions limit); every other statement, and the policy's Version and Id, are kept. The Policy
+conditions limit); a public statement that names other principals too loses only `*`. Every
+other statement, and the policy's Version and Id, are kept. The Policy
 attribute is removed only when no statement is left (SQS refuses a policy without statements).
 
 Plan prints the same CHANGE lines after reading only. The record (kind `sqs-queue-policy`) keeps
@@ -16,7 +17,12 @@ import json
 from typing import Any
 
 from remedy import jobkit
-from remedy.jobkit.public_statements import describe, is_public, statements
+from remedy.jobkit.public_statements import (
+    describe,
+    is_public,
+    statements,
+    without_everyone,
+)
 from remedy.jobkit.sqs_queues import queue_name, queue_url
 
 KIND = "sqs-queue-policy"
@@ -53,14 +59,23 @@ def remediate(finding: jobkit.Finding) -> None:
     if document is None or not public:
         jobkit.info(f"ok: {name}'s queue policy grants nothing to everyone")
         return
-    kept = [s for s in statements(document) if not is_public(s)]
+    kept: list[dict[str, Any]] = []
+    changes: list[str] = []
+    for statement in statements(document):
+        if not is_public(statement):
+            kept.append(statement)
+        elif (narrowed := without_everyone(statement)) is not None:
+            kept.append(narrowed)  # it names other principals too: only `*` goes
+            changes.append(f"{name}: removed * from the principals of {describe(statement)}")
+        else:
+            changes.append(f"{name}: removed {describe(statement)} from the queue policy")
     after = json.dumps({**document, "Statement": kept}) if kept else None
     jobkit.record(url, KIND, text, after)
     if not jobkit.planning():
         # An empty Policy removes the attribute (SQS refuses a policy without statements).
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": after or ""})
-    for statement in public:
-        jobkit.change(f"{name}: removed {describe(statement)} from the queue policy")
+    for line in changes:
+        jobkit.change(line)
     if after is None:
         jobkit.change(f"{name}: the queue policy had nothing else and was removed")
 

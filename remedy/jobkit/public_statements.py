@@ -95,3 +95,18 @@ def describe(statement: dict[str, Any]) -> str:
         if sid
         else f"a statement (Allow {actions} to *)"
     )
+
+
+def without_everyone(statement: dict[str, Any]) -> dict[str, Any] | None:
+    """The statement with `*` taken out of its principals, when it names others too (a
+    `{"AWS": ["*", "arn:...:root"]}` keeps the account); None when `*` was all it granted to."""
+    principal = statement.get("Principal")
+    if not isinstance(principal, dict):
+        return None
+    narrowed = dict(principal)
+    others = [p for p in _listed(principal.get("AWS", [])) if p != "*"]
+    if others:
+        narrowed["AWS"] = others if len(others) > 1 else others[0]
+    else:
+        narrowed.pop("AWS", None)
+    return {**statement, "Principal": narrowed} if narrowed else None

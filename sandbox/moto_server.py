@@ -20,7 +20,7 @@ from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
-from sandbox import iam_strict, monitor_strict, rds_strict, s3_strict, trail_strict, vpc_strict
+from sandbox import iam_strict, monitor_strict, queues_strict, rds_strict, s3_strict, trail_strict, vpc_strict
 
 _ASSUME_ROLE = "sts:AssumeRole"
 
@@ -82,6 +82,7 @@ def install() -> None:
     iam_strict.install()
     rds_strict.install()
     vpc_strict.install()
+    queues_strict.install()
     securityhub.install()
 
 

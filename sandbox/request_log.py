@@ -3,7 +3,8 @@
 `RequestLog` keeps (method, path, action) for each request and tells the mutating ones apart.
 For AWS, `RecordingProxy` sits in front of moto's server (point AWS_ENDPOINT_URL at its url): it
 forwards every request unchanged (the Host header too, so SigV4 signatures still match) and logs
-it, the query API's `Action` read from the query string or the form body. The Azure emulator logs
+it, the query API's `Action` read from the query string or the form body (the JSON protocol's
+from its `X-Amz-Target` header). The Azure emulator logs
 into its own `RequestLog` (sandbox/azure_emulator.py).
 """
 

@@ -338,20 +338,37 @@ def job_sources(job_dir: Path) -> list[Path]:
     return [entry, *sorted({m for m in modules if m is not None})]
 
 
+KIT_MODULE = Path(kit_modes.__file__).resolve().with_name("__init__.py")
+
+
+def named_services(sources: list[Path], trees: list[ast.Module]) -> set[str]:
+    """What the sources name: their strings (`jobkit.client("s3control", ...)`) and the kit's
+    client helpers they call (`jobkit.s3_client(...)` names s3). The kit's own strings are left
+    out: its helpers name s3 and ec2 for every job, s3control's included."""
+    names: set[str] = set()
+    for source, tree in zip(sources, trees, strict=True):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if source.resolve() != KIT_MODULE:
+                    names.add(node.value)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr.endswith("_client")
+            ):
+                names.add(node.func.attr.removesuffix("_client"))
+    return names
+
+
 def called_actions(sources: list[Path], prefixes: set[str]) -> set[str]:
     """The IAM actions of every boto3 call in the sources, for the registered AWS services whose
     IAM prefix is one of `prefixes`."""
     trees = [ast.parse(source.read_text()) for source in sources]
-    literals = {
-        node.value
-        for tree in trees
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
-    }
     named = [s for s in services.registered("aws") if s.iam_prefix in prefixes]
     sharing = Counter(s.iam_prefix for s in named)
     # services that share an IAM prefix (s3 and s3control, elb and elbv2) count only when the
     # sources name the service (`jobkit.client("s3control", ...)`), their method names overlap
+    literals = named_services(sources, trees)
     named = [s for s in named if sharing[s.iam_prefix] == 1 or s.name in literals]
     called: set[str] = set()
     for tree in trees:

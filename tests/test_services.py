@@ -167,7 +167,7 @@ def test_the_kits_permission_names_come_from_the_registry() -> None:
     assert jobkit.iam_action("tag", "TagResources") == "tag:TagResources"
     assert jobkit.iam_action("unregistered", "DoIt") == "unregistered:DoIt"
     assert jobkit.IAM_ACTION_EXCEPTIONS["s3:ListObjectsV2"] == "s3:ListBucket"
-    assert len(jobkit.IAM_ACTION_EXCEPTIONS) == 6
+    assert len(jobkit.IAM_ACTION_EXCEPTIONS) == 9
     assert azure_kit.OPERATION_ACTIONS[("security_rules", "begin_delete")] == (
         "Microsoft.Network/networkSecurityGroups/securityRules/delete"
     )

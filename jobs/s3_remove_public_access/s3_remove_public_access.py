@@ -5,16 +5,21 @@ already stops public ACLs and public bucket policies from taking effect); then t
 its grants to the AllUsers and AuthenticatedUsers groups, so the bucket stays private even if the
 block is lifted later. The owner and every other grant are kept; bucket policies are not edited.
 
+Parameters: `public_access_block` (false: leave the block alone) and `acl_permissions` (which
+grants to the two groups to remove; the rest are kept), so that alias
+aws_s3_remove_fullaccess_authenticatedusers removes FULL_CONTROL grants and nothing else.
+
 Plan prints the same CHANGE lines after reading only. Before each change a record keeps the
-setting as it was: the public access block (kind `s3-public-access-block`; a bucket that had none
-gets all four settings off back, which blocks nothing, as having none did) and the whole ACL
-(kind `s3-acl`). Rollback lifts the block first (with BlockPublicAcls on, AWS refuses a public
-ACL), then puts the old ACL back, once both are as the job left them.
+setting as it was: the public access block (kind `s3-public-access-block`; `{}` when the bucket
+had none, which rollback restores by deleting the block) and the whole ACL (kind `s3-acl`).
+Rollback lifts the block first (with BlockPublicAcls on, AWS refuses a public ACL), then puts the
+old ACL back, once both are as the job left them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -31,6 +36,8 @@ PUBLIC_GROUPS = frozenset(
         "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
     }
 )
+#: every ACL permission (the default of `acl_permissions`)
+PERMISSIONS = ("READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL")
 BLOCK_ALL: PublicAccessBlockConfigurationTypeDef = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
@@ -64,12 +71,30 @@ def block_public_access(s3: S3Client, bucket: str) -> None:
     jobkit.change(f"{bucket}: public access block turned on ({off} were off)")
 
 
-def remove_public_grants(s3: S3Client, bucket: str) -> None:
+def granted(permissions: Collection[str]) -> str:
+    """`nothing`, or `no FULL_CONTROL` when only some permissions are looked for."""
+    if set(PERMISSIONS) <= set(permissions):
+        return "nothing"
+    return "no " + "/".join(p for p in PERMISSIONS if p in permissions)
+
+
+def public_grants(grants: Any, permissions: Collection[str]) -> list[Any]:
+    """The grants to AllUsers or AuthenticatedUsers of one of these permissions."""
+    return [
+        g
+        for g in grants
+        if g.get("Grantee", {}).get("URI") in PUBLIC_GROUPS and g.get("Permission") in permissions
+    ]
+
+
+def remove_public_grants(s3: S3Client, bucket: str, permissions: Collection[str]) -> None:
     acl = s3.get_bucket_acl(Bucket=bucket)
     grants = acl.get("Grants", [])
-    public = [g for g in grants if g.get("Grantee", {}).get("URI") in PUBLIC_GROUPS]
+    public = public_grants(grants, permissions)
     if not public:
-        jobkit.info(f"ok: {bucket} ACL grants nothing to AllUsers or AuthenticatedUsers")
+        jobkit.info(
+            f"ok: {bucket} ACL grants {granted(permissions)} to AllUsers or AuthenticatedUsers"
+        )
         return
     kept = [g for g in grants if g not in public]
     owner = acl["Owner"]
@@ -85,8 +110,10 @@ def remove_public_grants(s3: S3Client, bucket: str) -> None:
 
 def remediate(finding: jobkit.Finding) -> None:
     s3 = jobkit.s3_client(finding)
-    block_public_access(s3, finding.object_id)
-    remove_public_grants(s3, finding.object_id)
+    if finding.parameters.get("public_access_block", True):
+        block_public_access(s3, finding.object_id)
+    permissions = finding.parameters.get("acl_permissions", PERMISSIONS)
+    remove_public_grants(s3, finding.object_id, permissions)
 
 
 def _grant_keys(grants: Any) -> list[str]:
@@ -120,7 +147,10 @@ def rollback(finding: jobkit.Finding, records: list[dict[str, Any]]) -> None:
         raise jobkit.ChangedSince(
             f"{bucket} changed since the job made it private: {'; '.join(changed)}"
         )
-    if block is not None:
+    if block is not None and not block["before"]:  # the bucket had none: it has none again
+        s3.delete_public_access_block(Bucket=bucket)
+        jobkit.change(f"{bucket}: public access block deleted, as before the job (rollback)")
+    elif block is not None:
         was = block["before"]
         before: PublicAccessBlockConfigurationTypeDef = {
             "BlockPublicAcls": was.get("BlockPublicAcls") is True,

@@ -142,7 +142,10 @@ def describe_client_error(exc: ClientError) -> str:
         if models:
             known = services.SERVICES.get(models[0].service_name)
             prefix = known.iam_prefix if known else models[0].signing_name
-            action = iam_action(prefix, exc.operation_name)
+            # the service's own map first: s3 and s3control share a prefix, not their actions
+            action = (known and known.action(exc.operation_name)) or iam_action(
+                prefix, exc.operation_name
+            )
             text += f" (the role probably lacks {action}: is it in the job's minimum_policy.json?)"
     return text
 

@@ -49,6 +49,7 @@ def boto3_client(service: str, region: str) -> Any:
 def _aws(
     name: str,
     *,
+    client: Any = None,
     permissions: dict[str, str] | None = None,
     resource_types: tuple[str, ...] = (),
     tagging: Tagging | None = None,
@@ -60,7 +61,7 @@ def _aws(
         Service(
             name=name,
             provider="aws",
-            client=partial(boto3_client, name),
+            client=client or partial(boto3_client, name),
             permissions=permissions or {},
             resource_types=resource_types,
             tagging=tagging,
@@ -119,7 +120,11 @@ S3 = _aws(
     permissions={
         "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
         "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-        "DeletePublicAccessBlock": "s3:DeleteBucketPublicAccessBlock",
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeletePublicAccessBlock.html
+        "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+        "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+        "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+        "DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
         "HeadBucket": "s3:ListBucket",
         "ListObjects": "s3:ListBucket",
         "ListObjectsV2": "s3:ListBucket",
@@ -141,13 +146,62 @@ IAM = _aws(
 # The services of the AWS catalogue (jobs/). Each lists the resource types its jobs name in
 # remedy.json; account- or region-level controls name `<service>:account` (the finding's account
 # and region are the target). Resources named by ARN are tagged through the tagging API below.
+
+
+def _label_free(endpoint: str | None) -> bool:
+    """True when a DNS label cannot go in front of the endpoint's host: an IP address or
+    localhost (a sandbox, a local proxy), never an AWS endpoint."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(endpoint or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def s3control_client(region: str) -> Any:
+    """An s3control client. S3 Control names the account in the host
+    (`<account>.s3-control.<region>.amazonaws.com`), and botocore puts that label in front of a
+    custom endpoint too, which cannot resolve when the endpoint is an IP address or localhost
+    (`at_endpoint`)."""
+    return at_endpoint(boto3_client("s3control", region))
+
+
+def at_endpoint(client: Any) -> Any:
+    """An s3control client whose custom endpoint is an IP address or localhost (a sandbox, a
+    local proxy) sends its requests to that endpoint itself rather than to `<account>.<it>`,
+    which cannot resolve: the account is in the `x-amz-account-id` header too, which S3 Control
+    (and moto) read. The host is changed before the request is signed. Other clients unchanged."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not _label_free(client.meta.endpoint_url):
+        return client
+    authority = urlsplit(client.meta.endpoint_url).netloc
+
+    def unlabel(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        label, _, rest = parts.netloc.partition(".")
+        if label.isdigit() and rest == authority:
+            request.url = urlunsplit(parts._replace(netloc=rest))
+
+    client.meta.events.register_first("before-sign.s3-control", unlabel)
+    return client
+
+
 S3_CONTROL = _aws(
     "s3control",
-    # s3control's operations are account-level S3 actions.
+    client=s3control_client,
+    # s3control's operations are account-level S3 actions; deleting the account's block needs
+    # the Put action (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_DeletePublicAccessBlock.html)
     permissions={
         "GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
         "PutPublicAccessBlock": "s3:PutAccountPublicAccessBlock",
-        "DeletePublicAccessBlock": "s3:DeleteAccountPublicAccessBlock",
+        "DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
     },
     resource_types=("s3control:account",),
     iam_prefix="s3",

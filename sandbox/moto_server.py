@@ -73,10 +73,11 @@ def install() -> None:
     """Check the external id on every AssumeRole this process serves, S3's refusals that moto
     leaves out (sandbox/s3_strict.py), and Security Hub's filters and BatchUpdateFindings
     (sandbox/securityhub.py)."""
-    from sandbox import securityhub
+    from sandbox import ports_strict, securityhub
 
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
     s3_strict.install()
+    ports_strict.install()
     securityhub.install()
 
 

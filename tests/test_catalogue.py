@@ -130,7 +130,9 @@ def test_metadata(job_dir: Path) -> None:
     assert re.fullmatch(r"[a-z0-9]+:[a-z0-9-]+", meta["resource_type"]), meta["resource_type"]
     assert isinstance(meta["rules"], list)
     assert isinstance(meta.get("aliases", {}), dict)
-    assert all_rules(meta), "a job fixes at least one rule, itself or through an alias"
+    # a job fixes at least one rule or answers to one control (a Security Hub control no VSS rule
+    # names), itself or through an alias
+    assert all_rules(meta) or any(all_controls(meta, job_dir.name).values()), "fixes nothing"
     assert all(p.startswith(PAYLOAD_ROOTS) for p in meta.get("requires", [])), meta["requires"]
     schema = meta["parameters"]
     check_schema(schema)  # a JSON Schema object schema, as the registry demands
@@ -142,7 +144,7 @@ def test_metadata(job_dir: Path) -> None:
         assert spec.get("description"), f"parameter {name} has no description"
     for alias, spec in meta.get("aliases", {}).items():
         assert not re.search(r"\s", alias)
-        assert spec["rules"], f"alias {alias} fixes no rule"
+        assert spec["rules"] or spec.get("controls"), f"alias {alias} fixes no rule or control"
         given = spec.get("parameters", {})
         assert set(given) <= set(parameters), f"alias {alias} sets unknown parameters"
         for name, value in given.items():

@@ -20,7 +20,7 @@ from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
-from sandbox import iam_strict, monitor_strict, queues_strict, rds_strict, s3_strict, trail_strict, vpc_strict
+from sandbox import iam_strict, monitor_strict, ports_strict, queues_strict, rds_strict, s3_strict, trail_strict, vpc_strict
 
 _ASSUME_ROLE = "sts:AssumeRole"
 
@@ -83,6 +83,11 @@ def install() -> None:
     rds_strict.install()
     vpc_strict.install()
     queues_strict.install()
+    from sandbox import ports_strict, securityhub
+
+    TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
+    s3_strict.install()
+    ports_strict.install()
     securityhub.install()
 
 

@@ -164,6 +164,6 @@ def test_an_alias_publishes_its_value_as_the_default_of_the_schema() -> None:
     alias = discover(BUILTIN_JOBS).get("security_group_close_port_22")
     schema = alias.info().parameters
     assert schema["properties"]["port"]["default"] == 22 and schema["required"] == []
-    assert alias.resolve_parameters({}) == {"port": 22}
+    assert alias.resolve_parameters({}) == {"port": 22, "protocol": "tcp"}  # protocol: its default
     with pytest.raises(ParameterError, match=OUT_OF_RANGE):
         check_parameters(schema, {"port": 70000})

@@ -1,8 +1,10 @@
-"""Close a TCP port to the internet on every security group of an EC2 instance.
+"""Close a TCP or UDP port (or port range) to the internet on every security group of an EC2
+instance.
 
-ObjectId: the instance id. Parameter `port` (1-65535). Every group attached to any of the
-instance's network interfaces is fixed; see remedy/jobkit/ec2_ports.py for exactly what is revoked,
-what is re-authorized around the port, in which order, and for plan and rollback.
+ObjectId: the instance id. Parameters `port` (1-65535), `to_port` (default: `port`) and `protocol`
+(tcp, the default, or udp). Every group attached to any of the instance's network interfaces is
+fixed; see remedy/jobkit/ec2_ports.py for exactly what is revoked, what is re-authorized around
+the ports, in which order, and for plan and rollback.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from remedy import jobkit
-from remedy.jobkit.ec2_ports import KIND, close_port_on_groups, rollback_port_closures
+from remedy.jobkit.ec2_ports import KIND, close_on_groups, closure_of, rollback_port_closures
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
@@ -28,12 +30,12 @@ def security_groups_of_instance(ec2: EC2Client, instance_id: str) -> list[str]:
 
 
 def remediate(finding: jobkit.Finding) -> None:
-    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
+    closure = closure_of(finding.parameters)  # remedy.json's schema: the kit checked them
     ec2 = jobkit.ec2_client(finding)
     groups = security_groups_of_instance(ec2, finding.object_id)
     jobkit.info(f"{finding.object_id} has security groups: {', '.join(groups) or 'none'}")
-    changes = close_port_on_groups(ec2, groups, port)
-    jobkit.info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
+    changes = close_on_groups(ec2, groups, closure)
+    jobkit.info(f"done: {changes} change(s) to close {closure.label} on {finding.object_id}")
 
 
 def rollback(finding: jobkit.Finding, records: list[dict[str, Any]]) -> None:

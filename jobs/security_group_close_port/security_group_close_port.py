@@ -1,8 +1,8 @@
-"""Close a TCP port to the internet on one security group.
+"""Close a TCP or UDP port (or port range) to the internet on one security group.
 
-ObjectId: the security group id (sg-...). Parameter `port` (1-65535). See
-remedy/jobkit/ec2_ports.py for exactly what is revoked, what is re-authorized around the port, and
-in which order, and for plan and rollback.
+ObjectId: the security group id (sg-...). Parameters `port` (1-65535), `to_port` (default: `port`)
+and `protocol` (tcp, the default, or udp). See remedy/jobkit/ec2_ports.py for exactly what is
+revoked, what is re-authorized around the ports, and in which order, and for plan and rollback.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from remedy import jobkit
-from remedy.jobkit.ec2_ports import KIND, close_port_on_group, rollback_port_closures
+from remedy.jobkit.ec2_ports import KIND, close_on_group, closure_of, rollback_port_closures
 
 
 def remediate(finding: jobkit.Finding) -> None:
-    port: int = finding.parameters["port"]  # remedy.json's schema: the kit checked it
-    changes = close_port_on_group(jobkit.ec2_client(finding), finding.object_id, port)
-    jobkit.info(f"done: {changes} change(s) to close tcp/{port} on {finding.object_id}")
+    closure = closure_of(finding.parameters)  # remedy.json's schema: the kit checked them
+    changes = close_on_group(jobkit.ec2_client(finding), finding.object_id, closure)
+    jobkit.info(f"done: {changes} change(s) to close {closure.label} on {finding.object_id}")
 
 
 def rollback(finding: jobkit.Finding, records: list[dict[str, Any]]) -> None:

@@ -1,24 +1,29 @@
-"""Close one TCP port to the internet on security groups, and nothing more.
+"""Close TCP or UDP ports to the internet on security groups, and nothing more.
 
+What to close is a `Closure`: port ranges per protocol (`tcp/22`, `tcp/9200-9300`, `udp/11211`,
+a list of high-risk ports on both, or every port but the authorized ones) and a label for the log.
 An ingress source is *open* when it is `0.0.0.0/0` (IpRanges) or `::/0` (Ipv6Ranges). For every
-permission that lets an open source reach tcp/<port>:
+permission that lets an open source reach a port of the closure:
 
-- a tcp range covering the port: the open source is revoked from that range and the parts of the
-  range around the port are authorized again for it (20-25 closing 22 -> 20-21 and 23-25);
-- all traffic (`-1`): the open source is revoked and tcp around the port, udp 0-65535 and icmp (or
+- a tcp or udp range overlapping the closure's ranges of that protocol: the open source is revoked
+  from that range and the parts of the range outside the closure are authorized again for it
+  (tcp 20-25 closing tcp/22 -> 20-21 and 23-25). A tcp closure never touches udp permissions and
+  a udp closure never touches tcp ones;
+- all traffic (`-1`): the open source is revoked and tcp and udp outside the closure and icmp (or
   icmpv6 for `::/0`) are authorized again for it. Other IP protocols (ESP, GRE, ...) that `-1`
   allowed are not re-added: the rule now names what it allows;
-- the permission's other sources (private CIDRs, security groups, prefix lists), its other
-  protocols, and udp rules are left untouched; re-added parts keep the source's Description.
+- the permission's other sources (private CIDRs, security groups, prefix lists), other protocols
+  (icmp, ...), and permissions outside the closure are left untouched; re-added parts keep the
+  source's Description.
 
 Order, and why: the parts to keep are authorized *before* the open source is revoked. Every state
 in between is then a subset of what the group allowed before the run, never narrower than the end
-result: a failure half way leaves the port open as found (the next run finishes the job) but never
-cuts traffic the rule was not meant to cut. The port stays open for the few milliseconds between
+result: a failure half way leaves the ports open as found (the next run finishes the job) but never
+cuts traffic the rule was not meant to cut. The ports stay open for the few milliseconds between
 the two calls, which is no worse than before the run.
 
 Idempotent: parts that already exist are not authorized again, and a group with nothing open on
-the port gets one `ok:` line and no `CHANGE:` line.
+the closure gets one `ok:` line and no `CHANGE:` line.
 
 Modes (remedy/jobkit/modes.py): plan prints the same `CHANGE:` lines and calls only
 DescribeSecurityGroups. Before changing a group, one change record (kind `ec2-ingress`) lists the
@@ -29,13 +34,13 @@ allows exactly the `after` grants of those and none of the `before` ones, then a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from remedy.jobkit import ChangedSince, change, info, planning, record
+from remedy.jobkit import BadInput, ChangedSince, change, info, planning, record
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
@@ -51,6 +56,12 @@ OPEN_IPV6 = "::/0"
 MAX_PORT = 65535
 KIND = "ec2-ingress"  # the change records' kind
 _PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+PORT_PROTOCOLS = ("tcp", "udp")
+#: Security Hub EC2.19's blockedPorts (not customizable there), TCP and UDP here
+HIGH_RISK_PORTS = (
+    20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389,
+    4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,103 @@ class Grant:
         return permission
 
 
+@dataclass(frozen=True, order=True)
+class Ports:
+    """One protocol's port range, low-high inclusive: what a closure closes."""
+
+    protocol: str  # "tcp" or "udp"
+    low: int
+    high: int
+
+    def __str__(self) -> str:
+        span = str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
+        return f"{self.protocol}/{span}"
+
+
+Span = tuple[int, int]
+
+
+def _merged(spans: Iterable[Span]) -> list[Span]:
+    """Sorted, overlapping and adjacent spans joined."""
+    out: list[Span] = []
+    for low, high in sorted(spans):
+        if out and low <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], high))
+        else:
+            out.append((low, high))
+    return out
+
+
+def _subtract(low: int, high: int, cuts: Sequence[Span]) -> list[Span]:
+    """low-high less the (sorted, merged) cuts."""
+    parts: list[Span] = []
+    cursor = low
+    for a, b in cuts:
+        if b < cursor or a > high:
+            continue
+        if a > cursor:
+            parts.append((cursor, a - 1))
+        cursor = max(cursor, b + 1)
+    if cursor <= high:
+        parts.append((cursor, high))
+    return parts
+
+
+def _spans_text(spans: Sequence[Span]) -> str:
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The ports to close to the internet, per protocol, and how the log names them."""
+
+    spans: tuple[tuple[str, tuple[Span, ...]], ...]  # (protocol, merged spans), tcp before udp
+    label: str
+
+    @classmethod
+    def of(cls, ports: Iterable[Ports], label: str | None = None) -> Closure:
+        by_protocol: dict[str, list[Span]] = {p: [] for p in PORT_PROTOCOLS}
+        for found in ports:
+            if found.protocol not in by_protocol:
+                raise BadInput(f"protocol {found.protocol!r} has no ports: use tcp or udp")
+            if not 0 <= found.low <= found.high <= MAX_PORT:
+                raise BadInput(f"{found} is not a port range (0-{MAX_PORT}, low to high)")
+            by_protocol[found.protocol].append((found.low, found.high))
+        spans = tuple((p, tuple(_merged(s))) for p, s in by_protocol.items() if s)
+        text = " and ".join(f"{p}/{_spans_text(s)}" for p, s in spans)
+        return cls(spans, label or text or "no port")
+
+    @classmethod
+    def port(cls, port: int, to_port: int | None = None, protocol: str = "tcp") -> Closure:
+        """One port or range of one protocol: `tcp/22`, `tcp/9200-9300`, `udp/11211`."""
+        high = port if to_port is None else to_port
+        if high < port:
+            raise BadInput(
+                f"remediationParameters.to_port ({high}) must not be below port ({port})"
+            )
+        return cls.of([Ports(protocol, port, high)])
+
+    @classmethod
+    def all_but(cls, authorized: dict[str, Sequence[int]]) -> Closure:
+        """Every tcp and udp port except the authorized ones (per protocol)."""
+        ports = [
+            Ports(protocol, a, b)
+            for protocol in PORT_PROTOCOLS
+            for a, b in _subtract(
+                0, MAX_PORT, _merged((p, p) for p in authorized.get(protocol, ()))
+            )
+        ]
+        kept = [
+            f"{p}/{_spans_text(_merged((x, x) for x in authorized[p]))}"
+            for p in PORT_PROTOCOLS
+            if authorized.get(p)
+        ]
+        return cls.of(ports, f"ports other than {' and '.join(kept) or 'none'}")
+
+    def on(self, protocol: str) -> tuple[Span, ...]:
+        return next((s for p, s in self.spans if p == protocol), ())
+
+
 @dataclass(frozen=True)
 class Fix:
     """Authorize `keep` (what the open source may still reach), then revoke `revoke`."""
@@ -132,11 +240,6 @@ def _open_sources(permission: IpPermissionOutputTypeDef) -> list[tuple[str, str 
     return [(cidr, text) for cidr, text in v4 + v6 if cidr in (OPEN_IPV4, OPEN_IPV6)]
 
 
-def _tcp_around(port: int, low: int, high: int, cidr: str, text: str | None) -> list[Grant]:
-    parts = [(low, port - 1), (port + 1, high)]
-    return [Grant("tcp", a, b, cidr, text) for a, b in parts if a <= b]
-
-
 def _grants(permissions: Iterable[IpPermissionOutputTypeDef]) -> set[tuple[object, ...]]:
     """Every (protocol, from, to, cidr) the group already allows."""
     found: set[tuple[object, ...]] = set()
@@ -149,46 +252,66 @@ def _grants(permissions: Iterable[IpPermissionOutputTypeDef]) -> set[tuple[objec
     return found
 
 
-def plan_port_closure(permissions: Sequence[IpPermissionOutputTypeDef], port: int) -> list[Fix]:
-    """What to change so no open source reaches tcp/<port> (pure: no AWS call)."""
+def _fixes_of(
+    permission: IpPermissionOutputTypeDef, closure: Closure
+) -> list[tuple[Grant, list[Grant]]]:
+    """(open grant to revoke, grants to keep) for one permission, or [] if it is not at fault."""
+    protocol = _PROTOCOL_NAMES.get(permission["IpProtocol"], permission["IpProtocol"])
+    found: list[tuple[Grant, list[Grant]]] = []
+    if protocol in PORT_PROTOCOLS:
+        low, high = permission.get("FromPort", 0), permission.get("ToPort", MAX_PORT)
+        cuts = closure.on(protocol)
+        if _subtract(low, high, cuts) == [(low, high)]:
+            return []  # nothing of the closure in this range
+        for cidr, text in _open_sources(permission):
+            keep = [Grant(protocol, a, b, cidr, text) for a, b in _subtract(low, high, cuts)]
+            found.append((Grant(protocol, low, high, cidr, text), keep))
+    elif protocol == "-1" and closure.spans:
+        for cidr, text in _open_sources(permission):
+            icmp = "icmpv6" if cidr == OPEN_IPV6 else "icmp"
+            keep = [
+                Grant(p, a, b, cidr, text)
+                for p in PORT_PROTOCOLS
+                for a, b in _subtract(0, MAX_PORT, closure.on(p))
+            ]
+            keep.append(Grant(icmp, -1, -1, cidr, text))
+            found.append((Grant("-1", None, None, cidr, text), keep))
+    return found
+
+
+def plan_closure(permissions: Sequence[IpPermissionOutputTypeDef], closure: Closure) -> list[Fix]:
+    """What to change so no open source reaches a port of the closure (pure: no AWS call)."""
     existing = _grants(permissions)
     fixes: list[Fix] = []
-    for p in permissions:
-        protocol = _PROTOCOL_NAMES.get(p["IpProtocol"], p["IpProtocol"])
-        low, high = p.get("FromPort", 0), p.get("ToPort", MAX_PORT)
-        if protocol == "tcp" and not low <= port <= high:
-            continue
-        if protocol not in ("tcp", "-1"):
-            continue
-        for cidr, text in _open_sources(p):
-            if protocol == "tcp":
-                revoke = Grant("tcp", low, high, cidr, text)
-                keep = _tcp_around(port, low, high, cidr, text)
-            else:
-                revoke = Grant("-1", None, None, cidr, text)
-                icmp = "icmpv6" if cidr == OPEN_IPV6 else "icmp"
-                keep = [
-                    *_tcp_around(port, 0, MAX_PORT, cidr, text),
-                    Grant("udp", 0, MAX_PORT, cidr, text),
-                    Grant(icmp, -1, -1, cidr, text),
-                ]
+    for permission in permissions:
+        for revoke, keep in _fixes_of(permission, closure):
             new = [g for g in keep if g.key not in existing]
             existing.update(g.key for g in new)
             fixes.append(Fix(revoke, tuple(new)))
     return fixes
 
 
-def open_on_port(ec2: EC2Client, group_ids: Iterable[str], port: int) -> list[str]:
-    """What still lets the internet reach tcp/<port> on these groups (empty: compliant)."""
+def plan_port_closure(permissions: Sequence[IpPermissionOutputTypeDef], port: int) -> list[Fix]:
+    """What to change so no open source reaches tcp/<port> (pure: no AWS call)."""
+    return plan_closure(permissions, Closure.port(port))
+
+
+def open_on(ec2: EC2Client, group_ids: Iterable[str], closure: Closure) -> list[str]:
+    """What still lets the internet reach the closure's ports on these groups (empty: compliant)."""
     ids = sorted(set(group_ids))
     if not ids:
         return []
     groups = ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]
     return [
-        f"{group['GroupId']} allows {fix.revoke} (tcp/{port} open to the internet)"
+        f"{group['GroupId']} allows {fix.revoke} ({closure.label} open to the internet)"
         for group in groups
-        for fix in plan_port_closure(group.get("IpPermissions", []), port)
+        for fix in plan_closure(group.get("IpPermissions", []), closure)
     ]
+
+
+def open_on_port(ec2: EC2Client, group_ids: Iterable[str], port: int) -> list[str]:
+    """What still lets the internet reach tcp/<port> on these groups (empty: compliant)."""
+    return open_on(ec2, group_ids, Closure.port(port))
 
 
 def _record_fixes(group_id: str, fixes: Sequence[Fix]) -> None:
@@ -197,21 +320,19 @@ def _record_fixes(group_id: str, fixes: Sequence[Fix]) -> None:
     record(group_id, KIND, revoked, authorized)
 
 
-def close_port_on_group(ec2: EC2Client, group_id: str, port: int) -> int:
-    """Close tcp/<port> to the internet on one group; return how many changes were (in plan
-    mode: would be) made."""
+def close_on_group(ec2: EC2Client, group_id: str, closure: Closure) -> int:
+    """Close the closure's ports to the internet on one group; return how many changes were (in
+    plan mode: would be) made."""
     groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
-    fixes = plan_port_closure(groups[0].get("IpPermissions", []) if groups else [], port)
+    fixes = plan_closure(groups[0].get("IpPermissions", []) if groups else [], closure)
     if not fixes:
-        info(f"ok: {group_id} has no rule open to the internet on tcp/{port}")
+        info(f"ok: {group_id} has no rule open to the internet on {closure.label}")
         return 0
+    kept = f"(kept open around {closure.label})"
     if planning():
         lines = []
         for fix in fixes:  # the lines a run would print, in its order
-            lines += [
-                f"{group_id}: authorized ingress {g} (kept open around tcp/{port})"
-                for g in fix.keep
-            ]
+            lines += [f"{group_id}: authorized ingress {g} {kept}" for g in fix.keep]
             lines.append(f"{group_id}: revoked ingress {fix.revoke}")
         for line in lines:
             change(line)
@@ -221,12 +342,16 @@ def close_port_on_group(ec2: EC2Client, group_id: str, port: int) -> int:
     for fix in fixes:
         for grant in fix.keep:
             if _authorize(ec2, group_id, grant):
-                change(f"{group_id}: authorized ingress {grant} (kept open around tcp/{port})")
+                change(f"{group_id}: authorized ingress {grant} {kept}")
                 changes += 1
         if _revoke(ec2, group_id, fix.revoke):
             change(f"{group_id}: revoked ingress {fix.revoke}")
             changes += 1
     return changes
+
+
+def close_port_on_group(ec2: EC2Client, group_id: str, port: int) -> int:
+    return close_on_group(ec2, group_id, Closure.port(port))
 
 
 def _authorize(ec2: EC2Client, group_id: str, grant: Grant) -> bool:
@@ -289,5 +414,19 @@ def rollback_port_closures(ec2: EC2Client, records: Sequence[dict[str, Any]]) ->
     return changes
 
 
+def close_on_groups(ec2: EC2Client, group_ids: Iterable[str], closure: Closure) -> int:
+    return sum(close_on_group(ec2, group_id, closure) for group_id in group_ids)
+
+
 def close_port_on_groups(ec2: EC2Client, group_ids: Iterable[str], port: int) -> int:
-    return sum(close_port_on_group(ec2, group_id, port) for group_id in group_ids)
+    return close_on_groups(ec2, group_ids, Closure.port(port))
+
+
+def closure_of(parameters: Mapping[str, Any]) -> Closure:
+    """The closure of the port jobs' parameters: `port`, `to_port` (default: `port`) and
+    `protocol` (default: tcp)."""
+    return Closure.port(
+        int(parameters["port"]),
+        parameters.get("to_port"),
+        str(parameters.get("protocol", "tcp")),
+    )

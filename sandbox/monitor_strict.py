@@ -18,21 +18,16 @@ Installed into the sandbox's moto server by sandbox/moto_server.py:
   Errors: "ResourceNotFoundException: The specified resource does not exist"); moto stores the
   filter of a group that is not there.
 
-And one fix of moto's IAM enforcement, without which no GuardDuty read works on the sandbox:
-moto 5.x checks the SigV4 signature of a request without a body (a REST GET or DELETE, such as
-GuardDuty's ListDetectors or GetDetector) as if its body were its headers, so it answers every
-one with 403 SignatureDoesNotMatch; the signature is checked over the empty body boto3 signed.
+(The fix of moto's signature check that GuardDuty's reads need is sandbox/moto_signing.py.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from botocore.awsrequest import AWSRequest
 from moto.config.models import ConfigBackend
 from moto.core.exceptions import JsonRESTError
 from moto.guardduty.models import GuardDutyBackend
-from moto.iam.access_control import IAMRequestBase
 from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import LogsBackend
 from moto.s3.models import s3_backends
@@ -100,19 +95,7 @@ def put_metric_filter(
     _put_metric_filter(self, filter_name, filter_pattern, log_group_name, metric_transformations)
 
 
-_create_aws_request = IAMRequestBase._create_aws_request
-
-
-def create_aws_request(self: IAMRequestBase) -> AWSRequest:
-    """The request as signed: a bodiless GET, HEAD or DELETE has an empty body, not its headers."""
-    request = _create_aws_request(self)
-    if self._method in ("GET", "HEAD", "DELETE") and not self._body:
-        request.data = b""
-    return request
-
-
 def install() -> None:
-    IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
     ConfigBackend.put_delivery_channel = put_delivery_channel  # type: ignore[method-assign]
     GuardDutyBackend.create_detector = create_detector  # type: ignore[method-assign]
     LogsBackend.put_metric_filter = put_metric_filter  # type: ignore[method-assign]

@@ -20,7 +20,17 @@ from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
 from moto.sts.responses import TokenResponse
 
-from sandbox import iam_strict, monitor_strict, ports_strict, queues_strict, rds_strict, s3_strict, trail_strict, vpc_strict
+from sandbox import (
+    iam_strict,
+    monitor_strict,
+    moto_signing,
+    ports_strict,
+    queues_strict,
+    rds_strict,
+    s3_strict,
+    trail_strict,
+    vpc_strict,
+)
 
 _ASSUME_ROLE = "sts:AssumeRole"
 
@@ -73,9 +83,10 @@ def install() -> None:
     """Check the external id on every AssumeRole this process serves, S3's refusals that moto
     leaves out (sandbox/s3_strict.py), and Security Hub's filters and BatchUpdateFindings
     (sandbox/securityhub.py)."""
-    from sandbox import rds_strict, securityhub
+    from sandbox import securityhub
 
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
+    moto_signing.install()  # before any service check: bodiless REST requests sign right
     s3_strict.install()
     monitor_strict.install()
     trail_strict.install()
@@ -83,10 +94,8 @@ def install() -> None:
     rds_strict.install()
     vpc_strict.install()
     queues_strict.install()
-    from sandbox import ports_strict, securityhub
 
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
-    s3_strict.install()
     ports_strict.install()
     securityhub.install()
 

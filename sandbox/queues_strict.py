@@ -26,11 +26,7 @@ Installed into the sandbox's moto server by sandbox/moto_server.py:
 - ModifyLoadBalancerAttributes (Classic) changes only the attributes it names: moto appends
   another elb.http.desyncmitigationmode to AdditionalAttributes on every call that names none.
 
-One fix of moto's IAM enforcement itself: it checks the SigV4 signature of a bodiless REST
-request (Lambda's GET /2015-03-31/functions/..., DELETE .../policy/<sid>) against a body made
-from the request's headers, so every such signed request fails with SignatureDoesNotMatch; the
-signature is checked against the empty body the client signed, as AWS does
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html, "hashed payload").
+(The fix of moto's signature check that Lambda's reads need is sandbox/moto_signing.py.)
 """
 
 from __future__ import annotations
@@ -43,7 +39,6 @@ from moto.elb.models import ELBBackend
 from moto.elb.responses import ELBResponse
 from moto.elbv2.exceptions import InvalidConfigurationRequest
 from moto.elbv2.models import ELBv2Backend
-from moto.iam.access_control import IAMRequestBase
 from moto.s3.models import s3_backends
 from moto.sqs.exceptions import InvalidAttributeValue
 from moto.sqs.models import Queue, SQSBackend
@@ -167,18 +162,6 @@ def v2_modify(self: ELBv2Backend, arn: str, attrs: dict[str, Any]) -> dict[str, 
     return _v2_modify(self, arn, attrs)
 
 
-# --- IAM enforcement: the signature of a bodiless REST request -------------------------------
-
-_create_aws_request = IAMRequestBase._create_aws_request
-
-
-def create_aws_request(self: IAMRequestBase) -> Any:
-    request = _create_aws_request(self)
-    if not self._body and self._method in ("GET", "HEAD", "DELETE"):
-        request.data = b""  # the client signed an empty payload, not moto's parsed fields
-    return request
-
-
 _classic_describe = ELBResponse.describe_load_balancer_attributes
 _classic_modify_response = ELBResponse.modify_load_balancer_attributes
 
@@ -202,7 +185,6 @@ def classic_modify_response(self: ELBResponse) -> Any:
 def install() -> None:
     ELBResponse.describe_load_balancer_attributes = classic_describe  # type: ignore[method-assign]
     ELBResponse.modify_load_balancer_attributes = classic_modify_response  # type: ignore[method-assign]
-    IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
     Queue._set_attributes = set_attributes  # type: ignore[method-assign]
     SQSBackend.set_queue_attributes = set_queue_attributes  # type: ignore[method-assign]
     ELBBackend.modify_load_balancer_attributes = classic_modify  # type: ignore[method-assign,assignment]

@@ -24,6 +24,7 @@ from sandbox import (
     iam_strict,
     monitor_strict,
     moto_signing,
+    moto_state,
     ports_strict,
     queues_strict,
     rds_strict,
@@ -87,6 +88,7 @@ def install() -> None:
 
     TokenResponse._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign,assignment]
     moto_signing.install()  # before any service check: bodiless REST requests sign right
+    moto_state.install()  # the state dump the secret sweep reads, whatever the models hold
     s3_strict.install()
     monitor_strict.install()
     trail_strict.install()

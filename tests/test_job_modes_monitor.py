@@ -15,8 +15,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sandbox.aws import AwsSandbox
 from tests.job_modes import Case, Run, exercise
+from tests.test_job_modes_trail import cloudtrail_bucket, delivery_role
 from tests.test_jobs import ACCOUNT, payload
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
@@ -306,21 +309,24 @@ def test_cloudwatch_cis_metric_alarm_modes(aws_sandbox: AwsSandbox, run: Run) ->
     assert alarms == [(name, name, (other,))]
 
 
-def test_cloudwatch_every_alias_on_the_trails_log_group(aws_sandbox: AwsSandbox, run: Run) -> None:
+def test_cloudwatch_every_alias_on_the_trails_log_group(
+    aws_sandbox: AwsSandbox, run: Run, request: pytest.FixtureRequest
+) -> None:
     """No log_group: the region's trail's; each of the 14 aliases makes its filter and alarm."""
     region = "us-west-1"
     logs = aws_sandbox.admin_client("logs", region)
     cloudwatch = aws_sandbox.admin_client("cloudwatch", region)
     group, arn = log_group(aws_sandbox, region), topic(aws_sandbox, region)
-    bucket = unique("remedy-trail")
-    aws_sandbox.admin_client("s3").create_bucket(Bucket=bucket)
-    aws_sandbox.admin_client("cloudtrail", region).create_trail(
-        Name=unique("trail"),
-        S3BucketName=bucket,
+    trails = aws_sandbox.admin_client("cloudtrail", region)
+    trail = unique("trail")
+    trails.create_trail(  # its bucket and role as CloudTrail demands them (sandbox/trail_strict.py)
+        Name=trail,
+        S3BucketName=cloudtrail_bucket(aws_sandbox),
         IsMultiRegionTrail=True,
         CloudWatchLogsLogGroupArn=f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{group}:*",
-        CloudWatchLogsRoleArn=f"arn:aws:iam::{ACCOUNT}:role/trail-to-logs",
+        CloudWatchLogsRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{delivery_role(aws_sandbox)}",
     )
+    request.addfinalizer(lambda: trails.delete_trail(Name=trail))  # trails are account-wide
     found = aliases("cloudwatch_cis_metric_alarm")
     assert len(found) == 14
     assert sorted(s["controls"]["securityhub"][0] for s in found.values()) == sorted(

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.blast_radius import Breaker, Limits
 from hub.config import HubSettings
 from hub.destinations import check_destinations
 from hub.errors import check_storable, invalid, not_found
@@ -49,6 +50,9 @@ def action_out(action: Remediation) -> RemediationOut:
         auto_remediate=action.auto_remediate,
         write_back=action.write_back,
         approval=ApprovalIn.model_validate(action.approval) if action.approval else None,
+        limits=Limits.model_validate(action.limits or {}),
+        breaker=Breaker.model_validate(action.breaker or {}),
+        paused=action.paused_reason or None,
         status="published" if action.status == "published" else "draft",
         created_by=action.created_by,
         created_at=action.created_at,
@@ -134,6 +138,8 @@ def _apply(action: Remediation, body: RemediationIn) -> None:
     action.auto_remediate = body.auto_remediate
     action.write_back = body.write_back
     action.approval = body.approval.model_dump(mode="json") if body.approval else {}
+    action.limits = body.limits.model_dump(mode="json")
+    action.breaker = body.breaker.model_dump(mode="json")
     action.status = body.status
     action.updated_at = utcnow()
 
@@ -155,7 +161,7 @@ def update_action(
 ) -> Remediation:
     action = get_action(session, action_id)
     current = action_out(action).model_dump(mode="json")
-    for key in ("id", "created_by", "created_at", "updated_at"):
+    for key in ("id", "created_by", "created_at", "updated_at", "paused"):
         current.pop(key)
     merged = RemediationIn.model_validate(
         {**current, **patch.model_dump(mode="json", exclude_unset=True, exclude_none=True)}

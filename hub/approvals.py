@@ -21,7 +21,7 @@ from hub.run_states import HubRunState
 from hub.runs import Runs, apply_status, get_run
 from hub.schemas import ApprovalOut
 from remedy.starter import DecisionRefused, decide, get_status
-from remedy.types import Decision, RunState
+from remedy.types import Decision, RunState, RunStatus
 
 #: the states a run of an approval action may be waiting in, as the store last saw it
 OPEN = (HubRunState.SUBMITTED, HubRunState.RUNNING, HubRunState.AWAITING_APPROVAL)
@@ -45,24 +45,30 @@ async def pending(runs: Runs) -> list[ApprovalOut]:
     )
     if not ids:
         return []
-    client = await runs.client()
-    try:
-        statuses = await asyncio.wait_for(
-            asyncio.gather(*(get_status(client, run_id) for run_id in ids)),
-            runs.settings.hub_status_timeout_s * 2,
-        )
-    except (TimeoutError, RPCError) as exc:
-        raise ApiError(
-            503,
-            f"Temporal did not say which runs wait for approval ({type(exc).__name__})",
-            "try again once Temporal answers",
-        ) from None
+    timeout = runs.settings.hub_status_timeout_s
 
-    def keep(session: Session) -> None:
-        for status in statuses:
-            apply_status(session, status.run_id, status)
+    async def read(run_id: str) -> RunStatus | None:
+        try:
+            return await asyncio.wait_for(get_status(await runs.client(), run_id), timeout)
+        except (TimeoutError, RPCError, ApiError, OSError, RuntimeError):
+            return None  # no answer in time: the store's last word stands for it
 
-    await runs.db.call(keep)
+    answers = await asyncio.gather(*(read(run_id) for run_id in ids))
+
+    def keep(session: Session) -> list[RunStatus]:
+        found = []
+        for run_id, status in zip(ids, answers, strict=True):
+            if status is not None:
+                apply_status(session, run_id, status)
+            else:
+                stored = get_run(session, run_id)
+                if stored.status != HubRunState.AWAITING_APPROVAL or not stored.result:
+                    continue
+                status = RunStatus.model_validate(stored.result)
+            found.append(status)
+        return found
+
+    statuses = await runs.db.call(keep)
     waiting = [s for s in statuses if s.state == RunState.AWAITING_APPROVAL]
     rows = await runs.db.call(
         lambda session: [runs.out(session, get_run(session, s.run_id)) for s in waiting]

@@ -166,6 +166,10 @@ class Remediation(Base):
     write_back: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: {} or its approval settings (hub.schemas.ApprovalIn): runs plan and wait for a decision
     approval: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: hub.blast_radius: {} (the defaults) or its Limits and Breaker; why it paused itself
+    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    breaker: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    paused_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -209,6 +213,8 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: when it was submitted to Temporal (the blast radius counts runs started in the last hour)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class QueuedStart(Base):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from hub import start_queue
+from hub import blast_radius, start_queue
 from hub.actions import get_action, spec_for
 from hub.claims import RunToStart, claim_run, follow_runs
 from hub.config import HubSettings
@@ -81,6 +81,10 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
             HubRunState.FAILED,
             f"account {finding.account_id} is not registered",
         )
+        return None
+    why = blast_radius.hold(session, action, finding.account_id, run.run_id)
+    if why is not None:  # over a limit, or paused: it waits in the queue, in order
+        start_queue.hold(session, run.run_id, why)
         return None
     row = session.get(Run, run.run_id)
     spec = spec_for(action, account, finding.original, row.triggered_by if row else "")
@@ -184,6 +188,9 @@ class Runs:
 
             def later(session: Session) -> None:
                 start_queue.failed(session, plan.run_id, message)
+                session.execute(  # not started: its place under the action's limits is free
+                    update(Run).where(Run.id == plan.run_id).values(started_at=None)
+                )
                 _set(session, plan.run_id, HubRunState.PENDING, message)
 
             await self.db.call(later)
@@ -198,6 +205,7 @@ class Runs:
                     status=HubRunState.SUBMITTED,
                     message="submitted to the worker group",
                     updated_at=utcnow(),
+                    started_at=utcnow(),
                 )
             )
 
@@ -334,6 +342,7 @@ def _restart(session: Session, run: Run, by: str) -> bool:
         .values(
             status=HubRunState.PENDING,
             message="starting again",
+            started_at=None,
             trigger="manual",
             triggered_by=by,
             result=None,
@@ -353,11 +362,14 @@ def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
         return
     if not status.steps and run.result:  # Temporal's word alone (stuck): keep the steps it had
         status = status.model_copy(update={"steps": RunStatus.model_validate(run.result).steps})
+    was_open = run.status not in ENDED
     run.status = HubRunState.of_workflow(status.state)
     run.message = redact(status.message)[:2000]
     run.result = redacted(status.model_dump(mode="json"))
     run.updated_at = utcnow()
     run.ended_at = (status.ended_at or run.updated_at) if run.status in ENDED else None
+    if was_open and run.status in ENDED:
+        blast_radius.trip(session, run.remediation_id)  # too many failures: the action pauses
     finding = session.get(Finding, run.finding_id)
     if finding is not None:
         follow_runs(session, finding)

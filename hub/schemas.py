@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.auth import Role
+from hub.blast_radius import Breaker, Limits
 from hub.run_states import HubRunState
 from remedy.aws_ids import EXTERNAL_ID_MAX, EXTERNAL_ID_MIN, EXTERNAL_ID_PATTERN
 from remedy.types import JobInfo, JobStep, NotificationSettings, Provider, StepStatus, TagSettings
@@ -292,6 +293,14 @@ class RemediationIn(_In):
         description="Plan first and wait for an Analyst's or Admin's approval "
         "(POST /runs/{id}/approve) before changing anything; none: runs act at once.",
     )
+    limits: Limits = Field(
+        default_factory=Limits,
+        description="Per account: runs open at a time and started an hour; the rest wait.",
+    )
+    breaker: Breaker = Field(
+        default_factory=Breaker,
+        description="Pause the action when too many of its last runs failed.",
+    )
     status: Literal["draft", "published"] = "draft"
 
 
@@ -311,6 +320,8 @@ class RemediationPatch(_In):
     auto_remediate: bool | None = None
     write_back: bool | None = None
     approval: ApprovalIn | None = None
+    limits: Limits | None = None
+    breaker: Breaker | None = None
     status: Literal["draft", "published"] | None = None
 
 
@@ -329,6 +340,11 @@ class RemediationOut(BaseModel):
     auto_remediate: bool
     write_back: bool = False
     approval: ApprovalIn | None = None
+    limits: Limits = Field(default_factory=Limits)
+    breaker: Breaker = Field(default_factory=Breaker)
+    paused: str | None = Field(
+        default=None, description="Why the action paused itself; POST .../resume lifts it."
+    )
     status: Literal["draft", "published"]
     created_by: str
     created_at: datetime

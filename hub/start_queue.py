@@ -62,13 +62,31 @@ def enqueue_all(session: Session, run_ids: Sequence[str]) -> None:
     bulk.enqueue_all(session, run_ids, now=now, lease_until=now + LEASE)
 
 
+#: how soon a run held by its action's limits (hub/blast_radius.py) is looked at again
+HOLD_RETRY = timedelta(seconds=5)
+
+
+def hold(session: Session, run_id: str, why: str) -> None:
+    """Keep a run queued, untried, because its action's limits hold it (not a failed start):
+    its turn comes again after HOLD_RETRY, in the order it was queued."""
+    session.execute(
+        update(QueuedStart)
+        .where(QueuedStart.run_id == run_id)
+        .values(next_try_at=utcnow() + HOLD_RETRY)
+        .execution_options(synchronize_session=False)
+    )
+    run = session.get(Run, run_id)
+    if run is not None:
+        run.message = why[:2000]
+
+
 def take_due(session: Session, limit: int = 100) -> list[RunToStart]:
     """Lease the entries whose time has come; only one hub wins each (its attempt count moves)."""
     now = utcnow()
     due = session.scalars(
         select(QueuedStart)
         .where(QueuedStart.next_try_at <= now)
-        .order_by(QueuedStart.next_try_at)
+        .order_by(QueuedStart.queued_at)  # in the order they came: a held run keeps its place
         .limit(limit)
     ).all()
     taken = []

@@ -44,6 +44,7 @@ EXPECTED = {
     ("PATCH", "/remediations/{action_id}"): M,
     ("POST", "/remediations/{action_id}/publish"): M,
     ("POST", "/remediations/{action_id}/unpublish"): M,
+    ("POST", "/remediations/{action_id}/resume"): M,
     ("POST", "/remediations/{action_id}/run"): T,
     ("POST", "/findings"): T,
     ("GET", "/findings"): V,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from hub import actions
+from hub import actions, blast_radius
 from hub.context import HubDep, Manager, Trigger, Viewer
 from hub.errors import ERROR_RESPONSES
 from hub.routes.common import ActionId
@@ -70,3 +70,16 @@ async def run_remediation(
     that exists is returned, one that failed starts again. 409 when the group is disabled."""
     runs = await hub.runs.trigger(action_id, body.finding_ids, caller.name)
     return TriggerOut(runs=runs)
+
+
+@router.post("/remediations/{action_id}/resume")
+def resume_remediation(action_id: ActionId, hub: HubDep, caller: Manager) -> RemediationOut:
+    """Lift the pause the circuit breaker put on the action: its waiting runs start as its
+    limits allow (hub/blast_radius.py)."""
+
+    def work(session: Session) -> RemediationOut:
+        action = actions.get_action(session, action_id)
+        blast_radius.resume(session, action, caller.name)
+        return actions.action_out(action)
+
+    return hub.db.run(work)

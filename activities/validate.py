@@ -32,6 +32,19 @@ def _check_mode(job: Job, mode: str) -> None:
     )
 
 
+def _opted_out(tags: dict[str, str], skip_tag: str) -> str | None:
+    """Why a resource carrying the opt-out tag is left alone (None: no such tag)."""
+    if not skip_tag:
+        return None
+    found = next((k for k in tags if k.lower() == skip_tag.lower()), None)
+    if found is None or str(tags[found]).strip().lower() == "false":
+        return None
+    return (
+        f"the resource is tagged {found}={tags[found]}: it opted out of remediation, "
+        f"nothing was changed (remove the tag, or set it to false, to remediate it)"
+    )
+
+
 class ValidationActivities:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -76,6 +89,7 @@ class ValidationActivities:
             resource_type=next((job.resource_type for job in jobs if job.resource_type), None),
             job_checksums={job.name: job.checksum for job in jobs},
             verifiable=sorted({job.name for job in jobs if job.verify_entry}),
+            opted_out=_opted_out(finding.cloud_tags, request.spec.skip_tag),
         )
 
     @activity.defn(name="validate_finding")

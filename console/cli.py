@@ -161,7 +161,7 @@ def remediate(
         typer.Option(
             "--wait",
             help="Show progress; exit 0 if the remediation succeeded, 3 if it succeeded but a job "
-            "logged errors, 1 if it failed.",
+            "logged errors, 4 if the resource opted out (its remedy:skip tag), 1 if it failed.",
         ),
     ] = False,
 ) -> None:
@@ -254,7 +254,9 @@ async def _start_direct(
         return 0
     status = await follow_run(client, run_id)
     print_status(status, settings)
-    return {RunState.SUCCEEDED: 0, RunState.SUCCEEDED_WITH_ERRORS: 3}.get(status.state, 1)
+    return {RunState.SUCCEEDED: 0, RunState.SUCCEEDED_WITH_ERRORS: 3, RunState.SKIPPED: 4}.get(
+        status.state, 1
+    )
 
 
 @app.command()

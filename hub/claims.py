@@ -82,5 +82,7 @@ def follow(finding: Finding, runs: Sequence[Run]) -> None:
         finding.status = "remediating"
     elif runs[0].status in SUCCESSFUL:
         finding.status = "remediated"  # every job exited 0: fixed, though a job logged errors
+    elif runs[0].status == HubRunState.SKIPPED:
+        finding.status = "open"  # the resource opted out: still open, by its owner's choice
     else:
         finding.status = "failed"

@@ -21,6 +21,7 @@ class HubRunState(StrEnum):
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"
     TERMINATED = "terminated"
     TIMED_OUT = "timed_out"
     STUCK = "stuck"
@@ -44,6 +45,7 @@ ENDED = (
     HubRunState.SUCCEEDED_WITH_ERRORS,
     HubRunState.FAILED,
     HubRunState.CANCELLED,
+    HubRunState.SKIPPED,
     HubRunState.TERMINATED,
     HubRunState.TIMED_OUT,
 )

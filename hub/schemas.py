@@ -435,7 +435,8 @@ class RunOut(BaseModel):
     status: HubRunState = Field(
         description="pending (claimed, not started), submitted, then the workflow's state: "
         "running, awaiting_approval (planned, waiting for a decision), succeeded, "
-        "succeeded_with_errors, failed or cancelled; or Temporal's: "
+        "succeeded_with_errors, failed, cancelled or skipped (the resource opted out); or "
+        "Temporal's: "
         "terminated, timed_out, or stuck (open, its workflow task failing)"
     )
     message: str

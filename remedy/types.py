@@ -139,6 +139,9 @@ class RemediationSpec(BaseModel):
     mode: RunMode = "remediate"
     #: plan first and wait for an approval before changing anything (remediate runs only)
     approval: ApprovalSettings | None = None
+    #: the opt-out tag: a resource tagged with this key (any value but "false") is never
+    #: changed, its run ends `skipped` saying so; "" turns the opt-out off
+    skip_tag: str = Field(default="remedy:skip", max_length=128)
     #: a rollback run: the run it undoes
     rollback_of: str | None = Field(default=None, max_length=512)
     steps: list[JobStep] = Field(min_length=1, max_length=20)
@@ -212,6 +215,8 @@ class ValidatedFinding(BaseModel):
     job_checksums: dict[str, str] = Field(default_factory=dict)
     #: the chain's jobs that can verify their fix (a `verify.py` beside the job)
     verifiable: list[str] = Field(default_factory=list)
+    #: why the resource must not be changed (it carries the opt-out tag); None: remediate it
+    opted_out: str | None = None
 
 
 class AssumeRoleInput(BaseModel):
@@ -328,6 +333,8 @@ class RunState(StrEnum):
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: not remediated by choice: the resource opted out (its tag); nothing was changed
+    SKIPPED = "skipped"
     #: ended by Temporal, not by the workflow (`temporal workflow terminate`): nothing after it ran
     TERMINATED = "terminated"
     #: ended by Temporal when the run's execution timeout passed

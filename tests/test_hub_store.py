@@ -415,6 +415,7 @@ def test_run_states_are_the_strings_the_store_always_held() -> None:
         "succeeded_with_errors",
         "failed",
         "cancelled",
+        "skipped",  # issue #14: the resource opted out
         # Temporal's own states (issue #20): new values, the stored ones unchanged
         "terminated",
         "timed_out",

@@ -410,3 +410,39 @@ async def test_a_resource_changed_after_approval_is_planned_and_asked_again(
     assert done.state == RunState.SUCCEEDED, done.message
     assert rules(ec2, group) == set()
     assert [d.by for d in done.decisions] == ["bob", "dave"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Opt-out: a resource tagged remedy:skip is never changed
+# ----------------------------------------------------------------------------------------------
+
+
+async def test_a_resource_tagged_to_opt_out_is_skipped_and_left_alone(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "opt-out")
+    before = rules(ec2, group)
+    finding = aws_finding(group)
+    finding["notificationInfo"]["FindingInfo"]["CloudTags"] = {"Remedy:Skip": "yes, CHG-9"}
+    run_id = await start_remediation(client, finding, spec_for(aws_sandbox), worker.group_id)
+    status = await wait_for_result(client, run_id)
+    assert status.state == RunState.SKIPPED
+    assert status.message.startswith(
+        "the resource is tagged Remedy:Skip=yes, CHG-9: it opted out of remediation"
+    )
+    assert [s.state for s in status.steps] == [
+        StepState.SUCCEEDED,  # validate
+        *[StepState.SKIPPED] * (len(status.steps) - 1),
+    ]
+    assert rules(ec2, group) == before  # the port is still open: nothing was changed
+
+    # the tag set to false, or the opt-out turned off for the run: it is remediated
+    finding["notificationInfo"]["FindingInfo"]["CloudTags"] = {"remedy:skip": "false"}
+    finding["notificationInfo"]["FindingInfo"]["FindingId"] += "-2"
+    done = await wait_for_result(
+        client,
+        await start_remediation(client, finding, spec_for(aws_sandbox), worker.group_id),
+    )
+    assert done.state == RunState.SUCCEEDED and rules(ec2, group) == set()

@@ -152,6 +152,12 @@ class RemediationWorkflow(Approval):
         try:
             finding = await self._validate(request)
             payload = finding.payload
+            if finding.opted_out:  # the resource's tag says: leave me alone
+                for step in self._status.steps:
+                    if step.state == StepState.PENDING:
+                        step.state, step.message = StepState.SKIPPED, "the resource opted out"
+                self._finish(RunState.SKIPPED, finding.opted_out, request)
+                return self._status
             await self._assume_role(finding)
             self._account = finding.account  # reachable: the write-back may use it
             await self._approve(request, finding)  # when the spec asks for approval

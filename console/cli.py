@@ -153,6 +153,13 @@ def remediate(
             "anything; a rejection or no decision within --approval-expires fails the run.",
         ),
     ] = False,
+    grace: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait, durably, before changing anything; the finding resolved "
+            "meanwhile (a `resolve` signal, which the hub sends) ends the run skipped."
+        ),
+    ] = 0,
     approval_expires: Annotated[
         float, typer.Option(help="With --approval: seconds the plan waits for a decision.")
     ] = 24 * 3600,
@@ -189,6 +196,7 @@ def remediate(
         spec = _direct_spec(jobs, param, timeout, attempts, no_tags, access)
         if plan:
             spec.mode = "plan"
+        spec.grace_s = grace
         if approval:
             spec.approval = ApprovalSettings(
                 expires_s=approval_expires, requester=getpass.getuser()

@@ -50,6 +50,7 @@ def action_out(action: Remediation) -> RemediationOut:
         auto_remediate=action.auto_remediate,
         write_back=action.write_back,
         approval=ApprovalIn.model_validate(action.approval) if action.approval else None,
+        grace_hours=action.grace_hours or 0,
         limits=Limits.model_validate(action.limits or {}),
         breaker=Breaker.model_validate(action.breaker or {}),
         paused=action.paused_reason or None,
@@ -138,6 +139,7 @@ def _apply(action: Remediation, body: RemediationIn) -> None:
     action.auto_remediate = body.auto_remediate
     action.write_back = body.write_back
     action.approval = body.approval.model_dump(mode="json") if body.approval else {}
+    action.grace_hours = body.grace_hours
     action.limits = body.limits.model_dump(mode="json")
     action.breaker = body.breaker.model_dump(mode="json")
     action.status = body.status
@@ -193,6 +195,7 @@ def spec_for(
         notify=NotificationSettings.model_validate(action.notify),
         write_back=security_hub_finding(original) if action.write_back else None,
         approval=_approval(action, requester),
+        grace_s=(action.grace_hours or 0) * 3600,
     )
 
 

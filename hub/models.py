@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -170,6 +171,8 @@ class Remediation(Base):
     limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     breaker: Mapped[dict[str, Any]] = mapped_column(default=dict)
     paused_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: hours its runs wait before changing anything (0: none); a resolved finding skips them
+    grace_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

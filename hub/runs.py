@@ -115,6 +115,8 @@ class Runs:
     ) -> None:
         self.db = db
         self.settings = settings
+        #: runs told their finding was resolved (`_tell_resolved`)
+        self._told_resolved: set[str] = set()
         self.temporal = temporal
         self._client = client
         self._background: set[asyncio.Task[None]] = set()
@@ -329,9 +331,42 @@ class Runs:
 
         follow = await self.db.call(unfinished)
         started = await self.drain()
+        await self._tell_resolved()
         for run_id in follow:
             await self.refresh(run_id)
         return len(follow) + started
+
+    async def _tell_resolved(self) -> None:
+        """Signal `resolve` to the open runs whose finding was resolved or suppressed since: a
+        run still in its grace period then ends skipped (workflows/grace.py). Once per run and
+        hub process; a run past its grace ignores the signal."""
+
+        def resolved(session: Session) -> list[tuple[str, str]]:
+            rows = session.execute(
+                select(Run.id, Finding.status)
+                .join(Finding, Finding.id == Run.finding_id)
+                .where(
+                    Run.status.in_((HubRunState.SUBMITTED, HubRunState.RUNNING)),
+                    Finding.status.in_(("resolved", "suppressed")),
+                )
+                .limit(200)
+            ).all()
+            return [(run_id, status) for run_id, status in rows]
+
+        for run_id, status in await self.db.call(resolved):
+            if run_id in self._told_resolved:
+                continue
+            try:
+                client = await self.client()
+                await asyncio.wait_for(
+                    client.get_workflow_handle(run_id).signal(
+                        "resolve", f"the finding is {status} at the hub"
+                    ),
+                    self.settings.hub_status_timeout_s,
+                )
+            except (TimeoutError, RPCError, ApiError, OSError, RuntimeError):
+                continue  # told next time
+            self._told_resolved.add(run_id)
 
 
 def _restart(session: Session, run: Run, by: str) -> bool:

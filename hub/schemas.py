@@ -293,6 +293,13 @@ class RemediationIn(_In):
         description="Plan first and wait for an Analyst's or Admin's approval "
         "(POST /runs/{id}/approve) before changing anything; none: runs act at once.",
     )
+    grace_hours: float = Field(
+        default=0,
+        ge=0,
+        le=720,
+        description="Wait this long before changing anything; a finding resolved meanwhile "
+        "(PASSED at its source, or suppressed) ends the run skipped.",
+    )
     limits: Limits = Field(
         default_factory=Limits,
         description="Per account: runs open at a time and started an hour; the rest wait.",
@@ -320,6 +327,7 @@ class RemediationPatch(_In):
     auto_remediate: bool | None = None
     write_back: bool | None = None
     approval: ApprovalIn | None = None
+    grace_hours: float | None = Field(default=None, ge=0, le=720)
     limits: Limits | None = None
     breaker: Breaker | None = None
     status: Literal["draft", "published"] | None = None
@@ -340,6 +348,7 @@ class RemediationOut(BaseModel):
     auto_remediate: bool
     write_back: bool = False
     approval: ApprovalIn | None = None
+    grace_hours: float = 0
     limits: Limits = Field(default_factory=Limits)
     breaker: Breaker = Field(default_factory=Breaker)
     paused: str | None = Field(

@@ -142,6 +142,9 @@ class RemediationSpec(BaseModel):
     #: the opt-out tag: a resource tagged with this key (any value but "false") is never
     #: changed, its run ends `skipped` saying so; "" turns the opt-out off
     skip_tag: str = Field(default="remedy:skip", max_length=128)
+    #: wait this long (durably) before changing anything; a `resolve` signal meanwhile (the
+    #: finding resolved at its source) ends the run `skipped` (remediate runs only)
+    grace_s: float = Field(default=0, ge=0, le=30 * 24 * 3600)
     #: a rollback run: the run it undoes
     rollback_of: str | None = Field(default=None, max_length=512)
     steps: list[JobStep] = Field(min_length=1, max_length=20)
@@ -353,6 +356,7 @@ class StepStatus(BaseModel):
     kind: Literal[
         "validate",
         "assume_role",
+        "grace",
         "plan",
         "approval",
         "job",

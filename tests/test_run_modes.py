@@ -446,3 +446,48 @@ async def test_a_resource_tagged_to_opt_out_is_skipped_and_left_alone(
         await start_remediation(client, finding, spec_for(aws_sandbox), worker.group_id),
     )
     assert done.state == RunState.SUCCEEDED and rules(ec2, group) == set()
+
+
+# ----------------------------------------------------------------------------------------------
+# Grace period: nothing changes before it ends; a resolved finding ends the run skipped
+# ----------------------------------------------------------------------------------------------
+
+
+async def test_a_finding_resolved_during_the_grace_period_is_left_alone(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    waiting_group = aws_sandbox.open_security_group(22, "grace")
+    short_group = aws_sandbox.open_security_group(22, "grace-short")
+    before = rules(ec2, waiting_group)
+    long_spec = spec_for(aws_sandbox)
+    long_spec.grace_s = 3600
+    run_id = await start_remediation(client, aws_finding(waiting_group), long_spec, worker.group_id)
+    for _ in range(100):
+        status = await get_status(client, run_id)
+        grace = next(s for s in status.steps if s.kind == "grace")
+        if grace.state == StepState.RUNNING:
+            break
+        await asyncio.sleep(0.2)
+    assert grace.message.startswith("nothing changes before ")
+    assert rules(ec2, waiting_group) == before
+    await client.get_workflow_handle(run_id).signal("resolve", "Security Hub: PASSED")
+    done = await wait_for_result(client, run_id)
+    assert done.state == RunState.SKIPPED
+    assert done.message == (
+        "the finding was resolved during the grace period (Security Hub: PASSED): "
+        "nothing was changed"
+    )
+    assert rules(ec2, waiting_group) == before
+
+    short_spec = spec_for(aws_sandbox)
+    short_spec.grace_s = 1  # nobody resolves it: the fix comes once the grace period is over
+    fixed = await wait_for_result(
+        client,
+        await start_remediation(client, aws_finding(short_group), short_spec, worker.group_id),
+    )
+    assert fixed.state == RunState.SUCCEEDED
+    grace = next(s for s in fixed.steps if s.kind == "grace")
+    assert grace.message == "the grace period passed: remediating"
+    assert rules(ec2, short_group) == set()

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.write_back import WriteBack
+from workflows.grace import Grace
 
 with workflow.unsafe.imports_passed_through():
     from remedy import search_attributes as sa
@@ -50,7 +50,7 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
 
 
-class Approval(WriteBack):
+class Approval(Grace):
     def __init__(self) -> None:
         super().__init__()
         self._approval: ApprovalSettings | None = None

@@ -20,6 +20,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.approval import Approval, approval_steps
+from workflows.grace import grace_step
 from workflows.retry_policies import (
     INFRA_RETRY,
     JOB_HEARTBEAT_TIMEOUT,
@@ -141,6 +142,7 @@ class RemediationWorkflow(Approval):
             steps=[
                 StepStatus(name="validate", kind="validate"),
                 StepStatus(name="assume role", kind="assume_role"),
+                *grace_step(request),
                 *approval_steps(request),
                 *self._job_steps,
                 StepStatus(name="tag resource", kind="tag"),
@@ -153,13 +155,16 @@ class RemediationWorkflow(Approval):
             finding = await self._validate(request)
             payload = finding.payload
             if finding.opted_out:  # the resource's tag says: leave me alone
-                for step in self._status.steps:
-                    if step.state == StepState.PENDING:
-                        step.state, step.message = StepState.SKIPPED, "the resource opted out"
+                self._skip_the_rest("the resource opted out")
                 self._finish(RunState.SKIPPED, finding.opted_out, request)
                 return self._status
             await self._assume_role(finding)
             self._account = finding.account  # reachable: the write-back may use it
+            resolved = await self._grace(request)  # when the spec gives a grace period
+            if resolved is not None:
+                self._skip_the_rest("the finding was resolved during the grace period")
+                self._finish(RunState.SKIPPED, resolved, request)
+                return self._status
             await self._approve(request, finding)  # when the spec asks for approval
             for index, job_step in enumerate(spec.steps):
                 await self._run_job(self._job_steps[index], job_step, finding)

@@ -1,4 +1,4 @@
-"""The blast radius of an action through the hub (hub/blast_radius.py): at most N runs at once per
+"""Safety through the hub: the grace period, and the blast radius of an action (hub/blast_radius.py): at most N runs at once per
 account, the rest waiting in order in the durable start queue; a circuit breaker that pauses the
 action when too many of its runs failed, and an Admin who resumes it (real dev server, a
 hub-linked worker, moto)."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from temporalio.client import Client
 
@@ -142,5 +143,46 @@ async def test_the_circuit_breaker_pauses_the_action_and_an_admin_resumes_it(
                 return state != "pending"
 
             await wait_until(ran, 60, "the held run starting once resumed")
+        finally:
+            await h.aclose()
+
+
+async def test_a_finding_suppressed_during_the_grace_period_skips_its_run(
+    client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
+) -> None:
+    with hub_store("sqlite", tmp_path, hub_status_timeout_s=5) as store:
+        h, group_id = await setup(client, dev_server, aws_sandbox, hub_worker, store)
+        try:
+            act = await action(h, group_id, "slow_close_22", grace_hours=1)
+            assert act["grace_hours"] == 1
+            group = aws_sandbox.open_security_group(22, "grace-hub")
+            before = rules(aws_sandbox.admin_client("ec2"), group)
+            (run_id,) = await trigger(h, act, [group])
+
+            async def in_grace() -> bool:
+                run = await h.ok("GET", f"/runs/{run_id}", role="viewer")
+                grace = [s for s in run["steps"] if s["kind"] == "grace"]
+                return bool(grace and grace[0]["state"] == "running")
+
+            await wait_until(in_grace, 60, "the run waiting out its grace period")
+            finding_id = (await h.ok("GET", f"/runs/{run_id}"))["finding_id"]
+            await h.ok(
+                "PATCH",
+                f"/findings/{quote(finding_id, safe='')}",
+                json={"status": "suppressed"},
+                role="analyst",
+            )
+
+            async def skipped() -> bool:
+                ((state, _),) = await states(h, [run_id])
+                return state == "skipped"
+
+            await wait_until(skipped, 60, "the run skipped once its finding was suppressed")
+            run = await h.ok("GET", f"/runs/{run_id}")
+            assert (
+                "resolved during the grace period (the finding is suppressed at the hub)"
+                in (run["message"])
+            )
+            assert rules(aws_sandbox.admin_client("ec2"), group) == before
         finally:
             await h.aclose()

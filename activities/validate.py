@@ -58,6 +58,9 @@ class ValidationActivities:
             for job, step in zip(jobs, request.spec.steps, strict=True):
                 job.resolve_parameters(step.parameters)
                 _check_mode(job, request.spec.mode)
+            if request.spec.on_failure == "rollback":  # a step a later failure would undo
+                for job in jobs[:-1]:  # (the last one succeeding means the chain did)
+                    _check_mode(job, "rollback")
             finding = read_finding(
                 request.payload,
                 role_arn=access.role_arn,

@@ -145,6 +145,9 @@ class RemediationSpec(BaseModel):
     #: wait this long (durably) before changing anything; a `resolve` signal meanwhile (the
     #: finding resolved at its source) ends the run `skipped` (remediate runs only)
     grace_s: float = Field(default=0, ge=0, le=30 * 24 * 3600)
+    #: a chain that fails half-way: "rollback" undoes the steps that succeeded (each job's
+    #: rollback, in reverse order, from its change records) before the run ends failed
+    on_failure: Literal["stop", "rollback"] = "stop"
     #: a rollback run: the run it undoes
     rollback_of: str | None = Field(default=None, max_length=512)
     steps: list[JobStep] = Field(min_length=1, max_length=20)
@@ -360,6 +363,7 @@ class StepStatus(BaseModel):
         "plan",
         "approval",
         "job",
+        "rollback",
         "verify",
         "tag",
         "notify",

@@ -383,18 +383,30 @@ def called_actions(sources: list[Path], prefixes: set[str]) -> set[str]:
     return called
 
 
-def azure_called_actions(sources: list[Path]) -> set[str]:
-    """The actions of every `<client>.<operation group>.<method>(...)` call in the sources."""
+def azure_called_actions(sources: list[Path], resource_type: str = "") -> set[str]:
+    """The actions of every `<client>.<operation group>.<method>(...)` call in the sources, each
+    resolved among the services the job uses: its resource type's, then those its sources name
+    (SDKs share operation group names, so the first registered one is not always the job's)."""
+    trees = [ast.parse(source.read_text()) for source in sources]
+    literals = {
+        node.value
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    owner = services.service_for_resource_type(resource_type) if resource_type else None
+    among = [owner.name] if owner else []
+    among += [s.name for s in services.registered("azure") if s.name in literals]
     called: set[str] = set()
-    for source in sources:
-        for node in ast.walk(ast.parse(source.read_text())):
+    for tree in trees:
+        for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Attribute)
             ):
                 called.update(
-                    services.azure_operation_actions(node.func.value.attr, node.func.attr)
+                    services.azure_operation_actions(node.func.value.attr, node.func.attr, among)
                 )
     return called
 
@@ -403,7 +415,7 @@ def azure_called_actions(sources: list[Path]) -> set[str]:
 def test_policy_lists_exactly_the_calls(job_dir: Path) -> None:
     meta = metadata(job_dir)
     if meta["provider"] == "azure":
-        called = azure_called_actions(job_sources(job_dir))
+        called = azure_called_actions(job_sources(job_dir), meta["resource_type"])
         allowed = set(azure_role_actions(job_dir))
         assert called, "no azure-mgmt call found: is the operation in remedy/services/azure.py?"
         assert called == allowed, (

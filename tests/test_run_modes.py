@@ -491,3 +491,54 @@ async def test_a_finding_resolved_during_the_grace_period_is_left_alone(
     grace = next(s for s in fixed.steps if s.kind == "grace")
     assert grace.message == "the grace period passed: remediating"
     assert rules(ec2, short_group) == set()
+
+
+# ----------------------------------------------------------------------------------------------
+# on_failure: rollback: a chain that fails half-way undoes the steps that succeeded
+# ----------------------------------------------------------------------------------------------
+
+
+async def test_a_chain_failing_half_way_rolls_back_what_it_did(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox, tmp_path: Path
+) -> None:
+    import shutil
+
+    code = tmp_path / "jobs"
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "jobs" / "security_group_close_port",
+        code / "security_group_close_port",
+    )
+    shutil.copytree(JOBCODE / "fail_job", code / "fail_job")
+    worker = await start_worker(code)
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "undo-chain")
+    before = rules(ec2, group)
+    spec = RemediationSpec(
+        steps=[
+            JobStep(job="security_group_close_port", parameters={"port": 22}),
+            JobStep(job="fail_job", retry={"max_attempts": 1}),  # type: ignore[arg-type]
+        ],
+        access=AccountAccess(role_arn=aws_sandbox.role_arn, external_id=aws_sandbox.external_id),
+        on_failure="rollback",
+    )
+    status = await wait_for_result(
+        client, await start_remediation(client, aws_finding(group), spec, worker.group_id)
+    )
+    assert status.state == RunState.FAILED
+    assert "job fail_job failed" in status.message
+    assert status.message.endswith("; rolled back security_group_close_port")
+    undo = next(s for s in status.steps if s.kind == "rollback")
+    assert undo.name == "roll back security_group_close_port" and undo.state == StepState.SUCCEEDED
+    assert undo.changes == [
+        f"{group}: authorized ingress tcp 22-22 from 0.0.0.0/0 again (rollback)"
+    ]
+    assert rules(ec2, group) == before  # as it was before the run
+
+    # a chain whose first step could not be undone is refused before it starts
+    spec.steps = list(reversed(spec.steps))
+    refused = await wait_for_result(
+        client,
+        await start_remediation(client, aws_finding(f"{group}-x"), spec, worker.group_id),
+    )
+    assert refused.state == RunState.FAILED
+    assert "job fail_job does not support the rollback mode" in refused.message

@@ -119,6 +119,7 @@ class RemediationWorkflow(Approval):
         self._verify_steps: dict[int, StepStatus] = {}
         #: jobs that exited 0 without saying what they change (foreign VSS jobs, mostly)
         self._silent_jobs: list[str] = []
+        self._finding: ValidatedFinding | None = None
 
     @workflow.query
     def status(self) -> RunStatus:
@@ -154,6 +155,7 @@ class RemediationWorkflow(Approval):
         try:
             finding = await self._validate(request)
             payload = finding.payload
+            self._finding = finding
             if finding.opted_out:  # the resource's tag says: leave me alone
                 self._skip_the_rest("the resource opted out")
                 self._finish(RunState.SKIPPED, finding.opted_out, request)
@@ -179,11 +181,12 @@ class RemediationWorkflow(Approval):
             await self._write_back(request)
             raise
         except StepFailed as failed:
-            self._finish(RunState.FAILED, failed.reason, request)
+            reason = failed.reason + await self._undo_on_failure(request)
+            self._finish(RunState.FAILED, reason, request)
             await self._notify(request, payload)
             await self._write_back(request)
             raise ApplicationError(
-                failed.reason,
+                reason,
                 self._status.model_dump(mode="json"),
                 type="RemediationFailed",
                 non_retryable=True,
@@ -367,6 +370,39 @@ class RemediationWorkflow(Approval):
         self._end(step, StepState.SUCCEEDED, f"exit 0 in {result.duration_s:.1f} s: {done}")
         if self._cancelled_meanwhile():  # the job ended just as the cancel came
             raise asyncio.CancelledError()
+
+    async def _undo_on_failure(self, request: RemediationInput) -> str:
+        """`on_failure: rollback`: undo the chain's steps that succeeded, last first, from their
+        change records; what the run's message adds about it."""
+        spec, finding = request.spec, self._finding
+        if spec.on_failure != "rollback" or spec.mode != "remediate" or finding is None:
+            return ""
+        done = [
+            (index, step)
+            for index, step in enumerate(self._job_steps)
+            if step.state == StepState.SUCCEEDED and step.records
+        ]
+        if not done:
+            return "; nothing to roll back"
+        undone, failed = [], []
+        tag = self._status.steps.index(self._step("tag"))
+        for index, step in reversed(done):
+            job_step = spec.steps[index]
+            undo = StepStatus(name=f"roll back {job_step.job}", kind="rollback")
+            self._status.steps.insert(tag, undo)
+            tag += 1
+            try:
+                await self._run_job(
+                    undo,
+                    job_step.model_copy(update={"records": step.records}),
+                    finding,
+                    mode="rollback",
+                )
+                undone.append(job_step.job)
+            except StepFailed as error:
+                failed.append(f"{job_step.job} ({error.reason})")
+        said = f"; rolled back {', '.join(undone)}" if undone else ""
+        return said + (f"; could not roll back {', '.join(failed)}" if failed else "")
 
     async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:
         step = self._begin(self._step("tag"))

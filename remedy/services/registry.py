@@ -12,7 +12,7 @@ client factories import their SDK when they are called.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,10 +208,19 @@ def modules_to_warm() -> list[str]:
     return [module for warm_up in warm_ups for module in warm_up.modules]
 
 
-def azure_operation_actions(group: str, method: str) -> tuple[str, ...]:
+def azure_operation_actions(
+    group: str, method: str, among: Iterable[str] | None = None
+) -> tuple[str, ...]:
     """Every RBAC action an Azure SDK call needs: its own and, for a long-running `begin_*`
-    call, its service's poll action; () if the call is not registered."""
-    for s in registered("azure"):
+    call, its service's poll action; () if the call is not registered.
+
+    `among`: the services the caller uses, in order of preference (SDKs share operation group
+    names: `configurations.get` is PostgreSQL's and MySQL's); None: every Azure service."""
+    candidates = list(registered("azure"))
+    if among is not None:
+        named = {s.name: s for s in candidates}
+        candidates = [named[n] for n in dict.fromkeys(among) if n in named]
+    for s in candidates:
         if (group, method) in s.operations:
             poll = (s.long_running,) if method.startswith("begin_") and s.long_running else ()
             return (s.operations[(group, method)], *poll)

@@ -32,8 +32,8 @@ AZURE_SERVICES_RANGE = ("0.0.0.0", "0.0.0.0")
 RETIREMENT = {
     "PostgreSQL": (
         "28 March 2025",
-        "https://learn.microsoft.com/en-us/azure/postgresql/migrate/"
-        "migration-service/overview-migration-service-postgresql",
+        "https://learn.microsoft.com/en-us/azure/postgresql/single-server/"
+        "whats-happening-to-postgresql-single-server",
     ),
     "MySQL": (
         "16 September 2024",

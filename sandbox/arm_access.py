@@ -63,8 +63,10 @@ def caller(
 
 
 def poll_action(namespace: str, kind: str) -> str:
-    """The action polling an operation needs; `kind` "operations" or "operationresults"."""
-    tail = "operations" if kind == "operations" else "operationResults"
+    """The action polling an operation needs; `kind` "operations", "azureasyncoperation" or
+    "operationresults"."""
+    tails = {"operations": "operations", "azureasyncoperation": "azureAsyncOperation"}
+    tail = tails.get(kind, "operationResults")
     return f"{namespace}/locations/{tail}/read"
 
 

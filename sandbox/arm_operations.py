@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from sandbox.arm_paths import ArmError, ArmPath
+from sandbox.azdb_rules import POLL_SEGMENTS
 from sandbox.azure_response import Response
 
 #: The sandbox's one region: where resource groups are made and operations are reported.
@@ -49,9 +50,10 @@ class Operations:
         with self._lock:
             self._operations[operation_id] = _Operation(self.polls, ending, error)
         base = f"{self.base_url}/subscriptions/{path.subscription}/providers/{path.namespace}"
+        segment = POLL_SEGMENTS.get(path.namespace.lower(), "operations")
         version = urllib.parse.quote(query["api-version"])
         headers = {
-            "Azure-AsyncOperation": f"{base}/locations/{LOCATION}/operations/{operation_id}"
+            "Azure-AsyncOperation": f"{base}/locations/{LOCATION}/{segment}/{operation_id}"
             f"?api-version={version}"
         }
         if delete:
@@ -61,13 +63,14 @@ class Operations:
         return headers
 
     def poll(self, kind: str, operation_id: str) -> Response:
-        """`kind`: "operations" (the status document) or "operationresults" (202 / 204)."""
+        """`kind`: "operations" or "azureasyncoperation" (the status document) or
+        "operationresults" (202 / 204)."""
         with self._lock:
             operation = self._operations.get(operation_id)
             if operation is None:
                 raise ArmError(404, "OperationNotFound", f"no operation {operation_id}")
             running = operation.polls_left > 0
-            if running and kind == "operations":
+            if running and kind != "operationresults":
                 operation.polls_left -= 1
         if kind == "operationresults":
             return Response(202 if running else 204)

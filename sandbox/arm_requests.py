@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox import nsg_rules
+from sandbox import azdb_rules, nsg_rules
 from sandbox.arm import ArmStore
 from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
 from sandbox.arm_faults import Faults
@@ -73,6 +73,7 @@ class ResourceManager:
             return Response(200, self._subscription(associated))
         lowered = [p.lower() for p in parts]
         if len(parts) == 8 and lowered[2] == "providers" and lowered[4] == "locations":
+            # status: operations (network), azureAsyncOperation (sandbox/azdb_rules.py)
             needed = poll_action(parts[3], lowered[6])
             if associated is None or not app.may(needed):
                 raise denied(app, needed, "/" + "/".join(parts))
@@ -112,6 +113,7 @@ class ResourceManager:
         ending = "Succeeded" if path.is_resource_group else self._fault(path)
         if method in ("PUT", "PATCH"):
             document = _json(body, path)
+            azdb_rules.check_write(method, path, document, self._current)
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)
@@ -123,6 +125,8 @@ class ResourceManager:
                 )
             if path.is_resource_group:  # resource groups are created synchronously
                 return Response(201 if created else 200, stored)
+            if azdb_rules.accepted_only(path):  # 202, no body, Azure-AsyncOperation + Location
+                return Response(202, None, self.operations.start(path, query, True, ending))
             stored.setdefault("properties", {})["provisioningState"] = "Updating"
             return Response(
                 201 if created else 200,

@@ -85,3 +85,77 @@ NETWORK = register(
         distribution="azure-mgmt-network",
     )
 )
+
+
+def postgresql_flexible_client(
+    credential: TokenCredential, subscription_id: str, settings: AzureSettings
+) -> Any:
+    """A Resource Manager client of PostgreSQL flexible servers for one subscription
+    (polling_interval=0 as for network_client)."""
+    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+
+    return PostgreSQLManagementClient(
+        credential,
+        subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        polling_interval=0,
+    )
+
+
+def mysql_flexible_client(
+    credential: TokenCredential, subscription_id: str, settings: AzureSettings
+) -> Any:
+    """A Resource Manager client of MySQL flexible servers for one subscription."""
+    from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
+
+    return MySQLManagementClient(
+        credential,
+        subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        polling_interval=0,
+    )
+
+
+# The two SDKs name their operation groups alike (configurations, firewall_rules) and the
+# registry resolves `<group>.<method>` across every Azure service, first registered first
+# (services.azure_operation_actions): each map lists only operations the other does not, which
+# is why the MySQL job reads its server parameter with list_by_server (see its README).
+PG = "Microsoft.DBforPostgreSQL/flexibleServers"
+POSTGRESQL_FLEXIBLE = register(
+    Service(
+        name="postgresqlflexibleservers",
+        provider="azure",
+        client=postgresql_flexible_client,
+        permissions={
+            "configurations.get": f"{PG}/configurations/read",
+            "configurations.begin_put": f"{PG}/configurations/write",
+            "firewall_rules.list_by_server": f"{PG}/firewallRules/read",
+            "firewall_rules.begin_create_or_update": f"{PG}/firewallRules/write",
+            "firewall_rules.begin_delete": f"{PG}/firewallRules/delete",
+        },
+        # https://learn.microsoft.com/en-us/azure/role-based-access-control/permissions/databases
+        long_running="Microsoft.DBforPostgreSQL/locations/azureAsyncOperation/read",
+        resource_types=("azure:postgresql-flexible-server",),
+        warm_up=WarmUp(modules=("azure.mgmt.postgresqlflexibleservers",)),
+        distribution="azure-mgmt-postgresqlflexibleservers",
+    )
+)
+
+MY = "Microsoft.DBforMySQL/flexibleServers"
+MYSQL_FLEXIBLE = register(
+    Service(
+        name="mysqlflexibleservers",
+        provider="azure",
+        client=mysql_flexible_client,
+        permissions={
+            "configurations.list_by_server": f"{MY}/configurations/read",
+            "configurations.begin_update": f"{MY}/configurations/write",
+        },
+        long_running="Microsoft.DBforMySQL/locations/azureAsyncOperation/read",
+        resource_types=("azure:mysql-flexible-server",),
+        warm_up=WarmUp(modules=("azure.mgmt.mysqlflexibleservers",)),
+        distribution="azure-mgmt-mysqlflexibleservers",
+    )
+)

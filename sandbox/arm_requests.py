@@ -115,7 +115,7 @@ class ResourceManager:
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)
-            sql_rules.check(path, document)
+            sql_rules.check(path, document, self.store)
             if ending != "Succeeded":  # accepted, then the operation fails: nothing changes
                 stored, created = self._as_if_written(path, document)
             else:

@@ -10,7 +10,11 @@ The settings the SQL jobs read and write live under a server in the generic stor
   (https://learn.microsoft.com/en-us/rest/api/sql/server-security-alert-policies/create-or-update);
 - `Microsoft.Sql/servers/{s}/databases/{db}/transparentDataEncryption/current`: a database's
   transparent data encryption
-  (https://learn.microsoft.com/en-us/rest/api/sql/transparent-data-encryptions/create-or-update).
+  (https://learn.microsoft.com/en-us/rest/api/sql/transparent-data-encryptions/create-or-update);
+- `Microsoft.Sql/servers/{s}/encryptionProtector/current`: the server's TDE protector
+  (https://learn.microsoft.com/en-us/rest/api/sql/encryption-protectors/create-or-update), and
+  `Microsoft.Sql/servers/{s}/keys/{vault}_{key}_{version}`: a Key Vault key registered with the
+  server (https://learn.microsoft.com/en-us/rest/api/sql/server-keys/create-or-update).
 
 What Azure does and the emulator does too:
 - every server has these settings from its creation: a GET of one nobody wrote answers Azure's
@@ -23,6 +27,14 @@ What Azure does and the emulator does too:
   destination: "If state is Enabled, storageEndpoint or isAzureMonitorTargetEnabled are required"
   (server blob auditing page); `disabledAlerts` takes only the alert types the alert policy page
   lists. Refusals are 400 with the code named below.
+- a server key of type AzureKeyVault is named after its URI ("The key name is required to be in
+  the format of 'vault_key_version'": server keys page, else 400 InvalidKeyName), and the server
+  must reach the key: it needs a managed identity (400 AzureKeyVaultNoServerIdentity) whose
+  access policy on the vault grants get, wrapKey and unwrapKey (400
+  AzureKeyVaultMissingPermissions naming what lacks), as
+  https://learn.microsoft.com/en-us/azure/azure-sql/database/transparent-data-encryption-byok-identify-troubleshoot
+  lists them; a vault that does not exist is 400 AzureKeyVaultKeyNotFound. The vault is looked
+  up in the subscription by the name in the key's URI (Microsoft.KeyVault/vaults in the store).
 - a PUT of one of these settings answers 200 with the setting as stored: one of the two answers
   the REST pages document (200 done, 202 accepted), so no operation is polled (Azure SQL polls
   each setting kind at its own `Microsoft.Sql/locations/<kind>AzureAsyncOperation`, which the
@@ -32,6 +44,7 @@ What Azure does and the emulator does too:
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from sandbox.arm import ArmStore
@@ -40,7 +53,15 @@ from sandbox.arm_paths import ArmError, ArmPath
 AUDITING = ("servers", "auditingsettings")
 ALERTS = ("servers", "securityalertpolicies")
 TDE = ("servers", "databases", "transparentdataencryption")
-NAMES = {AUDITING: "default", ALERTS: "Default", TDE: "current"}
+PROTECTOR = ("servers", "encryptionprotector")
+KEYS = ("servers", "keys")
+NAMES = {AUDITING: "default", ALERTS: "Default", TDE: "current", PROTECTOR: "current"}
+#: What a server's identity needs on the vault's access policy to use a key as TDE protector.
+KEY_PERMISSIONS = ("get", "wrapKey", "unwrapKey")
+_KEY_URI = re.compile(
+    r"^https://(?P<vault>[A-Za-z0-9-]{3,24})\.vault\.[A-Za-z0-9.-]+(?::\d+)?/keys/"
+    r"(?P<key>[A-Za-z0-9-]{1,127})/(?P<version>[A-Za-z0-9]+)$"
+)
 ALERT_TYPES = frozenset(
     {
         "Sql_Injection",
@@ -69,6 +90,11 @@ DEFAULTS: dict[tuple[str, ...], dict[str, Any]] = {
         "retentionDays": 0,
     },
     TDE: {"state": "Enabled"},
+    PROTECTOR: {
+        "serverKeyType": "ServiceManaged",
+        "serverKeyName": "ServiceManaged",
+        "autoRotationEnabled": False,
+    },
 }
 
 
@@ -76,7 +102,7 @@ def _kind(path: ArmPath) -> tuple[str, ...] | None:
     if path.namespace.lower() != "microsoft.sql":
         return None
     kind = tuple(t.lower() for t in path.types)
-    return kind if kind in NAMES and len(path.names) == len(kind) else None
+    return kind if (kind in NAMES or kind == KEYS) and len(path.names) == len(kind) else None
 
 
 def is_setting(path: ArmPath) -> bool:
@@ -90,7 +116,11 @@ def get(store: ArmStore, path: ArmPath) -> dict[str, Any]:
         return store.get(path)
     except ArmError as missing:
         kind = _kind(path)
-        if kind is None or missing.status != 404 or path.names[-1].lower() != NAMES[kind].lower():
+        if (
+            kind not in NAMES
+            or missing.status != 404
+            or path.names[-1].lower() != NAMES[kind].lower()
+        ):
             raise
         parent = ArmPath(
             path.subscription, path.resource_group, path.namespace, path.types[:-1], path.names[:-1]
@@ -108,10 +138,15 @@ def _bad(code: str, message: str) -> ArmError:
     return ArmError(400, code, message)
 
 
-def check(path: ArmPath, document: dict[str, Any]) -> None:
+def check(path: ArmPath, document: dict[str, Any], store: ArmStore) -> None:
     """Refuse, as Azure SQL does, a setting it would not take (ArmError 400)."""
     kind = _kind(path)
     if kind is None:
+        return
+    if kind == KEYS:
+        _check_key(path, document, store)
+        return
+    if kind == PROTECTOR:
         return
     if path.names[-1].lower() != NAMES[kind].lower():
         raise _bad(
@@ -146,3 +181,58 @@ def check(path: ArmPath, document: dict[str, Any]) -> None:
                 f"An invalid parameter value was provided by the client: disabledAlerts "
                 f"{unknown} (allowed: {', '.join(sorted(ALERT_TYPES))}).",
             )
+
+
+def _check_key(path: ArmPath, document: dict[str, Any], store: ArmStore) -> None:
+    props = document.get("properties")
+    if not isinstance(props, dict):
+        raise _bad(
+            "InvalidKeyUpsertRequest",
+            "The create server key request does not exist or has no properties object.",
+        )
+    if props.get("serverKeyType") != "AzureKeyVault":
+        raise _bad(
+            "InvalidUpsertKeyType",
+            "Service-managed TDE keys are managed by the service. Service-managed TDE keys don't "
+            "support Create or Update by the user.",
+        )
+    found = _KEY_URI.match(str(props.get("uri") or ""))
+    expected = "_".join(found.group("vault", "key", "version")) if found else None
+    if expected is None or path.names[-1] != expected:
+        raise _bad("InvalidKeyName", "An invalid value was given for the server key name.")
+    assert found is not None
+    server = ArmPath(
+        path.subscription, path.resource_group, path.namespace, path.types[:1], path.names[:1]
+    )
+    identity = store.get(server).get("identity") or {}
+    principal = identity.get("principalId")
+    if "systemassigned" not in str(identity.get("type", "")).lower() or not principal:
+        raise _bad(
+            "AzureKeyVaultNoServerIdentity",
+            f"The server identity is not correctly configured on server '{path.names[0]}'.",
+        )
+    vaults = store.list(ArmPath(path.subscription, None, "Microsoft.KeyVault", ("vaults",), ()))
+    vault = next(
+        (v for v in vaults if str(v.get("name", "")).lower() == found["vault"].lower()), None
+    )
+    if vault is None:
+        raise _bad(
+            "AzureKeyVaultKeyNotFound",
+            f"The server '{path.names[0]}' cannot reach the key vault '{found['vault']}'.",
+        )
+    vault_props = vault.get("properties") or {}
+    if vault_props.get("enableRbacAuthorization") is True:
+        return  # role assignments are not emulated: the vault's RBAC is taken as granting it
+    granted: set[str] = set()
+    for policy in vault_props.get("accessPolicies") or []:
+        if str(policy.get("objectId", "")).lower() == str(principal).lower():
+            keys = (policy.get("permissions") or {}).get("keys") or []
+            granted |= {str(k).lower() for k in keys}
+    missing = [p for p in KEY_PERMISSIONS if p.lower() not in granted and "all" not in granted]
+    if missing:
+        raise _bad(
+            "AzureKeyVaultMissingPermissions",
+            f"The server '{path.names[0]}' requires the following Azure Key Vault permissions: "
+            f"'{', '.join(missing)}'. Please grant the missing permissions to the service "
+            f"principal with ID '{principal}'.",
+        )

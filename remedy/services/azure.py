@@ -124,6 +124,12 @@ SQL = register(
             "server_security_alert_policies.begin_create_or_update": (
                 f"{SQL_SERVER}/securityAlertPolicies/write"
             ),
+            "encryption_protectors.get": f"{SQL_SERVER}/encryptionProtector/read",
+            "encryption_protectors.begin_create_or_update": (
+                f"{SQL_SERVER}/encryptionProtector/write"
+            ),
+            "server_keys.get": f"{SQL_SERVER}/keys/read",
+            "server_keys.begin_create_or_update": f"{SQL_SERVER}/keys/write",
         },
         # No one poll action: Azure SQL polls each kind of setting at its own
         # Microsoft.Sql/locations/<kind>AzureAsyncOperation; the sandbox answers these settings'

@@ -273,3 +273,113 @@ def test_data_encryption_of_a_missing_server_fails(sandbox: AzureSandbox, run: R
     done = run(TDE, payload(sandbox, "sql-nosuchserver", TDE_RULE))
     assert done.returncode == 1, str(done)
     assert len(done.errors) == 1 and "404" in done.errors[0], str(done)
+
+
+# -- TDE protector with a customer-managed key ----------------------------------------------------
+
+CMK = "azure_sql_tde_protector_encrypted_cmk"
+CMK_RULE = "7406e56f-bbf0-4571-8e50-21bd344e0fdb"
+PROTECTOR_TAIL = "encryptionProtector/current"
+KEY_PERMISSIONS = ["get", "wrapKey", "unwrapKey"]
+
+
+def new_vault(sandbox: AzureSandbox, principal: str, keys: list[str]) -> str:
+    vault = f"kv{uuid.uuid4().hex[:10]}"
+    policy = {"tenantId": sandbox.tenant_id, "objectId": principal, "permissions": {"keys": keys}}
+    body = {
+        "location": sandbox.location,
+        "properties": {
+            "tenantId": sandbox.tenant_id,
+            "sku": {"family": "A", "name": "standard"},
+            "accessPolicies": [policy],
+        },
+    }
+    path = (
+        f"/subscriptions/{sandbox.subscription_id}/resourceGroups/{GROUP}"
+        f"/providers/Microsoft.KeyVault/vaults/{vault}"
+    )
+    admin(sandbox, "PUT", path, body)
+    return vault
+
+
+def server_with_identity(sandbox: AzureSandbox, identity: bool = True) -> tuple[str, str]:
+    """A server (with a system-assigned identity, as Azure fills it in) and its principal id."""
+    server = f"sql-{uuid.uuid4().hex[:10]}"
+    principal = str(uuid.uuid4())
+    body: dict[str, Any] = {"location": sandbox.location, "properties": {}}
+    if identity:
+        body["identity"] = {
+            "type": "SystemAssigned",
+            "principalId": principal,
+            "tenantId": sandbox.tenant_id,
+        }
+    admin(sandbox, "PUT", server_path(sandbox, server), body)
+    return server, principal
+
+
+def key_id(vault: str, key: str = "tde", version: str = "0123456789abcdef0123456789abcdef") -> str:
+    return f"https://{vault}.vault.azure.net/keys/{key}/{version}"
+
+
+def test_tde_protector_modes(sandbox: AzureSandbox, run: Run) -> None:
+    server, principal = server_with_identity(sandbox)
+    vault = new_vault(sandbox, principal, KEY_PERMISSIONS)
+
+    def tamper() -> None:
+        props = setting(sandbox, server, PROTECTOR_TAIL)
+        put_setting(sandbox, server, PROTECTOR_TAIL, {**props, "autoRotationEnabled": True})
+
+    finding = payload(sandbox, server, CMK_RULE, key_id=key_id(vault))
+    exercise(run, Case(CMK, finding, lambda: setting(sandbox, server, PROTECTOR_TAIL), tamper))
+    key = setting(sandbox, server, f"keys/{vault}_tde_0123456789abcdef0123456789abcdef")
+    assert key["uri"] == key_id(vault)
+
+
+def test_tde_protector_keeps_a_customer_managed_key(sandbox: AzureSandbox, run: Run) -> None:
+    server, principal = server_with_identity(sandbox)
+    vault = new_vault(sandbox, principal, ["all"])
+    theirs = key_id(vault, "theirs", "f" * 32)
+    name = f"{vault}_theirs_{'f' * 32}"
+    put_setting(sandbox, server, f"keys/{name}", {"serverKeyType": "AzureKeyVault", "uri": theirs})
+    put_setting(
+        sandbox,
+        server,
+        PROTECTOR_TAIL,
+        {"serverKeyType": "AzureKeyVault", "serverKeyName": name, "autoRotationEnabled": True},
+    )
+    done = run(CMK, payload(sandbox, server, CMK_RULE, key_id=key_id(vault)))
+    assert done.returncode == 0 and done.changes == [] and done.mutating == [], str(done)
+    after = setting(sandbox, server, PROTECTOR_TAIL)
+    assert (after["serverKeyName"], after["autoRotationEnabled"]) == (name, True)
+
+
+def test_tde_protector_says_what_the_identity_lacks(sandbox: AzureSandbox, run: Run) -> None:
+    server, principal = server_with_identity(sandbox)
+    vault = new_vault(sandbox, principal, ["get", "list"])
+    done = run(CMK, payload(sandbox, server, CMK_RULE, key_id=key_id(vault)))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1, str(done)
+    assert "AzureKeyVaultMissingPermissions" in done.errors[0]
+    assert "wrapKey, unwrapKey" in done.errors[0] and principal in done.errors[0]
+    assert done.changes == [] and done.records == []
+    assert setting(sandbox, server, PROTECTOR_TAIL)["serverKeyType"] == "ServiceManaged"
+
+    bare, _ = server_with_identity(sandbox, identity=False)
+    done = run(CMK, payload(sandbox, bare, CMK_RULE, key_id=key_id(vault)))
+    assert done.returncode == 1 and len(done.errors) == 1, str(done)
+    assert "AzureKeyVaultNoServerIdentity" in done.errors[0]
+    assert "managed identity" in done.errors[0]
+
+
+def test_tde_protector_of_a_missing_server_fails(sandbox: AzureSandbox, run: Run) -> None:
+    done = run(CMK, payload(sandbox, "sql-nosuchserver", CMK_RULE, key_id=key_id("kvnone")))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "404" in done.errors[0], str(done)
+
+
+def test_tde_protector_needs_a_key_to_fix(sandbox: AzureSandbox, run: Run) -> None:
+    server, _ = server_with_identity(sandbox)
+    done = run(CMK, payload(sandbox, server, CMK_RULE))
+    assert done.returncode == 2 and len(done.errors) == 1, str(done)
+    assert "remediationParameters.key_id is missing" in done.errors[0]
+    assert done.mutating == []

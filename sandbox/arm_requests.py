@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox import azdb_rules, nsg_rules
+from sandbox import azdb_rules, nsg_rules, sql_rules
 from sandbox.arm import ArmStore
 from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
 from sandbox.arm_faults import Faults
@@ -109,7 +109,7 @@ class ResourceManager:
             return Response(200, {"value": self.store.list(path)})
         if_match = headers.get("if-match")
         if method == "GET":
-            return Response(200, self.store.get(path))
+            return Response(200, sql_rules.get(self.store, path))
         ending = "Succeeded" if path.is_resource_group else self._fault(path)
         if method in ("PUT", "PATCH"):
             document = _json(body, path)
@@ -117,12 +117,15 @@ class ResourceManager:
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)
+            sql_rules.check(path, document, self.store)
             if ending != "Succeeded":  # accepted, then the operation fails: nothing changes
                 stored, created = self._as_if_written(path, document)
             else:
                 stored, created = self.store.put(
                     path, document, if_match=if_match, if_none_match=headers.get("if-none-match")
                 )
+            if sql_rules.is_setting(path):  # 200, done: sandbox/sql_rules.py
+                return Response(200, stored)
             if path.is_resource_group:  # resource groups are created synchronously
                 return Response(201 if created else 200, stored)
             if azdb_rules.accepted_only(path):  # 202, no body, Azure-AsyncOperation + Location

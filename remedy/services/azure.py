@@ -159,3 +159,58 @@ MYSQL_FLEXIBLE = register(
         distribution="azure-mgmt-mysqlflexibleservers",
     )
 )
+
+
+def sql_client(credential: TokenCredential, subscription_id: str, settings: AzureSettings) -> Any:
+    """A Resource Manager client of Azure SQL (azure-mgmt-sql) for one subscription."""
+    from azure.mgmt.sql import SqlManagementClient  # here: the registry stays stdlib-only
+
+    return SqlManagementClient(
+        credential,
+        subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        polling_interval=0,
+    )
+
+
+SQL_SERVER = "Microsoft.Sql/servers"
+
+SQL = register(
+    Service(
+        name="sql",
+        provider="azure",
+        client=sql_client,
+        # https://learn.microsoft.com/en-us/azure/role-based-access-control/permissions/databases
+        permissions={
+            "server_blob_auditing_policies.get": f"{SQL_SERVER}/auditingSettings/read",
+            "server_blob_auditing_policies.begin_create_or_update": (
+                f"{SQL_SERVER}/auditingSettings/write"
+            ),
+            "databases.list_by_server": f"{SQL_SERVER}/databases/read",
+            "transparent_data_encryptions.get": (
+                f"{SQL_SERVER}/databases/transparentDataEncryption/read"
+            ),
+            "transparent_data_encryptions.begin_create_or_update": (
+                f"{SQL_SERVER}/databases/transparentDataEncryption/write"
+            ),
+            "server_security_alert_policies.get": f"{SQL_SERVER}/securityAlertPolicies/read",
+            "server_security_alert_policies.begin_create_or_update": (
+                f"{SQL_SERVER}/securityAlertPolicies/write"
+            ),
+            "encryption_protectors.get": f"{SQL_SERVER}/encryptionProtector/read",
+            "encryption_protectors.begin_create_or_update": (
+                f"{SQL_SERVER}/encryptionProtector/write"
+            ),
+            "server_keys.get": f"{SQL_SERVER}/keys/read",
+            "server_keys.begin_create_or_update": f"{SQL_SERVER}/keys/write",
+        },
+        # No one poll action: Azure SQL polls each kind of setting at its own
+        # Microsoft.Sql/locations/<kind>AzureAsyncOperation; the sandbox answers these settings'
+        # PUTs with 200 (done), which the REST reference documents beside 202 (sandbox/sql_rules.py)
+        long_running="",
+        resource_types=("azure:sql-server",),
+        warm_up=WarmUp(modules=("azure.mgmt.sql",)),
+        distribution="azure-mgmt-sql",
+    )
+)

@@ -1,20 +1,38 @@
 """The Azure emulator refuses a virtual network's DDoS settings as Azure refuses them
-(sandbox/vnet_rules.py cites the pages), and the DDoS job fails as it should on each refusal."""
+(sandbox/vnet_rules.py cites the pages), and the DDoS job meets each way a write goes wrong as it
+should: a concurrent change (412 on If-Match), another operation (409), an operation that ends
+Failed, a role without the join action."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from azure.mgmt.network.models import DdosProtectionPlan
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.network.models import DdosProtectionPlan, VirtualNetwork
 
-from sandbox.azure import start_azure_sandbox
+from sandbox.azure import AzureSandbox, start_azure_sandbox
 from sandbox.entra import AppRegistration
 from tests.azure_fixtures import azure_job_actions
-from tests.job_modes import runner
+from tests.job_modes import Run, runner
 from tests.test_azure_jobs import GROUP, payload
-from tests.test_fidelity_azure import RG, SUB, Emulator, assert_refused
-from tests.test_job_modes_azure_aznet import DDOS_JOB, DDOS_RULE, ddos_state, new_vnet
+from tests.test_fidelity_azure import RG, SUB, Emulator, assert_refused, faults
+from tests.test_job_modes_azure_aznet import (
+    DDOS_JOB,
+    DDOS_RULE,
+    ddos_state,
+    network,
+    new_vnet,
+    plan_id,
+    run,
+)
+
+__all__ = ["faults", "network", "plan_id", "run"]  # fixtures
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
 
 NETWORK = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network"
 PLAN = f"{NETWORK}/ddosProtectionPlans/plan"
@@ -94,3 +112,62 @@ def test_the_job_without_the_join_action_fails_and_changes_nothing(tmp_path: Pat
         assert ddos_state(network, vnet) == (False, None)
     finally:
         sandbox.stop()
+
+
+def ddos_job() -> ModuleType:
+    """The job's module, in process (its __main__ block does not run)."""
+    path = JOBS / DDOS_JOB / f"{DDOS_JOB}.py"
+    spec = importlib.util.spec_from_file_location("ddos_job", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_write_carries_if_match_so_a_change_in_between_is_refused(
+    azure_sandbox: AzureSandbox, network: NetworkManagementClient
+) -> None:
+    vnet = new_vnet(network)
+    stale = network.virtual_networks.get(GROUP, vnet).as_dict()
+    changed = dict(stale, tags={"changed": "meanwhile"})
+    network.virtual_networks.begin_create_or_update(GROUP, vnet, VirtualNetwork(changed)).result()
+    worker = azure_sandbox.network_client(admin=False)
+    stale["properties"]["subnets"] = []  # what a blind PUT of the stale copy would do
+    with pytest.raises(HttpResponseError) as refused:
+        ddos_job().put_if_unchanged(worker, GROUP, vnet, stale)
+    assert refused.value.status_code == 412
+    after = network.virtual_networks.get(GROUP, vnet).as_dict()
+    assert after["tags"] == {"changed": "meanwhile"} and len(after["properties"]["subnets"]) == 2
+
+
+def test_a_conflict_is_waited_out_and_the_change_applied(
+    azure_sandbox: AzureSandbox,
+    network: NetworkManagementClient,
+    plan_id: str,
+    run: Run,
+    faults: Any,
+) -> None:
+    vnet = new_vnet(network)
+    faults.arm("conflict")
+    done = run(DDOS_JOB, payload(azure_sandbox, vnet, DDOS_RULE, ddos_protection_plan_id=plan_id))
+    assert done.returncode == 0, str(done)
+    assert "409 AnotherOperationInProgress" in done.stdout and len(done.changes) == 1
+    assert ddos_state(network, vnet) == (True, plan_id)
+
+
+@pytest.mark.parametrize("ending", ["Failed", "Canceled"])
+def test_an_operation_that_does_not_succeed_exits_1_claiming_no_change(
+    azure_sandbox: AzureSandbox,
+    network: NetworkManagementClient,
+    plan_id: str,
+    run: Run,
+    faults: Any,
+    ending: str,
+) -> None:
+    vnet = new_vnet(network)
+    faults.arm(ending.lower())
+    done = run(DDOS_JOB, payload(azure_sandbox, vnet, DDOS_RULE, ddos_protection_plan_id=plan_id))
+    assert done.returncode == 1 and len(done.errors) == 1, str(done)
+    assert f"the update of {vnet} ended {ending}" in done.errors[0]
+    assert "Traceback" not in done.stderr and done.changes == []
+    assert ddos_state(network, vnet) == (False, None)

@@ -5,13 +5,15 @@ ObjectChain. Parameter `ddos_protection_plan_id`: the plan's resource id; empty 
 uses the subscription's only DDoS protection plan, and fails when it has none or several.
 
 One read-modify-write of the whole virtual network: GET it, set `enableDdosProtection: true` and
-`ddosProtectionPlan: {id}`, PUT it back with `If-Match: <etag>` (a 412 re-reads and retries, three
-attempts), keeping its address space, subnets, peerings, DNS servers and tags as read. A network
-that is already protected (enableDdosProtection true and a plan) is left as it is, whatever plan.
+`ddosProtectionPlan: {id}`, PUT it back with `If-Match: <etag>`, keeping its address space,
+subnets, peerings, DNS servers and tags as read. A 412 (changed since read), or a 409
+AnotherOperationInProgress after its Retry-After, re-reads and retries: three attempts in all. A
+network already protected (enableDdosProtection true and a plan) is left as it is, whatever plan.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError
@@ -19,7 +21,14 @@ from azure.mgmt.network.models import VirtualNetwork
 
 from remedy import jobkit
 from remedy.jobkit import ChangedSince, RecordError, azure, change, info, planning, record
-from remedy.jobkit.azure import CannotRemediate, OperationEnded, ended_operation
+from remedy.jobkit.azure import (
+    CannotRemediate,
+    OperationEnded,
+    another_operation_in_progress,
+    ended_operation,
+    retry_after,
+)
+from remedy.jobkit.azure_nsg import CONFLICT_WAIT_S, MAX_WAIT_S
 from remedy.jobkit.modes import of_kind
 
 if TYPE_CHECKING:
@@ -109,8 +118,18 @@ def remediate(finding: jobkit.Finding) -> None:
                     f"the update of {name} {ended}; Azure did not report it applied: no change "
                     "is claimed (run the job again once the virtual network is Succeeded)"
                 ) from exc
-            if exc.status_code == 412 and attempt < ATTEMPTS:
+            if attempt == ATTEMPTS:
+                raise
+            if exc.status_code == 412:
                 info(f"{name} changed since it was read (412 on If-Match); reading it again")
+                continue
+            if another_operation_in_progress(exc):
+                wait = retry_after(exc, CONFLICT_WAIT_S, MAX_WAIT_S)
+                info(
+                    f"{name} is being changed by another operation (409 "
+                    f"AnotherOperationInProgress); reading it again in {wait:g} s"
+                )
+                time.sleep(wait)
                 continue
             raise
         change(line)

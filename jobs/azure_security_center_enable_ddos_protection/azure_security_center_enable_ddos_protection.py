@@ -28,7 +28,6 @@ from remedy.jobkit.azure import (
     ended_operation,
     retry_after,
 )
-from remedy.jobkit.azure_nsg import CONFLICT_WAIT_S, MAX_WAIT_S
 from remedy.jobkit.modes import of_kind
 
 if TYPE_CHECKING:
@@ -36,6 +35,9 @@ if TYPE_CHECKING:
 
 KIND = "azure-vnet-ddos"  # the change records' kind
 ATTEMPTS = 3
+#: A 409 AnotherOperationInProgress without Retry-After waits this long (at most MAX_WAIT_S),
+#: as remedy/jobkit/azure_nsg.py does (not imported: its NSG calls are not this job's).
+CONFLICT_WAIT_S, MAX_WAIT_S = 2.0, 60.0
 
 
 def protection(document: dict[str, Any]) -> dict[str, Any]:

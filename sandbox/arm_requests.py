@@ -8,7 +8,8 @@
   and the caller's role must allow the action, polls included (sandbox/arm_access.py);
 - a body that is not a JSON object is 400 InvalidRequestFormat ("Cannot parse the request", as
   the network provider answers it); an NSG write is checked as Azure checks it
-  (sandbox/nsg_rules.py), with its linked check on application security groups;
+  (sandbox/nsg_rules.py), with its linked check on application security groups, and a virtual
+  network's DDoS protection plan as Azure checks it (sandbox/vnet_rules.py);
 - writes can be made to go wrong, a test at a time (sandbox/arm_faults.py).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox import azdb_rules, nsg_rules, sql_rules
+from sandbox import azdb_rules, nsg_rules, sql_rules, vnet_rules
 from sandbox.arm import ArmStore
 from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
 from sandbox.arm_faults import Faults
@@ -118,6 +119,7 @@ class ResourceManager:
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)
             sql_rules.check(path, document, self.store)
+            vnet_rules.check_vnet_write(self.store, path, document, app)
             if ending != "Succeeded":  # accepted, then the operation fails: nothing changes
                 stored, created = self._as_if_written(path, document)
             else:

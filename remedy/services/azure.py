@@ -57,6 +57,10 @@ AZURE = register_provider(
 NSG_READ = "Microsoft.Network/networkSecurityGroups/read"
 NSG_WRITE = "Microsoft.Network/networkSecurityGroups/write"
 RULE = "Microsoft.Network/networkSecurityGroups/securityRules"
+VNET_READ = "Microsoft.Network/virtualNetworks/read"
+VNET_WRITE = "Microsoft.Network/virtualNetworks/write"
+DDOS_READ = "Microsoft.Network/ddosProtectionPlans/read"
+DDOS_JOIN = "Microsoft.Network/ddosProtectionPlans/join/action"
 
 NETWORK = register(
     Service(
@@ -76,10 +80,20 @@ NETWORK = register(
             "security_rules.list": f"{RULE}/read",
             "security_rules.begin_create_or_update": f"{RULE}/write",
             "security_rules.begin_delete": f"{RULE}/delete",
+            "network_interfaces.get": "Microsoft.Network/networkInterfaces/read",
+            "virtual_networks.get": VNET_READ,
+            "virtual_networks.begin_create_or_update": VNET_WRITE,
+            "ddos_protection_plans.get": DDOS_READ,
+            "ddos_protection_plans.list": DDOS_READ,
+            # not an SDK call (no dot): the linked check below, listed so the action is known
+            "ddos_protection_plans/join": DDOS_JOIN,
         },
+        # a virtual network's write that names a DDoS protection plan is also checked against
+        # the plan (a linked check): https://learn.microsoft.com/en-us/azure/ddos-protection/manage-permissions
+        implied={"virtual_networks.begin_create_or_update": (DDOS_JOIN,)},
         # a begin_* call's status polls: https://learn.microsoft.com/en-us/azure/role-based-access-control/permissions/networking
         long_running="Microsoft.Network/locations/operations/read",
-        resource_types=("azure:network-security-group",),
+        resource_types=("azure:network-security-group", "azure:virtual-network"),
         tagging=Tagging(method="azure-nsg", resource_types=("azure:network-security-group",)),
         warm_up=WarmUp(modules=("azure.mgmt.network",)),
         distribution="azure-mgmt-network",
@@ -212,5 +226,37 @@ SQL = register(
         resource_types=("azure:sql-server",),
         warm_up=WarmUp(modules=("azure.mgmt.sql",)),
         distribution="azure-mgmt-sql",
+    )
+)
+
+
+def compute_client(
+    credential: TokenCredential, subscription_id: str, settings: AzureSettings
+) -> Any:
+    """A Resource Manager compute client for one subscription (as network_client)."""
+    from azure.mgmt.compute import ComputeManagementClient
+
+    return ComputeManagementClient(
+        credential,
+        subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        polling_interval=0,
+    )
+
+
+COMPUTE = register(
+    Service(
+        name="compute",
+        provider="azure",
+        client=compute_client,
+        permissions={
+            "virtual_machine_scale_sets.get": "Microsoft.Compute/virtualMachineScaleSets/read",
+            "virtual_machines.get": "Microsoft.Compute/virtualMachines/read",
+        },
+        long_running="Microsoft.Compute/locations/operations/read",
+        resource_types=("azure:virtual-machine-scale-set", "azure:virtual-machine"),
+        warm_up=WarmUp(modules=("azure.mgmt.compute",)),
+        distribution="azure-mgmt-compute",
     )
 )

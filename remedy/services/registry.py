@@ -95,7 +95,8 @@ class Service:
     #: Azure: the action polling a long-running (`begin_*`) operation's status needs, beside the
     #: operation's own (Resource Manager checks the poll on its own; see sandbox/arm_access.py).
     long_running: str = ""
-    #: AWS: the further actions IAM checks when an operation is called, by operation name, e.g.
+    #: The further actions checked when an operation is called (AWS: by operation name; Azure:
+    #: by `<group>.<method>`, a linked check on a resource the call names), e.g.
     #: {"CreateFlowLogs": ("iam:PassRole",)} when the call hands a role to the service
     #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html). A job's
     #: minimum policy lists them beside the operation's own action (tests/test_catalogue.py).
@@ -212,7 +213,8 @@ def azure_operation_actions(
     group: str, method: str, among: Iterable[str] | None = None
 ) -> tuple[str, ...]:
     """Every RBAC action an Azure SDK call needs: its own and, for a long-running `begin_*`
-    call, its service's poll action; () if the call is not registered.
+    call, its service's poll action, and its `implied` (linked) actions; () if the call is not
+    registered.
 
     `among`: the services the caller uses, in order of preference (SDKs share operation group
     names: `configurations.get` is PostgreSQL's and MySQL's); None: every Azure service."""
@@ -223,7 +225,7 @@ def azure_operation_actions(
     for s in candidates:
         if (group, method) in s.operations:
             poll = (s.long_running,) if method.startswith("begin_") and s.long_running else ()
-            return (s.operations[(group, method)], *poll)
+            return (s.operations[(group, method)], *poll, *s.implied.get(f"{group}.{method}", ()))
     return ()
 
 

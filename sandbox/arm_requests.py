@@ -8,7 +8,8 @@
   and the caller's role must allow the action, polls included (sandbox/arm_access.py);
 - a body that is not a JSON object is 400 InvalidRequestFormat ("Cannot parse the request", as
   the network provider answers it); an NSG write is checked as Azure checks it
-  (sandbox/nsg_rules.py), with its linked check on application security groups;
+  (sandbox/nsg_rules.py), with its linked check on application security groups; a key vault's
+  and a diagnostic setting's as sandbox/keyvault_rules.py says (diagnostic settings: synchronous);
 - writes can be made to go wrong, a test at a time (sandbox/arm_faults.py).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox import nsg_rules
+from sandbox import keyvault_rules, nsg_rules
 from sandbox.arm import ArmStore
 from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
 from sandbox.arm_faults import Faults
@@ -110,8 +111,10 @@ class ResourceManager:
         if method == "GET":
             return Response(200, self.store.get(path))
         ending = "Succeeded" if path.is_resource_group else self._fault(path)
+        synchronous = path.is_resource_group or keyvault_rules.synchronous(path)
         if method in ("PUT", "PATCH"):
             document = _json(body, path)
+            keyvault_rules.check_write(path, document, self._current(path), self._siblings(path))
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)
@@ -121,8 +124,8 @@ class ResourceManager:
                 stored, created = self.store.put(
                     path, document, if_match=if_match, if_none_match=headers.get("if-none-match")
                 )
-            if path.is_resource_group:  # resource groups are created synchronously
-                return Response(201 if created else 200, stored)
+            if synchronous:  # resource groups, diagnostic settings (always 200): no operation
+                return Response(201 if created and path.is_resource_group else 200, stored)
             stored.setdefault("properties", {})["provisioningState"] = "Updating"
             return Response(
                 201 if created else 200,
@@ -130,6 +133,8 @@ class ResourceManager:
                 self.operations.start(path, query, delete=False, ending=ending),
             )
         if method == "DELETE":
+            if synchronous and not path.is_resource_group:
+                return Response(200 if self.store.delete(path, if_match=if_match) else 204)
             if ending != "Succeeded":
                 return Response(202, None, self.operations.start(path, query, True, ending))
             if not self.store.delete(path, if_match=if_match):
@@ -146,6 +151,15 @@ class ResourceManager:
             return self.store.get(path)
         except ArmError:
             return None
+
+    def _siblings(self, path: ArmPath) -> list[dict[str, Any]]:
+        """The other resources of the collection an extension resource (by name) belongs to."""
+        if not path.extends or path.is_collection:
+            return []
+        collection = ArmPath(
+            path.subscription, path.resource_group, path.namespace, path.types, (), path.extends
+        )
+        return [r for r in self.store.list(collection) if r["id"].lower() != path.id().lower()]
 
     def _as_if_written(self, path: ArmPath, document: dict[str, Any]) -> tuple[Any, bool]:
         """What a PUT answers when its operation will fail: the body, nothing stored."""

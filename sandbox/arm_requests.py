@@ -115,6 +115,7 @@ class ResourceManager:
         if method in ("PUT", "PATCH"):
             document = _json(body, path)
             keyvault_rules.check_write(path, document, self._current(path), self._siblings(path))
+            keyvault_rules.settle(path, method, document, self.operations.base_url)
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)

@@ -31,6 +31,7 @@ import re
 from typing import Any
 
 from sandbox.arm_paths import ArmError, ArmPath
+from sandbox.keyvault_data import PREFIX as DATA_PREFIX
 
 VAULTS = "microsoft.keyvault/vaults"
 DIAGNOSTIC_SETTINGS = "microsoft.insights/diagnosticsettings"
@@ -68,6 +69,14 @@ def check_write(
         _check_vault(document.get("properties") or {}, (current or {}).get("properties") or {})
     elif _kind(path) == DIAGNOSTIC_SETTINGS and not path.is_collection:
         _check_setting(path, document.get("properties") or {}, current, siblings)
+
+
+def settle(path: ArmPath, method: str, document: dict[str, Any], base_url: str) -> None:
+    """What Azure fills in a vault's PUT: its data plane's URI (here on the emulator: see
+    sandbox/keyvault_data.py; Azure's is https://{name}.vault.azure.net/)."""
+    if _kind(path) == VAULTS and method == "PUT" and not path.is_collection:
+        properties = document.setdefault("properties", {})
+        properties["vaultUri"] = f"{base_url}/{DATA_PREFIX}/{path.names[-1]}/"
 
 
 def _bad(message: str, code: str = "BadRequest") -> ArmError:

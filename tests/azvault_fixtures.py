@@ -10,6 +10,8 @@ import uuid
 from typing import Any
 
 from azure.identity import ClientSecretCredential
+from azure.keyvault.keys import KeyClient
+from azure.keyvault.secrets import SecretClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.monitor import MonitorManagementClient
 
@@ -120,5 +122,29 @@ def monitor_client(sandbox: AzureSandbox, admin: bool = True) -> MonitorManageme
         sandbox.subscription_id,
         base_url=sandbox.endpoint,
         credential_scopes=[f"{sandbox.endpoint}/.default"],
+        connection_verify=sandbox.ca_file,
+    )
+
+
+def vault_uri(sandbox: AzureSandbox, vault: str) -> str:
+    return str(vault_document(sandbox, vault)["properties"]["vaultUri"])
+
+
+def key_client(sandbox: AzureSandbox, vault: str, admin: bool = True) -> KeyClient:
+    """A real azure-keyvault-keys client on the vault's data plane in the sandbox."""
+    return KeyClient(
+        vault_uri(sandbox, vault),
+        _credential(sandbox, admin),
+        verify_challenge_resource=False,  # the sandbox's host is not *.vault.azure.net
+        connection_verify=sandbox.ca_file,
+    )
+
+
+def secret_client(sandbox: AzureSandbox, vault: str, admin: bool = True) -> SecretClient:
+    """A real azure-keyvault-secrets client on the vault's data plane in the sandbox."""
+    return SecretClient(
+        vault_uri(sandbox, vault),
+        _credential(sandbox, admin),
+        verify_challenge_resource=False,
         connection_verify=sandbox.ca_file,
     )

@@ -1,28 +1,39 @@
 """The Azure sandbox refuses what Azure refuses in a key vault write and a diagnostic setting
 (sandbox/keyvault_rules.py, each rule with its Microsoft Learn page), through the real
-azure-mgmt-keyvault and azure-mgmt-monitor clients; and it serves diagnostic settings as
-Resource Manager extension resources of the vault (sandbox/arm_paths.py), synchronously.
+azure-mgmt-keyvault and azure-mgmt-monitor clients; it serves diagnostic settings as Resource
+Manager extension resources of the vault (sandbox/arm_paths.py), synchronously; and it serves
+each vault's data plane (sandbox/keyvault_data.py) to the real azure-keyvault-keys / -secrets
+clients, with Key Vault's challenge, audience and data-action checks.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import pytest
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.monitor import MonitorManagementClient
 
 from sandbox.azure import AzureSandbox
 from tests.azvault_fixtures import (
+    key_client,
     keyvault_client,
     monitor_client,
     new_vault,
     put_setting,
+    secret_client,
     settings_of,
     storage_id,
     vault_document,
     vault_path,
+    vault_uri,
     workspace_id,
 )
 from tests.test_azure_jobs import GROUP
@@ -203,3 +214,103 @@ def test_diagnostic_settings_are_checked_against_their_own_actions() -> None:
     _, collection = parse_path(f"{vault}/providers/Microsoft.Insights/diagnosticSettings")
     assert collection is not None and collection.is_collection
     assert action("GET", collection) == "Microsoft.Insights/diagnosticSettings/read"
+
+
+# -- the vaults' data plane (sandbox/keyvault_data.py) ---------------------------------------
+
+
+def raw(
+    sandbox: AzureSandbox, method: str, url: str, token: str | None = None
+) -> tuple[int, dict[str, str], Any]:
+    context = ssl.create_default_context(cafile=sandbox.ca_file)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+            return answer.status, dict(answer.headers), json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+
+
+def token_for(sandbox: AzureSandbox, resource: str) -> str:
+    form = urllib.parse.urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_id": sandbox.admin_client_id,
+            "client_secret": sandbox.admin_client_secret,
+            "scope": f"{resource}/.default",
+        }
+    ).encode()
+    url = f"{sandbox.authority_host}/{sandbox.tenant_id}/oauth2/v2.0/token"
+    context = ssl.create_default_context(cafile=sandbox.ca_file)
+    with urllib.request.urlopen(url, data=form, context=context, timeout=10) as answer:
+        return str(json.loads(answer.read())["access_token"])
+
+
+def test_a_vault_has_its_data_plane_uri(azure_sandbox: AzureSandbox) -> None:
+    vault = new_vault(azure_sandbox)
+    assert vault_uri(azure_sandbox, vault) == f"{azure_sandbox.endpoint}/keyvault/{vault}/"
+
+
+def test_the_data_plane_challenges_a_request_without_a_token(azure_sandbox: AzureSandbox) -> None:
+    url = f"{vault_uri(azure_sandbox, new_vault(azure_sandbox))}keys?api-version=7.5"
+    status, headers, body = raw(azure_sandbox, "GET", url)
+    assert status == 401 and body["error"]["code"] == "Unauthorized", body
+    challenge = headers["WWW-Authenticate"]
+    assert f'authorization="{azure_sandbox.authority_host}/{azure_sandbox.tenant_id}"' in challenge
+    assert 'resource="https://vault.azure.net"' in challenge
+
+
+def test_the_data_plane_refuses_a_resource_manager_token(azure_sandbox: AzureSandbox) -> None:
+    url = f"{vault_uri(azure_sandbox, new_vault(azure_sandbox))}keys?api-version=7.5"
+    status, _, body = raw(
+        azure_sandbox, "GET", url, token_for(azure_sandbox, azure_sandbox.endpoint)
+    )
+    assert status == 401 and "AKV10022" in body["error"]["message"], body
+    status, _, body = raw(
+        azure_sandbox, "GET", url, token_for(azure_sandbox, "https://vault.azure.net")
+    )
+    assert status == 200 and body == {"value": [], "nextLink": None}, body
+
+
+def test_each_data_plane_request_needs_its_data_action(azure_sandbox: AzureSandbox) -> None:
+    """The worker's role holds the jobs' DataActions (read and update), not create or getSecret."""
+    vault = new_vault(azure_sandbox, enableRbacAuthorization=True)
+    worker_keys = key_client(azure_sandbox, vault, admin=False)
+    with pytest.raises(HttpResponseError) as caught:
+        worker_keys.create_rsa_key("k")
+    assert caught.value.status_code == 403
+    assert "Microsoft.KeyVault/vaults/keys/create/action" in str(caught.value.message)
+    assert "ForbiddenByRbac" in str(caught.value)
+    secret_client(azure_sandbox, vault).set_secret("s", "value")
+    worker_secrets = secret_client(azure_sandbox, vault, admin=False)
+    assert [p.name for p in worker_secrets.list_properties_of_secrets()] == ["s"]  # metadata
+    with pytest.raises(HttpResponseError) as caught:
+        worker_secrets.get_secret("s")  # the value: getSecret/action
+    assert caught.value.status_code == 403
+    assert "Microsoft.KeyVault/vaults/secrets/getSecret/action" in str(caught.value.message)
+
+
+def test_unknown_keys_and_secrets_are_404(azure_sandbox: AzureSandbox) -> None:
+    vault = new_vault(azure_sandbox)
+    with pytest.raises(ResourceNotFoundError) as caught:
+        key_client(azure_sandbox, vault).update_key_properties("nope", enabled=False)
+    assert caught.value.error is not None and caught.value.error.code == "KeyNotFound"
+    with pytest.raises(ResourceNotFoundError) as caught:
+        secret_client(azure_sandbox, vault).update_secret_properties("nope", enabled=False)
+    assert caught.value.error is not None and caught.value.error.code == "SecretNotFound"
+
+
+def test_an_expiry_date_comes_after_the_not_before_date(azure_sandbox: AzureSandbox) -> None:
+    vault = new_vault(azure_sandbox)
+    keys = key_client(azure_sandbox, vault)
+    start = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    keys.create_rsa_key("k", not_before=start)
+    refused(
+        lambda: keys.update_key_properties("k", expires_on=start - dt.timedelta(days=1)),
+        400,
+        "BadParameter",
+        "'exp'",
+    )
+    done = keys.update_key_properties("k", expires_on=start + dt.timedelta(days=1))
+    assert done.properties.expires_on == start + dt.timedelta(days=1)

@@ -8,16 +8,22 @@ delete off again): the same life by hand, without the rollback, which it refuses
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.keyvault.keys import KeyClient
+from azure.keyvault.secrets import SecretClient
 
 from sandbox.azure import AzureSandbox
 from sandbox.request_log import RequestLog
 from tests.azvault_fixtures import (
+    key_client,
     new_vault,
     put_setting,
+    secret_client,
     settings_of,
     storage_id,
     vault_document,
@@ -264,3 +270,110 @@ def test_logging_rollback_refuses_when_the_setting_was_deleted(
     assert status == 200
     refused = run(LOGGING, finding, "rollback", fixed.records)
     one_error(refused, "changed since", "deleted")
+
+
+# ----------------------------------------------------------------------------------------------
+# azure_key_vault_expiry_date_set (and its aliases for keys and secrets; irreversible)
+# ----------------------------------------------------------------------------------------------
+
+EXPIRY = "azure_key_vault_expiry_date_set"
+KEYS_RULE = "5c8c26677a550e1fb6560c6e"
+SECRETS_RULE = "5c8c26687a550e1fb6560c70"
+LATER = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+
+def key_state(keys: KeyClient) -> dict[str, Any]:
+    return {
+        p.name: (p.enabled, p.expires_on, p.not_before, p.tags, p.version)
+        for p in keys.list_properties_of_keys()
+    }
+
+
+def secret_state(secrets: SecretClient) -> dict[str, Any]:
+    return {
+        p.name: (p.enabled, p.expires_on, p.content_type, p.tags, p.version)
+        for p in secrets.list_properties_of_secrets()
+    }
+
+
+@pytest.mark.parametrize("kind", ["keys", "secrets"])
+def test_expiry_modes_by_hand(azure_sandbox: AzureSandbox, run: Run, kind: str) -> None:
+    vault = new_vault(azure_sandbox, enableRbacAuthorization=True)
+    if kind == "keys":
+        keys = key_client(azure_sandbox, vault)
+        keys.create_rsa_key("signing", tags={"owner": "payments"})
+        keys.create_rsa_key("dated", expires_on=LATER)
+        keys.create_rsa_key("off", enabled=False)
+        state: Callable[[], dict[str, Any]] = lambda: key_state(keys)  # noqa: E731
+        rule, todo = KEYS_RULE, "signing"
+    else:
+        secrets = secret_client(azure_sandbox, vault)
+        secrets.set_secret("db-password", "s3cret", content_type="text/plain")
+        secrets.set_secret("dated", "x", expires_on=LATER)
+        secrets.set_secret("off", "x", enabled=False)
+        state = lambda: secret_state(secrets)  # noqa: E731
+        rule, todo = SECRETS_RULE, "db-password"
+    finding = payload(azure_sandbox, vault, rule, kind=kind, days=30)
+    before = state()
+
+    assert run(EXPIRY, finding, "verify").returncode == 3
+    plan = run(EXPIRY, finding, "plan")
+    assert plan.returncode == 0 and len(plan.changes) == 1 and todo in plan.changes[0], str(plan)
+    assert plan.requests and plan.mutating == [] and plan.records == [], str(plan)
+    assert state() == before
+
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    fixed = run(EXPIRY, finding)
+    assert fixed.returncode == 0 and fixed.mutating, str(fixed)
+    assert [c.split(": expiry")[0] for c in fixed.changes] == [
+        c.split(": expiry")[0] for c in plan.changes
+    ]
+    after = state()
+    expires = after[todo][1]
+    assert started + dt.timedelta(days=30) <= expires <= started + dt.timedelta(days=30, minutes=5)
+    # only the expiry date changed: tags, content type, the same version; the others untouched
+    assert after == {**before, todo: (*before[todo][:1], expires, *before[todo][2:])}
+    assert run(EXPIRY, finding, "verify").returncode == 0
+
+    again = run(EXPIRY, finding)
+    assert again.returncode == 0 and again.changes == [] and again.mutating == [], str(again)
+    assert state() == after
+
+    refused = run(
+        EXPIRY, finding, "rollback", [{"resource": vault, "kind": "x", "before": 1, "after": 2}]
+    )
+    one_error(refused, "cannot be rolled back", "expiry")
+    assert state() == after
+
+
+def test_expiry_alias_picks_its_kind_from_the_rule(azure_sandbox: AzureSandbox, run: Run) -> None:
+    """A raw payload without parameters: the alias whose rule it names supplies `kind`."""
+    vault = new_vault(azure_sandbox, enableRbacAuthorization=True)
+    secrets = secret_client(azure_sandbox, vault)
+    secrets.set_secret("api-token", "x")
+    keys = key_client(azure_sandbox, vault)
+    keys.create_rsa_key("k")
+    fixed = run(EXPIRY, payload(azure_sandbox, vault, SECRETS_RULE))
+    assert (
+        fixed.returncode == 0 and len(fixed.changes) == 1 and "secret api-token" in fixed.changes[0]
+    )
+    assert secret_state(secrets)["api-token"][1] is not None
+    assert key_state(keys)["k"][1] is None  # keys are the other alias's
+
+
+def test_expiry_refused_by_key_vault_exits_1_with_one_error(
+    azure_sandbox: AzureSandbox, run: Run
+) -> None:
+    """A not-before date later than the new expiry date: Key Vault answers 400 BadParameter."""
+    vault = new_vault(azure_sandbox, enableRbacAuthorization=True)
+    keys = key_client(azure_sandbox, vault)
+    keys.create_rsa_key("future", not_before=LATER)
+    done = run(EXPIRY, payload(azure_sandbox, vault, KEYS_RULE, kind="keys", days=1))
+    assert done.returncode == 1 and len(done.errors) == 1, str(done)
+    assert "BadParameter" in done.errors[0] and done.changes == [], str(done)
+    assert key_state(keys)["future"][1] is None
+
+
+def test_expiry_missing_vault_exits_1_with_one_error(azure_sandbox: AzureSandbox, run: Run) -> None:
+    done = run(EXPIRY, payload(azure_sandbox, "kv-missing", KEYS_RULE, kind="keys"))
+    one_error(done, "404", "ResourceNotFound", "kv-missing")

@@ -111,10 +111,8 @@ KEYVAULT = register(
         permissions={
             "vaults.get": "Microsoft.KeyVault/vaults/read",
             "vaults.list_by_resource_group": "Microsoft.KeyVault/vaults/read",
-            "vaults.update": "Microsoft.KeyVault/vaults/write",
-            "vaults.begin_create_or_update": "Microsoft.KeyVault/vaults/write",
+            "vaults.update": "Microsoft.KeyVault/vaults/write",  # a PATCH, synchronous
         },
-        long_running="Microsoft.KeyVault/locations/operationResults/read",
         resource_types=("azure:key-vault",),
         warm_up=WarmUp(modules=("azure.mgmt.keyvault",)),
         distribution="azure-mgmt-keyvault",

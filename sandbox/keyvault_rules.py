@@ -21,7 +21,7 @@ https://learn.microsoft.com/en-us/azure/azure-monitor/essentials/diagnostic-sett
 - each `logs` entry names a `category` or a `categoryGroup`, not both, and on a key vault one
   that vaults have: categories AuditEvent and AzurePolicyEvaluationDetails, groups audit and
   allLogs (https://learn.microsoft.com/en-us/azure/azure-monitor/reference/supported-logs/microsoft-keyvault-vaults-logs);
-- "you can create up to five diagnostic settings" per resource (the page above, "Limitations").
+- at most five diagnostic settings per resource (the diagnostic-settings page above).
 Writing and deleting a diagnostic setting is synchronous (200; 200 or 204): no operation to poll.
 """
 

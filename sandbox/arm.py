@@ -156,7 +156,7 @@ class ArmStore:
         """A collection: a type in a resource group, in the subscription, or a child list."""
         with self._lock:
             if len(path.types) == 1:
-                prefix = f"/subscriptions/{path.subscription}/".lower()
+                prefix = f"{path.extends or f'/subscriptions/{path.subscription}'}/".lower()
                 wanted = path.resource_type.lower()
                 rg = (path.resource_group or "").lower()
                 found = [
@@ -196,7 +196,9 @@ class ArmStore:
                         "ResourceGroupNotFound",
                         f"Resource group '{path.resource_group}' could not be found.",
                     )
-                if not body.get("location"):
+                if path.extends and self._extended_missing(path):
+                    raise self._not_found(parse_path(path.extends)[1] or path)
+                if not body.get("location") and not path.extends:  # an extension has none
                     raise ArmError(
                         400,
                         "LocationRequired",
@@ -301,6 +303,11 @@ class ArmStore:
         if len(path.names) <= 1:
             return top
         return items[index] if items is not None and index is not None else None
+
+    def _extended_missing(self, path: ArmPath) -> bool:
+        """An extension resource (a diagnostic setting) needs the resource it extends."""
+        extended = parse_path(path.extends)[1]
+        return extended is None or self._current(extended) is None
 
     def _group_missing(self, path: ArmPath) -> bool:
         """A resource in a resource group needs the group to exist, as in Azure."""

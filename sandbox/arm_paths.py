@@ -6,6 +6,7 @@ Paths are those of ARM (case-insensitive, as in Azure):
     /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/{name}[/{subtype}/{subname}...]
     /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}          (a collection)
     /subscriptions/{sub}/providers/{ns}/{type}                              (every one in the sub)
+    {a resource's path}/providers/{ns}/{type}[/{name}]    (an extension resource: diagnostic settings)
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class ArmPath:
     namespace: str
     types: tuple[str, ...]
     names: tuple[str, ...]
+    #: an extension resource's scope: the id of the resource it extends, else ""
+    #: (https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/extension-resource-types)
+    extends: str = ""
 
     @property
     def is_collection(self) -> bool:
@@ -63,6 +67,7 @@ class ArmPath:
         if self.is_resource_group:
             return f"{base}/resourceGroups/{self.names[0]}" if depth and self.names else base
         rg = f"{base}/resourceGroups/{self.resource_group}" if self.resource_group else base
+        rg = self.extends or rg
         tail = "".join(
             f"/{t}/{n}" for t, n in zip(self.types[:depth], self.names[:depth], strict=False)
         )
@@ -98,5 +103,11 @@ def parse_path(path: str) -> tuple[str, ArmPath | None]:
             404, "InvalidResourceNamespace", f"{path} is not a resource path of this emulator"
         )
     namespace, pairs = rest[1], rest[2:]
+    extension = next((i for i in range(2, len(pairs), 2) if pairs[i].lower() == "providers"), 0)
+    if extension and len(pairs) > extension + 2:  # {resource}/providers/{ns}/{type}[/{name}]
+        parent = "/".join(parts[: len(parts) - len(pairs) + extension])
+        pairs, namespace = pairs[extension + 2 :], pairs[extension + 1]
+        types, names = tuple(pairs[0::2]), tuple(pairs[1::2])
+        return sub, ArmPath(sub, rg, namespace, types, names, extends=f"/{parent}")
     types, names = tuple(pairs[0::2]), tuple(pairs[1::2])
     return sub, ArmPath(sub, rg, namespace, types, names)

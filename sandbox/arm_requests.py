@@ -8,8 +8,9 @@
   and the caller's role must allow the action, polls included (sandbox/arm_access.py);
 - a body that is not a JSON object is 400 InvalidRequestFormat ("Cannot parse the request", as
   the network provider answers it); an NSG write is checked as Azure checks it
-  (sandbox/nsg_rules.py), with its linked check on application security groups, and a virtual
-  network's DDoS protection plan as Azure checks it (sandbox/vnet_rules.py);
+  (sandbox/nsg_rules.py), with its linked check on application security groups, a virtual
+  network's DDoS protection plan as Azure checks it (sandbox/vnet_rules.py), and a key vault's
+  and a diagnostic setting's as sandbox/keyvault_rules.py says (diagnostic settings: synchronous);
 - writes can be made to go wrong, a test at a time (sandbox/arm_faults.py).
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox import azdb_rules, nsg_rules, sql_rules, vnet_rules
+from sandbox import azdb_rules, keyvault_rules, nsg_rules, sql_rules, vnet_rules
 from sandbox.arm import ArmStore
 from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
 from sandbox.arm_faults import Faults
@@ -112,9 +113,12 @@ class ResourceManager:
         if method == "GET":
             return Response(200, sql_rules.get(self.store, path))
         ending = "Succeeded" if path.is_resource_group else self._fault(path)
+        synchronous = path.is_resource_group or keyvault_rules.synchronous(path)
         if method in ("PUT", "PATCH"):
             document = _json(body, path)
             azdb_rules.check_write(method, path, document, self._current)
+            keyvault_rules.check_write(path, document, self._current(path), self._siblings(path))
+            keyvault_rules.settle(path, method, document, self.operations.base_url)
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)
@@ -128,8 +132,8 @@ class ResourceManager:
                 )
             if sql_rules.is_setting(path):  # 200, done: sandbox/sql_rules.py
                 return Response(200, stored)
-            if path.is_resource_group:  # resource groups are created synchronously
-                return Response(201 if created else 200, stored)
+            if synchronous:  # resource groups, diagnostic settings (always 200): no operation
+                return Response(201 if created and path.is_resource_group else 200, stored)
             if azdb_rules.accepted_only(path):  # 202, no body, Azure-AsyncOperation + Location
                 return Response(202, None, self.operations.start(path, query, True, ending))
             stored.setdefault("properties", {})["provisioningState"] = "Updating"
@@ -139,6 +143,8 @@ class ResourceManager:
                 self.operations.start(path, query, delete=False, ending=ending),
             )
         if method == "DELETE":
+            if synchronous and not path.is_resource_group:
+                return Response(200 if self.store.delete(path, if_match=if_match) else 204)
             if ending != "Succeeded":
                 return Response(202, None, self.operations.start(path, query, True, ending))
             if not self.store.delete(path, if_match=if_match):
@@ -155,6 +161,15 @@ class ResourceManager:
             return self.store.get(path)
         except ArmError:
             return None
+
+    def _siblings(self, path: ArmPath) -> list[dict[str, Any]]:
+        """The other resources of the collection an extension resource (by name) belongs to."""
+        if not path.extends or path.is_collection:
+            return []
+        collection = ArmPath(
+            path.subscription, path.resource_group, path.namespace, path.types, (), path.extends
+        )
+        return [r for r in self.store.list(collection) if r["id"].lower() != path.id().lower()]
 
     def _as_if_written(self, path: ArmPath, document: dict[str, Any]) -> tuple[Any, bool]:
         """What a PUT answers when its operation will fail: the body, nothing stored."""

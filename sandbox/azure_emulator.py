@@ -1,7 +1,8 @@
 """Entra ID and Resource Manager behind one host, as the sandbox serves them (transport-free).
 
 A path under `/subscriptions` or `/providers` goes to Resource Manager (sandbox/arm_requests.py),
-anything else to Entra ID (sandbox/entra.py). sandbox/arm_server.py puts this on HTTPS.
+one under `/keyvault` to a vault's data plane (sandbox/keyvault_data.py), anything else to Entra ID
+(sandbox/entra.py). sandbox/arm_server.py puts this on HTTPS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from sandbox.arm_paths import ArmError
 from sandbox.arm_requests import ResourceManager
 from sandbox.azure_response import Response
 from sandbox.entra import TOKEN_LIFETIME_S, AppRegistration, EntraDirectory
+from sandbox.keyvault_data import PREFIX as KEY_VAULT_PREFIX
+from sandbox.keyvault_data import KeyVaultData
 from sandbox.request_log import RequestLog
 
 
@@ -34,6 +37,8 @@ class AzureEmulator:
         self.tenant_id = tenant_id
         self.directory = EntraDirectory(tenant_id, apps, token_lifetime_s=token_lifetime_s)
         self.resource_manager = ResourceManager(self.directory, subscriptions, lro_polls=lro_polls)
+        #: the vaults' data plane, under {base}/keyvault/{vault}/ (sandbox/keyvault_data.py)
+        self.key_vaults = KeyVaultData(self.directory, self.store, subscriptions)
         #: every request, in order (what a job in plan mode did: sandbox/request_log.py)
         self.requests = RequestLog()
 
@@ -46,6 +51,7 @@ class AzureEmulator:
         # both halves write URLs to themselves into their answers (discovery, operation polls)
         self.directory.base_url = value
         self.resource_manager.operations.base_url = value
+        self.key_vaults.base_url = value
 
     @property
     def store(self) -> ArmStore:
@@ -69,6 +75,8 @@ class AzureEmulator:
         try:
             if parts and parts[0].lower() in ("subscriptions", "providers"):
                 return self.resource_manager.handle(method, url.path, query, headers, body)
+            if parts and parts[0].lower() == KEY_VAULT_PREFIX:
+                return self.key_vaults.handle(method, parts, query, headers, body)
             return self.directory.handle(method, parts, query, body)
         except ArmError as exc:
             headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Throttled) else {}

@@ -29,7 +29,10 @@ from sandbox.azure_response import Response
 
 TOKEN_LIFETIME_S = 3600
 #: Resources besides the sandbox's Resource Manager that Entra ID issues tokens for.
-OTHER_RESOURCES = ("https://graph.microsoft.com",)
+OTHER_RESOURCES = (
+    "https://graph.microsoft.com",
+    "https://vault.azure.net",
+)  # vault: keyvault_data.py
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 
 
 def azure_job_actions() -> list[str]:
-    """Every Azure job's role-definition Actions, read straight from the catalogue."""
+    """Every Azure job's role-definition Actions and DataActions, read straight from the catalogue."""
     actions: set[str] = set()
     for path in sorted(JOBS_DIR.glob("*/minimum_policy.json")):
         document = json.loads(path.read_text())
         actions.update(document.get("Actions", []))
+        actions.update(document.get("DataActions", []))  # Key Vault's data plane (keyvault_data)
     return sorted(actions)
 
 

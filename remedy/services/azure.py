@@ -260,3 +260,71 @@ COMPUTE = register(
         distribution="azure-mgmt-compute",
     )
 )
+
+
+def keyvault_client(
+    credential: TokenCredential, subscription_id: str, settings: AzureSettings
+) -> Any:
+    """A Resource Manager Key Vault client (vaults: the management plane, not keys or secrets)."""
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+
+    return KeyVaultManagementClient(
+        credential,
+        subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        polling_interval=0,
+    )
+
+
+KEYVAULT = register(
+    Service(
+        name="keyvault",
+        provider="azure",
+        client=keyvault_client,
+        # https://learn.microsoft.com/en-us/azure/role-based-access-control/permissions/security#microsoftkeyvault
+        permissions={
+            "vaults.get": "Microsoft.KeyVault/vaults/read",
+            "vaults.list_by_resource_group": "Microsoft.KeyVault/vaults/read",
+            "vaults.update": "Microsoft.KeyVault/vaults/write",  # a PATCH, synchronous
+        },
+        resource_types=("azure:key-vault",),
+        warm_up=WarmUp(modules=("azure.mgmt.keyvault",)),
+        distribution="azure-mgmt-keyvault",
+    )
+)
+
+
+def monitor_client(
+    credential: TokenCredential, subscription_id: str, settings: AzureSettings
+) -> Any:
+    """A Resource Manager Azure Monitor client (diagnostic settings: api 2021-05-01-preview)."""
+    from azure.mgmt.monitor import MonitorManagementClient
+
+    return MonitorManagementClient(
+        credential,
+        subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        polling_interval=0,
+    )
+
+
+DIAGNOSTIC_SETTINGS = "Microsoft.Insights/diagnosticSettings"
+
+MONITOR = register(
+    Service(
+        name="monitor",
+        provider="azure",
+        client=monitor_client,
+        # https://learn.microsoft.com/en-us/azure/role-based-access-control/permissions/monitor#microsoftinsights
+        permissions={
+            "diagnostic_settings.get": f"{DIAGNOSTIC_SETTINGS}/read",
+            "diagnostic_settings.list": f"{DIAGNOSTIC_SETTINGS}/read",
+            "diagnostic_settings.create_or_update": f"{DIAGNOSTIC_SETTINGS}/write",
+            "diagnostic_settings.delete": f"{DIAGNOSTIC_SETTINGS}/delete",
+        },
+        warm_up=WarmUp(modules=("azure.mgmt.monitor",)),
+        distribution="azure-mgmt-monitor",
+    )
+)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox import nsg_rules
+from sandbox import nsg_rules, storage_rules
 from sandbox.arm import ArmStore
 from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
 from sandbox.arm_faults import Faults
@@ -112,6 +112,7 @@ class ResourceManager:
         ending = "Succeeded" if path.is_resource_group else self._fault(path)
         if method in ("PUT", "PATCH"):
             document = _json(body, path)
+            storage_rules.check_write(method, path, document, self.store)
             if method == "PATCH":
                 return Response(200, self.store.patch(path, document, if_match=if_match))
             self._check_nsg_write(path, document, app)
@@ -125,7 +126,7 @@ class ResourceManager:
                 return Response(201 if created else 200, stored)
             stored.setdefault("properties", {})["provisioningState"] = "Updating"
             return Response(
-                201 if created else 200,
+                storage_rules.put_status(path, 201 if created else 200),
                 stored,
                 self.operations.start(path, query, delete=False, ending=ending),
             )

@@ -59,7 +59,7 @@ def azure_client(service: services.Service) -> object:
 def test_both_providers_and_their_services_are_registered() -> None:
     assert set(services.PROVIDERS) == {"aws", "azure"}
     assert {s.name for s in services.registered("aws")} >= {"ec2", "s3", "sts"}
-    assert {s.name for s in services.registered("azure")} == {"network"}
+    assert {s.name for s in services.registered("azure")} >= {"network"}  # + the catalogue's
     assert all(s.provider in services.PROVIDERS for s in SERVICES)
 
 
@@ -171,7 +171,9 @@ def test_the_kits_permission_names_come_from_the_registry() -> None:
     assert azure_kit.OPERATION_ACTIONS[("security_rules", "begin_delete")] == (
         "Microsoft.Network/networkSecurityGroups/securityRules/delete"
     )
-    assert len(azure_kit.OPERATION_ACTIONS) == 10
+    assert len(azure_kit.OPERATION_ACTIONS) == sum(
+        len(s.operations) for s in services.registered("azure")
+    )
 
 
 def test_providers_name_every_variable_a_job_gets() -> None:

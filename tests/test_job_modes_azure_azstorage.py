@@ -294,3 +294,107 @@ def test_an_alias_supplies_the_setting_from_the_rule_id(
     done = run(HARDEN, finding(azure_sandbox, name, HTTPS_RULE))
     assert done.returncode == 0, str(done)
     assert account_state(storage, name)["properties"]["supportsHttpsTrafficOnly"] is True
+
+
+# -- azure_blob_remove_public_access -------------------------------------------------------------
+
+PUBLIC = "azure_blob_remove_public_access"
+PUBLIC_RULE = "5c8c26997a550e1fb6560cd9"
+
+
+def new_container(storage: StorageManagementClient, account: str, name: str, level: str) -> None:
+    storage.blob_containers.create(
+        GROUP,
+        account,
+        name,
+        {"properties": {"publicAccess": level, "metadata": {"team": "web"}}},
+    )
+
+
+def public_state(storage: StorageManagementClient, account: str) -> dict[str, Any]:
+    containers = {
+        str(c.name): (c.as_dict().get("properties") or {})
+        for c in storage.blob_containers.list(GROUP, account)
+    }
+    props = account_state(storage, account)["properties"]
+    return {
+        "allowBlobPublicAccess": props.get("allowBlobPublicAccess"),
+        "containers": {
+            n: (p.get("publicAccess"), p.get("metadata")) for n, p in sorted(containers.items())
+        },
+    }
+
+
+def public_account(storage: StorageManagementClient) -> str:
+    name = new_account(storage, allowBlobPublicAccess=True)
+    new_container(storage, name, "images", "Blob")
+    new_container(storage, name, "site", "Container")
+    new_container(storage, name, "private", "None")
+    return name
+
+
+def test_remove_public_access_modes(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    name = public_account(storage)
+
+    def tamper() -> None:  # someone makes a container public again
+        storage.storage_accounts.update(
+            GROUP, name, {"properties": {"allowBlobPublicAccess": True}}
+        )
+        storage.blob_containers.update(
+            GROUP, name, "images", {"properties": {"publicAccess": "Blob"}}
+        )
+
+    exercise(
+        run,
+        Case(
+            PUBLIC,
+            finding(azure_sandbox, name, PUBLIC_RULE),
+            lambda: public_state(storage, name),
+            tamper,
+        ),
+    )
+
+
+def test_remove_public_access_keeps_the_rest(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    name = public_account(storage)
+    before = account_state(storage, name)
+    done = run(PUBLIC, finding(azure_sandbox, name, PUBLIC_RULE))
+    assert done.returncode == 0, str(done)
+    assert public_state(storage, name) == {
+        "allowBlobPublicAccess": False,
+        "containers": {
+            "images": ("None", {"team": "web"}),
+            "private": ("None", {"team": "web"}),
+            "site": ("None", {"team": "web"}),
+        },
+    }
+    after = account_state(storage, name)
+    before["properties"]["allowBlobPublicAccess"] = False
+    assert after == before  # nothing else of the account moved
+    assert len(done.changes) == 3, str(done)  # two containers, the account
+
+
+def test_remove_public_access_can_leave_the_account_setting(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    name = public_account(storage)
+    done = run(PUBLIC, finding(azure_sandbox, name, PUBLIC_RULE, disallow_at_account=False))
+    assert done.returncode == 0, str(done)
+    state = public_state(storage, name)
+    assert state["allowBlobPublicAccess"] is True
+    assert {level for level, _ in state["containers"].values()} == {"None"}
+    again = run(PUBLIC, finding(azure_sandbox, name, PUBLIC_RULE, disallow_at_account=False))
+    assert again.returncode == 0 and again.changes == [], str(again)
+
+
+def test_remove_public_access_on_a_missing_account_exits_1(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    done = run(PUBLIC, finding(azure_sandbox, "stnothere0000", PUBLIC_RULE))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "404 ResourceNotFound" in done.errors[0], str(done)
+    assert done.changes == [] and done.mutating == []

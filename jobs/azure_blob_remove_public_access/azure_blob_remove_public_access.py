@@ -11,7 +11,7 @@ from typing import Any
 
 from remedy import jobkit
 from remedy.jobkit import info
-from remedy.jobkit.azure_storage import (
+from remedy.jobkit.azure_blob_public import (
     remove_public_access,
     restore_public_access,
     storage_client,

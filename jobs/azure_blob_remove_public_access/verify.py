@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from remedy import jobkit
 from remedy.jobkit import verdict
-from remedy.jobkit.azure_storage import public_access_left, storage_client
+from remedy.jobkit.azure_blob_public import public_access_left, storage_client
 
 
 def verify(finding: jobkit.Finding) -> None:

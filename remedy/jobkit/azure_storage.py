@@ -142,7 +142,7 @@ def _write(
     storage.blob_services.set_service_properties(group, account, {"properties": properties})
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     return "(not set)" if value is None else str(compact(value)).replace("'", "")
 
 
@@ -165,7 +165,7 @@ def still_to_do(storage: Any, setting: Setting, finding: Finding) -> list[str]:
     """What the setting would still change (empty: compliant)."""
     document = _read(storage, setting.scope, finding.resource_group, finding.object_id)
     return [
-        f"{finding.object_id}: {_where(setting.scope)}{key} is {_show(current)}, not {setting.what}"
+        f"{finding.object_id}: {_where(setting.scope)}{key} is {show(current)}, not {setting.what}"
         for key, (current, _) in _wanted(setting, document, finding.parameters).items()
     ]
 
@@ -177,11 +177,11 @@ def apply(storage: Any, setting: Setting, finding: Finding) -> int:
     wanted = _wanted(setting, document, finding.parameters)
     where = _where(setting.scope)
     if not wanted:
-        shown = ", ".join(f"{k} {_show(document['properties'].get(k))}" for k in setting.keys)
+        shown = ", ".join(f"{k} {show(document['properties'].get(k))}" for k in setting.keys)
         info(f"ok: {account}: {where}{shown} ({setting.what})")
         return 0
     lines = [
-        f"{account}: {where}{key} {_show(current)} -> {_show(new)} ({setting.what})"
+        f"{account}: {where}{key} {show(current)} -> {show(new)} ({setting.what})"
         for key, (current, new) in wanted.items()
     ]
     if not planning():
@@ -224,7 +224,7 @@ def restore(storage: Any, finding: Finding, records: list[dict[str, Any]]) -> in
             if now != written:
                 raise ChangedSince(
                     f"{account}: {_where(scope)}{key} changed since the job set it (it is "
-                    f"{_show(now)}, the job wrote {_show(written)})"
+                    f"{show(now)}, the job wrote {show(written)})"
                 )
         plans.append((scope, document, before))
     for scope, document, before in plans:
@@ -233,116 +233,5 @@ def restore(storage: Any, finding: Finding, records: list[dict[str, Any]]) -> in
         }
         _write(storage, scope, group, account, document, values)
         for key, old in before.items():
-            change(f"{account}: {_where(scope)}{key} -> {_show(old)} (rollback)")
+            change(f"{account}: {_where(scope)}{key} -> {show(old)} (rollback)")
     return sum(len(before) for _, _, before in plans)
-
-
-# -- blob containers' public access --------------------------------------------------------------
-
-PUBLIC_ACCESS_KIND = "azure-blob-public-access"
-PRIVATE = "None"
-
-
-def public_containers(storage: Any, group: str, account: str) -> dict[str, str]:
-    """The account's containers that anyone may read, by name: their publicAccess (Blob or
-    Container)."""
-    found: dict[str, str] = {}
-    for item in storage.blob_containers.list(group, account):
-        level = str((item.as_dict().get("properties") or {}).get("publicAccess") or PRIVATE)
-        if level != PRIVATE:
-            found[str(item.name)] = level
-    return found
-
-
-def _public_access_plan(
-    storage: Any, finding: Finding
-) -> tuple[dict[str, str], Any, bool, list[str]]:
-    """(public containers, allowBlobPublicAccess as read, whether to set it false, lines)."""
-    account, group = finding.object_id, finding.resource_group
-    document = _read(storage, ACCOUNT, group, account)
-    allowed = document["properties"].get("allowBlobPublicAccess")
-    containers = public_containers(storage, group, account)
-    disallow = bool(finding.parameters["disallow_at_account"]) and allowed is not False
-    lines = [
-        f"{account}: container {name} publicAccess {level} -> {PRIVATE}"
-        for name, level in sorted(containers.items())
-    ]
-    if disallow:
-        lines.append(f"{account}: allowBlobPublicAccess {_show(allowed)} -> False")
-    return containers, allowed, disallow, lines
-
-
-def public_access_left(storage: Any, finding: Finding) -> list[str]:
-    """What removing public access would still change (empty: compliant)."""
-    return [f"still to do: {line}" for line in _public_access_plan(storage, finding)[3]]
-
-
-def remove_public_access(storage: Any, finding: Finding) -> int:
-    """Make every container of the account private, then (parameter `disallow_at_account`) set
-    the account's allowBlobPublicAccess false; return the number of changes."""
-    account, group = finding.object_id, finding.resource_group
-    containers, allowed, disallow, lines = _public_access_plan(storage, finding)
-    if not lines:
-        info(f"ok: {account} has no container that anyone may read")
-        return 0
-    if planning():
-        for line in lines:
-            change(line)
-        return len(lines)
-    before = {"containers": containers, "allowBlobPublicAccess": allowed if disallow else None}
-    after = {
-        "containers": dict.fromkeys(containers, PRIVATE),
-        "allowBlobPublicAccess": False if disallow else None,
-    }
-    record(account, PUBLIC_ACCESS_KIND, before, after)
-    for name in sorted(containers):  # first: a public container blocks nothing below
-        storage.blob_containers.update(
-            group, account, name, {"properties": {"publicAccess": PRIVATE}}
-        )
-    if disallow:
-        storage.storage_accounts.update(
-            group, account, {"properties": {"allowBlobPublicAccess": False}}
-        )
-    for line in lines:
-        change(line)
-    return len(lines)
-
-
-def restore_public_access(storage: Any, finding: Finding, records: list[dict[str, Any]]) -> int:
-    """Give the containers their public access back (and the account its allowBlobPublicAccess
-    first: Azure refuses a public container on an account that disallows it), once all are
-    checked to be as the job left them."""
-    account, group = finding.object_id, finding.resource_group
-    mine = [r for r in of_kind(records, PUBLIC_ACCESS_KIND) if r["resource"] == account]
-    if not mine:
-        raise RecordError(f"no change record is about storage account {account}")
-    before, after = mine[-1]["before"], mine[-1]["after"]
-    levels = {
-        str(item.name): str((item.as_dict().get("properties") or {}).get("publicAccess") or PRIVATE)
-        for item in storage.blob_containers.list(group, account)
-    }
-    differ = [n for n, level in after["containers"].items() if levels.get(n) != level]
-    if differ:
-        raise ChangedSince(
-            f"{account}: container(s) {', '.join(sorted(differ))} changed since the job made "
-            "them private (or are gone)"
-        )
-    if after["allowBlobPublicAccess"] is not None:
-        now = _read(storage, ACCOUNT, group, account)["properties"].get("allowBlobPublicAccess")
-        if now != after["allowBlobPublicAccess"]:
-            raise ChangedSince(
-                f"{account}: allowBlobPublicAccess changed since the job set it (it is "
-                f"{_show(now)})"
-            )
-        # not set before: public containers were allowed (Azure's default then), so true
-        old = True if before["allowBlobPublicAccess"] is None else before["allowBlobPublicAccess"]
-        storage.storage_accounts.update(
-            group, account, {"properties": {"allowBlobPublicAccess": old}}
-        )
-        change(f"{account}: allowBlobPublicAccess -> {old} (rollback)")
-    for name, level in sorted(before["containers"].items()):
-        storage.blob_containers.update(
-            group, account, name, {"properties": {"publicAccess": level}}
-        )
-        change(f"{account}: container {name} publicAccess -> {level} (rollback)")
-    return len(before["containers"]) + (after["allowBlobPublicAccess"] is not None)

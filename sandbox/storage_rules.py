@@ -15,6 +15,8 @@ Each check cites the page that states it (400 unless said):
   https://learn.microsoft.com/en-us/rest/api/storagerp/storage-accounts/update#networkruleset;
   `defaultAction` Allow or Deny, `bypass` a combination of None, Logging, Metrics, AzureServices,
   ipRules `value` an IPv4 address or CIDR (InvalidValuesForRequestParameters / ...), same page;
+- a PATCH's `encryption` is an Encryption object taken whole (what it leaves out, the old key's
+  properties when the key source goes back to Microsoft.Storage, is gone), same update page;
 - `encryption.keySource` Microsoft.Keyvault needs `keyvaultproperties` (keyname, keyvaulturi) and
   the account's managed identity (a system-assigned one, or the user-assigned one named in
   `encryption.identity`), else 400:
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import uuid
 from typing import Any
 
 from sandbox.arm import ArmStore
@@ -138,6 +141,20 @@ def _check_encryption(encryption: Any, account: dict[str, Any]) -> None:
         )
 
 
+def _fill_identity(document: dict[str, Any], current: dict[str, Any] | None) -> None:
+    """A system-assigned identity gets its principal and tenant, as Azure makes them (kept
+    across writes)."""
+    identity = document.get("identity")
+    if not isinstance(identity, dict):
+        return
+    if "systemassigned" in str(identity.get("type", "")).lower():
+        old = (current or {}).get("identity") or {}
+        identity.setdefault("principalId", old.get("principalId") or str(uuid.uuid4()))
+        identity.setdefault(
+            "tenantId", old.get("tenantId") or "72f988bf-86f1-41af-91ab-2d7cd011db47"
+        )
+
+
 def put_status(path: ArmPath, status: int) -> int:
     """A storage account's create answers 200 (or 202), never 201:
     https://learn.microsoft.com/en-us/rest/api/storagerp/storage-accounts/create#response."""
@@ -164,8 +181,14 @@ def check_write(method: str, path: ArmPath, document: dict[str, Any], store: Arm
             _check_acls(props["networkAcls"])
             # a whole rule set (a PATCH's too): what it leaves out is Azure's default, no rules
             props["networkAcls"] = {**copy.deepcopy(DEFAULT_ACLS), **props["networkAcls"]}
+        _fill_identity(document, current)
         merged = {**(current or {}), **{k: v for k, v in document.items() if k != "properties"}}
         _check_encryption(props.get("encryption"), merged)
+        if method == "PATCH" and isinstance(props.get("encryption"), dict):
+            # an Encryption object is taken whole: what the PATCH leaves out is gone
+            old_encryption = ((current or {}).get("properties") or {}).get("encryption") or {}
+            for key in old_encryption:
+                props["encryption"].setdefault(key, None)
         return
     if kind == ("storageaccounts", "blobservices"):
         if path.names[-1] != "default":

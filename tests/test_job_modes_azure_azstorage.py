@@ -84,7 +84,14 @@ def account_state(storage: StorageManagementClient, name: str) -> dict[str, Any]
     """The account's properties (but the blob service the emulator keeps inside) and tags."""
     found = storage.storage_accounts.get_properties(GROUP, name).as_dict()
     props = {k: v for k, v in found["properties"].items() if k != "blobServices"}
-    return {"tags": found.get("tags"), "properties": props}
+    return {"tags": found.get("tags"), "properties": without_nulls(props)}
+
+
+def without_nulls(value: Any) -> Any:
+    """What is set: Resource Manager answers an unset property as null (or leaves it out)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def blob_state(storage: StorageManagementClient, name: str) -> dict[str, Any]:
@@ -398,3 +405,133 @@ def test_remove_public_access_on_a_missing_account_exits_1(
     assert done.returncode == 1, str(done)
     assert len(done.errors) == 1 and "404 ResourceNotFound" in done.errors[0], str(done)
     assert done.changes == [] and done.mutating == []
+
+
+# -- azure_storage_encryption_at_rest_not_configured_with_customer_managed_key -------------------
+
+CMK = "azure_storage_encryption_at_rest_not_configured_with_customer_managed_key"
+CMK_RULE = "02b672b7-a590-4434-8188-19325b2d1864"
+KEY_URI = "https://kv-remedy.vault.azure.net/keys/storage-key"
+SERVICES = {"blob": {"enabled": True, "keyType": "Account"}, "file": {"enabled": True}}
+
+
+def encrypted_account(storage: StorageManagementClient, identity: dict[str, Any] | None) -> str:
+    name = f"st{uuid.uuid4().hex[:12]}"
+    body: dict[str, Any] = {
+        "location": "westeurope",
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_LRS"},
+        "properties": {
+            "encryption": {
+                "keySource": "Microsoft.Storage",
+                "services": SERVICES,
+                "requireInfrastructureEncryption": True,
+            }
+        },
+    }
+    if identity is not None:
+        body["identity"] = identity
+    storage.storage_accounts.begin_create(GROUP, name, body).result()
+    return name
+
+
+def encryption_of(storage: StorageManagementClient, name: str) -> Any:
+    return account_state(storage, name)["properties"]["encryption"]
+
+
+def test_customer_managed_key_modes(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    name = encrypted_account(storage, {"type": "SystemAssigned"})
+
+    def tamper() -> None:  # someone moves the account to another key
+        now = encryption_of(storage, name)
+        vault = {**now["keyvaultproperties"], "keyname": "other-key"}
+        patch(storage, name, {"encryption": {**now, "keyvaultproperties": vault}})
+
+    case = Case(
+        CMK,
+        finding(azure_sandbox, name, CMK_RULE, key_uri=KEY_URI),
+        lambda: account_state(storage, name),
+        tamper,
+    )
+    exercise(run, case)
+
+
+def test_customer_managed_key_keeps_the_rest_of_the_encryption(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    name = encrypted_account(storage, {"type": "SystemAssigned"})
+    done = run(CMK, finding(azure_sandbox, name, CMK_RULE, key_uri=f"{KEY_URI}/0a1b2c3d"))
+    assert done.returncode == 0, str(done)
+    encryption = encryption_of(storage, name)
+    assert encryption["keySource"] == "Microsoft.Keyvault"
+    assert encryption["keyvaultproperties"] == {
+        "keyvaulturi": "https://kv-remedy.vault.azure.net",
+        "keyname": "storage-key",
+        "keyversion": "0a1b2c3d",
+    }
+    assert encryption["services"] == SERVICES
+    assert encryption["requireInfrastructureEncryption"] is True
+
+
+def test_customer_managed_key_says_what_identity_is_missing(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    name = encrypted_account(storage, None)
+    before = account_state(storage, name)
+    done = run(CMK, finding(azure_sandbox, name, CMK_RULE, key_uri=KEY_URI))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1, str(done)
+    assert "no system-assigned managed identity" in done.errors[0]
+    assert "Key Vault Crypto Service Encryption User" in done.errors[0]
+    assert done.changes == [] and done.mutating == [] and done.records == []
+    assert account_state(storage, name) == before
+
+    user = (
+        f"/subscriptions/{azure_sandbox.subscription_id}/resourceGroups/{GROUP}/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/storage-reader"
+    )
+    done = run(
+        CMK, finding(azure_sandbox, name, CMK_RULE, key_uri=KEY_URI, user_assigned_identity=user)
+    )
+    assert done.returncode == 1 and len(done.errors) == 1, str(done)
+    assert "is not assigned to the account" in done.errors[0] and user in done.errors[0]
+
+
+def test_customer_managed_key_with_a_user_assigned_identity(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    user = (
+        f"/subscriptions/{azure_sandbox.subscription_id}/resourceGroups/{GROUP}/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/storage-reader"
+    )
+    identity = {"type": "UserAssigned", "userAssignedIdentities": {user: {}}}
+    name = encrypted_account(storage, identity)
+    done = run(
+        CMK, finding(azure_sandbox, name, CMK_RULE, key_uri=KEY_URI, user_assigned_identity=user)
+    )
+    assert done.returncode == 0, str(done)
+    assert encryption_of(storage, name)["identity"] == {"userAssignedIdentity": user}
+
+
+def test_customer_managed_key_on_a_missing_account_exits_1(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    done = run(CMK, finding(azure_sandbox, "stnothere0000", CMK_RULE, key_uri=KEY_URI))
+    assert done.returncode == 1, str(done)
+    assert len(done.errors) == 1 and "404 ResourceNotFound" in done.errors[0], str(done)
+    assert done.changes == [] and done.mutating == []
+
+
+def test_customer_managed_key_needs_a_key_uri(
+    azure_sandbox: AzureSandbox, storage: StorageManagementClient, run: Run
+) -> None:
+    done = run(CMK, finding(azure_sandbox, "stany", CMK_RULE, key_uri="kv-remedy/storage-key"))
+    assert done.returncode == 2 and len(done.errors) == 1, str(done)
+    assert "key_uri" in done.errors[0]
+    assert done.requests == []
+    done = run(CMK, finding(azure_sandbox, "stany", CMK_RULE))  # intake matched, no key given
+    assert done.returncode == 2 and len(done.errors) == 1, str(done)
+    assert "remediationParameters.key_uri is missing" in done.errors[0]
+    assert done.mutating == []

@@ -8,7 +8,9 @@
   and the caller's role must allow the action, polls included (sandbox/arm_access.py);
 - a body that is not a JSON object is 400 InvalidRequestFormat ("Cannot parse the request", as
   the network provider answers it); an NSG write is checked as Azure checks it
-  (sandbox/nsg_rules.py), with its linked check on application security groups;
+  (sandbox/nsg_rules.py), with its linked check on application security groups; a storage
+  account, blob service or container write as the storage provider checks and fills it
+  (sandbox/storage_rules.py, which also shapes how a storage account is answered);
 - writes can be made to go wrong, a test at a time (sandbox/arm_faults.py).
 """
 
@@ -105,16 +107,17 @@ class ResourceManager:
         if path.is_collection:
             if method != "GET":
                 raise ArmError(405, "MethodNotAllowed", f"{method} on a collection")
-            return Response(200, {"value": self.store.list(path)})
+            return Response(200, {"value": storage_rules.shown(self.store.list(path))})
         if_match = headers.get("if-match")
         if method == "GET":
-            return Response(200, self.store.get(path))
+            return Response(200, storage_rules.shown([self.store.get(path)])[0])
         ending = "Succeeded" if path.is_resource_group else self._fault(path)
         if method in ("PUT", "PATCH"):
             document = _json(body, path)
             storage_rules.check_write(method, path, document, self.store)
             if method == "PATCH":
-                return Response(200, self.store.patch(path, document, if_match=if_match))
+                patched = self.store.patch(path, document, if_match=if_match)
+                return Response(200, storage_rules.shown([patched])[0])
             self._check_nsg_write(path, document, app)
             if ending != "Succeeded":  # accepted, then the operation fails: nothing changes
                 stored, created = self._as_if_written(path, document)
@@ -127,7 +130,7 @@ class ResourceManager:
             stored.setdefault("properties", {})["provisioningState"] = "Updating"
             return Response(
                 storage_rules.put_status(path, 201 if created else 200),
-                stored,
+                storage_rules.shown([stored])[0],
                 self.operations.start(path, query, delete=False, ending=ending),
             )
         if method == "DELETE":

@@ -141,6 +141,16 @@ def _check_encryption(encryption: Any, account: dict[str, Any]) -> None:
         )
 
 
+def shown(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Resources as Azure answers them: a storage account does not carry its blob service (the
+    generic store keeps it inside the account, as a child resource; Azure serves it at its own
+    path only)."""
+    for resource in resources:
+        if str(resource.get("type", "")).lower() == "microsoft.storage/storageaccounts":
+            (resource.get("properties") or {}).pop("blobServices", None)
+    return resources
+
+
 def _fill_identity(document: dict[str, Any], current: dict[str, Any] | None) -> None:
     """A system-assigned identity gets its principal and tenant, as Azure makes them (kept
     across writes)."""

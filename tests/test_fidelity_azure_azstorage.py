@@ -32,6 +32,7 @@ def refused(call: Any, status: int, code: str) -> str:
 def test_a_new_account_has_what_azure_fills(storage: StorageManagementClient) -> None:
     name = new_account(storage)  # begin_create: the create answers 200, never 201
     props = account_state(storage, name)["properties"]
+    assert "blobServices" not in props  # served at its own path only
     assert props["supportsHttpsTrafficOnly"] is True
     assert props["networkAcls"] == {
         "bypass": "AzureServices",

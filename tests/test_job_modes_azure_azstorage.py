@@ -81,10 +81,9 @@ def new_account(storage: StorageManagementClient, **properties: Any) -> str:
 
 
 def account_state(storage: StorageManagementClient, name: str) -> dict[str, Any]:
-    """The account's properties (but the blob service the emulator keeps inside) and tags."""
+    """The account's properties and tags."""
     found = storage.storage_accounts.get_properties(GROUP, name).as_dict()
-    props = {k: v for k, v in found["properties"].items() if k != "blobServices"}
-    return {"tags": found.get("tags"), "properties": without_nulls(props)}
+    return {"tags": found.get("tags"), "properties": without_nulls(found["properties"])}
 
 
 def without_nulls(value: Any) -> Any:

@@ -9,8 +9,10 @@
 - a body that is not a JSON object is 400 InvalidRequestFormat ("Cannot parse the request", as
   the network provider answers it); an NSG write is checked as Azure checks it
   (sandbox/nsg_rules.py), with its linked check on application security groups, a virtual
-  network's DDoS protection plan as Azure checks it (sandbox/vnet_rules.py), and a key vault's
-  and a diagnostic setting's as sandbox/keyvault_rules.py says (diagnostic settings: synchronous);
+  network's DDoS protection plan as Azure checks it (sandbox/vnet_rules.py), a key vault's
+  and a diagnostic setting's as sandbox/keyvault_rules.py says (diagnostic settings: synchronous),
+  and a storage account, blob service or container write as the storage provider checks and
+  fills it (sandbox/storage_rules.py, which also shapes how a storage account is answered);
 - writes can be made to go wrong, a test at a time (sandbox/arm_faults.py).
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox import azdb_rules, keyvault_rules, nsg_rules, sql_rules, vnet_rules
+from sandbox import azdb_rules, keyvault_rules, nsg_rules, sql_rules, storage_rules, vnet_rules
 from sandbox.arm import ArmStore
 from sandbox.arm_access import JOIN_ASG, action, caller, denied, linked_denied, poll_action
 from sandbox.arm_faults import Faults
@@ -108,10 +110,10 @@ class ResourceManager:
         if path.is_collection:
             if method != "GET":
                 raise ArmError(405, "MethodNotAllowed", f"{method} on a collection")
-            return Response(200, {"value": self.store.list(path)})
+            return Response(200, {"value": storage_rules.shown(self.store.list(path))})
         if_match = headers.get("if-match")
         if method == "GET":
-            return Response(200, sql_rules.get(self.store, path))
+            return Response(200, storage_rules.shown([sql_rules.get(self.store, path)])[0])
         ending = "Succeeded" if path.is_resource_group else self._fault(path)
         synchronous = path.is_resource_group or keyvault_rules.synchronous(path)
         if method in ("PUT", "PATCH"):
@@ -119,8 +121,10 @@ class ResourceManager:
             azdb_rules.check_write(method, path, document, self._current)
             keyvault_rules.check_write(path, document, self._current(path), self._siblings(path))
             keyvault_rules.settle(path, method, document, self.operations.base_url)
+            storage_rules.check_write(method, path, document, self.store)
             if method == "PATCH":
-                return Response(200, self.store.patch(path, document, if_match=if_match))
+                patched = self.store.patch(path, document, if_match=if_match)
+                return Response(200, storage_rules.shown([patched])[0])
             self._check_nsg_write(path, document, app)
             sql_rules.check(path, document, self.store)
             vnet_rules.check_vnet_write(self.store, path, document, app)
@@ -138,8 +142,8 @@ class ResourceManager:
                 return Response(202, None, self.operations.start(path, query, True, ending))
             stored.setdefault("properties", {})["provisioningState"] = "Updating"
             return Response(
-                201 if created else 200,
-                stored,
+                storage_rules.put_status(path, 201 if created else 200),
+                storage_rules.shown([stored])[0],
                 self.operations.start(path, query, delete=False, ending=ending),
             )
         if method == "DELETE":

@@ -328,3 +328,48 @@ MONITOR = register(
         distribution="azure-mgmt-monitor",
     )
 )
+
+
+def storage_client(
+    credential: TokenCredential, subscription_id: str, settings: AzureSettings
+) -> Any:
+    """A Resource Manager storage client for one subscription (storage accounts, their blob
+    service and containers: the management plane, not the blob data plane)."""
+    from azure.mgmt.storage import StorageManagementClient  # here: the registry stays stdlib-only
+
+    return StorageManagementClient(
+        credential,
+        subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        polling_interval=0,
+    )
+
+
+STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts"
+BLOB_SERVICE = f"{STORAGE_ACCOUNT}/blobServices"
+CONTAINER = f"{BLOB_SERVICE}/containers"
+
+STORAGE = register(
+    Service(
+        name="storage",
+        provider="azure",
+        client=storage_client,
+        # https://learn.microsoft.com/en-us/azure/role-based-access-control/permissions/storage
+        permissions={
+            "storage_accounts.get_properties": f"{STORAGE_ACCOUNT}/read",
+            "storage_accounts.list_by_resource_group": f"{STORAGE_ACCOUNT}/read",
+            "storage_accounts.update": f"{STORAGE_ACCOUNT}/write",
+            "blob_services.get_service_properties": f"{BLOB_SERVICE}/read",
+            "blob_services.set_service_properties": f"{BLOB_SERVICE}/write",
+            "blob_containers.list": f"{CONTAINER}/read",
+            "blob_containers.get": f"{CONTAINER}/read",
+            "blob_containers.update": f"{CONTAINER}/write",
+        },
+        # a begin_* call's status polls (none of the storage jobs makes one)
+        long_running="Microsoft.Storage/locations/asyncoperations/read",
+        resource_types=("azure:storage-account",),
+        warm_up=WarmUp(modules=("azure.mgmt.storage",)),
+        distribution="azure-mgmt-storage",
+    )
+)

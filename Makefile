@@ -21,11 +21,16 @@ install: $(STAMP)  ## build .venv from nothing (idempotent)
 demo: $(STAMP)  ## run the main job end to end on the embedded stack (dev server + sandbox cloud)
 	$(BIN)/remedy demo
 
+# Two pytest workers, each with its own emulators and dev server (session fixtures), a test file
+# per worker at a time (module fixtures stay whole): the suite is mostly waiting on processes.
+# PYTEST_ARGS="-n 0" runs it in one process.
+XDIST ?= -n 2 --dist loadfile
+
 test: lint  ## lint, strict typing, then the whole test suite against real parts
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra $(XDIST) $(PYTEST_ARGS)
 
 test-only: $(STAMP)  ## the test suite without lint
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra $(XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff + mypy --strict
 	$(BIN)/ruff check .

@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from console.ui_links import ui_link as ui_link  # the command line prints these
 from remedy.config import TemporalSettings
 from remedy.types import RunState, RunStatus
 
-console = Console()
-err = Console(stderr=True)
+#: how wide output is when it goes to no terminal (a file, a pipe, CI, a test runner): wide
+#: enough that tables keep whole ids and messages instead of cutting them at 80 columns
+PIPED_WIDTH = 250
+
+
+class _Console(Console):
+    """Rich's console, sized when it prints: COLUMNS when set (rich reads it once, at creation),
+    its terminal's width, or PIPED_WIDTH when it writes to no terminal."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        found = super().size
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit():
+            return ConsoleDimensions(int(columns), found.height)
+        return found if self.is_terminal else ConsoleDimensions(PIPED_WIDTH, found.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+def make_console(stderr: bool = False) -> Console:
+    """The command line's console on stdout (or stderr), sized as `_Console` says."""
+    return _Console(stderr=stderr)
+
+
+console = make_console()
+err = make_console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

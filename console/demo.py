@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from console.cli_output import make_console
 from console.demo_cases import (
     Case,
     create_findings,
@@ -59,7 +59,7 @@ from remedy.types import (
 )
 from sandbox.aws import free_port
 
-console = Console()
+console = make_console()
 
 #: the states a run ends in (the hub reports the workflow's own)
 ENDED = set(RunState) - OPEN_STATES

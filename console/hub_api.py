@@ -10,14 +10,14 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from console.cli_output import make_console
 from console.cli_params import parse_parameters
 from remedy.types import OPEN_STATES, RunState
 
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 DEFAULT_HUB_URL = "http://127.0.0.1:8000"
 #: the states a run ends in (the hub reports the workflow's own after `pending`/`submitted`)

@@ -14,14 +14,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+
+from console.cli_output import make_console
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 T = TypeVar("T")
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 token_app = typer.Typer(help="Users' API tokens: issue, list, revoke.", no_args_is_help=True)
 user_app = typer.Typer(

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
+from console.cli_output import make_console
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 #: where the local stacks and the demo keep their state
 STATE = Path(".remedy")
 

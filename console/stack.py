@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from console.cli_output import make_console
 from console.demo import demo
 from console.local_processes import (
     STATE,
@@ -27,7 +27,7 @@ from console.local_processes import (
 from console.sandbox_cloud import Clouds, sandbox_admin_env, sandbox_worker_env, start_sandbox_cloud
 from console.ui_links import forget_ui, note_ui
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 UiCodecEndpoint = Annotated[
     str | None,

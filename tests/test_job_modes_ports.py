@@ -8,7 +8,6 @@ names (the moto server is session-wide).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -399,7 +398,7 @@ def test_a_group_that_is_not_default_is_refused(aws_sandbox: AwsSandbox, run: Ru
     ("object_id", "code", "needle"),
     [
         ("sg-0123456789abcdef0", 1, "DescribeSecurityGroups failed: InvalidGroup.NotFound"),
-        (f"vpc-{uuid.uuid4().hex[:17]}", 2, "has no default security group"),
+        ("vpc-0123456789abcdef0", 2, "has no default security group"),
     ],
 )
 def test_default_security_group_that_does_not_exist(

@@ -6,6 +6,8 @@ variables); every client is a Resource Manager client for one subscription.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from remedy.services.registry import Provider, Service, Tagging, WarmUp, register, register_provider
@@ -16,23 +18,30 @@ if TYPE_CHECKING:
     from remedy.azure_env import AzureSettings
 
 
-def network_client(
-    credential: TokenCredential, subscription_id: str, settings: AzureSettings
-) -> Any:
-    """A Resource Manager network client for one subscription.
+def arm_client(module: str, name: str) -> Callable[[TokenCredential, str, AzureSettings], Any]:
+    """The client factory of an azure-mgmt SDK: its `name` client for one subscription, on the
+    settings' Resource Manager endpoint and token scope.
 
     polling_interval=0: a long-running operation is polled as soon as Resource Manager's
-    Retry-After allows (Azure sends one; without it the poller does not wait at all).
+    Retry-After allows (Azure sends one; without it the poller does not wait at all). The SDK is
+    imported when a client is made: the registry stays stdlib-only.
     """
-    from azure.mgmt.network import NetworkManagementClient  # here: the registry stays stdlib-only
 
-    return NetworkManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+    def make(credential: TokenCredential, subscription_id: str, settings: AzureSettings) -> Any:
+        sdk = importlib.import_module(module)
+        return getattr(sdk, name)(
+            credential,
+            subscription_id,
+            base_url=settings.arm_endpoint,
+            credential_scopes=[settings.arm_scope],
+            polling_interval=0,
+        )
+
+    make.__name__ = make.__qualname__ = f"{name} factory"
+    return make
+
+
+network_client = arm_client("azure.mgmt.network", "NetworkManagementClient")
 
 
 AZURE = register_provider(
@@ -101,35 +110,12 @@ NETWORK = register(
 )
 
 
-def postgresql_flexible_client(
-    credential: TokenCredential, subscription_id: str, settings: AzureSettings
-) -> Any:
-    """A Resource Manager client of PostgreSQL flexible servers for one subscription
-    (polling_interval=0 as for network_client)."""
-    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
-
-    return PostgreSQLManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+postgresql_flexible_client = arm_client(
+    "azure.mgmt.postgresqlflexibleservers", "PostgreSQLManagementClient"
+)
 
 
-def mysql_flexible_client(
-    credential: TokenCredential, subscription_id: str, settings: AzureSettings
-) -> Any:
-    """A Resource Manager client of MySQL flexible servers for one subscription."""
-    from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
-
-    return MySQLManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+mysql_flexible_client = arm_client("azure.mgmt.mysqlflexibleservers", "MySQLManagementClient")
 
 
 # The two SDKs name their operation groups alike (configurations, firewall_rules) and the
@@ -175,17 +161,7 @@ MYSQL_FLEXIBLE = register(
 )
 
 
-def sql_client(credential: TokenCredential, subscription_id: str, settings: AzureSettings) -> Any:
-    """A Resource Manager client of Azure SQL (azure-mgmt-sql) for one subscription."""
-    from azure.mgmt.sql import SqlManagementClient  # here: the registry stays stdlib-only
-
-    return SqlManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+sql_client = arm_client("azure.mgmt.sql", "SqlManagementClient")
 
 
 SQL_SERVER = "Microsoft.Sql/servers"
@@ -230,19 +206,7 @@ SQL = register(
 )
 
 
-def compute_client(
-    credential: TokenCredential, subscription_id: str, settings: AzureSettings
-) -> Any:
-    """A Resource Manager compute client for one subscription (as network_client)."""
-    from azure.mgmt.compute import ComputeManagementClient
-
-    return ComputeManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+compute_client = arm_client("azure.mgmt.compute", "ComputeManagementClient")
 
 
 COMPUTE = register(
@@ -262,19 +226,7 @@ COMPUTE = register(
 )
 
 
-def keyvault_client(
-    credential: TokenCredential, subscription_id: str, settings: AzureSettings
-) -> Any:
-    """A Resource Manager Key Vault client (vaults: the management plane, not keys or secrets)."""
-    from azure.mgmt.keyvault import KeyVaultManagementClient
-
-    return KeyVaultManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+keyvault_client = arm_client("azure.mgmt.keyvault", "KeyVaultManagementClient")
 
 
 KEYVAULT = register(
@@ -295,19 +247,7 @@ KEYVAULT = register(
 )
 
 
-def monitor_client(
-    credential: TokenCredential, subscription_id: str, settings: AzureSettings
-) -> Any:
-    """A Resource Manager Azure Monitor client (diagnostic settings: api 2021-05-01-preview)."""
-    from azure.mgmt.monitor import MonitorManagementClient
-
-    return MonitorManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+monitor_client = arm_client("azure.mgmt.monitor", "MonitorManagementClient")
 
 
 DIAGNOSTIC_SETTINGS = "Microsoft.Insights/diagnosticSettings"
@@ -330,20 +270,7 @@ MONITOR = register(
 )
 
 
-def storage_client(
-    credential: TokenCredential, subscription_id: str, settings: AzureSettings
-) -> Any:
-    """A Resource Manager storage client for one subscription (storage accounts, their blob
-    service and containers: the management plane, not the blob data plane)."""
-    from azure.mgmt.storage import StorageManagementClient  # here: the registry stays stdlib-only
-
-    return StorageManagementClient(
-        credential,
-        subscription_id,
-        base_url=settings.arm_endpoint,
-        credential_scopes=[settings.arm_scope],
-        polling_interval=0,
-    )
+storage_client = arm_client("azure.mgmt.storage", "StorageManagementClient")
 
 
 STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts"

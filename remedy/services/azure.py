@@ -118,10 +118,9 @@ postgresql_flexible_client = arm_client(
 mysql_flexible_client = arm_client("azure.mgmt.mysqlflexibleservers", "MySQLManagementClient")
 
 
-# The two SDKs name their operation groups alike (configurations, firewall_rules) and the
-# registry resolves `<group>.<method>` across every Azure service, first registered first
-# (services.azure_operation_actions): each map lists only operations the other does not, which
-# is why the MySQL job reads its server parameter with list_by_server (see its README).
+# The two SDKs name their operation groups alike (configurations, firewall_rules): a call is
+# resolved among the services its job uses, its resource type's first
+# (services.azure_operation_actions `among`, tests/test_catalogue.py).
 PG = "Microsoft.DBforPostgreSQL/flexibleServers"
 POSTGRESQL_FLEXIBLE = register(
     Service(

@@ -150,6 +150,10 @@ class RemediationSpec(BaseModel):
     on_failure: Literal["stop", "rollback"] = "stop"
     #: a rollback run: the run it undoes
     rollback_of: str | None = Field(default=None, max_length=512)
+    #: accounts (AWS account ids, Azure subscription ids) and regions never changed: a finding
+    #: in one ends its run `skipped`, saying which exclusion matched
+    exclude_accounts: list[str] = Field(default_factory=list, max_length=500)
+    exclude_regions: list[str] = Field(default_factory=list, max_length=100)
     steps: list[JobStep] = Field(min_length=1, max_length=20)
     tags: TagSettings = Field(default_factory=TagSettings)
     access: AccountAccess = Field(default_factory=AccountAccess)
@@ -435,6 +439,11 @@ class NotifyInput(BaseModel):
     status: RunStatus
     settings: NotificationSettings
     payload: dict[str, Any] = Field(default_factory=dict)
+    #: "" for the run's report; a notice before it ends, each with its own name: "grace" (it
+    #: will act once the grace period is over), "approval-<n>" (a plan waits for a decision),
+    #: "decision-<n>" (who approved or rejected it). Notices go to the run's Jira issue (filed by
+    #: the first of them, commented on after) and to the webhook.
+    stage: str = Field(default="", max_length=40, pattern=r"^[a-z0-9-]*$")
 
 
 class WriteBackInput(BaseModel):

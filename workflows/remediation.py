@@ -156,8 +156,8 @@ class RemediationWorkflow(Approval):
             finding = await self._validate(request)
             payload = finding.payload
             self._finding = finding
-            if finding.opted_out:  # the resource's tag says: leave me alone
-                self._skip_the_rest("the resource opted out")
+            if finding.opted_out:  # its opt-out tag, or an excluded account or region
+                self._skip_the_rest("left alone: " + finding.opted_out.split(":")[0])
                 self._finish(RunState.SKIPPED, finding.opted_out, request)
                 return self._status
             await self._assume_role(finding)
@@ -470,6 +470,31 @@ class RemediationWorkflow(Approval):
         self._ticket = result.jira_issue
         self._end(step, StepState.SUCCEEDED, result.message)
         self._status.current_step = None
+
+    async def _notice(self, request: RemediationInput, stage: str) -> None:
+        """A notification before the run ends (the grace period, a plan awaiting a decision,
+        the decision): to the run's Jira issue and the webhook. It never fails the run; what it
+        achieved is the run's `notification` until the report replaces it."""
+        if not _notifies(request) or not workflow.patched("notices-before-the-run-ends"):
+            return
+        payload = self._finding.payload if self._finding else request.payload
+        try:
+            result = await workflow.execute_activity(
+                "notify",
+                NotifyInput(
+                    status=self._status, settings=request.spec.notify, payload=payload, stage=stage
+                ),
+                result_type=NotifyResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=dataclasses.replace(
+                    NOTIFY_RETRY, maximum_attempts=request.spec.notify.max_attempts
+                ),
+            )
+        except ActivityError as error:
+            self._status.notification = f"no notice could be made ({stage}): {_why(error)[0]}"
+            return
+        self._status.notification = result.message
+        self._ticket = result.jira_issue or self._ticket
 
 
 def _notifies(request: RemediationInput) -> bool:

@@ -276,12 +276,27 @@ async def test_azure_tagging_skips_what_it_cannot_tag(
         )
 
     other_type = await ActivityEnvironment().run(
-        tagging.tag_resource, tag_input("storage1", "azure:storage-account")
+        tagging.tag_resource, tag_input("vault1", "azure:key-vault")
     )
     assert not other_type.tagged
-    assert "storage1 (azure:storage-account) cannot be tagged by Remedy on Azure" in (
-        other_type.message
+    assert "vault1 (azure:key-vault) cannot be tagged by Remedy on Azure" in (other_type.message)
+
+    # a storage account is tagged, its own tags kept (a PATCH of the account, merged)
+    from tests.test_job_modes_azure_azstorage import GROUP, admin_storage, new_account
+
+    azure_env.create_resource_group(GROUP)
+    storage = admin_storage(azure_env)
+    name = new_account(storage)
+    storage.storage_accounts.update(GROUP, name, {"tags": {"owner": "data-team"}})
+    account.resource_group = GROUP
+    tagged = await ActivityEnvironment().run(
+        tagging.tag_resource, tag_input(name, "azure:storage-account")
     )
+    assert tagged.tagged, tagged.message
+    assert storage.storage_accounts.get_properties(GROUP, name).tags == {
+        "owner": "data-team",
+        "remediated-by": "remedy",
+    }
     gone = await ActivityEnvironment().run(
         tagging.tag_resource, tag_input("nsg-gone", "azure:network-security-group")
     )

@@ -41,7 +41,10 @@ def issues_of(jira: JiraSandbox, run_id: str) -> list[dict[str, Any]]:
 
 
 async def test_the_ticket_shows_the_plan_and_then_the_decision(
-    client: Client, start_worker: Any, aws_sandbox: AwsSandbox, jira_env: JiraSandbox  # noqa: F811
+    client: Client,
+    start_worker: Any,
+    aws_sandbox: AwsSandbox,
+    jira_env: JiraSandbox,  # noqa: F811
 ) -> None:
     worker = await start_worker()
     ec2 = aws_sandbox.admin_client("ec2")
@@ -75,7 +78,10 @@ async def test_the_ticket_shows_the_plan_and_then_the_decision(
 
 
 async def test_a_grace_period_is_announced_before_anything_changes(
-    client: Client, start_worker: Any, aws_sandbox: AwsSandbox, jira_env: JiraSandbox  # noqa: F811
+    client: Client,
+    start_worker: Any,
+    aws_sandbox: AwsSandbox,
+    jira_env: JiraSandbox,  # noqa: F811
 ) -> None:
     worker = await start_worker()
     group = aws_sandbox.open_security_group(22, "notice-grace")

@@ -32,7 +32,7 @@ def _check_mode(job: Job, mode: str) -> None:
     )
 
 
-def _opted_out(tags: dict[str, str], skip_tag: str) -> str | None:
+def opted_out(tags: dict[str, str], skip_tag: str) -> str | None:
     """Why a resource carrying the opt-out tag is left alone (None: no such tag)."""
     if not skip_tag:
         return None
@@ -108,7 +108,7 @@ class ValidationActivities:
             job_checksums={job.name: job.checksum for job in jobs},
             verifiable=sorted({job.name for job in jobs if job.verify_entry}),
             opted_out=_excluded(request.spec, finding.account_id, finding.region)
-            or _opted_out(finding.cloud_tags, request.spec.skip_tag),
+            or opted_out(finding.cloud_tags, request.spec.skip_tag),
         )
 
     @activity.defn(name="validate_finding")

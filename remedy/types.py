@@ -319,6 +319,24 @@ class TagResult(BaseModel):
     message: str
 
 
+class OptOutInput(BaseModel):
+    """Read the resource's tags live, just before a run would change it."""
+
+    account: AccountRef
+    resource_id: str
+    resource_type: str | None = None
+    skip_tag: str
+    run_id: str
+
+
+class OptOutResult(BaseModel):
+    #: whether the tags were read from the cloud (else the finding's stood)
+    read: bool = False
+    #: why the resource is left alone, when its live tags opt it out
+    opted_out: str | None = None
+    message: str = ""
+
+
 # ---------------------------------------------------------------------------------------------
 # Status: what the `status` query and the workflow result say.
 # ---------------------------------------------------------------------------------------------

@@ -354,3 +354,36 @@ async def test_many_concurrent_findings_on_one_nsg_all_take_effect(
     assert sorted(left["range"][1] or [left["range"][0]]) == ["8000-8079", "8081-8100"]
     logs = "\n".join(s.steps[2].log_tail for s in statuses)
     assert "changed since it was read (412 on If-Match" in logs  # they did collide
+
+
+async def test_the_opt_out_is_read_live_on_azure(azure_env: AzureSandbox) -> None:
+    """activities/opt_out.py: a storage account tagged remedy:skip since the scan is heard; a type
+    Remedy cannot read falls back to the finding's tags, saying so."""
+    from activities.opt_out import OptOutActivities
+    from remedy.types import OptOutInput
+    from tests.test_job_modes_azure_azstorage import GROUP, admin_storage, new_account
+
+    azure_env.create_resource_group(GROUP)
+    storage = admin_storage(azure_env)
+    name = new_account(storage)
+    storage.storage_accounts.update(GROUP, name, {"tags": {"Remedy:Skip": "owner says no"}})
+    reader = OptOutActivities(CredentialStore(azure=AzureSettings.from_env(azure_env.worker_env())))
+    account = AccountRef(
+        provider="azure", account_id=azure_env.subscription_id, resource_group=GROUP
+    )
+
+    def ask(resource: str, kind: str) -> OptOutInput:
+        return OptOutInput(
+            account=account,
+            resource_id=resource,
+            resource_type=kind,
+            skip_tag="remedy:skip",
+            run_id="r",
+        )
+
+    heard = await ActivityEnvironment().run(reader.read_opt_out, ask(name, "azure:storage-account"))
+    assert heard.read and heard.opted_out is not None
+    assert heard.opted_out.startswith("the resource is tagged Remedy:Skip=owner says no")
+    unread = await ActivityEnvironment().run(reader.read_opt_out, ask("vault1", "azure:key-vault"))
+    assert not unread.read and unread.opted_out is None
+    assert unread.message == "its tags cannot be read live: the finding's were used"

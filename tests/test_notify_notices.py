@@ -54,7 +54,7 @@ async def test_the_ticket_shows_the_plan_and_then_the_decision(
 
     for _ in range(300):
         status = await get_status(client, run_id)
-        if status.state == RunState.AWAITING_APPROVAL and issues_of(jira_env, run_id):
+        if status.state == RunState.AWAITING_APPROVAL and status.notification:
             break
         await asyncio.sleep(0.2)
     [issue] = issues_of(jira_env, run_id)

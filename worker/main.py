@@ -22,6 +22,7 @@ from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
 from activities.launchers import make_launcher
 from activities.notify import NotifyActivities
+from activities.opt_out import OptOutActivities
 from activities.orphans import kill_orphaned_jobs
 from activities.process_guard import holds_capabilities, make_undumpable
 from activities.securityhub_pull import Deliver, PullActivities
@@ -66,6 +67,7 @@ class WorkerParts:
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
+            OptOutActivities(self.credentials).read_opt_out,
             self.notify.notify,
             WriteBackActivities(self.credentials).write_back_finding,
             PullActivities(self.credentials, lambda: self.deliver_findings).pull_security_hub,

@@ -53,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
         JobStep,
         NotifyInput,
         NotifyResult,
+        OptOutInput,
+        OptOutResult,
         RemediationInput,
         RunJobInput,
         RunState,
@@ -120,6 +122,7 @@ class RemediationWorkflow(Approval):
         #: jobs that exited 0 without saying what they change (foreign VSS jobs, mostly)
         self._silent_jobs: list[str] = []
         self._finding: ValidatedFinding | None = None
+        self._noticed = False  # a notice went out before the end (workflows/grace.py, approval.py)
 
     @workflow.query
     def status(self) -> RunStatus:
@@ -166,6 +169,13 @@ class RemediationWorkflow(Approval):
             if resolved is not None:
                 self._skip_the_rest("the finding was resolved during the grace period")
                 self._finish(RunState.SKIPPED, resolved, request)
+                await self._close_notice(request, payload)
+                return self._status
+            opted_out = await self._read_opt_out(request, finding)  # tagged since the scan?
+            if opted_out is not None:
+                self._skip_the_rest("left alone: the resource opted out")
+                self._finish(RunState.SKIPPED, opted_out, request)
+                await self._close_notice(request, payload)
                 return self._status
             await self._approve(request, finding)  # when the spec asks for approval
             for index, job_step in enumerate(spec.steps):
@@ -404,6 +414,42 @@ class RemediationWorkflow(Approval):
         said = f"; rolled back {', '.join(undone)}" if undone else ""
         return said + (f"; could not roll back {', '.join(failed)}" if failed else "")
 
+    async def _read_opt_out(
+        self, request: RemediationInput, finding: ValidatedFinding
+    ) -> str | None:
+        """The resource's tags read live, right before anything could change it (the finding's
+        were checked at validation, as old as the scan): why it opted out, or None. A read that
+        fails or a type that cannot be read leaves the finding's word standing
+        (activities/opt_out.py)."""
+        spec = request.spec
+        if spec.mode != "remediate" or not spec.skip_tag or not workflow.patched("live-opt-out"):
+            return None
+        try:
+            # local: a read on this worker with the run's credentials, no task-queue round trip
+            result: OptOutResult = await workflow.execute_local_activity(
+                "read_opt_out",
+                OptOutInput(
+                    account=finding.account,
+                    resource_id=finding.object_id,
+                    resource_type=finding.resource_type,
+                    skip_tag=spec.skip_tag,
+                    run_id=self._status.run_id,
+                ),
+                result_type=OptOutResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=VALIDATE_RETRY,
+            )
+        except (ActivityError, ApplicationError) as error:
+            if self._cancel_requested(error):
+                raise asyncio.CancelledError() from None
+            return None  # unreadable: the finding's tags, checked at validation, stand
+        return result.opted_out
+
+    async def _close_notice(self, request: RemediationInput, payload: dict[str, Any]) -> None:
+        """A run that skips after a notice (its grace period began) says how it ended."""
+        if self._noticed:
+            await self._notify(request, payload)
+
     async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:
         step = self._begin(self._step("tag"))
         if not request.spec.tags.enabled:
@@ -478,6 +524,7 @@ class RemediationWorkflow(Approval):
         if not _notifies(request) or not workflow.patched("notices-before-the-run-ends"):
             return
         payload = self._finding.payload if self._finding else request.payload
+        self._noticed = True
         try:
             result = await workflow.execute_activity(
                 "notify",

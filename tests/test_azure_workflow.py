@@ -387,3 +387,49 @@ async def test_the_opt_out_is_read_live_on_azure(azure_env: AzureSandbox) -> Non
     unread = await ActivityEnvironment().run(reader.read_opt_out, ask("vault1", "azure:key-vault"))
     assert not unread.read and unread.opted_out is None
     assert unread.message == "its tags cannot be read live: the finding's were used"
+
+
+async def test_an_azure_remediation_rolls_back_to_the_rules_it_found(
+    client: Client, start_worker, azure_env: AzureSandbox, resource_group: str
+) -> None:
+    """`remedy rollback` on Azure: the rollback run puts the NSG's rule back as the run found it,
+    and tags the NSG with the rollback run (the dev server, the worker, the emulator)."""
+    from remedy.starter import start_rollback
+
+    worker = await start_worker(JOBS)
+    nsg = new_nsg(azure_env, resource_group)
+    network = azure_env.network_client()
+    before = [
+        r.as_dict()
+        for r in network.network_security_groups.get(resource_group, nsg).security_rules or []
+    ]
+    run_id = await start(
+        client,
+        azure_finding(azure_env, nsg),
+        "azure_network_security_group_close_port_22",
+        worker.group_id,
+    )
+    fixed = await wait_for_result(client, run_id)
+    assert fixed.state == RunState.SUCCEEDED, fixed.message
+    assert [r.name for r in network.security_rules.list(resource_group, nsg)] == ["web"]
+
+    undo_id = await start_rollback(client, run_id)
+    undone = await wait_for_result(client, undo_id)
+    assert undone.state == RunState.SUCCEEDED, undone.message
+    assert undone.message == f"rolled back {run_id}: 1 change(s) undone"
+    after = network.network_security_groups.get(resource_group, nsg)
+
+    def comparable(rules: list[dict[str, Any]]) -> list[tuple[str, Any, Any, Any]]:
+        return sorted(
+            (
+                r["name"],
+                r.get("destination_port_range"),
+                r.get("source_address_prefix"),
+                r.get("priority"),
+            )
+            for r in rules
+        )
+
+    assert comparable([r.as_dict() for r in after.security_rules or []]) == comparable(before)
+    assert (after.tags or {})["remediation-rollback-run-id"] == undo_id
+    assert (after.tags or {})["owner"] == "team-a"

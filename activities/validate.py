@@ -107,6 +107,7 @@ class ValidationActivities:
             resource_type=next((job.resource_type for job in jobs if job.resource_type), None),
             job_checksums={job.name: job.checksum for job in jobs},
             verifiable=sorted({job.name for job in jobs if job.verify_entry}),
+            plannable=sorted({job.name for job in jobs if "plan" in job.modes}),
             opted_out=_excluded(request.spec, finding.account_id, finding.region)
             or opted_out(finding.cloud_tags, request.spec.skip_tag),
         )

@@ -123,7 +123,9 @@ async def start_rollback(client: Client, run_id: str, *, search_attributes: bool
     if not any(step.records for step in job_steps):
         raise CannotRollBack(f"run {run_id} recorded no change: there is nothing to roll back")
     steps = [
-        spec_step.model_copy(update={"records": list(step.records), "verify": False})
+        spec_step.model_copy(
+            update={"records": list(step.records), "undoes": list(step.changes), "verify": False}
+        )
         for spec_step, step in zip(original.spec.steps, job_steps, strict=False)
     ]
     spec = original.spec.model_copy(

@@ -45,6 +45,9 @@ class JobStep(BaseModel):
     #: a rollback run: the change records of the step it undoes (its `records`), restored by
     #: the job's rollback mode; none: that step changed nothing, there is nothing to undo
     records: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+    #: a rollback run: the changes the step it undoes made; once the step's rollback is done,
+    #: the job's plan must show them again (the before state is back), else the rollback fails
+    undoes: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class TagSettings(BaseModel):
@@ -225,6 +228,8 @@ class ValidatedFinding(BaseModel):
     job_checksums: dict[str, str] = Field(default_factory=dict)
     #: the chain's jobs that can verify their fix (a `verify.py` beside the job)
     verifiable: list[str] = Field(default_factory=list)
+    #: the jobs that can plan (a rollback checks with their plan that the before state is back)
+    plannable: list[str] = Field(default_factory=list)
     #: why the resource must not be changed (it carries the opt-out tag); None: remediate it
     opted_out: str | None = None
 

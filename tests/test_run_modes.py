@@ -119,6 +119,11 @@ async def test_a_rollback_run_restores_what_the_run_changed(
     assert job.changes == [f"{group}: authorized ingress tcp 22-22 from 0.0.0.0/0 again (rollback)"]
     assert undone.message == f"rolled back {run_id}: 1 change(s) undone"
     assert rules(ec2, group) == before  # the port is open again, as before the run
+    # and the run checked it: the job's plan shows the run's change again
+    check = next(s for s in undone.steps if s.kind == "verify")
+    assert check.name == "check security_group_close_port is as before"
+    assert check.state == StepState.SUCCEEDED and check.changes == []
+    assert check.message == "as before the run: 1 change(s) undone"
     tags = {
         t["Key"]: t["Value"]
         for t in ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [group]}])["Tags"]

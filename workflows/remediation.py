@@ -119,6 +119,8 @@ class RemediationWorkflow(Approval):
         super().__init__()
         self._job_steps: list[StepStatus] = []
         self._verify_steps: dict[int, StepStatus] = {}
+        #: a rollback run's checks that a step's before state is back (its job's plan, again)
+        self._restore_checks: dict[int, StepStatus] = {}
         #: jobs that exited 0 without saying what they change (foreign VSS jobs, mostly)
         self._silent_jobs: list[str] = []
         self._finding: ValidatedFinding | None = None
@@ -182,6 +184,8 @@ class RemediationWorkflow(Approval):
                 await self._run_job(self._job_steps[index], job_step, finding)
                 if index in self._verify_steps:
                     await self._run_job(self._verify_steps[index], job_step, finding, verify=True)
+                if index in self._restore_checks:  # a rollback: is the before state back?
+                    await self._check_restored(self._restore_checks[index], job_step, finding)
             await self._tag(request, finding)
         except asyncio.CancelledError:
             self._finish(
@@ -251,14 +255,20 @@ class RemediationWorkflow(Approval):
                     sa.REMEDIATION_STATUS.value_set(RunState.RUNNING.value),
                 ]
             )
+        mode = request.spec.mode
         for index, job_step in enumerate(request.spec.steps):
-            if request.spec.mode != "remediate":  # a plan changes nothing, a rollback undoes
-                break
-            if job_step.verify and job_step.job in finding.verifiable:  # after the job it checks
+            # verify after the job it checks (a plan changes nothing: nothing to verify)
+            if mode == "remediate" and job_step.verify and job_step.job in finding.verifiable:
                 verify = StepStatus(name=f"verify {job_step.job}", kind="verify")
                 self._verify_steps[index] = verify
                 steps = self._status.steps
                 steps.insert(steps.index(self._job_steps[index]) + 1, verify)
+            # a rollback checks after each step that its before state is back
+            elif mode == "rollback" and job_step.undoes and job_step.job in finding.plannable:
+                check = StepStatus(name=f"check {job_step.job} is as before", kind="verify")
+                self._restore_checks[index] = check
+                steps = self._status.steps
+                steps.insert(steps.index(self._job_steps[index]) + 1, check)
         self._end(step, StepState.SUCCEEDED, f"finding {finding.finding_id} on {finding.object_id}")
         return finding
 
@@ -413,6 +423,29 @@ class RemediationWorkflow(Approval):
                 failed.append(f"{job_step.job} ({error.reason})")
         said = f"; rolled back {', '.join(undone)}" if undone else ""
         return said + (f"; could not roll back {', '.join(failed)}" if failed else "")
+
+    async def _check_restored(
+        self, step: StepStatus, job_step: JobStep, finding: ValidatedFinding
+    ) -> None:
+        """After a step's rollback: the job plans again, and its plan must be the changes the
+        run it undoes made (the before state is back, so the fix would be the same again)."""
+        job = self._job_steps[self._restore_checks_index(step)]
+        if job.state == StepState.SKIPPED:  # nothing was undone: nothing to check
+            self._end(step, StepState.SKIPPED, job.message)
+            return
+        await self._run_job(step, job_step, finding, mode="plan")
+        planned, made = sorted(step.changes), sorted(job_step.undoes)
+        step.changes = []  # a check changes nothing: its plan is not a change of this run
+        if planned != made:
+            raise self._fail(
+                step,
+                f"the before state is not back: {job_step.job} would now change "
+                f"{planned or 'nothing'}, where the run it undoes changed {made}",
+            )
+        self._end(step, StepState.SUCCEEDED, f"as before the run: {len(made)} change(s) undone")
+
+    def _restore_checks_index(self, step: StepStatus) -> int:
+        return next(i for i, s in self._restore_checks.items() if s is step)
 
     async def _read_opt_out(
         self, request: RemediationInput, finding: ValidatedFinding

@@ -30,13 +30,14 @@ from hub.errors import ApiError, invalid, not_found
 from hub.findings import facts_of, mismatch
 from hub.groups import get_group, group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
+from hub.pause_notice import announce, notice_for
 from hub.run_states import ACTIVE, ENDED, RESTARTABLE, HubRunState
 from hub.schemas import RunDetail, RunOut
 from remedy.config import TemporalSettings
 from remedy.finding import PayloadError
 from remedy.logs import redact
 from remedy.starter import CannotRollBack, get_status, start_remediation, start_rollback
-from remedy.types import RemediationSpec, RunState, RunStatus, StepStatus
+from remedy.types import NotifyInput, RemediationSpec, RunState, RunStatus, StepStatus
 
 log = logging.getLogger("remedy.hub.runs")
 
@@ -402,7 +403,9 @@ class Runs:
             return False
         if status.state == RunState.RUNNING and not status.steps:  # no worker answered for it
             return False
-        await self.db.call(lambda s: apply_status(s, run_id, status))
+        paused = await self.db.call(lambda s: apply_status(s, run_id, status))
+        if paused is not None:
+            await announce(client, paused.group_id, paused.notice)
         return True
 
     async def poll_once(self) -> int:
@@ -480,10 +483,12 @@ def _restart(session: Session, run: Run, by: str) -> bool:
     return bool(won)
 
 
-def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
+def apply_status(session: Session, run_id: str, status: RunStatus) -> PauseNotice | None:
+    """Store the run's status (the finding's follows); the notice to send when the run's end
+    paused its action (hub/pause_notice.py)."""
     run = session.get(Run, run_id)
     if run is None:
-        return
+        return None
     if not status.steps and run.result:  # Temporal's word alone (stuck): keep the steps it had
         status = status.model_copy(update={"steps": RunStatus.model_validate(run.result).steps})
     was_open = run.status not in ENDED
@@ -492,11 +497,22 @@ def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
     run.result = redacted(status.model_dump(mode="json"))
     run.updated_at = utcnow()
     run.ended_at = (status.ended_at or run.updated_at) if run.status in ENDED else None
-    if was_open and run.status in ENDED:
-        blast_radius.trip(session, run.remediation_id)  # too many failures: the action pauses
+    paused = None
+    # too many failures: the action pauses, and says so where it notifies
+    if was_open and run.status in ENDED and blast_radius.trip(session, run.remediation_id):
+        action = session.get(Remediation, run.remediation_id)
+        notice = notice_for(action) if action else None
+        paused = PauseNotice(run.group_id, notice) if notice else None
     finding = session.get(Finding, run.finding_id)
     if finding is not None:
         follow_runs(session, finding)
+    return paused
+
+
+@dataclass
+class PauseNotice:
+    group_id: str
+    notice: NotifyInput
 
 
 def get_run(session: Session, run_id: str) -> Run:

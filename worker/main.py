@@ -34,6 +34,7 @@ from remedy.job_registry import Registry, discover
 from remedy.temporal import ensure_search_attributes, task_queue_for
 from worker import own_secrets
 from worker.hub_client import client_from_env, hub_link
+from workflows.notice import NoticeWorkflow
 from workflows.remediation import RemediationWorkflow
 from workflows.securityhub_pull import SecurityHubPullWorkflow
 
@@ -114,7 +115,7 @@ def make_worker(
     return Worker(
         client,
         task_queue=task_queue_for(group_id),
-        workflows=[RemediationWorkflow, SecurityHubPullWorkflow],
+        workflows=[RemediationWorkflow, SecurityHubPullWorkflow, NoticeWorkflow],
         activities=parts.activities(),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

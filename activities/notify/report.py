@@ -68,6 +68,8 @@ def summary_for(request: NotifyInput) -> str:
     _, rule = rule_of(request)
     _, resource = finding_of(request)
     text = " ".join(f"[Remedy] {rule}: {resource}".split())
+    if request.stage == "paused":
+        text = f"[Remedy] remediation action {request.status.remediation} paused"
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
@@ -155,7 +157,18 @@ def notice_text(request: NotifyInput, ui_link: str, execution: str) -> str:
     decision, or the grace period; in Jira wiki markup."""
     status, stage = request.status, request.stage
     step = {s.kind: s for s in status.steps}
-    if stage.startswith("approval"):
+    if stage == "paused":
+        action = status.run_id.removeprefix("remedy-paused-").split("-")[0]
+        lines = [
+            f"Remedy paused the remediation action *{status.remediation}*: {status.message}",
+            "",
+            f"*Notice:* {status.run_id} {execution_mark(execution)}",
+            "",
+            "Its runs wait, in order, until an Admin resumes it: "
+            f"{{{{POST /remediations/{action}/resume}}}} on the hub (or its Actions page), "
+            "after looking at why its last runs failed.",
+        ]
+    elif stage.startswith("approval"):
         run = status.run_id
         lines = [
             "Remedy remediation *awaiting approval*: "

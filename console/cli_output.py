@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -35,6 +35,23 @@ class _Console(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         self._width, self._height = new_size
+
+
+#: how much of a message a table shows: one line per record stays readable (-v, --json: whole)
+SHORT_MESSAGE_CHARS = 100
+
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show messages whole (a table cuts them).")
+]
+
+
+def one_line(text: str | None, limit: int = SHORT_MESSAGE_CHARS) -> tuple[str, bool]:
+    """A message as one short line for a table's column (a connection error can run to many
+    lines), and whether it was cut."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= limit:
+        return flat, False
+    return flat[: limit - 1].rstrip() + "…", True
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -20,6 +20,7 @@ from console.hub_api import (
     print_json,
     print_table,
 )
+from console.hub_cli_flags import ACTION_FLAGS
 from remedy.intake.detect import documents
 from remedy.payload_shape import PayloadError
 
@@ -64,11 +65,13 @@ def actions_create(
     as_json: AsJson = False,
 ) -> None:
     """Make an action from a file, or from flags."""
+    flags: dict[str, str] = {}
     if file is not None:
         body = load_document(file)
         if not isinstance(body, dict):
             raise fail(f"{file} must hold one action (an object)")
     else:
+        flags = ACTION_FLAGS
         if not (name and group and rule and job):
             raise fail("give --file, or --name, --group, at least one --rule and one --job")
         parameters = job_parameters(param)
@@ -89,7 +92,7 @@ def actions_create(
         }
     if publish:
         body["status"] = "published"
-    found = HubApi().call("POST", "/remediations", body=body)
+    found = HubApi().call("POST", "/remediations", body=body, flags=flags)
     if as_json:
         print_json(found)
     else:

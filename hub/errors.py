@@ -105,7 +105,9 @@ def _field(location: Sequence[Any]) -> str:
 
 def _is_json(content_type: str) -> bool:
     kind = content_type.lower()
-    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

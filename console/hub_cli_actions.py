@@ -208,7 +208,8 @@ def findings_import(
 @findings_app.command("list")
 def findings_list(
     status: Annotated[
-        str | None, typer.Option(help="open, remediating, remediated, failed, suppressed.")
+        str | None,
+        typer.Option(help="open, queued, remediating, remediated, failed, suppressed, resolved."),
     ] = None,
     limit: Annotated[int, typer.Option(help="How many.")] = 50,
     as_json: AsJson = False,

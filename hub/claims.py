@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.models import Finding, Remediation, Run, utcnow
-from hub.run_states import ACTIVE, SUCCESSFUL, HubRunState
+from hub.run_states import HubRunState, finding_status
 from remedy.starter import workflow_id_for
 
 
@@ -62,8 +62,7 @@ def claim_run(
 
 
 def follow_runs(session: Session, finding: Finding) -> None:
-    """The finding's status from its runs: remediating while one is active, else the last outcome.
-    A suppressed finding stays so, and so does one the source resolved (its word is the last)."""
+    """The finding's status from its runs (`hub.run_states.finding_status`). A suppressed finding stays so, and so does one the source resolved (its word is the last)."""
     if finding.status in ("suppressed", "resolved"):
         return
     runs = session.scalars(
@@ -76,13 +75,4 @@ def follow(finding: Finding, runs: Sequence[Run]) -> None:
     """`follow_runs` with the finding's runs read already, the last updated first."""
     if finding.status in ("suppressed", "resolved"):
         return
-    if not runs:
-        finding.status = "open"
-    elif any(r.status in ACTIVE for r in runs):
-        finding.status = "remediating"
-    elif runs[0].status in SUCCESSFUL:
-        finding.status = "remediated"  # every job exited 0: fixed, though a job logged errors
-    elif runs[0].status == HubRunState.SKIPPED:
-        finding.status = "open"  # the resource opted out: still open, by its owner's choice
-    else:
-        finding.status = "failed"
+    finding.status = finding_status([r.status for r in runs])

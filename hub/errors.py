@@ -95,8 +95,10 @@ _FIXES = {
 
 def _at_body(error: Any) -> bool:
     """A body was sent and read as something else than JSON (a missing body is another error)."""
-    location = error.get("loc", ()) if isinstance(error, dict) else ()
-    return bool(location) and location[0] == "body" and error.get("type") != "missing"
+    if not isinstance(error, dict):
+        return False
+    location: Sequence[Any] = error.get("loc") or ("",)
+    return location[0] == "body" and error.get("type") != "missing"
 
 
 def _field(location: Sequence[Any]) -> str:

@@ -14,6 +14,7 @@ from console.hub_api import (
     HubApi,
     action_id,
     console,
+    err,
     fail,
     job_parameters,
     load_document,
@@ -97,6 +98,8 @@ def actions_create(
         print_json(found)
     else:
         console.print(f"action [bold]{found['id']}[/bold] {found['name']} ({found['status']})")
+        for warning in found.get("warnings") or []:
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 @actions_app.command("list")

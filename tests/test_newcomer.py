@@ -232,3 +232,45 @@ def test_the_registered_jobs_replace_the_catalogue_once_a_worker_registers(
         code=1,
     )
     assert "--job: no online worker" in refused and "it offers: probe_env" in refused
+
+
+ROOT = Path(__file__).resolve().parent.parent
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def _json_blocks(markdown: str) -> list[Any]:
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", markdown, re.S)]
+
+
+def test_the_docs_link_only_inside_the_repository() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert ROOT / "docs" / "job-contract.md" in pages
+    for page in pages:
+        text = page.read_text()
+        assert "../shared" not in text, page
+        for target in LINK.findall(text):
+            if re.match(r"[a-z]+:", target):
+                continue  # a web address, not a file
+            resolved = (page.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT), (page.name, target)
+            assert resolved.exists(), (page.name, target)
+    readme = (ROOT / "README.md").read_text()
+    assert "(docs/job-contract.md)" in readme
+
+
+def test_the_documented_examples_are_real() -> None:
+    """The hub guide's finding is the sample's own fields; the contract's payload is one the
+    finding contract reads, with the parameters a job gets."""
+    from remedy.finding import read_finding
+
+    (example,) = _json_blocks((ROOT / "docs" / "hub.md").read_text())[:1]
+    sample = json.loads((ROOT / "tests/samples/asff_securityhub_cis41_sg_port22.json").read_text())
+    for key in ("Id", "ProductArn", "GeneratorId", "AwsAccountId", "Region", "Title"):
+        assert example[key] == sample[key], key
+    assert example["Resources"][0]["Id"] == sample["Resources"][0]["Id"]
+
+    blocks = _json_blocks((ROOT / "docs" / "job-contract.md").read_text())
+    payload = next(b for b in blocks if "notificationInfo" in b)
+    finding = read_finding(payload, for_run=True)
+    assert finding.object_id == "sg-0123456789abcdef0" and finding.account_id == "123456789012"
+    assert finding.payload["remediationParameters"] == {"port": 22}

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, object_session
 from hub.blast_radius import Breaker, Limits
 from hub.config import HubSettings
 from hub.destinations import check_destinations
-from hub.errors import check_storable, invalid, not_found
+from hub.errors import ApiError, check_storable, invalid, not_found
 from hub.groups import group_account_ids, offered_jobs, workers_of
 from hub.models import CloudAccount, Remediation, WorkerGroup, utcnow
 from hub.names import check_distinct, check_name
@@ -76,7 +76,10 @@ def action_out(action: Remediation) -> RemediationOut:
 @cache
 def builtin_jobs(root: Path = BUILTIN_JOBS) -> dict[str, GroupJob]:
     """The built-in catalogue (the repository's `jobs/`), read once: what a group offers before
-    any of its workers has registered. Empty where the catalogue is not installed."""
+    any of its workers has registered. Empty where the catalogue is not installed (a wheel
+    holds no `jobs/`)."""
+    if not root.is_dir():
+        return {}
     return {
         info.name: GroupJob(
             name=info.name,
@@ -117,7 +120,7 @@ def _jobs_for(session: Session, group_id: str, settings: HubSettings) -> dict[st
 
 def _unknown_job(
     session: Session, group_id: str, index: int, job: str, offered: list[str]
-) -> Exception:
+) -> ApiError:
     if _nobody_registered(session, group_id):
         return invalid(
             f"steps.{index}.job",

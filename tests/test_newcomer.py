@@ -274,3 +274,28 @@ def test_the_documented_examples_are_real() -> None:
     finding = read_finding(payload, for_run=True)
     assert finding.object_id == "sg-0123456789abcdef0" and finding.account_id == "123456789012"
     assert finding.payload["remediationParameters"] == {"port": 22}
+
+
+def test_a_finding_reads_queued_until_one_of_its_runs_starts() -> None:
+    from hub.run_states import HubRunState as S
+    from hub.run_states import finding_status
+
+    assert finding_status([]) == "open"
+    assert finding_status([S.PENDING]) == "queued"
+    assert finding_status([S.PENDING, S.FAILED]) == "queued"  # a retry waits to start
+    for started in (S.SUBMITTED, S.RUNNING, S.AWAITING_APPROVAL, S.STUCK):
+        assert finding_status([S.PENDING, started]) == "remediating", started
+    assert finding_status([S.SUCCEEDED_WITH_ERRORS, S.FAILED]) == "remediated"  # the latest
+    assert finding_status([S.TIMED_OUT, S.SUCCEEDED]) == "failed"
+    assert finding_status([S.SKIPPED]) == "open"
+
+
+def test_fix_texts_name_flags_and_leave_plain_words_alone() -> None:
+    from console.hub_cli_flags import ACTION_FLAGS, in_flags
+
+    text = "name: looks like an existing name\n  fix: use another name for steps.0.job's action"
+    assert in_flags(text, ACTION_FLAGS) == (
+        "--name: looks like an existing name\n  fix: use another name for --job's action"
+    )
+    assert in_flags("body.criteria.min_level: bad", ACTION_FLAGS) == "--min-level: bad"
+    assert in_flags("steps.1.parameters.port: too big", ACTION_FLAGS) == "--param: too big"

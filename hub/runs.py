@@ -217,6 +217,10 @@ class Runs:
                     started_at=utcnow(),
                 )
             )
+            run = session.get(Run, plan.run_id)
+            finding = session.get(Finding, run.finding_id) if run is not None else None
+            if finding is not None:
+                follow_runs(session, finding)  # queued -> remediating
 
         await self.db.call(submitted)
 

@@ -72,10 +72,11 @@ class HealthServer:
         async def answer() -> bool:
             return True
 
+        probe = answer()
         try:
-            future = asyncio.run_coroutine_threadsafe(answer(), self.loop)
-            return future.result(LOOP_TIMEOUT_S)
+            return asyncio.run_coroutine_threadsafe(probe, self.loop).result(LOOP_TIMEOUT_S)
         except Exception:  # closed, stopped or too slow: not alive
+            probe.close()
             return False
 
 

@@ -88,3 +88,11 @@ def traced_client(client: Client) -> Client:
         return client
     config["interceptors"] = [*config["interceptors"], *interceptors]
     return Client(**config)
+
+
+def disable() -> None:
+    """Tracing off again (tests: each configures its own exporter)."""
+    global _provider
+    if _provider is not None:
+        _provider.shutdown()
+    _provider = None

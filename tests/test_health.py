@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -15,15 +16,15 @@ from temporalio.client import Client
 
 from activities.launchers import ForkServerLauncher
 from console.local_processes import wait_for_line
-from remedy.starter import get_status, start_remediation
-from remedy.types import AccountAccess, JobStep, RemediationSpec, StepState
+from remedy.starter import get_status, start_remediation, wait_for_result
+from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, StepState
 from sandbox.aws import AwsSandbox
 from sandbox.proxy import OutageProxy
 from tests.conftest import DevServer
 from tests.findings import aws_finding
 from tests.hub_fixtures import hub_store, make_harness, postgres_url, served
 from tests.observed import observed_worker
-from tests.test_faults import open_on_22
+from tests.test_faults import open_on_22, start_worker_process
 from worker.health import HealthServer, Readiness
 from worker.main import fork_server_check, start_launcher
 
@@ -166,3 +167,30 @@ def test_the_hub_is_not_ready_while_its_database_does_not_answer(tmp_path: Path)
             harness.hub.db.dispose()
     finally:
         proxy.down()
+
+
+async def test_a_worker_whose_port_is_taken_runs_without_its_endpoints(
+    client: Client, aws_sandbox: AwsSandbox, dev_server: DevServer, tmp_path: Path
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    group = f"taken-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "worker.log"
+    process = start_worker_process(
+        group, aws_sandbox, dev_server, log, REMEDY_WORKER_HTTP_PORT=str(port)
+    )
+    try:
+        assert f"could not listen on 127.0.0.1:{port}" in wait_for_line(log, "could not listen", 5)
+        sg = aws_sandbox.open_security_group(22, "taken")
+        spec = RemediationSpec(
+            steps=[JobStep(job="slow_close_22", parameters={"seconds": 0})],
+            access=AccountAccess(external_id=aws_sandbox.external_id),
+        )
+        run_id = await start_remediation(client, aws_finding(sg), spec, group)
+        assert (await wait_for_result(client, run_id)).state == RunState.SUCCEEDED
+    finally:
+        process.kill()
+        process.wait()
+        taken.close()

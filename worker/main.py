@@ -160,7 +160,6 @@ async def serve_health(
     if not settings.worker_http_port:
         return client, None, None
     bridge = SdkMetricsBridge()
-    client = await on_runtime(client, bridge.runtime)
     server = HealthServer(
         settings.worker_http_host,
         settings.worker_http_port,
@@ -168,7 +167,18 @@ async def serve_health(
         readiness,
         extra=[bridge],
     )
-    server.start()
+    try:
+        server.start()
+    except OSError as exc:  # e.g. a second worker on this host: it works, unobserved
+        log.error(
+            "the health and metrics endpoints could not listen on %s:%d (%s); running without "
+            "them (set REMEDY_WORKER_HTTP_PORT to a free port, or 0)",
+            settings.worker_http_host,
+            settings.worker_http_port,
+            exc.strerror or exc,
+        )
+        return client, None, None
+    client = await on_runtime(client, bridge.runtime)
     return client, server, bridge
 
 

@@ -6,19 +6,30 @@ import re
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
+from activities.notify import NotifyActivities
 from hub import metrics as hub_metrics
 from remedy import metrics as worker_metrics
 from remedy.starter import start_remediation, wait_for_result
-from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState
+from remedy.types import (
+    AccountAccess,
+    JobStep,
+    NotificationSettings,
+    RemediationSpec,
+    RunState,
+    WebhookSettings,
+)
 from sandbox.aws import ACCOUNT_ID, AwsSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding
 from tests.hub_fixtures import HubHarness
 from tests.observed import SDK_METRICS_ALERTED, Samples, observed_worker, parse, scrape, value
 from tests.test_hub_runs import Setup, ended, linked, make_action  # noqa: F401 (a fixture)
+from tests.test_notify import LOOPBACK_ALLOWED, Receiver, finished, run_activity
 from worker.run_metrics import RUNS_FINISHED, RUNS_STARTED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +152,30 @@ def test_the_alert_rules_parse_and_name_only_metrics_that_exist() -> None:
         family = re.sub(r"_(total|bucket|count|sum)$", "", metric)
         assert family in defined, f"{metric}: no such metric"
         assert f"`{family}" in documented, f"{metric}: not in docs/observability.md"
+
+
+async def test_notifications_are_counted_sent_and_given_up_on() -> None:
+    receiver = Receiver()
+    activities = NotifyActivities(environ=LOOPBACK_ALLOWED)
+    request = finished(settings=NotificationSettings(webhook=WebhookSettings(url=receiver.url)))
+
+    def counted(outcome: str) -> float:
+        found = worker_metrics.REGISTRY.get_sample_value(
+            "remedy_notifications_total", {"outcome": outcome}
+        )
+        return found or 0.0
+
+    sent, failed = counted("sent"), counted("failed")
+    try:
+        assert (await run_activity(activities, request)).webhook_status == 200
+        assert (counted("sent") - sent, counted("failed") - failed) == (1, 0)
+        receiver.answers = [404]  # refused: given up on, the run's notification says why
+        with pytest.raises(ApplicationError):
+            await run_activity(activities, request, attempt=2)
+        assert (counted("sent") - sent, counted("failed") - failed) == (1, 1)
+        receiver.answers = [503]  # busy: retried, not counted until it ends
+        with pytest.raises(ApplicationError):
+            await run_activity(activities, request, attempt=3)
+        assert (counted("sent") - sent, counted("failed") - failed) == (1, 1)
+    finally:
+        receiver.stop()

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from hub import metrics
+from hub.config import HubSettings
 from hub.context import HubDep
 
 router = APIRouter(tags=["health"])
@@ -41,11 +42,11 @@ async def readyz(hub: HubDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "store": hub.db.dialect})
 
 
-def _why(exc: Exception, settings: object) -> str:
+def _why(exc: Exception, settings: HubSettings) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer within {READY_TIMEOUT_S:g} s"
     first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:300]
-    password = make_url(getattr(settings, "database_url", "sqlite://")).password
+    password = make_url(settings.database_url).password
     if password:
         first = first.replace(str(password), "***")
     return f"{type(exc).__name__}: {first}"

@@ -12,10 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from activities.launchers import ForkServerLauncher
 from console.local_processes import wait_for_line
+from hub.config import HubSettings
+from hub.routes.health import readiness_reason
 from remedy.starter import get_status, start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, StepState
 from sandbox.aws import AwsSandbox
@@ -194,3 +197,10 @@ async def test_a_worker_whose_port_is_taken_runs_without_its_endpoints(
         process.kill()
         process.wait()
         taken.close()
+
+
+def test_the_readiness_reason_never_shows_the_database_password() -> None:
+    settings = HubSettings(database_url="postgresql+psycopg://remedy:s3cret-pw@db:5432/remedy")
+    failure = OperationalError("SELECT 1", {}, RuntimeError("auth failed: remedy:s3cret-pw@db"))
+    reason = readiness_reason(failure, settings)
+    assert reason == "OperationalError: auth failed: remedy:***@db"

@@ -37,12 +37,12 @@ async def readyz(hub: HubDep) -> JSONResponse:
             hub.db.call(lambda s: s.execute(text("SELECT 1")).scalar()), READY_TIMEOUT_S
         )
     except Exception as exc:  # any failure of the store is "not ready", said without secrets
-        reason = f"the database ({hub.db.dialect}) does not answer: {_why(exc, hub.db.settings)}"
+        reason = f"the database ({hub.db.dialect}) does not answer: {readiness_reason(exc, hub.db.settings)}"
         return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
     return JSONResponse({"status": "ready", "store": hub.db.dialect})
 
 
-def _why(exc: Exception, settings: HubSettings) -> str:
+def readiness_reason(exc: Exception, settings: HubSettings) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer within {READY_TIMEOUT_S:g} s"
     first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:300]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from temporalio.client import Client
 
 from hub import errors
@@ -21,8 +22,11 @@ from hub.config import HubSettings
 from hub.context import Hub, TemporalLink
 from hub.db import Database
 from hub.limits import BodyLimits
+from hub.metrics import StoreGauges
 from hub.retention import prune_logs
 from hub.routes import admin, approvals, findings, remediations, rollback, tokens, worker
+from hub.routes.health import router as health_router
+from remedy import tracing
 from remedy.config import TemporalSettings
 
 log = logging.getLogger("remedy.hub")
@@ -80,6 +84,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or HubSettings()
     temporal_settings = temporal_settings or TemporalSettings()
+    tracing.configure("remedy-hub")
     db = Database(settings)
     if migrate:
         db.migrate()
@@ -113,6 +118,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.store_metrics = CollectorRegistry()
+    app.state.store_metrics.register(StoreGauges(db))
     app.add_middleware(AuditTrail, db=db)
     app.add_middleware(BodyLimits, settings=settings)
     errors.install(app)
@@ -124,6 +131,7 @@ def create_app(
         approvals.router,
         rollback.router,
         worker.router,
+        health_router,
     ):
         app.include_router(router)
 

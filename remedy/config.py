@@ -117,6 +117,10 @@ class WorkerSettings(BaseSettings):
     confine_writes: bool = True
     #: upsert RuleID, FindingId, Job, ... on runs; false for a namespace where they are not registered
     search_attributes: bool = True
+    #: GET /metrics, /healthz and /readyz (worker/health.py) on this port (0: no server); on
+    #: loopback unless REMEDY_WORKER_HTTP_HOST says otherwise (0.0.0.0 in a container)
+    worker_http_port: int = Field(default=9464, ge=0, le=65535)
+    worker_http_host: str = "127.0.0.1"
 
 
 def config_error(exc: ValidationError) -> ConfigError:

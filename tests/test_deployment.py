@@ -18,6 +18,8 @@ import yaml
 from typer.testing import CliRunner
 
 from console.cli import app
+from hub.bootstrap import BootstrapSettings
+from hub.config import HubSettings
 from remedy.config import TemporalSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,6 +177,8 @@ def test_no_secret_is_written_in_the_file(service: str) -> None:
 def _names_remedy_reads() -> set[str]:
     names = {f"TEMPORAL_{f.upper()}" for f in TemporalSettings.model_fields}
     names |= {f"REMEDY_{f.upper()}" for f in WorkerSettings.model_fields}
+    names |= {f"REMEDY_{f.upper()}" for f in HubSettings.model_fields}
+    names |= {f"REMEDY_BOOTSTRAP_ADMIN_{f.upper()}" for f in BootstrapSettings.model_fields}
     command: Any = typer.main.get_command(app)  # typer vendors click: typed loosely
     for sub in command.commands.values():
         for param in sub.params:

@@ -237,7 +237,10 @@ def test_the_hub_reads_its_own_database_and_its_secret() -> None:
 def test_each_group_is_its_own_worker_with_its_own_secret(group: str) -> None:
     deployment = worker(group)
     env = env_of(deployment)
-    assert env["REMEDY_WORKER_GROUP"] == {"name": "REMEDY_WORKER_GROUP", "value": group}
+    # the id the hub gave the group (hub/groups.py), its own in each overlay
+    assert re.fullmatch(r"wg-[0-9a-f]{12}", env["REMEDY_WORKER_GROUP"]["value"])
+    ids = {env_of(w)["REMEDY_WORKER_GROUP"]["value"] for w in WORKERS}
+    assert len(ids) == len(WORKERS)
     assert env["REMEDY_HUB_URL"]["value"] == f"http://remedy-hub:{HUB_PORT}"
     secrets = [s["secretRef"]["name"] for s in container(deployment)["envFrom"] if "secretRef" in s]
     assert secrets == [f"remedy-worker-{group}"]

@@ -1,10 +1,12 @@
-"""The Kubernetes manifests (deploy/kubernetes, a kustomize base with an overlay per worker group),
-checked without a cluster: every rendered object validated against the Kubernetes schemas of a
-fixed version in strict mode (unknown fields are errors) with kubernetes-validate, KEDA's
-ScaledObjects against tests/schemas/keda-scaledobject.yaml, then what Remedy needs of them.
+"""The Kubernetes manifests (deploy/kubernetes: kustomize, an overlay per worker group, and two
+entry points, self-hosted Temporal and Temporal Cloud), checked without a cluster: every rendered
+object validated against the Kubernetes schemas of a fixed version in strict mode (unknown fields
+are errors) with kubernetes-validate, KEDA's objects against tests/schemas/keda-*.yaml, then what
+Remedy needs of them.
 
-The rendering is committed (deploy/kubernetes.yaml), so a machine without kubectl still validates
-it; where kubectl is installed, the committed file must equal `kubectl kustomize deploy/kubernetes`.
+The renderings are committed (deploy/kubernetes.yaml, deploy/kubernetes-temporal-cloud.yaml), so a
+machine without kubectl still validates them; where kubectl is installed, each committed file must
+equal what `kubectl kustomize` renders now.
 """
 
 from __future__ import annotations
@@ -32,14 +34,27 @@ from tests.test_deployment import (
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "deploy" / "kubernetes"
-RENDERED = ROOT / "deploy" / "kubernetes.yaml"
-HEADER = (
-    "# Generated: kubectl kustomize deploy/kubernetes (tests/test_kubernetes.py checks it is "
-    "current).\n# Edit deploy/kubernetes/ and render again; apply with kubectl apply -k or -f.\n"
-)
-KEDA_SCHEMA: dict[str, Any] = yaml.safe_load(
-    (ROOT / "tests/schemas/keda-scaledobject.yaml").read_text()
-)
+#: entry point (a kustomization under deploy/kubernetes) -> its committed rendering
+RENDERINGS = {
+    "self-hosted": ROOT / "deploy" / "kubernetes.yaml",
+    "temporal-cloud": ROOT / "deploy" / "kubernetes-temporal-cloud.yaml",
+}
+RENDERED = RENDERINGS["self-hosted"]
+
+
+def header(entry: str) -> str:
+    return (
+        f"# Generated: kubectl kustomize deploy/kubernetes/{entry} (tests/test_kubernetes.py "
+        "checks it is current).\n# Edit deploy/kubernetes/ and render again; apply with kubectl "
+        "apply -k or -f.\n"
+    )
+
+
+KEDA_SCHEMAS: dict[str, dict[str, Any]] = {
+    kind: yaml.safe_load((ROOT / f"tests/schemas/keda-{kind.lower()}.yaml").read_text())
+    for kind in ("ScaledObject", "TriggerAuthentication")
+}
+KEDA_SCHEMA = KEDA_SCHEMAS["ScaledObject"]
 #: the Kubernetes version the manifests are validated against (kubernetes-validate's schemas)
 KUBERNETES_VERSION = "1.32.0"
 GROUPS = sorted(p.name for p in (BASE / "groups").iterdir() if p.is_dir())
@@ -51,20 +66,20 @@ HUB_PORT = 8000
 NOT_REMEDYS = {"PGPASSWORD", "TMPDIR"}
 
 
-def objects() -> list[dict[str, Any]]:
-    text = RENDERED.read_text()
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+def objects(rendering: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(rendering.read_text()) if doc]
 
 
-OBJECTS = objects()
+OBJECTS = objects(RENDERED)
+CLOUD = objects(RENDERINGS["temporal-cloud"])
 
 
 def of_kind(kind: str) -> list[dict[str, Any]]:
     return [o for o in OBJECTS if o["kind"] == kind]
 
 
-def named(kind: str, name: str) -> dict[str, Any]:
-    [found] = [o for o in of_kind(kind) if o["metadata"]["name"] == name]
+def named(kind: str, name: str, among: list[dict[str, Any]] = OBJECTS) -> dict[str, Any]:
+    [found] = [o for o in among if o["kind"] == kind and o["metadata"]["name"] == name]
     return found
 
 
@@ -77,12 +92,12 @@ def env_of(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container(deployment).get("env", [])}
 
 
-def config_of(deployment: dict[str, Any]) -> dict[str, str]:
+def config_of(deployment: dict[str, Any], among: list[dict[str, Any]] = OBJECTS) -> dict[str, str]:
     """What the container's envFrom ConfigMaps give it."""
     found: dict[str, str] = {}
     for source in container(deployment).get("envFrom", []):
         if "configMapRef" in source:
-            found |= named("ConfigMap", source["configMapRef"]["name"])["data"]
+            found |= named("ConfigMap", source["configMapRef"]["name"], among)["data"]
     return found
 
 
@@ -100,13 +115,19 @@ WORKERS = [worker(group) for group in GROUPS]
 
 
 @pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl renders the kustomization")
-def test_the_committed_rendering_is_current() -> None:
+@pytest.mark.parametrize("entry", sorted(RENDERINGS))
+def test_the_committed_renderings_are_current(entry: str) -> None:
     rendered = subprocess.run(
-        ["kubectl", "kustomize", str(BASE)], capture_output=True, text=True, check=True, timeout=60
+        ["kubectl", "kustomize", str(BASE / entry)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
-    assert RENDERED.read_text() == HEADER + rendered, (
-        f"deploy/kubernetes.yaml is stale: (printf '{HEADER!r}'; kubectl kustomize "
-        "deploy/kubernetes) > deploy/kubernetes.yaml"
+    path = RENDERINGS[entry].relative_to(ROOT)
+    assert RENDERINGS[entry].read_text() == header(entry) + rendered, (
+        f"{path} is stale; render it again: (head -2 {path}; kubectl kustomize "
+        f"deploy/kubernetes/{entry}) > new.yaml && mv new.yaml {path}"
     )
 
 
@@ -122,16 +143,20 @@ def test_the_rendering_holds_the_hub_and_every_group() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "index", [i for i, o in enumerate(OBJECTS) if o["apiVersion"] != "keda.sh/v1alpha1"]
-)
-def test_every_kubernetes_object_is_valid_in_strict_mode(index: int) -> None:
-    kubernetes_validate.validate(OBJECTS[index], KUBERNETES_VERSION, strict=True)
+def _every_object() -> list[Any]:
+    return [
+        pytest.param(o, id=f"{entry}-{o['kind']}-{o['metadata']['name']}")
+        for entry, rendering in sorted(RENDERINGS.items())
+        for o in objects(rendering)
+    ]
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_every_scaled_object_is_valid_against_kedas_schema(group: str) -> None:
-    jsonschema.validate(named("ScaledObject", f"remedy-worker-{group}"), KEDA_SCHEMA)
+@pytest.mark.parametrize("obj", _every_object())
+def test_every_object_is_valid_in_strict_mode(obj: dict[str, Any]) -> None:
+    if obj["apiVersion"] == "keda.sh/v1alpha1":
+        jsonschema.validate(obj, KEDA_SCHEMAS[obj["kind"]])
+    else:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
 
 def test_the_validators_refuse_an_unknown_field() -> None:
@@ -148,6 +173,10 @@ def test_the_validators_refuse_an_unknown_field() -> None:
     scaled["spec"]["triggers"][0]["metadata"]["taskqueue"] = "remedy-x"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(scaled, KEDA_SCHEMA)
+    auth = yaml.safe_load(yaml.safe_dump(named("TriggerAuthentication", "remedy-temporal", CLOUD)))
+    auth["spec"]["secretTargetRefs"] = auth["spec"].pop("secretTargetRef")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(auth, KEDA_SCHEMAS["TriggerAuthentication"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -324,3 +353,37 @@ def test_every_variable_given_is_one_remedy_reads(deployment: dict[str, Any]) ->
         assert name in read, (
             f"{deployment['metadata']['name']} is given {name}, which nothing reads"
         )
+
+
+# ------------------------------------------------------------------------------------------------
+# Temporal Cloud (deploy/kubernetes/temporal-cloud)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_temporal_cloud_changes_only_where_temporal_is() -> None:
+    assert sorted(o["kind"] for o in CLOUD) == sorted(
+        [o["kind"] for o in OBJECTS] + ["TriggerAuthentication"]
+    )
+    for group in GROUPS:
+        deployment = named("Deployment", f"remedy-worker-{group}", CLOUD)
+        settings = config_of(deployment, CLOUD)
+        assert settings["TEMPORAL_ADDRESS"].endswith(".tmprl.cloud:7233")
+        assert settings["REMEDY_SEARCH_ATTRIBUTES"] == "false"
+        [trigger] = named("ScaledObject", f"remedy-worker-{group}", CLOUD)["spec"]["triggers"]
+        assert trigger["metadata"]["namespace"] == settings["TEMPORAL_NAMESPACE"]
+        assert settings[trigger["metadata"]["endpointFromEnv"]] == settings["TEMPORAL_ADDRESS"]
+        # KEDA reads the queue with the API key, from a Secret
+        auth = named("TriggerAuthentication", trigger["authenticationRef"]["name"], CLOUD)
+        assert auth["spec"] == {
+            "secretTargetRef": [
+                {"parameter": "apiKey", "name": "remedy-temporal", "key": "TEMPORAL_API_KEY"}
+            ]
+        }
+        # the worker's own key comes from its Secret, never from the settings
+        assert "TEMPORAL_API_KEY" not in settings
+        assert container(deployment)["envFrom"][-1] == {
+            "secretRef": {"name": f"remedy-worker-{group}"}
+        }
+    assert config_of(named("Deployment", "remedy-hub", CLOUD), CLOUD)["TEMPORAL_ADDRESS"].endswith(
+        ".tmprl.cloud:7233"
+    )

@@ -265,6 +265,8 @@ def test_the_hub_starts_runs_on_the_workers_temporal_with_the_same_key() -> None
         assert hub[name] == worker[name], name
     for name in ("REMEDY_PAYLOAD_KEY", "REMEDY_PAYLOAD_OLD_KEYS", "REMEDY_SEARCH_ATTRIBUTES"):
         assert hub[name] is None and worker[name] is None, name
+    # the deployment commands the hub prints name the image compose builds
+    assert hub["REMEDY_HUB_WORKER_IMAGE"] == SERVICES["worker"]["image"]
 
 
 @pytest.mark.parametrize(("service", "port"), [("hub", 8000), ("worker", 9464)])

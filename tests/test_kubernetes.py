@@ -210,6 +210,7 @@ def test_pods_are_hardened_like_the_image(deployment: dict[str, Any]) -> None:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert pod["automountServiceAccountToken"] is False  # jobs never reach the Kubernetes API
+    assert pod["enableServiceLinks"] is False  # no REMEDY_HUB_* variables from the Service
     for shared in ("hostPID", "hostIPC", "hostNetwork", "shareProcessNamespace"):
         assert not pod.get(shared), shared
     assert len(pod["containers"]) == 1 and "initContainers" not in pod

@@ -388,3 +388,13 @@ def test_temporal_cloud_changes_only_where_temporal_is() -> None:
     assert config_of(named("Deployment", "remedy-hub", CLOUD), CLOUD)["TEMPORAL_ADDRESS"].endswith(
         ".tmprl.cloud:7233"
     )
+
+
+def test_every_deploy_path_the_guide_names_exists() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    named_paths = set(re.findall(r"deploy/kubernetes[\w./-]*", guide))
+    assert "deploy/kubernetes/self-hosted" in named_paths
+    for path in named_paths:
+        assert (ROOT / path.rstrip(".")).exists(), f"docs/deploy.md names {path}, which is gone"
+    for entry in RENDERINGS:
+        assert f"`{entry}`" in guide or f"{entry}/" in guide, entry

@@ -84,7 +84,8 @@ def named(kind: str, name: str, among: list[dict[str, Any]] = OBJECTS) -> dict[s
 
 
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
-    [only] = deployment["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
+    [only] = containers
     return only
 
 

@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from hub import errors
 from hub.audit import AuditTrail
+from hub.bootstrap import bootstrap_admin
 from hub.config import HubSettings
 from hub.context import Hub, TemporalLink
 from hub.db import Database
@@ -88,6 +89,7 @@ def create_app(
     db = Database(settings)
     if migrate:
         db.migrate()
+        bootstrap_admin(db)  # REMEDY_BOOTSTRAP_ADMIN_TOKEN: the first admin of a deployed hub
     hub = Hub(settings, temporal_settings, db, TemporalLink(temporal_settings, temporal_client))
 
     @contextlib.asynccontextmanager

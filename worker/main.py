@@ -125,7 +125,7 @@ def make_worker(
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_activity_task_polls=settings.activity_pollers,
         max_concurrent_workflow_task_polls=settings.workflow_pollers,
-        graceful_shutdown_timeout=timedelta(seconds=30),
+        graceful_shutdown_timeout=timedelta(seconds=settings.drain_timeout_s),
         # a cancel reaches a job in the answer to its step's heartbeat: send them every 2 s at
         # most (the SDK would wait 80% of the 30 s heartbeat timeout), so a cancelled or
         # terminated run's job is killed within a few seconds, not half a minute

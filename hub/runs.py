@@ -224,12 +224,17 @@ class Runs:
                     started_at=utcnow(),
                 )
             )
+
+        def follow(session: Session) -> None:
             run = session.get(Run, plan.run_id)
             finding = session.get(Finding, run.finding_id) if run is not None else None
             if finding is not None:
                 follow_runs(session, finding)  # queued -> remediating
 
         await self.db.call(submitted)
+        # its own transaction: ingest locks the finding's row before it touches its runs, so a
+        # start holding the run's row must not wait for the finding's (a deadlock on PostgreSQL)
+        await self.db.call(follow)
 
     # -- manual runs ------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ EXPECTED = {
     ("GET", "/approvals"): V,
     ("POST", "/runs/{run_id}/approve"): T,
     ("POST", "/runs/{run_id}/reject"): T,
+    ("POST", "/runs/{run_id}/rollback"): T,
     ("POST", "/worker/register"): W,
     ("POST", "/worker/heartbeat"): W,
     ("POST", "/worker/runs/{run_id}/logs"): W,

@@ -1,7 +1,7 @@
 """The hub's web application: `create_app()` migrates the store and wires the routes.
 
 `remedy hub serve` runs it under uvicorn; the OpenAPI document is at /openapi.json, the
-interactive one at /docs.
+interactive one at /docs, the pages at /ui (hub/web).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hub.db import Database
 from hub.limits import BodyLimits
 from hub.retention import prune_logs
 from hub.routes import admin, approvals, findings, remediations, tokens, worker
+from hub.web import mount as mount_pages
 from remedy.config import TemporalSettings
 
 log = logging.getLogger("remedy.hub")
@@ -111,6 +112,8 @@ def create_app(
         "runs and their logs. Users authenticate with a bearer token (roles: admin, analyst, "
         "viewer); workers with their group's client id and secret.",
         lifespan=lifespan,
+        docs_url=None,  # served by hub/web/docs.py with the hub's own copy of the assets
+        redoc_url=None,
     )
     app.state.hub = hub
     app.add_middleware(AuditTrail, db=db)
@@ -125,6 +128,7 @@ def create_app(
         worker.router,
     ):
         app.include_router(router)
+    mount_pages(app)  # the pages under /ui, /docs and /redoc offline (hub/web)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

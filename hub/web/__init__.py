@@ -1,0 +1,62 @@
+"""The hub in a browser: server-rendered pages under /ui, the API docs served offline.
+
+Pages call the same hub functions as the API routes and check the same role matrix (hub/auth.py),
+once to show only the buttons a role may use and again in every POST handler. A user signs in
+with their API token, exchanged for a server-side session (hub/web/sessions.py); every form
+carries the session's CSRF token (hub/web/csrf.py); every answer has a Content-Security-Policy
+(hub/web/headers.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from hub.errors import ApiError
+from hub.web import (
+    actions,
+    approvals,
+    catalogue,
+    docs,
+    findings,
+    groups,
+    runs,
+    session,
+    users,
+)
+from hub.web.assets import STATIC_PREFIX
+from hub.web.headers import SecurityHeaders
+from hub.web.render import HERE, SignInNeeded, error_page, redirect
+
+PAGES_PREFIX = "/ui"
+
+
+def mount(app: FastAPI) -> None:
+    """Add the pages, their static files, the offline API docs and the security headers; `app`
+    was made with `docs_url=None, redoc_url=None`."""
+    app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="web-static")
+    for module in (session, findings, runs, approvals, actions, groups, catalogue, users, docs):
+        app.include_router(module.router)
+    app.add_middleware(SecurityHeaders)
+    api_errors = app.exception_handlers[ApiError]
+
+    async def page_error(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith(PAGES_PREFIX + "/") or not isinstance(exc, ApiError):
+            answer = api_errors(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        return error_page(request, exc, session.current_user(request, request.app.state.hub))
+
+    async def sign_in_needed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInNeeded)
+        return redirect(f"/ui/sign-in?next={quote(exc.back_to, safe='/')}")
+
+    app.add_exception_handler(ApiError, page_error)
+    app.add_exception_handler(SignInNeeded, sign_in_needed)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{PAGES_PREFIX}/", status_code=303)

@@ -8,6 +8,7 @@ HTMX_JS = "vendor/htmx-2.0.11.min.js"
 SWAGGER_JS = "vendor/swagger-ui-bundle-5.35.0.js"
 SWAGGER_CSS = "vendor/swagger-ui-5.35.0.css"
 REDOC_JS = "vendor/redoc-2.5.4.standalone.js"
+FAVICON = "vendor/favicon-32x32.png"
 SWAGGER_INIT_JS = "swagger-init.js"
 APP_CSS = "app.css"
 

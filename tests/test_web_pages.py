@@ -4,6 +4,7 @@ cloud: each role sees what it may do and no more, and does the flows end to end.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -50,6 +51,7 @@ async def test_a_viewer_sees_the_pages_and_can_change_nothing(
     assert forged.status == 403
     assert "a viewer may not" in await forged.text()
     assert (await web_hub.api.ok("GET", f"/worker-groups/{group.group_id}"))["enabled"] is True
+    await page.context.close()
 
 
 async def test_forms_without_their_csrf_token_are_refused(
@@ -82,6 +84,7 @@ async def test_forms_without_their_csrf_token_are_refused(
     await page.wait_for_url(re.compile(r".*/ui/sign-in$"))
     again = await page.goto("/ui/runs")
     assert again is not None and again.url.endswith("/ui/sign-in?next=/ui/runs")
+    await page.context.close()
 
 
 async def test_the_api_docs_render_offline(
@@ -153,13 +156,28 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     sg = aws_sandbox.open_security_group(22, f"web-{uuid.uuid4().hex[:6]}")
     finding = aws_finding(sg, rule_id=rule)
     finding_id = finding["notificationInfo"]["FindingInfo"]["FindingId"]
-    await api.ok("POST", "/findings", json=finding, role="analyst")
+    analyst = await sign_in(browser, web_hub, "analyst")
+    await analyst.goto("/ui/import")
+    await analyst.set_input_files(
+        "input[name=file]",
+        files=[
+            {
+                "name": "findings.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps([finding]).encode(),
+            }
+        ],
+    )
+    await analyst.click("main form button")
+    await expect(analyst.locator("#totals")).to_contain_text(
+        "1 findings, 1 actionable, 0 fixable; the hub took 1, rejected 0"
+    )
+    await expect(analyst.locator("main table")).to_contain_text(f"no built-in job for rule {rule}")
+
     await admin.goto(f"/ui/findings/{finding_id}")
     await admin.locator("tr", has_text=name).locator("button", has_text="Run it now").click()
     await admin.wait_for_url(re.compile(r".*/ui/runs/.+"))
     run_id = admin.url.split("/ui/runs/")[1].split("?")[0]
-
-    analyst = await sign_in(browser, web_hub, "analyst")
 
     async def waiting() -> bool:
         await analyst.goto("/ui/approvals")
@@ -181,3 +199,5 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     )
     assert rules(ec2, sg) == set()
     assert await analyst.locator("#run-live").get_attribute("hx-get") is None  # stopped polling
+    await analyst.context.close()
+    await admin.context.close()

@@ -15,7 +15,15 @@ from sandbox.aws import AwsSandbox
 from tests.findings import aws_finding
 from tests.hub_fixtures import associate_account, new_group, wait_until
 from tests.test_jobs import rules
-from tests.web_fixtures import JOBS, WebHub, browser, csrf_of, sign_in, web_hub  # noqa: F401
+from tests.web_fixtures import (  # noqa: F401
+    JOBS,
+    WebHub,
+    browser,
+    csrf_of,
+    sign_in,
+    snap,
+    web_hub,
+)
 
 
 async def test_a_viewer_sees_the_pages_and_can_change_nothing(
@@ -38,6 +46,8 @@ async def test_a_viewer_sees_the_pages_and_can_change_nothing(
         csp = await answer.header_value("content-security-policy")
         assert csp is not None and "script-src 'self'" in csp and "unsafe-inline" not in csp
         await expect(page.locator("h1")).to_contain_text(heading)
+        if path == "/ui/catalogue":
+            await snap(page, "catalogue")
         # no button that changes anything: the only one a viewer gets signs out (in the header)
         assert await page.locator("main form[method=post] button").count() == 0, path
     assert await page.get_by_role("link", name="Users").count() == 0
@@ -101,6 +111,7 @@ async def test_the_api_docs_render_offline(
     assert answer is not None and answer.status == 200
     await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Remedy hub")
     await expect(page.locator(".opblock-tag-section").first).to_be_visible()
+    await snap(page, "api-docs")
     await page.goto("/redoc")
     await expect(page.locator("h1").first).to_contain_text("Remedy hub")
     await expect(page.get_by_text("API docs by Redocly")).to_be_visible()
@@ -131,6 +142,9 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
 
     # the admin makes the action in the form, the job chosen from what the worker offers
     admin = await sign_in(browser, web_hub, "admin")
+    await admin.goto(f"/ui/groups/{group.group_id}")
+    await expect(admin.locator("main")).to_contain_text("Online")
+    await snap(admin, "worker-group")
     await admin.goto("/ui/actions/new")
     rule = f"rule-{uuid.uuid4().hex[:8]}"
     name = f"close-ssh-{uuid.uuid4().hex[:6]}"
@@ -140,6 +154,7 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     await admin.select_option("#f-job-0", "security_group_close_port")
     await admin.fill("input[name=parameters_0]", '{"port": 22}')
     await admin.check("#f-approval")
+    await snap(admin, "action-new")
     await admin.click("form.grid button[type=submit]")
     await expect(admin.locator(".done")).to_have_text("Saved.")
     await expect(admin.locator("h1")).to_contain_text("draft")
@@ -173,8 +188,10 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
         "1 findings, 1 actionable, 0 fixable; the hub took 1, rejected 0"
     )
     await expect(analyst.locator("main table")).to_contain_text(f"no built-in job for rule {rule}")
+    await snap(analyst, "import-triage")
 
     await admin.goto(f"/ui/findings/{finding_id}")
+    await snap(admin, "finding")
     await admin.locator("tr", has_text=name).locator("button", has_text="Run it now").click()
     await admin.wait_for_url(re.compile(r".*/ui/runs/.+"))
     run_id = admin.url.split("/ui/runs/")[1].split("?")[0]
@@ -187,6 +204,7 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     card = analyst.locator(f".approval[data-run='{run_id}']")
     await expect(card).to_contain_text(f"{sg}: revoked ingress tcp 22-22 from 0.0.0.0/0")
     assert rules(ec2, sg) != set()  # nothing changed while it waits
+    await snap(analyst, "approvals")
     await card.locator("form[action$='/approve'] input[name=comment]").fill("CHG-42")
     await card.locator("form[action$='/approve'] button").click()
     await expect(analyst.locator(".done")).to_contain_text("Approved")
@@ -199,5 +217,12 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     )
     assert rules(ec2, sg) == set()
     assert await analyst.locator("#run-live").get_attribute("hx-get") is None  # stopped polling
+    await snap(analyst, "run", whole=True)
+    await analyst.goto("/ui/runs")
+    await snap(analyst, "runs")
+    await analyst.goto("/ui/findings")
+    await snap(analyst, "findings")
+    await admin.goto("/ui/users")
+    await snap(admin, "users")
     await analyst.context.close()
     await admin.context.close()

@@ -92,6 +92,10 @@ async def test_signing_out_needs_the_forms_csrf_token_and_ends_the_session(
     assert cookie
     out = await client.post("/ui/sign-out", data={"csrf_token": found[1]})
     assert out.status_code == 303 and out.headers["location"] == "/ui/sign-in"
+    audit = await hub_api.ok("GET", "/audit")
+    assert {"actor": "admin-user", "action": "POST /ui/sign-out"}.items() <= audit["items"][
+        0
+    ].items()
     assert (await client.get("/ui/runs")).status_code == 303
     # the session is gone from the store, not only from the browser
     stale = browser_of(hub_api)

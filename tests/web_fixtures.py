@@ -80,7 +80,7 @@ async def web_hub(
 
 async def sign_in(browser: Any, hub: WebHub, role: str) -> Any:
     """A browser context (its own cookies) signed in with the role's token; its first page."""
-    context = await browser.new_context(base_url=hub.url)
+    context = await browser.new_context(base_url=hub.url, viewport={"width": 1280, "height": 800})
     page = await context.new_page()
     await page.goto("/ui/sign-in")
     await page.fill("input[name=token]", hub.api.tokens[role])
@@ -103,3 +103,15 @@ def group_of(found: dict[str, Any]) -> GroupCredentials:
 
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
+
+
+#: scripts/screenshots.py sets it: the browser tests then save their pages there as PNG
+SCREENSHOTS = os.environ.get("REMEDY_SCREENSHOTS")
+
+
+async def snap(page: Any, name: str, *, whole: bool = False) -> None:
+    """Save the page (the window, or the `whole` page) as docs' screenshot `name`.png when
+    screenshots are asked for."""
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=whole)

@@ -33,14 +33,17 @@ from hub.web.headers import SecurityHeaders
 from hub.web.render import HERE, SignInNeeded, error_page, redirect
 
 PAGES_PREFIX = "/ui"
+ROUTERS = tuple(
+    m.router for m in (session, findings, runs, approvals, actions, groups, catalogue, users, docs)
+)
 
 
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files, the offline API docs and the security headers; `app`
     was made with `docs_url=None, redoc_url=None`."""
     app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="web-static")
-    for module in (session, findings, runs, approvals, actions, groups, catalogue, users, docs):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(SecurityHeaders)
     api_errors = app.exception_handlers[ApiError]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from fastapi.routing import APIRoute
 
 from hub.web import ROUTERS
 from tests.hub_fixtures import HubHarness
+from tests.web_fixtures import session_of
 
 #: what each page change needs beyond viewing: admins manage, analysts (and admins) trigger
 MANAGE = ("/ui/actions", "/ui/groups", "/ui/accounts", "/ui/users")
@@ -33,15 +33,6 @@ def page_changes() -> list[str]:
         and "POST" in route.methods
         and not route.path.startswith(OPEN_TO_ALL)
     ]
-
-
-async def session_of(h: HubHarness, role: str) -> tuple[httpx.AsyncClient, str]:
-    client = httpx.AsyncClient(transport=h.transport, base_url="http://hub.test")
-    await client.post("/ui/sign-in", data={"token": h.tokens[role]})
-    page = await client.get("/ui/runs")
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found
-    return client, found[1]
 
 
 async def test_each_role_may_post_only_what_the_api_lets_it(hub_api: HubHarness) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -115,3 +116,13 @@ async def snap(page: Any, name: str, *, whole: bool = False) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=whole)
+
+
+async def session_of(h: HubHarness, role: str) -> tuple[httpx.AsyncClient, str]:
+    """A client of the hub in-process, signed in to the pages as `role`, and its CSRF token."""
+    client = httpx.AsyncClient(transport=h.transport, base_url="http://hub.test")
+    await client.post("/ui/sign-in", data={"token": h.tokens[role]})
+    page = await client.get("/ui/runs")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    return client, found[1]

@@ -1,0 +1,66 @@
+"""An admin's pages without a browser (each store backend): users and their tokens, a worker
+group's secret rotation; secrets appear in the answer to the POST that made them, and only there."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.hub_fixtures import HubHarness, new_group
+from tests.web_fixtures import session_of
+
+
+async def test_an_admin_makes_a_user_whose_token_is_shown_once_and_revokes_it(
+    hub_api: HubHarness,
+) -> None:
+    admin, csrf = await session_of(hub_api, "admin")
+    made = await admin.post(
+        "/ui/users", data={"csrf_token": csrf, "name": "carol", "role": "analyst"}
+    )
+    assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
+    token = re.search(r'<code id="new-token">(rmt_[^<]+)</code>', made.text)
+    assert token
+    carol = httpx.AsyncClient(transport=hub_api.transport, base_url="http://hub.test")
+    assert (await carol.post("/ui/sign-in", data={"token": token[1]})).status_code == 303
+    assert "carol (analyst)" in (await carol.get("/ui/runs")).text
+    assert token[1] not in (await admin.get("/ui/users")).text
+
+    listed = await hub_api.ok("GET", "/users/carol/tokens")
+    revoked = await admin.post(
+        f"/ui/users/carol/tokens/{listed[0]['id']}/revoke", data={"csrf_token": csrf}
+    )
+    assert revoked.status_code == 303
+    assert (await hub_api.ok("GET", "/users/carol/tokens"))[0]["active"] is False
+    assert (await carol.get("/ui/runs")).status_code == 303  # its session ended with the token
+
+    demoted = await admin.post("/ui/users/carol/role", data={"csrf_token": csrf, "role": "viewer"})
+    assert demoted.status_code == 303
+    assert {"name": "carol", "role": "viewer"}.items() <= next(
+        u for u in await hub_api.ok("GET", "/users") if u["name"] == "carol"
+    ).items()
+
+
+async def test_rotating_a_groups_secret_shows_the_new_one_once_and_the_old_one_stops(
+    hub_api: HubHarness,
+) -> None:
+    group = await new_group(hub_api)
+    admin, csrf = await session_of(hub_api, "admin")
+    rotated = await admin.post(
+        f"/ui/groups/{group.group_id}/regenerate-secret", data={"csrf_token": csrf}
+    )
+    secret = re.search(r'<code id="client-secret">(rms_[^<]+)</code>', rotated.text)
+    assert rotated.status_code == 200 and secret and secret[1] != group.client_secret
+    page = await admin.get(f"/ui/groups/{group.group_id}")
+    assert secret[1] not in page.text and "the secret is a placeholder" in page.text
+    old = hub_api.worker_api(group.client_id, group.client_secret)
+    new = hub_api.worker_api(group.client_id, secret[1])
+    beat = {"worker_id": "w-1"}
+    assert (await old.post("/worker/heartbeat", json=beat)).status_code == 401
+    assert (
+        await new.post("/worker/heartbeat", json=beat)
+    ).status_code == 404  # known, unregistered
+
+    disabled = await admin.post(f"/ui/groups/{group.group_id}/disable", data={"csrf_token": csrf})
+    assert disabled.status_code == 303
+    assert (await hub_api.ok("GET", f"/worker-groups/{group.group_id}"))["enabled"] is False

@@ -19,6 +19,7 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network.models import TagsObject
+from azure.mgmt.storage.models import StorageAccountUpdateParameters
 from botocore.exceptions import ClientError
 from temporalio import activity
 
@@ -67,6 +68,13 @@ def _tag_nsg(client: Any, group: str, name: str, tags: dict[str, str]) -> None:
     client.network_security_groups.update_tags(group, name, TagsObject(tags={**existing, **tags}))
 
 
+def _tag_storage(client: Any, group: str, name: str, tags: dict[str, str]) -> None:
+    existing = client.storage_accounts.get_properties(group, name).tags or {}
+    client.storage_accounts.update(
+        group, name, StorageAccountUpdateParameters(tags={**existing, **tags})
+    )
+
+
 #: The taggers, by the registry's Tagging.method (remedy/services): client, resource, tags.
 AWS_TAGGERS: dict[str, Callable[[Any, str, dict[str, str]], str | None]] = {
     "ec2": _tag_ec2,
@@ -75,6 +83,7 @@ AWS_TAGGERS: dict[str, Callable[[Any, str, dict[str, str]], str | None]] = {
 }
 AZURE_TAGGERS: dict[str, Callable[[Any, str, str, dict[str, str]], None]] = {
     "azure-nsg": _tag_nsg,
+    "azure-storage": _tag_storage,
 }
 
 

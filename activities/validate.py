@@ -14,7 +14,7 @@ from remedy.aws_ids import AwsIdError, check_external_id
 from remedy.finding import PayloadError, read_finding
 from remedy.job_registry import Job, Registry, UnknownJobError
 from remedy.params import ParameterError
-from remedy.types import AccountRef, ValidatedFinding, ValidateInput
+from remedy.types import AccountRef, RemediationSpec, ValidatedFinding, ValidateInput
 
 
 class UnsupportedMode(ValueError):
@@ -32,7 +32,7 @@ def _check_mode(job: Job, mode: str) -> None:
     )
 
 
-def _opted_out(tags: dict[str, str], skip_tag: str) -> str | None:
+def opted_out(tags: dict[str, str], skip_tag: str) -> str | None:
     """Why a resource carrying the opt-out tag is left alone (None: no such tag)."""
     if not skip_tag:
         return None
@@ -43,6 +43,21 @@ def _opted_out(tags: dict[str, str], skip_tag: str) -> str | None:
         f"the resource is tagged {found}={tags[found]}: it opted out of remediation, "
         f"nothing was changed (remove the tag, or set it to false, to remediate it)"
     )
+
+
+def _excluded(spec: RemediationSpec, account_id: str, region: str | None) -> str | None:
+    """Why a finding in an account or region the remediation excludes is left alone."""
+    if account_id in spec.exclude_accounts:
+        return (
+            f"account {account_id} is excluded by the remediation: nothing was changed "
+            "(take it out of exclude_accounts to remediate it)"
+        )
+    if region and region.lower() in {r.lower() for r in spec.exclude_regions}:
+        return (
+            f"region {region} is excluded by the remediation: nothing was changed "
+            "(take it out of exclude_regions to remediate it)"
+        )
+    return None
 
 
 class ValidationActivities:
@@ -92,7 +107,9 @@ class ValidationActivities:
             resource_type=next((job.resource_type for job in jobs if job.resource_type), None),
             job_checksums={job.name: job.checksum for job in jobs},
             verifiable=sorted({job.name for job in jobs if job.verify_entry}),
-            opted_out=_opted_out(finding.cloud_tags, request.spec.skip_tag),
+            plannable=sorted({job.name for job in jobs if "plan" in job.modes}),
+            opted_out=_excluded(request.spec, finding.account_id, finding.region)
+            or opted_out(finding.cloud_tags, request.spec.skip_tag),
         )
 
     @activity.defn(name="validate_finding")

@@ -1,12 +1,16 @@
-"""`remedy demo`: four findings fixed end to end on the embedded stack, one Jira issue each.
+"""`remedy demo`: five findings fixed end to end on the embedded stack, one Jira issue each; one
+more approved, then rolled back.
 
 Starts the Temporal dev server (UI on :8233 when free), the sandbox cloud (AWS: moto with IAM
 enforced; Azure: the Resource Manager + Entra ID emulator; Jira: the REST emulator) and a
 `remedy worker` process; creates an EC2 instance whose security group opens 22 to the internet, a
-security group open on 3389, a public bucket and an Azure network security group open on 22;
-remediates the four findings through workflows; checks on the emulators that each is fixed and
-tagged and has its Jira issue; prints a table; sweeps every history, log, database and hub answer
-for the secrets it used (console/secret_sweep.py); stops everything it started.
+security group open on 3389, a public bucket, an Azure network security group open on 22 and an
+Azure storage account that accepts plain HTTP; remediates the five findings through workflows;
+checks on the emulators that each is fixed and tagged and has its Jira issue; prints a table. Then
+a sixth finding goes through an action that asks for approval (the plan shown, approved, applied)
+and is rolled back (console/demo_safety.py). Sweeps every history, log, database and hub answer
+for the secrets it used (console/secret_sweep.py); stops everything it started (with `--keep`,
+once Ctrl-C is pressed).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from console.demo_hub import (
     start_hub,
     wait_online,
 )
+from console.demo_safety import SafetyShow, approve_then_roll_back
 from console.local_processes import STATE, clean_env, wait_for_line, worker_process
 from console.sandbox_cloud import Clouds, sandbox_worker_env, start_sandbox_cloud
 from console.secret_sweep import (
@@ -122,6 +127,8 @@ def remediate_all(hub: DemoHub, cases: list[Case], clouds: Clouds, timeout_s: fl
         for case in cases:
             verify(case, clouds)
         live.update(_table(cases))
+    if not console.is_terminal:  # a live display ends its last line only on a terminal
+        console.line()
     for case in cases:
         console.print(f"  {case.job}: {case.temporal_url}", soft_wrap=True)
 
@@ -173,14 +180,22 @@ def demo(
         Path, typer.Option(help="Where the demo keeps its Temporal database and logs.")
     ] = STATE / "demo",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the remediations.")] = 180.0,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            help="Keep everything running at the end and print the hub's URL and a sign-in "
+            "token, the Temporal UI's and the sandbox's, until Ctrl-C."
+        ),
+    ] = False,
 ) -> None:
-    """Fix four findings (AWS and Azure) end to end on the embedded stack, one Jira issue each,
-    then sweep for leaked secrets; exit 0 only if all are fixed, tagged and ticketed and no
+    """Fix five findings (AWS and Azure) end to end on the embedded stack, one Jira issue each;
+    approve a sixth one's plan and roll it back; then sweep for leaked secrets. Exit 0 only if
+    all are fixed, tagged and ticketed, the approval and the rollback did what they say, and no
     secret leaked.
 
-    Everything it starts (dev server, sandbox cloud, worker) is stopped before it exits. The runs
-    stay in STATE_DIR/temporal: `remedy dev-server --state-dir STATE_DIR/temporal` shows them in
-    the UI.
+    Everything it starts (dev server, sandbox cloud, hub, worker) is stopped before it exits
+    (with --keep: once Ctrl-C is pressed). The runs stay in STATE_DIR/temporal: `remedy
+    dev-server --state-dir STATE_DIR/temporal` shows them in the UI.
     """
     from remedy.temporal import start_dev_server, stop_process
 
@@ -193,18 +208,19 @@ def demo(
     hub: DemoHub | None = None
     cases: list[Case] = []
     sweep: Sweep | None = None
+    show: SafetyShow | None = None
     try:
-        console.print(f"[bold]1/6[/bold] Temporal dev server on 127.0.0.1:{port} (UI {ui_url})")
+        console.print(f"[bold]1/7[/bold] Temporal dev server on 127.0.0.1:{port} (UI {ui_url})")
         processes.append(start_dev_server(port, state_dir / "temporal", ui_port=ui_port))
         console.print(
-            "[bold]2/6[/bold] sandbox cloud: AWS (moto, IAM enforced: the remediation role carries "
+            "[bold]2/7[/bold] sandbox cloud: AWS (moto, IAM enforced: the remediation role carries "
             "the jobs' minimum policies), Azure (Resource Manager + Entra ID, role-checked), Jira"
         )
         clouds = start_sandbox_cloud()
         hub = start_hub(state_dir, settings.address, ui_url)
         group_id, client_id, client_secret = setup_hub(hub, clouds)
         console.print(
-            f"[bold]3/6[/bold] hub at {hub.url}: worker group {group_id}, the sandbox's "
+            f"[bold]3/7[/bold] hub at {hub.url}: worker group {group_id}, the sandbox's "
             "AWS account and Azure subscription associated"
         )
         env = clean_env(
@@ -221,14 +237,21 @@ def demo(
         cases = create_findings(clouds)
         publish_actions(hub, group_id, cases, clouds)
         console.print(
-            "[bold]5/6[/bold] four auto-remediating actions published; four findings "
+            "[bold]5/7[/bold] five auto-remediating actions published; five findings "
             "posted to the hub, which starts their runs on Temporal (the three AWS ones as "
             "Security Hub findings, ASFF, imported into the sandbox's Security Hub first, their "
-            "outcome written back; the Azure one as a VSS payload)"
+            "outcome written back; the two Azure ones as VSS payloads)"
         )
         remediate_all(hub, cases, clouds, timeout)
+        console.print(
+            "[bold]6/7[/bold] safe to turn on: a sixth finding through an action that asks for "
+            "approval, then rolled back"
+        )
+        show = approve_then_roll_back(
+            hub, group_id, clouds, lambda line: console.print(line, markup=False), timeout
+        )
         sweep = sweep_secrets(hub, clouds, state_dir, settings, group_id, client_secret, worker)
-        console.print(f"[bold]6/6[/bold] secret sweep: {sweep.summary()}", soft_wrap=True)
+        console.print(f"[bold]7/7[/bold] secret sweep: {sweep.summary()}", soft_wrap=True)
         console.print(
             "    (every credential and secret used: the sandbox's and STS's AWS keys, the Azure "
             "app's secret, the Jira token, the hub's admin token and group secret, and a canary "
@@ -237,6 +260,8 @@ def demo(
             "environment block)",
             markup=False,
         )
+        if keep:
+            _keep_running(hub, ui_url, clouds)
     finally:
         for process in reversed(processes):
             stop_process(process, 40)
@@ -244,7 +269,21 @@ def demo(
             hub.stop()
         if clouds:
             clouds.stop()
-    raise typer.Exit(0 if _all_fixed(cases, sweep, state_dir) else 1)
+    raise typer.Exit(0 if _all_fixed(cases, sweep, state_dir, show) else 1)
+
+
+def _keep_running(hub: DemoHub, ui_url: str, clouds: Clouds) -> None:
+    """Say where everything is, then wait for Ctrl-C (the caller stops it all)."""
+    console.print(
+        f"\n[bold]Kept running until Ctrl-C.[/bold]\n  hub: {hub.url} (API docs: {hub.url}/docs)"
+        f"\n  sign-in token (the demo's admin): {hub.token}\n  Temporal UI: {ui_url}"
+        f"\n  sandbox AWS endpoint: {clouds.aws.endpoint}; Jira: {clouds.jira.url}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
 
 
 def _start_worker(
@@ -252,7 +291,7 @@ def _start_worker(
 ) -> subprocess.Popen[bytes]:
     """`remedy worker` as deployed, returned once the hub shows it online."""
     log_file.unlink(missing_ok=True)
-    console.print(f"[bold]4/6[/bold] remedy worker --group {group_id} (log: {log_file})")
+    console.print(f"[bold]4/7[/bold] remedy worker --group {group_id} (log: {log_file})")
     process = worker_process(group_id, env, log_file)
     line = wait_for_line(log_file, "Worker started and is waiting for work", 90, process)
     console.print("    " + line, markup=False, highlight=False)
@@ -264,10 +303,15 @@ def _start_worker(
     return process
 
 
-def _all_fixed(cases: list[Case], sweep: Sweep | None, state_dir: Path) -> bool:
-    """The demo's verdict, printed: every finding fixed, tagged and ticketed, no secret leaked."""
+def _all_fixed(
+    cases: list[Case], sweep: Sweep | None, state_dir: Path, show: SafetyShow | None
+) -> bool:
+    """The demo's verdict, printed: every finding fixed, tagged and ticketed, the approval and
+    the rollback done, no secret leaked."""
     ok = (
         bool(cases)
+        and show is not None
+        and show.ok
         and all(c.fixed and c.tagged and c.ticket and c.state == RunState.SUCCEEDED for c in cases)
         # the AWS findings were Security Hub's: write-back set them RESOLVED there
         and all(c.security_hub == "RESOLVED" for c in cases if c.provider == "aws")
@@ -278,7 +322,7 @@ def _all_fixed(cases: list[Case], sweep: Sweep | None, state_dir: Path) -> bool:
         console.print(
             f"[green]All {len(cases)} findings fixed, tagged and ticketed[/green], the "
             f"{sum(c.provider == 'aws' for c in cases)} Security Hub findings RESOLVED in the "
-            "sandbox's Security Hub. The runs are "
+            "sandbox's Security Hub; one plan approved and applied, then rolled back. The runs are "
             f"kept in {state_dir / 'temporal'}: `remedy dev-server --state-dir "
             f"{state_dir / 'temporal'}` shows them in the Temporal UI."
         )
@@ -288,6 +332,8 @@ def _all_fixed(cases: list[Case], sweep: Sweep | None, state_dir: Path) -> bool:
                 console.print(f"[red]{case.job}:[/red] {case.state} {case.message}")
             elif case.provider == "aws" and case.security_hub != "RESOLVED":
                 console.print(f"[red]{case.job}:[/red] Security Hub shows {case.security_hub}")
+        if show is not None and not show.ok:
+            console.print(f"[red]approval and rollback:[/red] {show}", markup=True)
         console.print(
             f"[red]Not every finding was fixed.[/red] Worker log: {state_dir / 'worker.log'}"
         )

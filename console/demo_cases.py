@@ -1,8 +1,9 @@
-"""The demo's four findings: the non-compliant resources it makes, and the check that each is fixed.
+"""The demo's five findings: the non-compliant resources it makes, and the check that each is fixed.
 
 The three AWS findings are Security Hub findings (ASFF), imported into the sandbox's Security Hub
 as Security Hub would hold them, and posted to the hub as such: their actions write the outcome
-back (the finding RESOLVED). The Azure finding is a VSS payload. It looks at the sandbox itself
+back (the finding RESOLVED). The two Azure findings (a network security group open on 22, a
+storage account that accepts plain HTTP) are VSS payloads. It looks at the sandbox itself
 (not at what the run says) for the fix, the run's tag, the Jira issue and the Security Hub
 finding's workflow status.
 """
@@ -126,7 +127,7 @@ def finding_payload(case: Case, clouds: Clouds) -> dict[str, Any]:
             "subscriptionId": clouds.azure.subscription_id,
             "applicationId": clouds.azure.client_id,
         }
-        service = "Network"
+        service = "Storage" if case.job.startswith("azure_storage") else "Network"
     else:
         info["Region"] = clouds.aws.region
         account = {"provider": "aws", "roleArn": clouds.aws.role_arn}
@@ -148,7 +149,7 @@ def finding_payload(case: Case, clouds: Clouds) -> dict[str, Any]:
 
 
 def create_findings(clouds: Clouds) -> list[Case]:
-    """Make four non-compliant resources in the sandbox; return one case per finding."""
+    """Make five non-compliant resources in the sandbox; return one case per finding."""
     ec2, s3 = clouds.aws.admin_client("ec2"), clouds.aws.admin_client("s3")
     suffix = uuid.uuid4().hex[:8]
 
@@ -188,6 +189,18 @@ def create_findings(clouds: Clouds) -> list[Case]:
             },
         },
     )
+    storage = f"remedydemo{suffix}"  # 3-24 lowercase letters and digits
+    clouds.azure.admin_request(
+        "PUT",
+        f"{_group_path(clouds)}/providers/Microsoft.Storage/storageAccounts/{storage}",
+        {
+            "location": clouds.azure.location,
+            "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS"},
+            "tags": {"owner": "data-team"},
+            "properties": {"supportsHttpsTrafficOnly": False},
+        },
+    )
     return [
         # the AWS cases' rules are the control ids their ASFF findings carry (jobs' remedy.json)
         Case(
@@ -205,7 +218,18 @@ def create_findings(clouds: Clouds) -> list[Case]:
             nsg,
             provider="azure",
         ),
+        Case(
+            "Azure storage: HTTP allowed",
+            "azure_storage_account_allow_https_traffic_only",
+            "5c8c269a7a550e1fb6560cdb",
+            storage,
+            provider="azure",
+        ),
     ]
+
+
+def _group_path(clouds: Clouds) -> str:
+    return f"/subscriptions/{clouds.azure.subscription_id}/resourceGroups/{RESOURCE_GROUP}"
 
 
 def _open_on(ec2: Any, group_ids: list[str], port: int) -> bool:
@@ -239,11 +263,15 @@ def _nsg_open_on(rules: list[dict[str, Any]], port: int) -> bool:
 def verify(case: Case, clouds: Clouds) -> None:
     """Look at the sandbox itself: is the resource fixed, tagged by this run, and ticketed?"""
     tags: dict[str, str]
-    if case.provider == "azure":
-        path = (
-            f"/subscriptions/{clouds.azure.subscription_id}/resourceGroups/{RESOURCE_GROUP}/"
-            f"providers/Microsoft.Network/networkSecurityGroups/{case.resource}"
-        )
+    if case.provider == "azure" and case.job.startswith("azure_storage"):
+        path = f"{_group_path(clouds)}/providers/Microsoft.Storage/storageAccounts/{case.resource}"
+        _, account = clouds.azure.admin_request("GET", path)
+        case.fixed = account["properties"].get("supportsHttpsTrafficOnly") is True
+        tags = account.get("tags") or {}
+        # the fix changed only that setting: the account's own tag is kept beside the run's
+        case.fixed = case.fixed and tags.get("owner") == "data-team"
+    elif case.provider == "azure":
+        path = f"{_group_path(clouds)}/providers/Microsoft.Network/networkSecurityGroups/{case.resource}"
         _, nsg = clouds.azure.admin_request("GET", path)
         case.fixed = not _nsg_open_on(nsg["properties"].get("securityRules", []), 22)
         tags = nsg.get("tags") or {}

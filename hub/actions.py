@@ -51,6 +51,10 @@ def action_out(action: Remediation) -> RemediationOut:
         write_back=action.write_back,
         approval=ApprovalIn.model_validate(action.approval) if action.approval else None,
         grace_hours=action.grace_hours or 0,
+        run_mode="plan-only" if action.run_mode == "plan-only" else "remediate",
+        on_failure="rollback" if action.on_failure == "rollback" else "stop",
+        exclude_accounts=list(action.exclude_accounts or []),
+        exclude_regions=list(action.exclude_regions or []),
         limits=Limits.model_validate(action.limits or {}),
         breaker=Breaker.model_validate(action.breaker or {}),
         paused=action.paused_reason or None,
@@ -140,6 +144,10 @@ def _apply(action: Remediation, body: RemediationIn) -> None:
     action.write_back = body.write_back
     action.approval = body.approval.model_dump(mode="json") if body.approval else {}
     action.grace_hours = body.grace_hours
+    action.run_mode = body.run_mode
+    action.on_failure = body.on_failure
+    action.exclude_accounts = list(body.exclude_accounts)
+    action.exclude_regions = list(body.exclude_regions)
     action.limits = body.limits.model_dump(mode="json")
     action.breaker = body.breaker.model_dump(mode="json")
     action.status = body.status
@@ -183,12 +191,28 @@ def spec_for(
     account: CloudAccount,
     original: dict[str, Any] | None = None,
     requester: str = "",
+    mode: str = "remediate",
 ) -> RemediationSpec:
     """What the workflow runs: the action's chain, with how to reach this account, and the
     Security Hub finding to write the outcome back to (when the action says so and the finding
-    came from Security Hub: `original`, the document as received, is an ASFF finding)."""
+    came from Security Hub: `original`, the document as received, is an ASFF finding).
+
+    A plan run (`mode` plan, or every run of a plan-only action) plans and changes nothing: no
+    approval, grace period or write-back."""
+    if mode == "plan" or action.run_mode == "plan-only":
+        return RemediationSpec(
+            name=action.name,
+            mode="plan",
+            steps=[JobStep.model_validate(s) for s in action.steps],
+            access=AccountAccess(role_arn=account.role_arn, external_id=account.external_id),
+            exclude_accounts=list(action.exclude_accounts or []),
+            exclude_regions=list(action.exclude_regions or []),
+        )
     return RemediationSpec(
         name=action.name,
+        on_failure="rollback" if action.on_failure == "rollback" else "stop",
+        exclude_accounts=list(action.exclude_accounts or []),
+        exclude_regions=list(action.exclude_regions or []),
         steps=[JobStep.model_validate(s) for s in action.steps],
         tags=TagSettings.model_validate(action.tags),
         access=AccountAccess(role_arn=account.role_arn, external_id=account.external_id),

@@ -22,7 +22,7 @@ from hub.context import Hub, TemporalLink
 from hub.db import Database
 from hub.limits import BodyLimits
 from hub.retention import prune_logs
-from hub.routes import admin, approvals, findings, remediations, tokens, worker
+from hub.routes import admin, approvals, findings, remediations, rollback, tokens, worker
 from hub.web import mount as mount_pages
 from remedy.config import TemporalSettings
 
@@ -125,6 +125,7 @@ def create_app(
         remediations.router,
         findings.router,
         approvals.router,
+        rollback.router,
         worker.router,
     ):
         app.include_router(router)

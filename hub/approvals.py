@@ -17,8 +17,9 @@ from temporalio.service import RPCError
 from hub.auth import Caller
 from hub.errors import ApiError
 from hub.models import Remediation, Run
+from hub.pause_notice import announce
 from hub.run_states import HubRunState
-from hub.runs import Runs, apply_status, get_run
+from hub.runs import PauseNotice, Runs, apply_status, get_run
 from hub.schemas import ApprovalOut
 from remedy.starter import DecisionRefused, decide, get_status
 from remedy.types import Decision, RunState, RunStatus
@@ -55,11 +56,14 @@ async def pending(runs: Runs) -> list[ApprovalOut]:
 
     answers = await asyncio.gather(*(read(run_id) for run_id in ids))
 
+    paused: list[PauseNotice] = []
+
     def keep(session: Session) -> list[RunStatus]:
         found = []
         for run_id, status in zip(ids, answers, strict=True):
             if status is not None:
-                apply_status(session, run_id, status)
+                if notice := apply_status(session, run_id, status):
+                    paused.append(notice)
             else:
                 stored = get_run(session, run_id)
                 if stored.status != HubRunState.AWAITING_APPROVAL or not stored.result:
@@ -69,6 +73,8 @@ async def pending(runs: Runs) -> list[ApprovalOut]:
         return found
 
     statuses = await runs.db.call(keep)
+    for notice in paused:  # a run that ended here paused its action: say so, as the poller does
+        await announce(await runs.client(), notice.group_id, notice.notice)
     waiting = [s for s in statuses if s.state == RunState.AWAITING_APPROVAL]
     rows = await runs.db.call(
         lambda session: [runs.out(session, get_run(session, s.run_id)) for s in waiting]

@@ -62,14 +62,14 @@ def upsert_findings(session: Session, rows: Sequence[dict[str, Any]]) -> dict[st
 
 def insert_runs(
     session: Session,
-    runs: Sequence[tuple[str, str, int, str]],
+    runs: Sequence[tuple[str, str, int, str, str]],
     *,
     trigger: str,
     by: str,
     message: str,
     now: datetime,
 ) -> set[str]:
-    """Claim `(run id, finding id, action id, group id)` runs as pending (one statement); the
+    """Claim `(run id, finding id, action id, group id, mode)` runs as pending (one statement); the
     ids claimed. A run that exists (same id, or same finding and action: a racing hub's) is
     left as it is and not returned."""
     if not runs:
@@ -91,8 +91,9 @@ def insert_runs(
             "created_at": now,
             "updated_at": now,
             "ended_at": None,
+            "mode": mode,
         }
-        for run_id, finding_id, action_id, group_id in runs
+        for run_id, finding_id, action_id, group_id, mode in runs
     ]
     statement = _insert(session, table).on_conflict_do_nothing().returning(table.c.id)
     return set(session.scalars(statement, values))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import Finding, Remediation, Run, utcnow
 from hub.run_states import ACTIVE, SUCCESSFUL, HubRunState
-from remedy.starter import workflow_id_for
+from remedy.starter import run_id_for
 
 
 @dataclass
@@ -29,18 +29,28 @@ class RunToStart:
 
 
 def claim_run(
-    session: Session, finding: Finding, action: Remediation, *, trigger: str, by: str
+    session: Session,
+    finding: Finding,
+    action: Remediation,
+    *,
+    trigger: str,
+    by: str,
+    mode: str = "remediate",
 ) -> tuple[Run, bool]:
-    """The run of (finding, action): claimed now as `pending` (True), or the one that exists."""
+    """The run of (finding, action) in this mode (remediate or plan): claimed now as `pending`
+    (True), or the one that exists."""
     for _ in range(2):
         run = session.scalar(
-            select(Run).where(Run.finding_id == finding.id, Run.remediation_id == action.id)
+            select(Run).where(
+                Run.finding_id == finding.id, Run.remediation_id == action.id, Run.mode == mode
+            )
         )
         if run is not None:
             return run, False
         now = utcnow()
         run = Run(
-            id=workflow_id_for(finding.id, action.name),
+            id=run_id_for(finding.id, action.name, mode),
+            mode=mode,
             finding_id=finding.id,
             remediation_id=action.id,
             group_id=action.group_id,
@@ -76,10 +86,13 @@ def follow(finding: Finding, runs: Sequence[Run]) -> None:
     """`follow_runs` with the finding's runs read already, the last updated first."""
     if finding.status in ("suppressed", "resolved"):
         return
+    runs = [r for r in runs if r.mode != "plan"]  # a plan changes nothing about the finding
     if not runs:
         finding.status = "open"
     elif any(r.status in ACTIVE for r in runs):
         finding.status = "remediating"
+    elif runs[0].mode == "rollback" and runs[0].status in SUCCESSFUL:
+        finding.status = "open"  # its remediation was undone: the problem is back
     elif runs[0].status in SUCCESSFUL:
         finding.status = "remediated"  # every job exited 0: fixed, though a job logged errors
     elif runs[0].status == HubRunState.SKIPPED:

@@ -25,7 +25,7 @@ from hub.models import CloudAccount, Finding, Remediation, Run, WorkerGroup, utc
 from hub.schemas import FindingStatus, IngestItem, IngestResult
 from remedy.finding import PayloadError
 from remedy.intake import NormalisedFinding, Read, read_all
-from remedy.starter import workflow_id_for
+from remedy.starter import run_id_for
 
 MAX_BATCH = 1000
 
@@ -241,10 +241,10 @@ def _ingest_chunk(
             if read.finding.disposition[0] == "act" and _may_claim(finding, action, group):
                 assert group is not None
                 wanted.append((finding, action, group))
-    claims = {(f.id, a.id): workflow_id_for(f.id, a.name) for f, a, _ in wanted}
+    claims = {(f.id, a.id): run_id_for(f.id, a.name, _mode(a)) for f, a, _ in wanted}
     claimed = bulk.insert_runs(
         session,
-        [(claims[f.id, a.id], f.id, a.id, g.id) for f, a, g in wanted],
+        [(claims[f.id, a.id], f.id, a.id, g.id, _mode(a)) for f, a, g in wanted],
         trigger="auto",
         by="auto-remediation",
         message=start_queue.QUEUED_MESSAGE,
@@ -262,7 +262,9 @@ def _ingest_chunk(
             run_id = claims[finding.id, action.id]
             item.queued.append(run_id)
             context.to_start.append(RunToStart(run_id, action.id, finding.id, group.id, payload))
-        elif not any(r.remediation_id == action.id for r in runs[finding.id]):
+        elif not any(
+            r.remediation_id == action.id and r.mode == _mode(action) for r in runs[finding.id]
+        ):
             # the id is taken by a row the batch did not expect: settle it row by row
             claimed_now = _auto_run(session, finding, action, group)
             item.queued += [c.run_id for c in claimed_now]
@@ -332,6 +334,11 @@ def _follow_source(session: Session, finding: Finding, normalised: NormalisedFin
         finding.status = "open"
 
 
+def _mode(action: Remediation) -> str:
+    """The mode of an action's runs: a plan-only action's plan and change nothing."""
+    return "plan" if action.run_mode == "plan-only" else "remediate"
+
+
 def _may_claim(finding: Finding, action: Remediation, group: WorkerGroup | None) -> bool:
     """Whether a matching action claims an auto run: it auto-remediates, the finding is not
     suppressed, its group exists and is enabled (a disabled group takes no new runs; the match is
@@ -351,7 +358,9 @@ def _auto_run(
     if not _may_claim(finding, action, group):
         return []
     assert group is not None
-    run, claimed = claim_run(session, finding, action, trigger="auto", by="auto-remediation")
+    run, claimed = claim_run(
+        session, finding, action, trigger="auto", by="auto-remediation", mode=_mode(action)
+    )
     if not claimed:
         return []
     start_queue.enqueue(session, run.id)  # in the claim's transaction: a claimed run is never lost

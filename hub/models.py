@@ -173,6 +173,15 @@ class Remediation(Base):
     paused_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: hours its runs wait before changing anything (0: none); a resolved finding skips them
     grace_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    #: remediate, or plan-only (its runs plan and change nothing)
+    run_mode: Mapped[str] = mapped_column(
+        String(20), default="remediate", server_default="remediate"
+    )
+    #: a chain failing half-way: stop, or roll back the steps that succeeded
+    on_failure: Mapped[str] = mapped_column(String(10), default="stop", server_default="stop")
+    #: accounts and regions it never changes: their runs end skipped
+    exclude_accounts: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    exclude_regions: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -202,7 +211,11 @@ class Run(Base):
     """One remediation of one finding by one action; its id is the Temporal workflow id."""
 
     __tablename__ = "hub_runs"
-    __table_args__ = (UniqueConstraint("finding_id", "remediation_id"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "finding_id", "remediation_id", "mode", name="uq_hub_runs_finding_action_mode"
+        ),
+    )
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     finding_id: Mapped[str] = mapped_column(ForeignKey("hub_findings.id"), index=True)
     remediation_id: Mapped[int] = mapped_column(ForeignKey("hub_remediations.id"), index=True)
@@ -218,6 +231,9 @@ class Run(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: when it was submitted to Temporal (the blast radius counts runs started in the last hour)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: remediate, plan (changes nothing) or rollback (undoes the run `rollback_of`)
+    mode: Mapped[str] = mapped_column(String(10), default="remediate", server_default="remediate")
+    rollback_of: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class QueuedStart(Base):

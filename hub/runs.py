@@ -30,13 +30,14 @@ from hub.errors import ApiError, invalid, not_found
 from hub.findings import facts_of, mismatch
 from hub.groups import get_group, group_account_ids
 from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
+from hub.pause_notice import announce, notice_for
 from hub.run_states import ACTIVE, ENDED, RESTARTABLE, HubRunState
 from hub.schemas import RunDetail, RunOut
 from remedy.config import TemporalSettings
 from remedy.finding import PayloadError
 from remedy.logs import redact
-from remedy.starter import get_status, start_remediation
-from remedy.types import RemediationSpec, RunState, RunStatus, StepStatus
+from remedy.starter import CannotRollBack, get_status, start_remediation, start_rollback
+from remedy.types import NotifyInput, RemediationSpec, RunState, RunStatus, StepStatus
 
 log = logging.getLogger("remedy.hub.runs")
 
@@ -82,12 +83,18 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
             f"account {finding.account_id} is not registered",
         )
         return None
-    why = blast_radius.hold(session, action, finding.account_id, run.run_id)
+    row = session.get(Run, run.run_id)
+    mode = row.mode if row else "remediate"
+    # a plan changes nothing: the blast radius limits only what changes things
+    why = (
+        None
+        if mode == "plan"
+        else blast_radius.hold(session, action, finding.account_id, run.run_id)
+    )
     if why is not None:  # over a limit, or paused: it waits in the queue, in order
         start_queue.hold(session, run.run_id, why)
         return None
-    row = session.get(Run, run.run_id)
-    spec = spec_for(action, account, finding.original, row.triggered_by if row else "")
+    spec = spec_for(action, account, finding.original, row.triggered_by if row else "", mode)
     return StartPlan(run.run_id, run.payload, spec, run.group_id)
 
 
@@ -215,7 +222,9 @@ class Runs:
 
     # -- manual runs ------------------------------------------------------------------------
 
-    async def trigger(self, action_id: int, finding_ids: list[str], by: str) -> list[RunOut]:
+    async def trigger(
+        self, action_id: int, finding_ids: list[str], by: str, plan: bool = False
+    ) -> list[RunOut]:
         def claim(session: Session) -> tuple[list[str], list[RunToStart]]:
             action = get_action(session, action_id)
             group = get_group(session, action.group_id)
@@ -247,8 +256,14 @@ class Runs:
                     raise invalid(
                         f"finding_ids.{index}", why, "pick a finding this action can remediate"
                     )
-                run, claimed = claim_run(session, finding, action, trigger="manual", by=by)
-                if not claimed and run.status in RESTARTABLE:
+                mode = "plan" if plan or action.run_mode == "plan-only" else "remediate"
+                run, claimed = claim_run(
+                    session, finding, action, trigger="manual", by=by, mode=mode
+                )
+                # a failed run starts again; a plan is made again whenever it is asked for
+                if not claimed and (
+                    run.status in RESTARTABLE or (mode == "plan" and run.status in ENDED)
+                ):
                     claimed = _restart(session, run, by)
                 if claimed:
                     start_queue.enqueue(session, run.id)
@@ -262,6 +277,75 @@ class Runs:
         await self.start(to_start)
         return await self.db.call(lambda s: [self.out(s, get_run(s, r)) for r in run_ids])
 
+    # -- rollback ---------------------------------------------------------------------------
+
+    async def rollback(self, run_id: str, by: str) -> RunOut:
+        """Start the rollback of an ended remediation run (remedy/starter.py start_rollback: each
+        job's rollback, in reverse order, from the run's change records), recorded as the
+        finding's rollback run. 409 with the reason when it cannot be rolled back."""
+
+        def check(session: Session) -> Run:
+            run = get_run(session, run_id)
+            if run.mode != "remediate":
+                raise ApiError(
+                    409,
+                    f"run {run_id} is a {run.mode} run: only a remediation rolls back",
+                    f"roll back the remediation run of finding {run.finding_id}",
+                )
+            if run.status not in ENDED:
+                raise ApiError(
+                    409,
+                    f"run {run_id} is still {run.status}: it cannot be rolled back yet",
+                    f"wait for it to end (GET /runs/{run_id}), or cancel it",
+                )
+            return run
+
+        run = await self.db.call(check)
+        try:
+            client = await self.client()
+            rollback_id = await asyncio.wait_for(
+                start_rollback(client, run_id, search_attributes=self.settings.search_attributes),
+                self.settings.hub_start_timeout_s,
+            )
+        except CannotRollBack as refused:
+            raise ApiError(409, str(refused), "nothing was started") from None
+        except (TimeoutError, RPCError, OSError, RuntimeError) as exc:
+            reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
+            raise ApiError(
+                503, f"the rollback was not started (Temporal: {reason})", "try again shortly"
+            ) from None
+
+        def record(session: Session) -> RunOut:
+            now = utcnow()
+            row = session.get(Run, rollback_id)
+            if row is None:
+                row = Run(
+                    id=rollback_id,
+                    finding_id=run.finding_id,
+                    remediation_id=run.remediation_id,
+                    group_id=run.group_id,
+                    mode="rollback",
+                    rollback_of=run_id,
+                    created_at=now,
+                    start_attempts=0,
+                )
+                session.add(row)
+            row.trigger, row.triggered_by = "manual", by
+            row.status, row.message = (
+                HubRunState.SUBMITTED,
+                "rollback submitted to the worker group",
+            )
+            row.result, row.ended_at = None, None
+            row.start_attempts = (row.start_attempts or 0) + 1
+            row.updated_at = row.started_at = now
+            session.flush()
+            finding = session.get(Finding, run.finding_id)
+            if finding is not None:
+                follow_runs(session, finding)
+            return self.out(session, row)
+
+        return await self.db.call(record)
+
     # -- reading and following --------------------------------------------------------------
 
     def out(self, session: Session, run: Run) -> RunOut:
@@ -274,6 +358,12 @@ class Runs:
             group_id=run.group_id,
             trigger="auto" if run.trigger == "auto" else "manual",
             triggered_by=run.triggered_by,
+            mode="plan"
+            if run.mode == "plan"
+            else "rollback"
+            if run.mode == "rollback"
+            else "remediate",
+            rollback_of=run.rollback_of,
             status=run.status,
             message=redact(run.message),
             created_at=run.created_at,
@@ -313,7 +403,9 @@ class Runs:
             return False
         if status.state == RunState.RUNNING and not status.steps:  # no worker answered for it
             return False
-        await self.db.call(lambda s: apply_status(s, run_id, status))
+        paused = await self.db.call(lambda s: apply_status(s, run_id, status))
+        if paused is not None:
+            await announce(client, paused.group_id, paused.notice)
         return True
 
     async def poll_once(self) -> int:
@@ -391,10 +483,12 @@ def _restart(session: Session, run: Run, by: str) -> bool:
     return bool(won)
 
 
-def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
+def apply_status(session: Session, run_id: str, status: RunStatus) -> PauseNotice | None:
+    """Store the run's status (the finding's follows); the notice to send when the run's end
+    paused its action (hub/pause_notice.py)."""
     run = session.get(Run, run_id)
     if run is None:
-        return
+        return None
     if not status.steps and run.result:  # Temporal's word alone (stuck): keep the steps it had
         status = status.model_copy(update={"steps": RunStatus.model_validate(run.result).steps})
     was_open = run.status not in ENDED
@@ -403,11 +497,22 @@ def apply_status(session: Session, run_id: str, status: RunStatus) -> None:
     run.result = redacted(status.model_dump(mode="json"))
     run.updated_at = utcnow()
     run.ended_at = (status.ended_at or run.updated_at) if run.status in ENDED else None
-    if was_open and run.status in ENDED:
-        blast_radius.trip(session, run.remediation_id)  # too many failures: the action pauses
+    paused = None
+    # too many failures: the action pauses, and says so where it notifies
+    if was_open and run.status in ENDED and blast_radius.trip(session, run.remediation_id):
+        action = session.get(Remediation, run.remediation_id)
+        notice = notice_for(action) if action else None
+        paused = PauseNotice(run.group_id, notice) if notice else None
     finding = session.get(Finding, run.finding_id)
     if finding is not None:
         follow_runs(session, finding)
+    return paused
+
+
+@dataclass
+class PauseNotice:
+    group_id: str
+    notice: NotifyInput
 
 
 def get_run(session: Session, run_id: str) -> Run:

@@ -300,6 +300,24 @@ class RemediationIn(_In):
         description="Wait this long before changing anything; a finding resolved meanwhile "
         "(PASSED at its source, or suppressed) ends the run skipped.",
     )
+    run_mode: Literal["remediate", "plan-only"] = Field(
+        default="remediate",
+        description="plan-only: its runs (automatic and manual) plan and change nothing.",
+    )
+    on_failure: Literal["stop", "rollback"] = Field(
+        default="stop",
+        description="A chain failing half-way: stop, or roll back the steps that succeeded.",
+    )
+    exclude_accounts: list[AccountId] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Accounts it never changes: their runs end skipped, saying so.",
+    )
+    exclude_regions: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,50}$")]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Regions it never changes (us-east-1, westeurope): their runs end skipped.",
+    )
     limits: Limits = Field(
         default_factory=Limits,
         description="Per account: runs open at a time and started an hour; the rest wait.",
@@ -328,6 +346,12 @@ class RemediationPatch(_In):
     write_back: bool | None = None
     approval: ApprovalIn | None = None
     grace_hours: float | None = Field(default=None, ge=0, le=720)
+    run_mode: Literal["remediate", "plan-only"] | None = None
+    on_failure: Literal["stop", "rollback"] | None = None
+    exclude_accounts: list[AccountId] | None = Field(default=None, max_length=500)
+    exclude_regions: (
+        list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,50}$")]] | None
+    ) = Field(default=None, max_length=100)
     limits: Limits | None = None
     breaker: Breaker | None = None
     status: Literal["draft", "published"] | None = None
@@ -349,6 +373,10 @@ class RemediationOut(BaseModel):
     write_back: bool = False
     approval: ApprovalIn | None = None
     grace_hours: float = 0
+    run_mode: Literal["remediate", "plan-only"] = "remediate"
+    on_failure: Literal["stop", "rollback"] = "stop"
+    exclude_accounts: list[str] = Field(default_factory=list)
+    exclude_regions: list[str] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     breaker: Breaker = Field(default_factory=Breaker)
     paused: str | None = Field(
@@ -431,6 +459,11 @@ class IngestResult(BaseModel):
 
 class TriggerIn(_In):
     finding_ids: list[FindingId] = Field(min_length=1, max_length=100)
+    plan: bool = Field(
+        default=False,
+        description="A plan run: the whole workflow in plan mode, ending with the changes it "
+        "would make; nothing is changed. It is its own run, beside the finding's remediation.",
+    )
 
 
 class RunOut(BaseModel):
@@ -441,6 +474,8 @@ class RunOut(BaseModel):
     group_id: str
     trigger: Literal["auto", "manual"]
     triggered_by: str
+    mode: Literal["remediate", "plan", "rollback"] = "remediate"
+    rollback_of: str | None = Field(default=None, description="The run a rollback undoes.")
     status: HubRunState = Field(
         description="pending (claimed, not started), submitted, then the workflow's state: "
         "running, awaiting_approval (planned, waiting for a decision), succeeded, "

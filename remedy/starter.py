@@ -37,6 +37,15 @@ def workflow_id_for(finding_id: str, remediation: str) -> str:
     return f"remedy-{slug}-{digest}"
 
 
+def run_id_for(finding_id: str, remediation: str, mode: str = "remediate", of: str = "") -> str:
+    """The run's workflow id: a remediation's (`workflow_id_for`), its plan's (its own id, beside
+    the remediation's), or the rollback's of run `of` (one rollback per run at a time)."""
+    if mode == "rollback":
+        return f"remedy-rollback-{hashlib.sha256(of.encode()).hexdigest()[:20]}"
+    run_id = workflow_id_for(finding_id, remediation)
+    return run_id.replace("remedy-", "remedy-plan-", 1) if mode == "plan" else run_id
+
+
 async def start_remediation(
     client: Client,
     payload: dict[str, Any],
@@ -53,13 +62,12 @@ async def start_remediation(
     """
     check_access(spec.access.role_arn, spec.access.external_id)  # AwsIdError: nothing started
     finding = read_finding(payload, role_arn=spec.access.role_arn, for_run=True)
-    run_id = workflow_id_for(finding.finding_id, spec.display_name())
     what = spec.display_name()
+    run_id = run_id_for(finding.finding_id, what, spec.mode, spec.rollback_of or "")
     if spec.mode == "plan":  # its own run, beside (never joining) a remediation of the finding
-        run_id, what = run_id.replace("remedy-", "remedy-plan-", 1), f"plan of {what}"
-    elif spec.mode == "rollback":  # one rollback per run at a time
-        digest = hashlib.sha256((spec.rollback_of or "").encode()).hexdigest()[:20]
-        run_id, what = f"remedy-rollback-{digest}", f"rollback of {spec.rollback_of}"
+        what = f"plan of {what}"
+    elif spec.mode == "rollback":
+        what = f"rollback of {spec.rollback_of}"
     await client.start_workflow(
         "RemediationWorkflow",
         RemediationInput(payload=payload, spec=spec, search_attributes=search_attributes),
@@ -115,7 +123,9 @@ async def start_rollback(client: Client, run_id: str, *, search_attributes: bool
     if not any(step.records for step in job_steps):
         raise CannotRollBack(f"run {run_id} recorded no change: there is nothing to roll back")
     steps = [
-        spec_step.model_copy(update={"records": list(step.records), "verify": False})
+        spec_step.model_copy(
+            update={"records": list(step.records), "undoes": list(step.changes), "verify": False}
+        )
         for spec_step, step in zip(original.spec.steps, job_steps, strict=False)
     ]
     spec = original.spec.model_copy(

@@ -45,6 +45,9 @@ class JobStep(BaseModel):
     #: a rollback run: the change records of the step it undoes (its `records`), restored by
     #: the job's rollback mode; none: that step changed nothing, there is nothing to undo
     records: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+    #: a rollback run: the changes the step it undoes made; once the step's rollback is done,
+    #: the job's plan must show them again (the before state is back), else the rollback fails
+    undoes: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class TagSettings(BaseModel):
@@ -150,6 +153,10 @@ class RemediationSpec(BaseModel):
     on_failure: Literal["stop", "rollback"] = "stop"
     #: a rollback run: the run it undoes
     rollback_of: str | None = Field(default=None, max_length=512)
+    #: accounts (AWS account ids, Azure subscription ids) and regions never changed: a finding
+    #: in one ends its run `skipped`, saying which exclusion matched
+    exclude_accounts: list[str] = Field(default_factory=list, max_length=500)
+    exclude_regions: list[str] = Field(default_factory=list, max_length=100)
     steps: list[JobStep] = Field(min_length=1, max_length=20)
     tags: TagSettings = Field(default_factory=TagSettings)
     access: AccountAccess = Field(default_factory=AccountAccess)
@@ -221,6 +228,8 @@ class ValidatedFinding(BaseModel):
     job_checksums: dict[str, str] = Field(default_factory=dict)
     #: the chain's jobs that can verify their fix (a `verify.py` beside the job)
     verifiable: list[str] = Field(default_factory=list)
+    #: the jobs that can plan (a rollback checks with their plan that the before state is back)
+    plannable: list[str] = Field(default_factory=list)
     #: why the resource must not be changed (it carries the opt-out tag); None: remediate it
     opted_out: str | None = None
 
@@ -313,6 +322,24 @@ class TagInput(BaseModel):
 class TagResult(BaseModel):
     tagged: bool
     message: str
+
+
+class OptOutInput(BaseModel):
+    """Read the resource's tags live, just before a run would change it."""
+
+    account: AccountRef
+    resource_id: str
+    resource_type: str | None = None
+    skip_tag: str
+    run_id: str
+
+
+class OptOutResult(BaseModel):
+    #: whether the tags were read from the cloud (else the finding's stood)
+    read: bool = False
+    #: why the resource is left alone, when its live tags opt it out
+    opted_out: str | None = None
+    message: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,6 +462,11 @@ class NotifyInput(BaseModel):
     status: RunStatus
     settings: NotificationSettings
     payload: dict[str, Any] = Field(default_factory=dict)
+    #: "" for the run's report; a notice before it ends, each with its own name: "grace" (it
+    #: will act once the grace period is over), "approval-<n>" (a plan waits for a decision),
+    #: "decision-<n>" (who approved or rejected it). Notices go to the run's Jira issue (filed by
+    #: the first of them, commented on after) and to the webhook.
+    stage: str = Field(default="", max_length=40, pattern=r"^[a-z0-9-]*$")
 
 
 class WriteBackInput(BaseModel):

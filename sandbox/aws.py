@@ -60,6 +60,9 @@ TAGGING_POLICY: dict[str, Any] = {
                 "s3:GetBucketTagging",
                 "s3:PutBucketTagging",
                 "tag:TagResources",
+                # the opt-out read live before a change (activities/opt_out.py)
+                "ec2:DescribeTags",
+                "tag:GetResources",
             ],
             "Resource": "*",
         }
@@ -77,6 +80,7 @@ MOTO_ACTION_ALIASES: dict[str, str] = {
     "s3:DeleteBucketPublicAccessBlock": "s3:DeleteBucket",
     # the Resource Groups Tagging API's IAM prefix is `tag:`; moto checks `tagging:`
     "tag:TagResources": "tagging:TagResources",
+    "tag:GetResources": "tagging:GetResources",
     # CloudWatch's IAM prefix is `cloudwatch:`; moto checks its endpoint's name, `monitoring:`
     **{
         f"cloudwatch:{action}": f"monitoring:{action}"

@@ -70,6 +70,8 @@ ADMIN_CLIENT_ID = "99999999-8888-7777-6666-555555555555"
 TAGGING_ACTIONS = (
     "Microsoft.Network/networkSecurityGroups/read",
     "Microsoft.Network/networkSecurityGroups/write",
+    "Microsoft.Storage/storageAccounts/read",
+    "Microsoft.Storage/storageAccounts/write",
 )
 
 

@@ -276,12 +276,27 @@ async def test_azure_tagging_skips_what_it_cannot_tag(
         )
 
     other_type = await ActivityEnvironment().run(
-        tagging.tag_resource, tag_input("storage1", "azure:storage-account")
+        tagging.tag_resource, tag_input("vault1", "azure:key-vault")
     )
     assert not other_type.tagged
-    assert "storage1 (azure:storage-account) cannot be tagged by Remedy on Azure" in (
-        other_type.message
+    assert "vault1 (azure:key-vault) cannot be tagged by Remedy on Azure" in (other_type.message)
+
+    # a storage account is tagged, its own tags kept (a PATCH of the account, merged)
+    from tests.test_job_modes_azure_azstorage import GROUP, admin_storage, new_account
+
+    azure_env.create_resource_group(GROUP)
+    storage = admin_storage(azure_env)
+    name = new_account(storage)
+    storage.storage_accounts.update(GROUP, name, {"tags": {"owner": "data-team"}})
+    account.resource_group = GROUP
+    tagged = await ActivityEnvironment().run(
+        tagging.tag_resource, tag_input(name, "azure:storage-account")
     )
+    assert tagged.tagged, tagged.message
+    assert storage.storage_accounts.get_properties(GROUP, name).tags == {
+        "owner": "data-team",
+        "remediated-by": "remedy",
+    }
     gone = await ActivityEnvironment().run(
         tagging.tag_resource, tag_input("nsg-gone", "azure:network-security-group")
     )
@@ -339,3 +354,82 @@ async def test_many_concurrent_findings_on_one_nsg_all_take_effect(
     assert sorted(left["range"][1] or [left["range"][0]]) == ["8000-8079", "8081-8100"]
     logs = "\n".join(s.steps[2].log_tail for s in statuses)
     assert "changed since it was read (412 on If-Match" in logs  # they did collide
+
+
+async def test_the_opt_out_is_read_live_on_azure(azure_env: AzureSandbox) -> None:
+    """activities/opt_out.py: a storage account tagged remedy:skip since the scan is heard; a type
+    Remedy cannot read falls back to the finding's tags, saying so."""
+    from activities.opt_out import OptOutActivities
+    from remedy.types import OptOutInput
+    from tests.test_job_modes_azure_azstorage import GROUP, admin_storage, new_account
+
+    azure_env.create_resource_group(GROUP)
+    storage = admin_storage(azure_env)
+    name = new_account(storage)
+    storage.storage_accounts.update(GROUP, name, {"tags": {"Remedy:Skip": "owner says no"}})
+    reader = OptOutActivities(CredentialStore(azure=AzureSettings.from_env(azure_env.worker_env())))
+    account = AccountRef(
+        provider="azure", account_id=azure_env.subscription_id, resource_group=GROUP
+    )
+
+    def ask(resource: str, kind: str) -> OptOutInput:
+        return OptOutInput(
+            account=account,
+            resource_id=resource,
+            resource_type=kind,
+            skip_tag="remedy:skip",
+            run_id="r",
+        )
+
+    heard = await ActivityEnvironment().run(reader.read_opt_out, ask(name, "azure:storage-account"))
+    assert heard.read and heard.opted_out is not None
+    assert heard.opted_out.startswith("the resource is tagged Remedy:Skip=owner says no")
+    unread = await ActivityEnvironment().run(reader.read_opt_out, ask("vault1", "azure:key-vault"))
+    assert not unread.read and unread.opted_out is None
+    assert unread.message == "its tags cannot be read live: the finding's were used"
+
+
+async def test_an_azure_remediation_rolls_back_to_the_rules_it_found(
+    client: Client, start_worker, azure_env: AzureSandbox, resource_group: str
+) -> None:
+    """`remedy rollback` on Azure: the rollback run puts the NSG's rule back as the run found it,
+    and tags the NSG with the rollback run (the dev server, the worker, the emulator)."""
+    from remedy.starter import start_rollback
+
+    worker = await start_worker(JOBS)
+    nsg = new_nsg(azure_env, resource_group)
+    network = azure_env.network_client()
+    before = [
+        r.as_dict()
+        for r in network.network_security_groups.get(resource_group, nsg).security_rules or []
+    ]
+    run_id = await start(
+        client,
+        azure_finding(azure_env, nsg),
+        "azure_network_security_group_close_port_22",
+        worker.group_id,
+    )
+    fixed = await wait_for_result(client, run_id)
+    assert fixed.state == RunState.SUCCEEDED, fixed.message
+    assert [r.name for r in network.security_rules.list(resource_group, nsg)] == ["web"]
+
+    undo_id = await start_rollback(client, run_id)
+    undone = await wait_for_result(client, undo_id)
+    assert undone.state == RunState.SUCCEEDED, undone.message
+    assert undone.message == f"rolled back {run_id}: 1 change(s) undone"
+    after = network.network_security_groups.get(resource_group, nsg)
+
+    def comparable(rules: list[dict[str, Any]]) -> list[tuple[str, Any, Any, Any]]:
+        return sorted(
+            (
+                r["name"],
+                r.get("destination_port_range"),
+                r.get("source_address_prefix"),
+                r.get("priority"),
+            )
+            for r in rules
+        )
+
+    assert comparable([r.as_dict() for r in after.security_rules or []]) == comparable(before)
+    assert (after.tags or {})["remediation-rollback-run-id"] == undo_id
+    assert (after.tags or {})["owner"] == "team-a"

@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from console.local_processes import wait_for_line
@@ -211,7 +212,19 @@ def _own_children() -> set[int]:
     return found
 
 
-def test_demo_fixes_four_findings_through_the_hub_and_leaves_no_process_behind(
+def _wait_for_text(path: Path, text: str, process: subprocess.Popen[str], timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        written = path.read_text() if path.exists() else ""
+        if text in written:
+            time.sleep(0.5)  # the rest of the message
+            return path.read_text()
+        assert process.poll() is None, written[-3000:]
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} not printed within {timeout_s} s")
+
+
+def test_demo_fixes_five_findings_approves_rolls_back_and_leaves_no_process_behind(
     tmp_path: Path,
 ) -> None:
     # As a child subreaper, this process inherits whatever the demo leaves orphaned.
@@ -220,14 +233,30 @@ def test_demo_fixes_four_findings_through_the_hub_and_leaves_no_process_behind(
     before = _own_children()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEMPORAL_"))}
     state = tmp_path / "demo-state"
+    out = tmp_path / "demo.out"
     try:
-        result = subprocess.run(
-            [*REMEDY, "demo", "--state-dir", str(state)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**env, "COLUMNS": "200"},
-        )
+        with out.open("w") as sink:
+            demo = subprocess.Popen(
+                [*REMEDY, "demo", "--state-dir", str(state), "--keep"],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**env, "COLUMNS": "200"},
+            )
+            kept = _wait_for_text(out, "Kept running until Ctrl-C", demo, 300)
+            # --keep: the hub stays up and the printed token signs in to it
+            hub_url = re.search(r"hub: (http://127\.0\.0\.1:\d+)", kept)
+            token = re.search(r"sign-in token \(the demo's admin\): (\S+)", kept)
+            assert hub_url and token, kept[-2000:]
+            runs = httpx.get(
+                f"{hub_url[1]}/runs",
+                headers={"Authorization": f"Bearer {token[1]}"},
+                timeout=10,
+            )
+            assert runs.status_code == 200 and len(runs.json()["items"]) >= 7, runs.text[:500]
+            demo.send_signal(signal.SIGINT)
+            demo.wait(timeout=120)
+        result = subprocess.CompletedProcess(demo.args, demo.returncode, out.read_text(), "")
         time.sleep(1)
         left = {
             pid
@@ -244,10 +273,18 @@ def test_demo_fixes_four_findings_through_the_hub_and_leaves_no_process_behind(
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "All 4 findings fixed, tagged and ticketed" in result.stdout
+    assert "All 5 findings fixed, tagged and ticketed" in result.stdout
     assert "Worker started and is waiting for work" in result.stdout
     assert "the hub shows worker" in result.stdout and "Online with" in result.stdout
-    assert "four findings posted to the hub" in result.stdout.replace("\n", " ")
+    assert "five findings posted to the hub" in result.stdout.replace("\n", " ")
+    # one approval (the plan shown first, nothing changed before it) and one rollback
+    assert "the run waits for approval; its plan (GET /approvals):" in result.stdout
+    assert "revoked ingress tcp 22-22 from 0.0.0.0/0" in result.stdout
+    assert "the port is still open: True" in result.stdout
+    assert "approved by demo-admin: the run succeeded, port 22 closed: True" in result.stdout
+    assert "the rollback run succeeded, port 22 open again as before the run: True" in (
+        result.stdout
+    )
     # the sweep: every credential of the run (STS sessions included) in no history, log, row
     swept = re.search(r"secret sweep: none of (\d+) secrets found in (\d+) places", result.stdout)
     assert swept and int(swept[1]) >= 10 and int(swept[2]) >= 20, result.stdout[-2000:]

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from temporalio.client import Client
 
 from remedy.config import TemporalSettings
 from sandbox.aws import AwsSandbox
+from sandbox.jira import JiraSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding
 from tests.hub_fixtures import (
@@ -104,8 +106,18 @@ async def test_at_most_n_runs_at_once_the_rest_wait_in_order(
 
 
 async def test_the_circuit_breaker_pauses_the_action_and_an_admin_resumes_it(
-    client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
+    client: Client,
+    dev_server: DevServer,
+    aws_sandbox: AwsSandbox,
+    jira_sandbox: JiraSandbox,
+    tmp_path: Path,
+    hub_worker: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the worker reads its Jira credentials from its environment: set before it is built
+    for name, value in jira_sandbox.worker_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("JIRA_TOKEN", raising=False)
     with hub_store("sqlite", tmp_path, hub_status_timeout_s=5) as store:
         h, group_id = await setup(client, dev_server, aws_sandbox, hub_worker, store)
         try:
@@ -114,6 +126,7 @@ async def test_the_circuit_breaker_pauses_the_action_and_an_admin_resumes_it(
                 group_id,
                 "fail_job",
                 breaker={"window": 3, "failure_percent": 50, "min_runs": 2},
+                notify={"jira": {"server": jira_sandbox.url, "project": "SEC"}},
             )
             failing = await trigger(h, act, ["sg-fail-1", "sg-fail-2"])
 
@@ -125,6 +138,23 @@ async def test_the_circuit_breaker_pauses_the_action_and_an_admin_resumes_it(
             assert paused["paused"].startswith("circuit breaker: 2 of its last 2 ended runs failed")
             audit = await h.ok("GET", "/audit")
             assert any(e["action"] == f"pause remediation {act['id']}" for e in audit["items"])
+
+            # and it said so where the action notifies: a worker of the group filed the notice
+            def pause_issues() -> list[dict[str, Any]]:
+                return [
+                    i
+                    for i in jira_sandbox.issues()
+                    if i["summary"].endswith(f"{act['name']} paused")
+                ]
+
+            async def announced() -> bool:
+                return bool(pause_issues())
+
+            await wait_until(announced, 60, "the pause's Jira issue")
+            (issue,) = pause_issues()
+            assert issue["summary"] == f"[Remedy] remediation action {act['name']} paused"
+            assert "circuit breaker: 2 of its last 2 ended runs failed" in issue["description"]
+            assert f"POST /remediations/{act['id']}/resume" in issue["description"]
 
             held = await trigger(h, act, ["sg-fail-3"])
             for _ in range(3):

@@ -119,6 +119,11 @@ async def test_a_rollback_run_restores_what_the_run_changed(
     assert job.changes == [f"{group}: authorized ingress tcp 22-22 from 0.0.0.0/0 again (rollback)"]
     assert undone.message == f"rolled back {run_id}: 1 change(s) undone"
     assert rules(ec2, group) == before  # the port is open again, as before the run
+    # and the run checked it: the job's plan shows the run's change again
+    check = next(s for s in undone.steps if s.kind == "verify")
+    assert check.name == "check security_group_close_port is as before"
+    assert check.state == StepState.SUCCEEDED and check.changes == []
+    assert check.message == "as before the run: 1 change(s) undone"
     tags = {
         t["Key"]: t["Value"]
         for t in ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [group]}])["Tags"]
@@ -444,6 +449,39 @@ async def test_a_resource_tagged_to_opt_out_is_skipped_and_left_alone(
     done = await wait_for_result(
         client,
         await start_remediation(client, finding, spec_for(aws_sandbox), worker.group_id),
+    )
+    assert done.state == RunState.SUCCEEDED and rules(ec2, group) == set()
+
+
+async def test_a_tag_added_after_the_scan_is_read_live_and_heard(
+    client: Client, start_worker: Any, aws_sandbox: AwsSandbox
+) -> None:
+    worker = await start_worker()
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "opt-out-live")
+    before = rules(ec2, group)
+    # the finding (the scan) knows no tag; the owner tagged the group since
+    ec2.create_tags(Resources=[group], Tags=[{"Key": "remedy:skip", "Value": "CHG-11"}])
+    status = await wait_for_result(
+        client,
+        await start_remediation(client, aws_finding(group), spec_for(aws_sandbox), worker.group_id),
+    )
+    assert status.state == RunState.SKIPPED, status.message
+    assert status.message.startswith("the resource is tagged remedy:skip=CHG-11: it opted out")
+    assert rules(ec2, group) == before  # nothing was changed
+    job = next(s for s in status.steps if s.kind == "job")
+    assert job.state == StepState.SKIPPED and job.message == "left alone: the resource opted out"
+
+    # the tag set to false: the live read lets the run through
+    ec2.create_tags(Resources=[group], Tags=[{"Key": "remedy:skip", "Value": "false"}])
+    done = await wait_for_result(
+        client,
+        await start_remediation(
+            client,
+            aws_finding(group, finding_id=f"again-{group}"),
+            spec_for(aws_sandbox),
+            worker.group_id,
+        ),
     )
     assert done.state == RunState.SUCCEEDED and rules(ec2, group) == set()
 

@@ -203,7 +203,8 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     await wait_until(waiting, 60, "the run listed as waiting for approval")
     card = analyst.locator(f".approval[data-run='{run_id}']")
     await expect(card).to_contain_text(f"{sg}: revoked ingress tcp 22-22 from 0.0.0.0/0")
-    assert rules(ec2, sg) != set()  # nothing changed while it waits
+    opened = rules(ec2, sg)
+    assert opened != set()  # nothing changed while it waits
     await snap(analyst, "approvals")
     await card.locator("form[action$='/approve'] input[name=comment]").fill("CHG-42")
     await card.locator("form[action$='/approve'] button").click()
@@ -218,6 +219,14 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     assert rules(ec2, sg) == set()
     assert await analyst.locator("#run-live").get_attribute("hx-get") is None  # stopped polling
     await snap(analyst, "run", whole=True)
+
+    # and rolls it back: a rollback run, followed the same way, puts the rule back
+    await analyst.click("button:has-text('Roll back')")
+    await expect(analyst.locator(".done")).to_contain_text("Rollback started")
+    assert analyst.url.split("/ui/runs/")[1].split("?")[0] != run_id
+    await expect(analyst.locator("#run-state")).to_have_text("succeeded", timeout=90_000)
+    await expect(analyst.locator("#run-live")).to_contain_text(f"rollback of {run_id}")
+    assert rules(ec2, sg) == opened
     await analyst.goto("/ui/runs")
     await snap(analyst, "runs")
     await analyst.goto("/ui/findings")

@@ -22,6 +22,7 @@ from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
 from activities.launchers import make_launcher
 from activities.notify import NotifyActivities
+from activities.opt_out import OptOutActivities
 from activities.orphans import kill_orphaned_jobs
 from activities.process_guard import holds_capabilities, make_undumpable
 from activities.securityhub_pull import Deliver, PullActivities
@@ -33,6 +34,7 @@ from remedy.job_registry import Registry, discover
 from remedy.temporal import ensure_search_attributes, task_queue_for
 from worker import own_secrets
 from worker.hub_client import client_from_env, hub_link
+from workflows.notice import NoticeWorkflow
 from workflows.remediation import RemediationWorkflow
 from workflows.securityhub_pull import SecurityHubPullWorkflow
 
@@ -66,6 +68,7 @@ class WorkerParts:
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
+            OptOutActivities(self.credentials).read_opt_out,
             self.notify.notify,
             WriteBackActivities(self.credentials).write_back_finding,
             PullActivities(self.credentials, lambda: self.deliver_findings).pull_security_hub,
@@ -112,7 +115,7 @@ def make_worker(
     return Worker(
         client,
         task_queue=task_queue_for(group_id),
-        workflows=[RemediationWorkflow, SecurityHubPullWorkflow],
+        workflows=[RemediationWorkflow, SecurityHubPullWorkflow, NoticeWorkflow],
         activities=parts.activities(),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

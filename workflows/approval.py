@@ -7,7 +7,8 @@ validator admits only an Analyst or Admin, and never the run's own requester whe
 so. An approval applies the plan that was shown: the jobs plan again first, and if the plan
 differs (the resource changed in between) the run asks again with the new plan. A rejection,
 or no decision before the plan expires, fails the run with who, when and why; nothing changed.
-Every decision is kept in `status.decisions`.
+Every decision is kept in `status.decisions`. With notification settings, the plan waiting is
+a notice (the Jira issue is filed with the plan) and so is each decision (a comment on it).
 """
 
 from __future__ import annotations
@@ -140,9 +141,12 @@ class Approval(Grace):
         )
         self._set_state(RunState.AWAITING_APPROVAL, request)
         self._decision, self._awaiting = None, True
+        asked = len(self._status.decisions) + 1  # the plan is asked about again after a change
+        await self._notice(request, f"approval-{asked}")  # the ticket shows the plan
         try:
             await workflow.wait_condition(
-                lambda: self._decision is not None, timeout=timedelta(seconds=settings.expires_s)
+                lambda: self._decision is not None,
+                timeout=max(expires - workflow.now(), timedelta(seconds=1)),
             )
         except TimeoutError:
             self._awaiting = False
@@ -156,6 +160,7 @@ class Approval(Grace):
         self._set_state(RunState.RUNNING, request)
         decision = self._decision
         assert decision is not None
+        await self._notice(request, f"decision-{len(self._status.decisions)}")  # who, when, why
         return decision
 
     def _set_state(self, state: RunState, request: RemediationInput) -> None:

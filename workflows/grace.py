@@ -1,7 +1,8 @@
 """The grace period of a run (deterministic): wait before changing anything, unless resolved.
 
 A spec with `grace_s` makes the run wait that long, durably, after assuming the role and before
-any approval or job. A `resolve` signal meanwhile (the hub sends it when the finding's source
+any approval or job; its notification settings get a notice first (the Jira issue says when the
+run will act and how to stop it). A `resolve` signal meanwhile (the hub sends it when the finding's source
 resolves it, e.g. a PASSED Security Hub finding; a person can with `temporal workflow signal`)
 ends the run `skipped` with the reason; nothing changed. A resource a person fixed meanwhile
 needs no signal: the jobs find it compliant and change nothing.
@@ -47,10 +48,11 @@ class Grace(WriteBack):
             f"nothing changes before {until.strftime('%Y-%m-%d %H:%M:%SZ')}; "
             "a resolved finding ends the run before then"
         )
+        await self._notice(request, "grace")  # the ticket says when it will act, and how to stop it
         try:
             await workflow.wait_condition(
                 lambda: self._resolved is not None,
-                timeout=timedelta(seconds=request.spec.grace_s),
+                timeout=max(until - workflow.now(), timedelta(seconds=1)),
             )
         except TimeoutError:
             self._end(step, StepState.SUCCEEDED, "the grace period passed: remediating")
@@ -58,6 +60,9 @@ class Grace(WriteBack):
         reason = f"the finding was resolved during the grace period ({self._resolved}): nothing was changed"
         self._end(step, StepState.SUCCEEDED, reason)
         return reason
+
+    async def _notice(self, request: RemediationInput, stage: str) -> None:
+        raise NotImplementedError  # RemediationWorkflow's: a notification before the run ends
 
     def _skip_the_rest(self, why: str) -> None:
         for step in self._status.steps:

@@ -53,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
         JobStep,
         NotifyInput,
         NotifyResult,
+        OptOutInput,
+        OptOutResult,
         RemediationInput,
         RunJobInput,
         RunState,
@@ -117,9 +119,12 @@ class RemediationWorkflow(Approval):
         super().__init__()
         self._job_steps: list[StepStatus] = []
         self._verify_steps: dict[int, StepStatus] = {}
+        #: a rollback run's checks that a step's before state is back (its job's plan, again)
+        self._restore_checks: dict[int, StepStatus] = {}
         #: jobs that exited 0 without saying what they change (foreign VSS jobs, mostly)
         self._silent_jobs: list[str] = []
         self._finding: ValidatedFinding | None = None
+        self._noticed = False  # a notice went out before the end (workflows/grace.py, approval.py)
 
     @workflow.query
     def status(self) -> RunStatus:
@@ -156,8 +161,8 @@ class RemediationWorkflow(Approval):
             finding = await self._validate(request)
             payload = finding.payload
             self._finding = finding
-            if finding.opted_out:  # the resource's tag says: leave me alone
-                self._skip_the_rest("the resource opted out")
+            if finding.opted_out:  # its opt-out tag, or an excluded account or region
+                self._skip_the_rest("left alone: " + finding.opted_out.split(":")[0])
                 self._finish(RunState.SKIPPED, finding.opted_out, request)
                 return self._status
             await self._assume_role(finding)
@@ -166,12 +171,21 @@ class RemediationWorkflow(Approval):
             if resolved is not None:
                 self._skip_the_rest("the finding was resolved during the grace period")
                 self._finish(RunState.SKIPPED, resolved, request)
+                await self._close_notice(request, payload)
+                return self._status
+            opted_out = await self._read_opt_out(request, finding)  # tagged since the scan?
+            if opted_out is not None:
+                self._skip_the_rest("left alone: the resource opted out")
+                self._finish(RunState.SKIPPED, opted_out, request)
+                await self._close_notice(request, payload)
                 return self._status
             await self._approve(request, finding)  # when the spec asks for approval
             for index, job_step in enumerate(spec.steps):
                 await self._run_job(self._job_steps[index], job_step, finding)
                 if index in self._verify_steps:
                     await self._run_job(self._verify_steps[index], job_step, finding, verify=True)
+                if index in self._restore_checks:  # a rollback: is the before state back?
+                    await self._check_restored(self._restore_checks[index], job_step, finding)
             await self._tag(request, finding)
         except asyncio.CancelledError:
             self._finish(
@@ -241,14 +255,20 @@ class RemediationWorkflow(Approval):
                     sa.REMEDIATION_STATUS.value_set(RunState.RUNNING.value),
                 ]
             )
+        mode = request.spec.mode
         for index, job_step in enumerate(request.spec.steps):
-            if request.spec.mode != "remediate":  # a plan changes nothing, a rollback undoes
-                break
-            if job_step.verify and job_step.job in finding.verifiable:  # after the job it checks
+            # verify after the job it checks (a plan changes nothing: nothing to verify)
+            if mode == "remediate" and job_step.verify and job_step.job in finding.verifiable:
                 verify = StepStatus(name=f"verify {job_step.job}", kind="verify")
                 self._verify_steps[index] = verify
                 steps = self._status.steps
                 steps.insert(steps.index(self._job_steps[index]) + 1, verify)
+            # a rollback checks after each step that its before state is back
+            elif mode == "rollback" and job_step.undoes and job_step.job in finding.plannable:
+                check = StepStatus(name=f"check {job_step.job} is as before", kind="verify")
+                self._restore_checks[index] = check
+                steps = self._status.steps
+                steps.insert(steps.index(self._job_steps[index]) + 1, check)
         self._end(step, StepState.SUCCEEDED, f"finding {finding.finding_id} on {finding.object_id}")
         return finding
 
@@ -404,6 +424,65 @@ class RemediationWorkflow(Approval):
         said = f"; rolled back {', '.join(undone)}" if undone else ""
         return said + (f"; could not roll back {', '.join(failed)}" if failed else "")
 
+    async def _check_restored(
+        self, step: StepStatus, job_step: JobStep, finding: ValidatedFinding
+    ) -> None:
+        """After a step's rollback: the job plans again, and its plan must be the changes the
+        run it undoes made (the before state is back, so the fix would be the same again)."""
+        job = self._job_steps[self._restore_checks_index(step)]
+        if job.state == StepState.SKIPPED:  # nothing was undone: nothing to check
+            self._end(step, StepState.SKIPPED, job.message)
+            return
+        await self._run_job(step, job_step, finding, mode="plan")
+        planned, made = sorted(step.changes), sorted(job_step.undoes)
+        step.changes = []  # a check changes nothing: its plan is not a change of this run
+        if planned != made:
+            raise self._fail(
+                step,
+                f"the before state is not back: {job_step.job} would now change "
+                f"{planned or 'nothing'}, where the run it undoes changed {made}",
+            )
+        self._end(step, StepState.SUCCEEDED, f"as before the run: {len(made)} change(s) undone")
+
+    def _restore_checks_index(self, step: StepStatus) -> int:
+        return next(i for i, s in self._restore_checks.items() if s is step)
+
+    async def _read_opt_out(
+        self, request: RemediationInput, finding: ValidatedFinding
+    ) -> str | None:
+        """The resource's tags read live, right before anything could change it (the finding's
+        were checked at validation, as old as the scan): why it opted out, or None. A read that
+        fails or a type that cannot be read leaves the finding's word standing
+        (activities/opt_out.py)."""
+        spec = request.spec
+        if spec.mode != "remediate" or not spec.skip_tag or not workflow.patched("live-opt-out"):
+            return None
+        try:
+            # local: a read on this worker with the run's credentials, no task-queue round trip
+            result: OptOutResult = await workflow.execute_local_activity(
+                "read_opt_out",
+                OptOutInput(
+                    account=finding.account,
+                    resource_id=finding.object_id,
+                    resource_type=finding.resource_type,
+                    skip_tag=spec.skip_tag,
+                    run_id=self._status.run_id,
+                ),
+                result_type=OptOutResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=VALIDATE_RETRY,
+            )
+        except (ActivityError, ApplicationError) as error:
+            if self._cancel_requested(error):
+                raise asyncio.CancelledError() from None
+            return None  # unreadable: the finding's tags, checked at validation, stand
+        return result.opted_out
+
+    async def _close_notice(self, request: RemediationInput, payload: dict[str, Any]) -> None:
+        """A run that skips after a notice (its grace period began) says how it ended."""
+        if self._noticed:
+            await self._notify(request, payload)
+
     async def _tag(self, request: RemediationInput, finding: ValidatedFinding) -> None:
         step = self._begin(self._step("tag"))
         if not request.spec.tags.enabled:
@@ -470,6 +549,32 @@ class RemediationWorkflow(Approval):
         self._ticket = result.jira_issue
         self._end(step, StepState.SUCCEEDED, result.message)
         self._status.current_step = None
+
+    async def _notice(self, request: RemediationInput, stage: str) -> None:
+        """A notification before the run ends (the grace period, a plan awaiting a decision,
+        the decision): to the run's Jira issue and the webhook. It never fails the run; what it
+        achieved is the run's `notification` until the report replaces it."""
+        if not _notifies(request) or not workflow.patched("notices-before-the-run-ends"):
+            return
+        payload = self._finding.payload if self._finding else request.payload
+        self._noticed = True
+        try:
+            result = await workflow.execute_activity(
+                "notify",
+                NotifyInput(
+                    status=self._status, settings=request.spec.notify, payload=payload, stage=stage
+                ),
+                result_type=NotifyResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=dataclasses.replace(
+                    NOTIFY_RETRY, maximum_attempts=request.spec.notify.max_attempts
+                ),
+            )
+        except ActivityError as error:
+            self._status.notification = f"no notice could be made ({stage}): {_why(error)[0]}"
+            return
+        self._status.notification = result.message
+        self._ticket = result.jira_issue or self._ticket
 
 
 def _notifies(request: RemediationInput) -> bool:

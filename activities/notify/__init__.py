@@ -108,6 +108,8 @@ class NotifyActivities:
     async def notify(self, request: NotifyInput) -> NotifyResult:
         info = activity.info()
         execution = info.workflow_run_id or info.activity_id
+        if request.stage:  # a notice: its own mark and idempotency key, the run's issue
+            execution = f"{execution}/{request.stage}"
         outcome = _Outcome(last_attempt=info.attempt >= request.settings.max_attempts)
         ticket = await self._jira(request, execution, outcome)
         await self._webhook(request, execution, ticket, outcome)

@@ -20,6 +20,7 @@ from activities.notify.report import (
     execution_mark,
     finding_label,
     finding_of,
+    notice_text,
     report_text,
     run_label,
     summary_for,
@@ -98,8 +99,11 @@ class _JiraFiler:
         self.doing = f"searching for {what}"
         return list(client.search_issues(jql, maxResults=20, fields="summary,labels,status"))
 
-    def _written_here(self, client: JIRA, issue: Any) -> bool:
+    def _written_here(self, client: JIRA, issue: Any, *, any_stage: bool = False) -> bool:
+        """Whether this execution (this stage of it, or `any_stage`) wrote in the issue."""
         mark = execution_mark(self.execution)
+        if any_stage:  # "(remedy execution <id>/grace)" and "(remedy execution <id>)" alike
+            mark = mark.split("/")[0].removesuffix(")")
         if mark in (getattr(issue.fields, "description", None) or ""):
             return True
         self.doing = f"reading the comments of {issue.key}"
@@ -112,7 +116,8 @@ class _JiraFiler:
         in_project = f"project = {_quoted(project.key)}"
         mine = run_label(status.run_id)
         finding_id, _ = finding_of(self.request)
-        text = report_text(self.request, self.ui_link, self.execution)
+        notice = bool(self.request.stage)
+        text = (notice_text if notice else report_text)(self.request, self.ui_link, self.execution)
 
         for issue in self._search(
             client, f"{in_project} AND labels = {_quoted(mine)}", "the run's issue"
@@ -123,6 +128,10 @@ class _JiraFiler:
                 return self._finish(
                     client, full, f"Jira issue {full.key} already filed for this run"
                 )
+            if self._written_here(client, full, any_stage=True):  # a notice of this execution
+                self.doing = f"commenting on {full.key}"
+                client.add_comment(full.key, text)
+                return self._finish(client, full, f"commented on Jira issue {full.key}")
 
         if settings.comment_on_existing and finding_id:
             open_issues = self._search(

@@ -68,6 +68,8 @@ def summary_for(request: NotifyInput) -> str:
     _, rule = rule_of(request)
     _, resource = finding_of(request)
     text = " ".join(f"[Remedy] {rule}: {resource}".split())
+    if request.stage == "paused":
+        text = f"[Remedy] remediation action {request.status.remediation} paused"
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
@@ -131,5 +133,80 @@ def report_text(request: NotifyInput, ui_link: str, execution: str) -> str:
                 _tail(step),
                 "{noformat}",
             ]
+    text = redact("\n".join(lines))
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 20] + "\n… (cut)"
+
+
+def _header(request: NotifyInput, ui_link: str, execution: str) -> list[str]:
+    status = request.status
+    rule_id, rule = rule_of(request)
+    finding, resource = finding_of(request)
+    return [
+        f"*Rule:* {rule}" + (f" ({rule_id})" if rule_id and rule_id != rule else ""),
+        f"*Resource:* {resource}",
+        f"*Finding:* {finding or 'unknown'}",
+        f"*Account:* {status.account_id or 'unknown'}",
+        f"*Remediation:* {status.remediation}",
+        f"*Run:* {status.run_id} {execution_mark(execution)}",
+        f"*Temporal UI:* {ui_link}",
+    ]
+
+
+def notice_text(request: NotifyInput, ui_link: str, execution: str) -> str:
+    """A notice before the run ends (`NotifyInput.stage`): the plan waiting for a decision, the
+    decision, or the grace period; in Jira wiki markup."""
+    status, stage = request.status, request.stage
+    step = {s.kind: s for s in status.steps}
+    if stage == "paused":
+        action = status.run_id.removeprefix("remedy-paused-").split("-")[0]
+        lines = [
+            f"Remedy paused the remediation action *{status.remediation}*: {status.message}",
+            "",
+            f"*Notice:* {status.run_id} {execution_mark(execution)}",
+            "",
+            "Its runs wait, in order, until an Admin resumes it: "
+            f"{{{{POST /remediations/{action}/resume}}}} on the hub (or its Actions page), "
+            "after looking at why its last runs failed.",
+        ]
+    elif stage.startswith("approval"):
+        run = status.run_id
+        lines = [
+            "Remedy remediation *awaiting approval*: "
+            + (step["approval"].message if "approval" in step else "a plan waits for a decision"),
+            "",
+            *_header(request, ui_link, execution),
+            "",
+            "h3. Plan (nothing is changed before it is approved)",
+            *([f"* {change}" for change in status.plan] or ["No change."]),
+            "",
+            f"Approve: {{{{remedy approve {run} --comment '...'}}}}; reject: "
+            f"{{{{remedy reject {run} --comment '...'}}}}; or in the hub (POST /runs/{run}/approve "
+            "or /reject). Only an Analyst or Admin may decide.",
+        ]
+    elif stage.startswith("decision") and status.decisions:
+        last = status.decisions[-1]
+        at = last.at.strftime("%Y-%m-%d %H:%M:%SZ") if last.at else "now"
+        verdict = "approved" if last.approve else "rejected"
+        lines = [
+            f"Remedy: the plan was *{verdict}* by {last.by} ({last.role}) at {at}"
+            + (f": {last.comment}" if last.comment else ""),
+            "",
+            *_header(request, ui_link, execution),
+            "",
+            "The run applies the approved plan now (it plans again first, and asks again if the "
+            "resource changed)."
+            if last.approve
+            else "Nothing was changed.",
+        ]
+    else:
+        lines = [
+            "Remedy will remediate this finding once its grace period is over: "
+            + (step["grace"].message if "grace" in step else ""),
+            "",
+            *_header(request, ui_link, execution),
+            "",
+            "Fix or resolve the finding meanwhile (a PASSED finding, or suppressed in the hub) and "
+            "the run ends without changing anything.",
+        ]
     text = redact("\n".join(lines))
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 20] + "\n… (cut)"

@@ -24,7 +24,10 @@ def webhook_document(
     rule_id, rule = rule_of(request)
     finding, resource = finding_of(request)
     return {
-        "event": "remedy.remediation.finished",
+        # a notice before the end (NotifyInput.stage) is its own event: grace, approval-<n>,
+        # decision-<n>; "paused": the action's circuit breaker paused it
+        "event": f"remedy.{_event(request.stage)}",
+        "stage": request.stage,
         "run_id": status.run_id,
         "execution": execution,
         "state": str(status.state),
@@ -47,6 +50,12 @@ def webhook_document(
         "started_at": status.started_at.isoformat() if status.started_at else None,
         "ended_at": status.ended_at.isoformat() if status.ended_at else None,
     }
+
+
+def _event(stage: str) -> str:
+    if stage == "paused":
+        return "remediation_action.paused"
+    return f"remediation.{stage.rstrip('0123456789-') or 'finished'}"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -67,8 +67,9 @@ async def run_remediation(
     action_id: ActionId, body: TriggerIn, hub: HubDep, caller: Trigger
 ) -> TriggerOut:
     """Run the action on these findings now (a draft too). One run per (finding, action): a run
-    that exists is returned, one that failed starts again. 409 when the group is disabled."""
-    runs = await hub.runs.trigger(action_id, body.finding_ids, caller.name)
+    that exists is returned, one that failed starts again. 409 when the group is disabled.
+    `plan: true` makes a plan run instead (changes nothing; made again each time it is asked)."""
+    runs = await hub.runs.trigger(action_id, body.finding_ids, caller.name, plan=body.plan)
     return TriggerOut(runs=runs)
 
 

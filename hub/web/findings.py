@@ -162,14 +162,16 @@ async def set_status(finding_id: str, request: Request, hub: HubDep, user: PageU
 async def run_on_finding(
     finding_id: str, request: Request, hub: HubDep, user: PageUser
 ) -> Response:
-    """Run an action on the finding now (a failed run starts again: the retry)."""
+    """Run an action on the finding now (a failed run starts again: the retry), or only plan it
+    (`plan`: nothing is changed)."""
     caller = may(user, Permission.TRIGGER, "trigger remediations")
     form = await checked_form(request, user)
     try:
         action_id = int(str(form.get("action_id", "")))
     except ValueError:
         raise ApiError(422, "action_id: choose an action", "pick one in the list") from None
-    runs: list[RunOut] = await hub.runs.trigger(action_id, [finding_id], caller.name)
+    plan = form.get("plan") == "on"
+    runs: list[RunOut] = await hub.runs.trigger(action_id, [finding_id], caller.name, plan=plan)
     return redirect(f"/ui/runs/{runs[0].id}", "triggered")
 
 

@@ -139,13 +139,23 @@ async def reject(run_id: RunId, request: Request, hub: HubDep, user: PageUser) -
     return await _decide(request, hub, user, run_id, False)
 
 
+@router.post("/runs/{run_id}/rollback")
+async def rollback(run_id: RunId, request: Request, hub: HubDep, user: PageUser) -> Response:
+    """Undo what an ended remediation run changed: a rollback run, shown next."""
+    caller = may(user, Permission.TRIGGER, "roll back runs")
+    await checked_form(request, user)
+    started = await hub.runs.rollback(run_id, caller.name)
+    return redirect(f"/ui/runs/{started.id}", "rolled_back")
+
+
 @router.post("/runs/{run_id}/retry")
 async def retry(run_id: RunId, request: Request, hub: HubDep, user: PageUser) -> Response:
     """Trigger the run's action on its finding again: an ended run that failed starts again."""
     caller = may(user, Permission.TRIGGER, "trigger remediations")
     await checked_form(request, user)
     run = await hub.db.call(lambda s: get_run(s, run_id))
-    runs = await hub.runs.trigger(run.remediation_id, [run.finding_id], caller.name)
+    plan = run.mode == "plan"
+    runs = await hub.runs.trigger(run.remediation_id, [run.finding_id], caller.name, plan=plan)
     if not runs:
         raise ApiError(409, f"run {run_id} did not start again", "look at its state")
     return redirect(f"/ui/runs/{runs[0].id}", "retried")

@@ -295,6 +295,8 @@ STORAGE = register(
         # a begin_* call's status polls (none of the storage jobs makes one)
         long_running="Microsoft.Storage/locations/asyncoperations/read",
         resource_types=("azure:storage-account",),
+        # tags merged by a PATCH of the account (storageAccounts/write, as the jobs that fix it)
+        tagging=Tagging(method="azure-storage", resource_types=("azure:storage-account",)),
         warm_up=WarmUp(modules=("azure.mgmt.storage",)),
         distribution="azure-mgmt-storage",
     )

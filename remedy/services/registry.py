@@ -38,7 +38,8 @@ class Tagging:
     """How the tagging activity marks a resource of this service as remediated."""
 
     #: The tagger in activities/tagging.py: "ec2" (CreateTags), "s3" (bucket tags merged),
-    #: "arn" (Resource Groups Tagging API), "azure-nsg" (update-tags, merged).
+    #: "arn" (Resource Groups Tagging API), "azure-nsg" (update-tags, merged), "azure-storage"
+    #: (the account's tags merged in a PATCH of the account).
     method: str
     #: The resource types it tags; None: every type the service owns (Service.owns).
     resource_types: tuple[str, ...] | None = None

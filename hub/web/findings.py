@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -155,7 +156,7 @@ async def set_status(finding_id: str, request: Request, hub: HubDep, user: PageU
     wanted = "suppressed" if form.get("status") == "suppressed" else "open"
     await hub.db.call(lambda s: store.set_status(s, finding_id, wanted))
     done = "suppressed" if wanted == "suppressed" else "opened"
-    return redirect(f"/ui/findings/{finding_id}", done)
+    return redirect(f"/ui/findings/{quote(finding_id, safe='/')}", done)
 
 
 @router.post("/finding-run/{finding_id:path}")

@@ -31,9 +31,10 @@ LOG_TAIL = 40
 LISTED = 100
 
 
-def _account(session: Session, finding_id: str) -> str:
+def _where(session: Session, finding_id: str) -> tuple[str, str]:
+    """The account and the resource of a run's finding."""
     finding = session.get(Finding, finding_id)
-    return finding.account_id if finding else ""
+    return (finding.account_id, finding.object_id) if finding else ("", "")
 
 
 def _list(session: Session, hub: Any, status: HubRunState | None) -> dict[str, Any]:
@@ -47,8 +48,11 @@ def _list(session: Session, hub: Any, status: HubRunState | None) -> dict[str, A
         limit=LISTED,
     )
     rows = [hub.runs.out(session, r) for r in runs]
-    accounts = {r.id: _account(session, r.finding_id) for r in runs}
-    return {"rows": rows, "total": total, "accounts": accounts}
+    return {
+        "rows": rows,
+        "total": total,
+        "where": {r.id: _where(session, r.finding_id) for r in runs},
+    }
 
 
 def _list_context(hub: Any, status: HubRunState | None) -> dict[str, Any]:
@@ -95,7 +99,7 @@ async def _run_context(hub: Any, run_id: str) -> dict[str, Any]:
             newest_first=True,
             max_chars=hub.settings.hub_max_log_page_chars,
         )
-        account = _account(session, row.finding_id)
+        account = _where(session, row.finding_id)[0]
         return status, list(reversed(logs)), account
 
     status, logs, account = await hub.db.call(stored)

@@ -19,7 +19,7 @@ from hub.models import Finding
 from hub.routes.common import RunId
 from hub.run_states import ACTIVE, HubRunState
 from hub.runs import get_run, list_runs
-from hub.web.config import WebSettings
+from hub.web.config import web_settings
 from hub.web.csrf import checked_form
 from hub.web.render import redirect, render
 from hub.web.session import PageUser, may
@@ -62,7 +62,7 @@ def _list_context(hub: Any, status: HubRunState | None) -> dict[str, Any]:
     return {
         **found,
         "status": status,
-        "refresh_s": WebSettings().hub_web_refresh_s if active else None,
+        "refresh_s": web_settings().hub_web_refresh_s if active else None,
         "fragment_url": f"/ui/runs-table{query}",
     }
 
@@ -110,7 +110,7 @@ async def _run_context(hub: Any, run_id: str) -> dict[str, Any]:
         "logs": logs,
         "account": account,
         "active": active,
-        "refresh_s": WebSettings().hub_web_refresh_s if active else None,
+        "refresh_s": web_settings().hub_web_refresh_s if active else None,
     }
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.auth import Caller, Permission, authorize
 from hub.context import HubDep, authenticated
-from hub.web.config import WebSettings
+from hub.web.config import web_settings
 from hub.web.csrf import checked_form
 from hub.web.render import SignInNeeded, redirect, render
 from hub.web.sessions import SignedIn, close_session, open_session, signed_in
@@ -67,7 +67,7 @@ def sign_in(
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     """Exchange a user token for a session cookie (HttpOnly, SameSite=Strict, Secure over TLS)."""
-    hours = WebSettings().hub_web_session_hours
+    hours = web_settings().hub_web_session_hours
     session_id, _ = authenticated(
         hub, request, True, lambda: hub.db.run(lambda s: open_session(s, token.strip(), hours))
     )

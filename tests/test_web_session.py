@@ -76,6 +76,15 @@ async def test_sign_in_sends_the_browser_only_to_the_hubs_own_pages(hub_api: Hub
     ]:
         answer = await client.post("/ui/sign-in", data={"token": token, "next": target})
         assert answer.headers["location"] == landed, target
+    # a sign-in form on another site may not sign the browser in with its token
+    elsewhere = await client.post(
+        "/ui/sign-in", data={"token": token}, headers={"origin": "https://evil.example"}
+    )
+    assert elsewhere.status_code == 403 and "set-cookie" not in elsewhere.headers
+    here = await client.post(
+        "/ui/sign-in", data={"token": token}, headers={"origin": "http://hub.test"}
+    )
+    assert here.status_code == 303
 
 
 async def test_signing_out_needs_the_forms_csrf_token_and_ends_the_session(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.auth import Caller, Permission, authorize
 from hub.context import HubDep, authenticated
+from hub.errors import ApiError
 from hub.web.config import web_settings
 from hub.web.csrf import checked_form
 from hub.web.render import SignInNeeded, redirect, render
@@ -66,7 +68,12 @@ def sign_in(
     token: Annotated[str, Form(max_length=200)],
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
-    """Exchange a user token for a session cookie (HttpOnly, SameSite=Strict, Secure over TLS)."""
+    """Exchange a user token for a session cookie (HttpOnly, SameSite=Strict, Secure over TLS).
+    A sign-in posted from another site's page is refused: it would sign the browser in as
+    whoever's token that page holds."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise ApiError(403, "a sign-in from another site's page", "sign in from the hub's page")
     hours = web_settings().hub_web_session_hours
     session_id, _ = authenticated(
         hub, request, True, lambda: hub.db.run(lambda s: open_session(s, token.strip(), hours))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy.orm import Session
 
-from tests.hub_fixtures import HubHarness, new_group
+from tests.hub_fixtures import HubHarness, new_group, plant_run
 from tests.web_fixtures import session_of
 
 
@@ -64,3 +65,30 @@ async def test_rotating_a_groups_secret_shows_the_new_one_once_and_the_old_one_s
     disabled = await admin.post(f"/ui/groups/{group.group_id}/disable", data={"csrf_token": csrf})
     assert disabled.status_code == 303
     assert (await hub_api.ok("GET", f"/worker-groups/{group.group_id}"))["enabled"] is False
+
+
+async def test_an_action_paused_by_its_breaker_shows_why_and_an_admin_resumes_it(
+    hub_api: HubHarness,
+) -> None:
+    from hub.models import Remediation, Run
+
+    group = await new_group(hub_api)
+    run_id = plant_run(hub_api, group.group_id)
+
+    def pause(session: Session) -> int:
+        action = session.get(Remediation, session.get(Run, run_id).remediation_id)
+        action.paused_reason = "6 of the last 10 runs failed (over 50%)"
+        return action.id
+
+    action_id = hub_api.hub.db.run(pause)
+    viewer, _ = await session_of(hub_api, "viewer")
+    seen = await viewer.get(f"/ui/actions/{action_id}")
+    assert "6 of the last 10 runs failed" in seen.text and "Resume" not in seen.text
+    admin, csrf = await session_of(hub_api, "admin")
+    page = await admin.get(f"/ui/actions/{action_id}")
+    assert f'action="/ui/actions/{action_id}/resume"' in page.text
+    resumed = await admin.post(f"/ui/actions/{action_id}/resume", data={"csrf_token": csrf})
+    assert resumed.status_code == 303
+    assert (await hub_api.ok("GET", f"/remediations/{action_id}"))["paused"] is None
+    after = await admin.get(resumed.headers["location"])
+    assert "closed: runs start" in after.text and "Resumed" in after.text

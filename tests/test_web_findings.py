@@ -34,6 +34,10 @@ async def test_findings_filter_and_a_finding_shows_its_document_and_its_fix(
         assert page.status_code == 200
         assert (finding_id in page.text) is listed, query
 
+    wrong = await viewer.get("/ui/runs?status=bogus")
+    assert wrong.status_code == 422 and "text/html" in wrong.headers["content-type"]
+    assert "query.status: Input should be" in wrong.text
+
     page = await viewer.get("/ui/findings")
     link = re.search(r'href="(/ui/findings/arn[^"]+)"', page.text)
     assert link and "%3Asubscription/cis-aws-foundations-benchmark/" in link[1]

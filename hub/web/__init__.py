@@ -13,6 +13,7 @@ import inspect
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -46,11 +47,19 @@ def mount(app: FastAPI) -> None:
         app.include_router(router)
     app.add_middleware(SecurityHeaders)
     api_errors = app.exception_handlers[ApiError]
+    api_invalid = app.exception_handlers[RequestValidationError]
 
     async def page_error(request: Request, exc: Exception) -> Response:
-        if not request.url.path.startswith(PAGES_PREFIX + "/") or not isinstance(exc, ApiError):
-            answer = api_errors(request, exc)
+        """On a page, an error is a page too (the API's answer is JSON)."""
+        if not request.url.path.startswith(PAGES_PREFIX + "/"):
+            handler = api_errors if isinstance(exc, ApiError) else api_invalid
+            answer = handler(request, exc)
             return await answer if inspect.isawaitable(answer) else answer
+        if isinstance(exc, RequestValidationError):
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            exc = ApiError(422, f"{where}: {first['msg']}", "correct it and try again", field=where)
+        assert isinstance(exc, ApiError)
         return error_page(request, exc, session.current_user(request, request.app.state.hub))
 
     async def sign_in_needed(request: Request, exc: Exception) -> Response:
@@ -58,6 +67,7 @@ def mount(app: FastAPI) -> None:
         return redirect(f"/ui/sign-in?next={quote(exc.back_to, safe='/')}")
 
     app.add_exception_handler(ApiError, page_error)
+    app.add_exception_handler(RequestValidationError, page_error)
     app.add_exception_handler(SignInNeeded, sign_in_needed)
 
     @app.get("/", include_in_schema=False)

@@ -50,6 +50,10 @@ async def test_a_bad_token_opens_nothing(hub_api: HubHarness) -> None:
     nobody = await client.get("/ui/findings?status=open")
     assert nobody.status_code == 303
     assert nobody.headers["location"] == "/ui/sign-in?next=/ui/findings%3Fstatus%3Dopen"
+    # a fragment refreshing itself (htmx) sends the whole page to sign-in
+    fragment = await client.get("/ui/runs-table", headers={"HX-Request": "true"})
+    assert fragment.status_code == 204
+    assert fragment.headers["hx-redirect"] == "/ui/sign-in?next=/ui/runs-table"
 
 
 async def test_revoking_the_token_or_disabling_the_user_ends_its_sessions(

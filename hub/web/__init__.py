@@ -64,7 +64,12 @@ def mount(app: FastAPI) -> None:
 
     async def sign_in_needed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInNeeded)
-        return redirect(f"/ui/sign-in?next={quote(exc.back_to, safe='/')}")
+        target = f"/ui/sign-in?next={quote(exc.back_to, safe='/')}"
+        if request.headers.get("hx-request") == "true":
+            # a refreshing fragment whose session ended: the whole page goes to sign-in, rather
+            # than the sign-in page inside the fragment
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return redirect(target)
 
     app.add_exception_handler(ApiError, page_error)
     app.add_exception_handler(RequestValidationError, page_error)

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from hub import actions, blast_radius
 from hub.auth import Permission
-from hub.context import HubDep
+from hub.context import Hub, HubDep
 from hub.errors import ApiError
 from hub.groups import list_groups, offered_jobs
 from hub.routes.common import ActionId
@@ -22,6 +22,7 @@ from hub.schemas import RemediationIn, RemediationOut, RemediationPatch
 from hub.web.csrf import checked_form
 from hub.web.render import invalid_form, redirect, render
 from hub.web.session import PageUser, may
+from hub.web.sessions import SignedIn
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -96,7 +97,7 @@ def values_of(action: RemediationOut) -> dict[str, str]:
     return values
 
 
-def _form_context(session: Session, hub: Any) -> dict[str, Any]:
+def _form_context(session: Session, hub: Hub) -> dict[str, Any]:
     groups = list_groups(session)
     return {
         "groups": groups,
@@ -126,9 +127,9 @@ def action_page(action_id: ActionId, request: Request, hub: HubDep, user: PageUs
     return render(request, "action_form.html", user, error=None, **hub.db.run(work))
 
 
-async def _save(
-    request: Request, hub: Any, user: Any, action_id: int | None
-) -> tuple[RemediationOut | None, Response | None]:
+async def _save(request: Request, hub: Hub, user: SignedIn, action_id: int | None) -> Response:
+    """Create or update the action from the form: its page next, or the form again naming the
+    field at fault (422)."""
     caller = may(user, Permission.MANAGE, "create or update remediations")
     form = await checked_form(request, user)
     try:
@@ -147,7 +148,7 @@ async def _save(
                     actions.update_action(s, action_id, patch, hub.settings)
                 )
             )
-        return saved, None
+        return redirect(f"/ui/actions/{saved.id}", "saved")
     except (ApiError, ValidationError) as exc:
         error = invalid_form(exc) if isinstance(exc, ValidationError) else exc
         if error.status != 422:
@@ -158,7 +159,7 @@ async def _save(
             action = await hub.db.call(
                 lambda s: actions.action_out(actions.get_action(s, action_id))
             )
-        page = render(
+        return render(
             request,
             "action_form.html",
             user,
@@ -168,7 +169,6 @@ async def _save(
             error=error,
             **context,
         )
-        return None, page
 
 
 def body_or_empty(form: FormData) -> dict[str, Any]:
@@ -177,18 +177,16 @@ def body_or_empty(form: FormData) -> dict[str, Any]:
 
 @router.post("/actions/new")
 async def create(request: Request, hub: HubDep, user: PageUser) -> Response:
-    saved, page = await _save(request, hub, user, None)
-    return page or redirect(f"/ui/actions/{saved.id if saved else ''}", "saved")
+    return await _save(request, hub, user, None)
 
 
 @router.post("/actions/{action_id}")
 async def update(action_id: ActionId, request: Request, hub: HubDep, user: PageUser) -> Response:
-    _, page = await _save(request, hub, user, action_id)
-    return page or redirect(f"/ui/actions/{action_id}", "saved")
+    return await _save(request, hub, user, action_id)
 
 
 async def _status(
-    request: Request, hub: Any, user: Any, action_id: int, published: bool
+    request: Request, hub: Hub, user: SignedIn, action_id: int, published: bool
 ) -> Response:
     may(user, Permission.MANAGE, "publish remediations")
     await checked_form(request, user)

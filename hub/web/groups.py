@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from hub import groups
 from hub.auth import Permission, Role
-from hub.context import HubDep
-from hub.models import utcnow
+from hub.context import Hub, HubDep
+from hub.models import WorkerGroup, utcnow
 from hub.routes.admin import HUB_URL_PLACEHOLDER
 from hub.routes.common import GroupId
 from hub.schemas import AccountIn, AccountOut, DeployCommands, GroupIn
@@ -25,7 +25,7 @@ from hub.web.sessions import SignedIn
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
-def _deploy(hub: Any, group: Any) -> DeployCommands:
+def _deploy(hub: Hub, group: WorkerGroup) -> DeployCommands:
     return groups.deploy_commands(
         group,
         hub.settings.hub_public_url or HUB_URL_PLACEHOLDER,
@@ -69,7 +69,7 @@ async def create_group(request: Request, hub: HubDep, user: PageUser) -> HTMLRes
     return render(request, "group_secret.html", user, **created)
 
 
-def _group(session: Session, hub: Any, group_id: str, user: SignedIn) -> dict[str, Any]:
+def _group(session: Session, hub: Hub, group_id: str, user: SignedIn) -> dict[str, Any]:
     group = groups.get_group(session, group_id)
     now = utcnow()
     return {
@@ -104,7 +104,7 @@ async def disable(group_id: GroupId, request: Request, hub: HubDep, user: PageUs
     return await _enabled(request, hub, user, group_id, False)
 
 
-async def _enabled(request: Request, hub: Any, user: SignedIn, group_id: str, on: bool) -> Response:
+async def _enabled(request: Request, hub: Hub, user: SignedIn, group_id: str, on: bool) -> Response:
     may(user, Permission.MANAGE, "enable or disable worker groups")
     await checked_form(request, user)
     await hub.db.call(lambda s: groups.set_enabled(s, group_id, on))

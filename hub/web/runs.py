@@ -12,17 +12,19 @@ from sqlalchemy.orm import Session
 
 from hub import approvals
 from hub.auth import Permission
-from hub.context import HubDep
+from hub.context import Hub, HubDep
 from hub.errors import ApiError
 from hub.logs import read_logs
 from hub.models import Finding
 from hub.routes.common import RunId
 from hub.run_states import ACTIVE, HubRunState
 from hub.runs import get_run, list_runs
+from hub.schemas import LogEntryOut
 from hub.web.config import web_settings
 from hub.web.csrf import checked_form
 from hub.web.render import redirect, render
 from hub.web.session import PageUser, may
+from hub.web.sessions import SignedIn
 from remedy.types import RunStatus
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -37,7 +39,7 @@ def _where(session: Session, finding_id: str) -> tuple[str, str]:
     return (finding.account_id, finding.object_id) if finding else ("", "")
 
 
-def _list(session: Session, hub: Any, status: HubRunState | None) -> dict[str, Any]:
+def _list(session: Session, hub: Hub, status: HubRunState | None) -> dict[str, Any]:
     runs, total = list_runs(
         session,
         status=status,
@@ -55,7 +57,7 @@ def _list(session: Session, hub: Any, status: HubRunState | None) -> dict[str, A
     }
 
 
-def _list_context(hub: Any, status: HubRunState | None) -> dict[str, Any]:
+def _list_context(hub: Hub, status: HubRunState | None) -> dict[str, Any]:
     found = hub.db.run(lambda s: _list(s, hub, status))
     active = any(r.status in ACTIVE for r in found["rows"])
     query = f"?status={status.value}" if status else ""
@@ -84,10 +86,10 @@ def runs_table(
     return render(request, "runs_table.html", user, **_list_context(hub, status))
 
 
-async def _run_context(hub: Any, run_id: str) -> dict[str, Any]:
+async def _run_context(hub: Hub, run_id: str) -> dict[str, Any]:
     run = await hub.runs.read(run_id)
 
-    def stored(session: Session) -> tuple[RunStatus | None, list[Any], str]:
+    def stored(session: Session) -> tuple[RunStatus | None, list[LogEntryOut], str]:
         row = get_run(session, run_id)
         status = RunStatus.model_validate(row.result) if row.result else None
         logs, _ = read_logs(
@@ -124,7 +126,9 @@ async def run_live(run_id: RunId, request: Request, hub: HubDep, user: PageUser)
     return render(request, "run_live.html", user, **await _run_context(hub, run_id))
 
 
-async def _decide(request: Request, hub: Any, user: Any, run_id: str, approve: bool) -> Response:
+async def _decide(
+    request: Request, hub: Hub, user: SignedIn, run_id: str, approve: bool
+) -> Response:
     caller = may(user, Permission.TRIGGER, "approve or reject runs")
     form = await checked_form(request, user)
     comment = str(form.get("comment", ""))[:2000]

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from hub import tokens
 from hub.auth import Permission, Role, create_user
-from hub.context import HubDep
+from hub.context import Hub, HubDep
 from hub.models import User
 from hub.web.csrf import checked_form
 from hub.web.render import invalid_form, redirect, render
 from hub.web.session import PageUser, may
+from hub.web.sessions import SignedIn
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -79,7 +80,7 @@ async def enable(name: str, request: Request, hub: HubDep, user: PageUser) -> Re
     return await _disabled(request, hub, user, name, False)
 
 
-async def _disabled(request: Request, hub: Any, user: Any, name: str, off: bool) -> Response:
+async def _disabled(request: Request, hub: Hub, user: SignedIn, name: str, off: bool) -> Response:
     may(user, Permission.MANAGE, "disable or enable users")
     await checked_form(request, user)
     patch = tokens.UserPatch(disabled=off)

@@ -92,3 +92,29 @@ async def test_an_action_paused_by_its_breaker_shows_why_and_an_admin_resumes_it
     assert (await hub_api.ok("GET", f"/remediations/{action_id}"))["paused"] is None
     after = await admin.get(resumed.headers["location"])
     assert "closed: runs start" in after.text and "Resumed" in after.text
+
+
+async def test_an_action_form_with_a_mistake_comes_back_naming_the_field(
+    hub_api: HubHarness,
+) -> None:
+    group = await new_group(hub_api)
+    admin, csrf = await session_of(hub_api, "admin")
+    form = {
+        "csrf_token": csrf,
+        "name": "close-ssh",
+        "provider": "aws",
+        "worker_group_id": group.group_id,
+        "rule_ids": "EC2.13",
+        "job_0": "security_group_close_port",
+        "parameters_0": "{port: 22",
+    }
+    for changed, named in [
+        ({}, "steps.0.parameters: not JSON"),
+        ({"parameters_0": '{"port": 22}', "rule_ids": ""}, "rule_ids: List should have at least 1"),
+        ({"parameters_0": '{"port": 22}'}, "steps.0.job"),  # no worker of the group offers it
+    ]:
+        answer = await admin.post("/ui/actions/new", data={**form, **changed})
+        assert answer.status_code == 422, answer.text[-500:]
+        assert named in answer.text
+        assert 'value="close-ssh"' in answer.text  # what was typed is kept
+    assert await hub_api.ok("GET", "/remediations") == []

@@ -235,3 +235,55 @@ async def test_an_admin_creates_and_publishes_an_action_and_an_analyst_approves_
     await snap(admin, "users")
     await analyst.context.close()
     await admin.context.close()
+
+
+async def test_an_analyst_rejects_a_plan_then_retries_the_run(
+    browser: Any,  # noqa: F811
+    web_hub: WebHub,  # noqa: F811
+    aws_sandbox: AwsSandbox,
+    hub_worker: Any,
+) -> None:
+    api = web_hub.api
+    group = await new_group(api, f"retry-{uuid.uuid4().hex[:6]}")
+    await associate_account(api, group, aws_sandbox.role_arn, aws_sandbox.external_id)
+    await hub_worker(api, group, JOBS)
+    rule = f"rule-{uuid.uuid4().hex[:8]}"
+    action = await api.ok(
+        "POST",
+        "/remediations",
+        json={
+            "name": f"retry-{uuid.uuid4().hex[:6]}",
+            "provider": "aws",
+            "worker_group_id": group.group_id,
+            "rule_ids": [rule],
+            "steps": [{"job": "security_group_close_port", "parameters": {"port": 22}}],
+            "approval": {"expires_hours": 1},
+        },
+    )
+    sg = aws_sandbox.open_security_group(22, f"retry-{uuid.uuid4().hex[:6]}")
+    finding = aws_finding(sg, rule_id=rule)
+    await api.ok("POST", "/findings", json=finding, role="analyst")
+    finding_id = finding["notificationInfo"]["FindingInfo"]["FindingId"]
+    started = await api.ok(
+        "POST", f"/remediations/{action['id']}/run", json={"finding_ids": [finding_id]}
+    )
+    run_id = started["runs"][0]["id"]
+
+    analyst = await sign_in(browser, web_hub, "analyst")
+    await analyst.goto(f"/ui/runs/{run_id}")
+    await expect(analyst.locator("#run-state")).to_have_text("awaiting_approval", timeout=60_000)
+    await analyst.locator("form[action$='/reject'] input[name=comment]").fill("not in prod hours")
+    await analyst.click("form[action$='/reject'] button")
+    await expect(analyst.locator(".done")).to_contain_text("Rejected")
+    await expect(analyst.locator("#run-state")).to_have_text("failed", timeout=60_000)
+    await expect(analyst.locator("#run-live")).to_contain_text("not in prod hours")
+
+    await analyst.click("button:has-text('Retry')")
+    await expect(analyst.locator(".done")).to_contain_text("Started again")
+    assert analyst.url.split("/ui/runs/")[1].split("?")[0] == run_id  # the same run, again
+    await expect(analyst.locator("#run-state")).to_have_text("awaiting_approval", timeout=60_000)
+    again = await api.ok("GET", f"/runs/{run_id}")
+    assert again["triggered_by"] == "analyst-user"
+    # end it: nobody approves it in this test
+    await api.ok("POST", f"/runs/{run_id}/reject", json={"comment": "test over"})
+    await analyst.context.close()

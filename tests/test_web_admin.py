@@ -118,3 +118,37 @@ async def test_an_action_form_with_a_mistake_comes_back_naming_the_field(
         assert named in answer.text
         assert 'value="close-ssh"' in answer.text  # what was typed is kept
     assert await hub_api.ok("GET", "/remediations") == []
+
+
+async def test_an_admin_registers_an_account_and_associates_it_others_see_no_external_id(
+    hub_api: HubHarness,
+) -> None:
+    group = await new_group(hub_api)
+    admin, csrf = await session_of(hub_api, "admin")
+    account = {
+        "provider": "aws",
+        "account_id": "210987654321",
+        "name": "prod",
+        "role_arn": "arn:aws:iam::210987654321:role/remedy-remediation",
+        "external_id": "ext-0123456789abcdef",
+    }
+    saved = await admin.post("/ui/accounts", data={"csrf_token": csrf, **account})
+    assert saved.status_code == 303
+    associated = await admin.post(
+        f"/ui/groups/{group.group_id}/accounts",
+        data={"csrf_token": csrf, "account_id": "210987654321"},
+    )
+    assert associated.status_code == 303
+    stored = await hub_api.ok("GET", "/accounts/210987654321")
+    assert stored["groups"] == [group.group_id] and stored["role_arn"] == account["role_arn"]
+
+    assert "ext-0123456789abcdef" in (await admin.get("/ui/accounts")).text
+    analyst, _ = await session_of(hub_api, "analyst")
+    page = await analyst.get(f"/ui/groups/{group.group_id}")
+    assert account["role_arn"] in page.text and "ext-0123456789abcdef" not in page.text
+    assert "ext-0123456789abcdef" not in (await analyst.get("/ui/accounts")).text
+
+    wrong = await admin.post(
+        "/ui/accounts", data={"csrf_token": csrf, "provider": "aws", "account_id": "12"}
+    )
+    assert wrong.status_code == 422 and "12 digits" in wrong.text

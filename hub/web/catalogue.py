@@ -8,6 +8,7 @@ from functools import cache
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from hub.errors import ApiError
 from hub.web.catalogue_jobs import SPEC_DIR, catalogue_jobs
 from hub.web.render import render
 from hub.web.session import PageUser
@@ -28,6 +29,13 @@ def standards() -> tuple[cov.Standard, ...]:
 
 @router.get("/catalogue")
 def catalogue_page(request: Request, user: PageUser, standard: str | None = None) -> HTMLResponse:
-    found = standards()
+    try:
+        found = standards()
+    except OSError as exc:  # an installed hub without the repository's docs/spec
+        raise ApiError(
+            503,
+            f"the catalogue's reference lists are not here ({exc.filename})",
+            "run the hub from a checkout of the repository (docs/spec holds them)",
+        ) from None
     chosen = next((s for s in found if s.name == standard), None)
     return render(request, "catalogue.html", user, standards=found, chosen=chosen)

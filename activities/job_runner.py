@@ -51,6 +51,7 @@ from activities.orphans import owner_token
 from activities.working_copy import working_copy
 from remedy.job_registry import VERIFY_FILE, Job, ParameterError, Registry, UnknownJobError
 from remedy.logs import redact
+from remedy.metrics import JOB_DURATION
 from remedy.types import JobResult, RunJobInput
 
 log = logging.getLogger("remedy.job")
@@ -68,6 +69,14 @@ def mode_environment(request: RunJobInput, workdir: Path) -> dict[str, str]:
         path.write_text(json.dumps(request.records), encoding="utf-8")
         env["REMEDY_RECORDS"] = str(path)
     return env
+
+
+def _outcome(exited: Exited) -> str:
+    if exited.stopped:
+        return "stopped"
+    if exited.timed_out:
+        return "timed_out"
+    return "exit_0" if exited.exit_code == 0 else "exit_nonzero"
 
 
 class JobRunner:
@@ -120,6 +129,7 @@ class JobRunner:
                 Output(self.output_cap, self.tail_bytes),
             )
             duration = time.monotonic() - started
+        JOB_DURATION.labels(request.job, _outcome(exited)).observe(duration)
         attempt = self._attempt(request, info.attempt, exited, duration, secrets, copy.root)
         if exited.stopped:
             raise self._stopped(request, attempt, exited.stopped)

@@ -31,6 +31,7 @@ from typing import Protocol
 
 from activities.confine import landlock_abi
 from activities.orphans import OWNER_VARIABLE
+from remedy.metrics import FORKSERVER_LAUNCHES
 
 log = logging.getLogger("remedy.launcher")
 
@@ -191,6 +192,10 @@ class ForkServerLauncher:
     def server_pid(self) -> int | None:
         return self._process.pid if self._process and self._process.poll() is None else None
 
+    async def start(self) -> None:
+        """Start the server now rather than at the first job (a worker is ready once it is up)."""
+        await asyncio.wait_for(self._ensure_server(), SERVER_START_TIMEOUT_S)
+
     async def _ensure_server(self) -> None:
         async with self._lock:
             if self._process is not None and self._process.poll() is None:
@@ -277,6 +282,7 @@ class ForkServerLauncher:
             lambda: asyncio.StreamReaderProtocol(stdout), os.fdopen(read_fd, "rb", buffering=0)
         )
         launched = Launched(pid=int(first["pid"]), stdout=stdout)
+        FORKSERVER_LAUNCHES.inc()
 
         async def watch() -> None:
             try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.measure import Measurement
 from rich.table import Table
 
 from console.ui_links import ui_link as ui_link  # the command line prints these
@@ -24,9 +25,14 @@ class _Console(Console):
     """Rich's console, sized when it prints: COLUMNS when set (rich reads it once, at creation),
     its terminal's width, or PIPED_WIDTH when it writes to no terminal."""
 
+    #: while a table is printed to no terminal: its own width (see `print`)
+    _table_width: int | None = None
+
     @property
     def size(self) -> ConsoleDimensions:
         found = super().size
+        if self._table_width:
+            return ConsoleDimensions(self._table_width, found.height)
         columns = os.environ.get("COLUMNS", "")
         if columns.isdigit():
             return ConsoleDimensions(int(columns), found.height)
@@ -35,6 +41,42 @@ class _Console(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         self._width, self._height = new_size
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Written to no terminal, a table is as wide as its longest row: one line per record,
+        however long (a reader or `grep` gets whole values, never a wrapped cell)."""
+        if not self.is_terminal and "width" not in kwargs and not _columns_set():
+            tables = [o for o in objects if isinstance(o, Table)]
+            if tables:
+                unbounded = self.options.update_width(1_000_000)
+                needed = max(Measurement.get(self, unbounded, t).maximum for t in tables)
+                # rich caps a print's width at the console's: widen the console meanwhile
+                self._table_width = max(needed, self.width)
+        try:
+            super().print(*objects, **kwargs)
+        finally:
+            self._table_width = None
+
+
+def _columns_set() -> bool:
+    return os.environ.get("COLUMNS", "").isdigit()
+
+
+#: how much of a message a table shows: one line per record stays readable (-v, --json: whole)
+SHORT_MESSAGE_CHARS = 100
+
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show messages whole (a table cuts them).")
+]
+
+
+def one_line(text: str | None, limit: int = SHORT_MESSAGE_CHARS) -> tuple[str, bool]:
+    """A message as one short line for a table's column (a connection error can run to many
+    lines), and whether it was cut."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= limit:
+        return flat, False
+    return flat[: limit - 1].rstrip() + "…", True
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from console.cli_output import make_console
 from console.cli_params import parse_parameters
+from console.hub_cli_flags import in_flags
 from remedy.types import OPEN_STATES, RunState
 
 console = make_console()
@@ -47,7 +49,10 @@ class HubApi:
         body: Any = None,
         params: dict[str, Any] | None = None,
         read_timeout_s: float = 30,
+        flags: Mapping[str, str] | None = None,
     ) -> Any:
+        """The answer's JSON; a refusal exits with the hub's error and fix, naming the API fields
+        as the command's `flags` (API field -> flag) when given."""
         if not self.token:
             raise fail(
                 "REMEDY_HUB_TOKEN is not set: `remedy hub create-user NAME --role admin` prints a "
@@ -71,6 +76,7 @@ class HubApi:
             try:
                 found = response.json()
                 message = f"{found.get('error')}\n  fix: {found.get('fix')}"
+                message = in_flags(message, flags or {})
             except ValueError:
                 message = response.text[:500]
             raise fail(f"{response.status_code}: {message}", 1)

@@ -14,12 +14,14 @@ from console.hub_api import (
     HubApi,
     action_id,
     console,
+    err,
     fail,
     job_parameters,
     load_document,
     print_json,
     print_table,
 )
+from console.hub_cli_flags import ACTION_FLAGS
 from remedy.intake.detect import documents
 from remedy.payload_shape import PayloadError
 
@@ -64,11 +66,13 @@ def actions_create(
     as_json: AsJson = False,
 ) -> None:
     """Make an action from a file, or from flags."""
+    flags: dict[str, str] = {}
     if file is not None:
         body = load_document(file)
         if not isinstance(body, dict):
             raise fail(f"{file} must hold one action (an object)")
     else:
+        flags = ACTION_FLAGS
         if not (name and group and rule and job):
             raise fail("give --file, or --name, --group, at least one --rule and one --job")
         parameters = job_parameters(param)
@@ -89,11 +93,13 @@ def actions_create(
         }
     if publish:
         body["status"] = "published"
-    found = HubApi().call("POST", "/remediations", body=body)
+    found = HubApi().call("POST", "/remediations", body=body, flags=flags)
     if as_json:
         print_json(found)
     else:
         console.print(f"action [bold]{found['id']}[/bold] {found['name']} ({found['status']})")
+        for warning in found.get("warnings") or []:
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 @actions_app.command("list")
@@ -205,7 +211,8 @@ def findings_import(
 @findings_app.command("list")
 def findings_list(
     status: Annotated[
-        str | None, typer.Option(help="open, remediating, remediated, failed, suppressed.")
+        str | None,
+        typer.Option(help="open, queued, remediating, remediated, failed, suppressed, resolved."),
     ] = None,
     limit: Annotated[int, typer.Option(help="How many.")] = 50,
     as_json: AsJson = False,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from console.hub_api import AsJson, HubApi, console, fail, print_json, print_logs, print_table
+from console.hub_cli_flags import ACCOUNT_FLAGS, GROUP_FLAGS
 
 # -- remedy hub -----------------------------------------------------------------------------------
 
@@ -52,17 +53,30 @@ def migrate() -> None:
 @hub_app.command("create-user")
 def create_user_command(
     name: str,
-    role: Annotated[str, typer.Option(help="admin, analyst or viewer.")] = "viewer",
-    as_json: AsJson = False,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="admin, analyst or viewer; viewer when not given (it may only read): "
+            "the first user needs --role admin."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the new user (name, role, token) as JSON; no API is called."
+        ),
+    ] = False,
 ) -> None:
-    """Make a user in the store directly (the way to the first admin); print its token once."""
+    """Make a user in the store directly (the way to the first admin); print its token once.
+
+    The role is viewer unless --role says otherwise."""
     from hub.auth import Role, create_user
     from hub.config import HubSettings
     from hub.db import Database
     from hub.errors import ApiError
 
     try:
-        chosen = Role(role.lower())
+        chosen = Role((role or "viewer").lower())
     except ValueError:
         raise fail(f"--role must be admin, analyst or viewer, not {role!r}") from None
     db = Database(HubSettings())
@@ -76,7 +90,15 @@ def create_user_command(
     if as_json:
         print_json({"name": name, "role": chosen.value, "token": token})
         return
-    console.print(f"user [bold]{name}[/bold] ({chosen.value}); its token, shown this once:")
+    given = (
+        ""
+        if role
+        else f", the default role: `remedy hub user set-role {name} admin|analyst` changes it"
+    )
+    console.print(
+        f"user [bold]{name}[/bold] ({chosen.value}{given}); its token, shown this once:",
+        highlight=False,
+    )
     print(token)
 
 
@@ -104,7 +126,12 @@ def groups_create(
     as_json: AsJson = False,
 ) -> None:
     """Make a group; print its client id and secret (once) and the worker deployment commands."""
-    found = HubApi().call("POST", "/worker-groups", body={"name": name, "description": description})
+    found = HubApi().call(
+        "POST",
+        "/worker-groups",
+        body={"name": name, "description": description},
+        flags=GROUP_FLAGS,
+    )
     if as_json:
         print_json(found)
         return
@@ -245,6 +272,7 @@ def accounts_add(
             "role_arn": role_arn,
             "external_id": external_id,
         },
+        flags=ACCOUNT_FLAGS,
     )
     for group_id in group:
         api.call("PUT", f"/worker-groups/{group_id}/accounts/{account_id}")

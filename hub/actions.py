@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from hub.blast_radius import Breaker, Limits
 from hub.config import HubSettings
 from hub.destinations import check_destinations
-from hub.errors import check_storable, invalid, not_found
-from hub.groups import group_account_ids, offered_jobs
+from hub.errors import ApiError, check_storable, invalid, not_found
+from hub.groups import group_account_ids, offered_jobs, workers_of
 from hub.models import CloudAccount, Remediation, WorkerGroup, utcnow
 from hub.names import check_distinct, check_name
-from hub.schemas import ApprovalIn, Criteria, RemediationIn, RemediationOut, RemediationPatch
+from hub.schemas import (
+    ApprovalIn,
+    Criteria,
+    GroupJob,
+    RemediationIn,
+    RemediationOut,
+    RemediationPatch,
+)
+from remedy.config import BUILTIN_JOBS
+from remedy.job_registry import discover
 from remedy.params import ParameterError, check_parameters
 from remedy.types import (
     AccountAccess,
@@ -58,10 +69,76 @@ def action_out(action: Remediation) -> RemediationOut:
         limits=Limits.model_validate(action.limits or {}),
         breaker=Breaker.model_validate(action.breaker or {}),
         paused=action.paused_reason or None,
+        warnings=_warnings(action),
         status="published" if action.status == "published" else "draft",
         created_by=action.created_by,
         created_at=action.created_at,
         updated_at=action.updated_at,
+    )
+
+
+@cache
+def builtin_jobs(root: Path = BUILTIN_JOBS) -> dict[str, GroupJob]:
+    """The built-in catalogue (the repository's `jobs/`), read once: what a group offers before
+    any of its workers has registered. Empty where the catalogue is not installed (a wheel
+    holds no `jobs/`)."""
+    if not root.is_dir():
+        return {}
+    return {
+        info.name: GroupJob(
+            name=info.name,
+            provider=info.provider,
+            checksums=[info.checksum],
+            workers=[],
+            rules=info.rules,
+            parameters=info.parameters,
+            description=info.description,
+        )
+        for info in discover(root).infos()
+    }
+
+
+def _nobody_registered(session: Session, group_id: str) -> bool:
+    return not workers_of(session, group_id)
+
+
+def _warnings(action: Remediation) -> list[str]:
+    session = object_session(action)
+    if session is None or not _nobody_registered(session, action.group_id):
+        return []
+    return [
+        f"no worker of group {action.group_id} has registered yet: the jobs were checked "
+        "against the built-in catalogue; runs wait until a worker of the group with these jobs "
+        f"is online (its deployment command: GET /worker-groups/{action.group_id}/deploy)"
+    ]
+
+
+def _jobs_for(session: Session, group_id: str, settings: HubSettings) -> dict[str, GroupJob]:
+    """What the action's steps may name: the jobs the group's online workers registered, or,
+    before any worker of the group has registered, the built-in catalogue (so an action can be
+    prepared before its workers are deployed; the answer warns)."""
+    if _nobody_registered(session, group_id):
+        return builtin_jobs()
+    return offered_jobs(session, group_id, settings)
+
+
+def _unknown_job(
+    session: Session, group_id: str, index: int, job: str, offered: list[str]
+) -> ApiError:
+    if _nobody_registered(session, group_id):
+        return invalid(
+            f"steps.{index}.job",
+            f"{job!r} is not a built-in job, and no worker of group {group_id} has registered "
+            "yet to offer others",
+            "name a built-in job (`remedy jobs list`), or deploy a worker of the group that has "
+            f"it (GET /worker-groups/{group_id}/deploy) and create the action once it is online",
+        )
+    return invalid(
+        f"steps.{index}.job",
+        f"no online worker of group {group_id} registered the job {job!r} "
+        f"(it offers: {', '.join(offered) or 'nothing: no worker is online'})",
+        f"name a job the group's workers registered (GET /worker-groups/{group_id}/jobs), "
+        "or start a worker that has it",
     )
 
 
@@ -102,17 +179,11 @@ def validate_action(session: Session, body: RemediationIn, settings: HubSettings
                 f"{body.provider}",
                 "give accounts of the action's provider, or change the provider",
             )
-    jobs = offered_jobs(session, group.id, settings)
+    jobs = _jobs_for(session, group.id, settings)
     for index, step in enumerate(body.steps):
         job = jobs.get(step.job)
         if job is None:
-            raise invalid(
-                f"steps.{index}.job",
-                f"no online worker of group {group.id} registered the job {step.job!r} "
-                f"(it offers: {', '.join(jobs) or 'nothing: no worker is online'})",
-                "name a job the group's workers registered (GET "
-                f"/worker-groups/{group.id}/jobs), or start a worker that has it",
-            )
+            raise _unknown_job(session, group.id, index, step.job, list(jobs))
         if job.provider and job.provider != body.provider:
             raise invalid(
                 f"steps.{index}.job",
@@ -171,7 +242,7 @@ def update_action(
 ) -> Remediation:
     action = get_action(session, action_id)
     current = action_out(action).model_dump(mode="json")
-    for key in ("id", "created_by", "created_at", "updated_at", "paused"):
+    for key in ("id", "created_by", "created_at", "updated_at", "paused", "warnings"):
         current.pop(key)
     merged = RemediationIn.model_validate(
         {**current, **patch.model_dump(mode="json", exclude_unset=True, exclude_none=True)}

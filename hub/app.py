@@ -13,17 +13,22 @@ from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from temporalio.client import Client
 
 from hub import errors
 from hub.audit import AuditTrail
+from hub.bootstrap import bootstrap_admin
 from hub.config import HubSettings
 from hub.context import Hub, TemporalLink
 from hub.db import Database
 from hub.limits import BodyLimits
+from hub.metrics import StoreGauges
 from hub.retention import prune_logs
 from hub.routes import admin, approvals, findings, remediations, rollback, tokens, worker
+from hub.routes.health import router as health_router
 from hub.web import mount as mount_pages
+from remedy import tracing
 from remedy.config import TemporalSettings
 
 log = logging.getLogger("remedy.hub")
@@ -81,9 +86,11 @@ def create_app(
 ) -> FastAPI:
     settings = settings or HubSettings()
     temporal_settings = temporal_settings or TemporalSettings()
+    tracing.configure("remedy-hub")
     db = Database(settings)
     if migrate:
         db.migrate()
+        bootstrap_admin(db)  # REMEDY_BOOTSTRAP_ADMIN_TOKEN: the first admin of a deployed hub
     hub = Hub(settings, temporal_settings, db, TemporalLink(temporal_settings, temporal_client))
 
     @contextlib.asynccontextmanager
@@ -116,6 +123,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.hub = hub
+    app.state.store_metrics = CollectorRegistry()
+    app.state.store_metrics.register(StoreGauges(db))
     app.add_middleware(AuditTrail, db=db)
     app.add_middleware(BodyLimits, settings=settings)
     errors.install(app)
@@ -127,6 +136,7 @@ def create_app(
         approvals.router,
         rollback.router,
         worker.router,
+        health_router,
     ):
         app.include_router(router)
     mount_pages(app)  # the pages under /ui, /docs and /redoc offline (hub/web)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.models import Finding, Remediation, Run, utcnow
-from hub.run_states import ACTIVE, SUCCESSFUL, HubRunState
+from hub.run_states import SUCCESSFUL, HubRunState, finding_status
 from remedy.starter import run_id_for
 
 
@@ -72,8 +72,9 @@ def claim_run(
 
 
 def follow_runs(session: Session, finding: Finding) -> None:
-    """The finding's status from its runs: remediating while one is active, else the last outcome.
-    A suppressed finding stays so, and so does one the source resolved (its word is the last)."""
+    """The finding's status from its runs (`hub.run_states.finding_status`; its plan runs left
+    out, an undone remediation makes it open again). A suppressed finding stays so, and so does
+    one the source resolved (its word is the last)."""
     if finding.status in ("suppressed", "resolved"):
         return
     runs = session.scalars(
@@ -87,15 +88,7 @@ def follow(finding: Finding, runs: Sequence[Run]) -> None:
     if finding.status in ("suppressed", "resolved"):
         return
     runs = [r for r in runs if r.mode != "plan"]  # a plan changes nothing about the finding
-    if not runs:
-        finding.status = "open"
-    elif any(r.status in ACTIVE for r in runs):
-        finding.status = "remediating"
-    elif runs[0].mode == "rollback" and runs[0].status in SUCCESSFUL:
+    if runs and runs[0].mode == "rollback" and runs[0].status in SUCCESSFUL:
         finding.status = "open"  # its remediation was undone: the problem is back
-    elif runs[0].status in SUCCESSFUL:
-        finding.status = "remediated"  # every job exited 0: fixed, though a job logged errors
-    elif runs[0].status == HubRunState.SKIPPED:
-        finding.status = "open"  # the resource opted out: still open, by its owner's choice
-    else:
-        finding.status = "failed"
+        return
+    finding.status = finding_status([r.status for r in runs])

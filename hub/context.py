@@ -31,6 +31,7 @@ from hub.errors import ApiError
 from hub.models import WorkerGroup
 from hub.ratelimit import FailedAuthLimiter, client_key
 from hub.runs import Runs
+from remedy import tracing
 from remedy.config import TemporalSettings
 from remedy.temporal import connect
 
@@ -49,12 +50,14 @@ class TemporalLink:
 
     async def __call__(self) -> Client:
         if self._client is not None:
+            self._client = tracing.traced_client(self._client)
             return self._client
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
             if self._client is None:
                 try:
-                    self._client = await asyncio.wait_for(connect(self.settings), CONNECT_TIMEOUT_S)
+                    client = await asyncio.wait_for(connect(self.settings), CONNECT_TIMEOUT_S)
+                    self._client = tracing.traced_client(client)
                 except (TimeoutError, RuntimeError, OSError) as exc:
                     raise ApiError(
                         503,

@@ -93,12 +93,40 @@ _FIXES = {
 }
 
 
+def _at_body(error: Any) -> bool:
+    """A body was sent and read as something else than JSON (a missing body is another error)."""
+    if not isinstance(error, dict):
+        return False
+    location: Sequence[Any] = error.get("loc") or ("",)
+    return location[0] == "body" and error.get("type") != "missing"
+
+
 def _field(location: Sequence[Any]) -> str:
     return ".".join(str(part) for part in location) or "body"
 
 
+def _is_json(content_type: str) -> bool:
+    kind = content_type.lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip()
+    if not _is_json(content_type) and any(_at_body(e) for e in errors):
+        # FastAPI reads a body not declared JSON as no object at all; its message ("body:
+        # Input should be a valid dictionary") would send the sender looking at fields
+        sent = f"is {content_type[:100]}" if content_type else "has no Content-Type"
+        return JSONResponse(
+            {
+                "error": f"the body {sent}; this endpoint reads JSON",
+                "fix": "send JSON: Content-Type: application/json",
+                "field": "body",
+            },
+            status_code=415,
+        )
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": ""}
     field = _field(first.get("loc", ()))
     fix = _FIXES.get(str(first.get("type")), "correct the value; /docs shows the expected shape")
@@ -191,6 +219,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "not found",
         409: "conflict",
         413: "the body (or a line of it) is over its limit, which the error names",
+        415: "the body is not JSON: send Content-Type: application/json",
         422: "invalid request: `field` names what is wrong",
         429: "too many failed authentications from this address: see Retry-After",
     }.items()

@@ -7,6 +7,7 @@ so the stored values are the plain strings they always were.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from remedy.types import RunState
@@ -58,3 +59,21 @@ RESTARTABLE = (
     HubRunState.TERMINATED,
     HubRunState.TIMED_OUT,
 )
+
+
+def finding_status(runs: Sequence[HubRunState]) -> str:
+    """A finding's status from its runs' states, the last updated first: `queued` while its
+    open runs are all claimed but not started (pending: waiting for Temporal, the action's
+    limits or its grace), `remediating` while one is started and open; then the latest run's
+    outcome: `remediated` (every job exited 0), `open` again when the resource opted out
+    (skipped), else `failed`. No run: `open`."""
+    if not runs:
+        return "open"
+    active = [state for state in runs if state in ACTIVE]
+    if active:
+        return "queued" if all(s == HubRunState.PENDING for s in active) else "remediating"
+    if runs[0] in SUCCESSFUL:
+        return "remediated"
+    if runs[0] == HubRunState.SKIPPED:
+        return "open"
+    return "failed"

@@ -29,10 +29,12 @@ from hub.db import Database, count
 from hub.errors import ApiError, invalid, not_found
 from hub.findings import facts_of, mismatch
 from hub.groups import get_group, group_account_ids
+from hub.metrics import RUN_STARTS, RUNS_QUEUED
 from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
 from hub.pause_notice import announce, notice_for
 from hub.run_states import ACTIVE, ENDED, RESTARTABLE, HubRunState
 from hub.schemas import RunDetail, RunOut
+from remedy import tracing
 from remedy.config import TemporalSettings
 from remedy.finding import PayloadError
 from remedy.logs import redact
@@ -180,8 +182,10 @@ class Runs:
 
         try:
             # a Temporal that accepts connections and never answers must not hold the start
-            await asyncio.wait_for(begin(), self.settings.hub_start_timeout_s)
+            with tracing.span("remedy.hub.start_run", run_id=plan.run_id):
+                await asyncio.wait_for(begin(), self.settings.hub_start_timeout_s)
         except PayloadError as exc:
+            RUN_STARTS.labels("refused").inc()
             message = f"the finding cannot be remediated: {exc}"
 
             def refused(session: Session) -> None:
@@ -191,6 +195,7 @@ class Runs:
             await self.db.call(refused)
             return
         except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
+            RUN_STARTS.labels("retry").inc()
             reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
             message = f"not started yet (Temporal: {reason}); will retry"
             log.warning("run %s %s", plan.run_id, message)
@@ -205,6 +210,8 @@ class Runs:
             await self.db.call(later)
             return
 
+        RUN_STARTS.labels("started").inc()
+
         def submitted(session: Session) -> None:
             start_queue.done(session, plan.run_id)
             session.execute(
@@ -217,6 +224,10 @@ class Runs:
                     started_at=utcnow(),
                 )
             )
+            run = session.get(Run, plan.run_id)
+            finding = session.get(Finding, run.finding_id) if run is not None else None
+            if finding is not None:
+                follow_runs(session, finding)  # queued -> remediating
 
         await self.db.call(submitted)
 
@@ -273,8 +284,10 @@ class Runs:
                 follow_runs(session, finding)
             return run_ids, to_start
 
-        run_ids, to_start = await self.db.call(claim)
-        await self.start(to_start)
+        with tracing.span("remedy.hub.trigger", action_id=action_id):
+            run_ids, to_start = await self.db.call(claim)
+            RUNS_QUEUED.labels("manual").inc(len(to_start))
+            await self.start(to_start)
         return await self.db.call(lambda s: [self.out(s, get_run(s, r)) for r in run_ids])
 
     # -- rollback ---------------------------------------------------------------------------

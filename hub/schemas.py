@@ -382,6 +382,11 @@ class RemediationOut(BaseModel):
     paused: str | None = Field(
         default=None, description="Why the action paused itself; POST .../resume lifts it."
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What may keep the action from running as saved (e.g. no worker of its "
+        "group has registered yet: its jobs were checked against the built-in catalogue).",
+    )
     status: Literal["draft", "published"]
     created_by: str
     created_at: datetime
@@ -391,7 +396,9 @@ class RemediationOut(BaseModel):
 # -- findings and runs ----------------------------------------------------------------------------
 
 #: resolved: the source says the resource passes now, or resolved or archived the finding
-FindingStatus = Literal["open", "remediating", "remediated", "failed", "suppressed", "resolved"]
+FindingStatus = Literal[
+    "open", "queued", "remediating", "remediated", "failed", "suppressed", "resolved"
+]
 
 
 class FindingOut(BaseModel):

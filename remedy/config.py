@@ -106,6 +106,10 @@ class WorkerSettings(BaseSettings):
     job_output_cap_bytes: int = 1_000_000
     log_tail_bytes: int = 8_000
     max_concurrent_activities: int = 50
+    #: after SIGTERM: how long jobs in flight may finish before they are cancelled (and retried
+    #: on another worker); the default is the job timeout's, so a rollout never cuts a job short
+    #: (give the container at least this plus a minute: docs/deploy.md)
+    drain_timeout_s: float = Field(default=900.0, ge=0, le=6 * 3600)
     max_concurrent_workflow_tasks: int = 100
     #: pollers per task type; more help a worker keep up with a busy queue on a remote cluster
     activity_pollers: int = 5
@@ -117,6 +121,10 @@ class WorkerSettings(BaseSettings):
     confine_writes: bool = True
     #: upsert RuleID, FindingId, Job, ... on runs; false for a namespace where they are not registered
     search_attributes: bool = True
+    #: GET /metrics, /healthz and /readyz (worker/health.py) on this port (0: no server); on
+    #: loopback unless REMEDY_WORKER_HTTP_HOST says otherwise (0.0.0.0 in a container)
+    worker_http_port: int = Field(default=9464, ge=0, le=65535)
+    worker_http_host: str = "127.0.0.1"
 
 
 def config_error(exc: ValidationError) -> ConfigError:

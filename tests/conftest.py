@@ -160,3 +160,11 @@ from tests.azure_fixtures import azure_sandbox  # noqa: E402,F401
 from tests.hub_fixtures import hub_api, hub_settings, hub_worker  # noqa: E402,F401
 from tests.jira_fixtures import jira_sandbox  # noqa: E402,F401
 from tests.job_modes import env, proxy, run  # noqa: E402,F401
+from tests.job_process import stop_forked  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_the_job_tests_fork_server() -> Iterator[None]:
+    """The fork server the job tests launch through (tests/job_process.py) ends with the session."""
+    yield
+    stop_forked()

@@ -24,7 +24,7 @@ import pytest
 from remedy.jobkit.modes import RECORDS_VARIABLE, parse_records
 from sandbox.aws import AwsSandbox
 from sandbox.request_log import RecordingProxy, RequestLog
-from tests.job_process import run_like_the_worker
+from tests.job_process import run_forked
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 
@@ -73,7 +73,8 @@ Run = Callable[..., ModeRun]
 
 
 def runner(tmp_path: Path, env: dict[str, str], log: RequestLog) -> Run:
-    """Run a job in a mode as the worker does, and see which requests it made (`log`)."""
+    """Run a job in a mode as the worker does (forked from the worker's fork server: one warm
+    Python per test process, tests/job_process.py), and see which requests it made (`log`)."""
     count = 0
 
     def run_mode(
@@ -90,9 +91,7 @@ def runner(tmp_path: Path, env: dict[str, str], log: RequestLog) -> Run:
             path.write_text(json.dumps(records))
             job_env[RECORDS_VARIABLE] = str(path)
         log.clear()
-        done = run_like_the_worker(
-            JOBS_DIR / name, tmp_path / f"{name}-{count}", finding, job_env, entry
-        )
+        done = run_forked(JOBS_DIR / name, tmp_path / f"{name}-{count}", finding, job_env, entry)
         seen = log.entries
         return ModeRun(
             done.returncode,

@@ -5,6 +5,7 @@ name held against what Remedy really reads."""
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import json
 import re
 import shlex
@@ -18,6 +19,9 @@ import yaml
 from typer.testing import CliRunner
 
 from console.cli import app
+from hub.app import create_app
+from hub.bootstrap import BootstrapSettings
+from hub.config import HubSettings
 from remedy.config import TemporalSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +29,8 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 DEPLOY_DOC = (ROOT / "docs" / "deploy.md").read_text()
 PROJECT_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-LONG_RUNNING = {"postgresql", "temporal", "temporal-ui", "worker"}
-ONE_SHOT = {"temporal-schema", "temporal-namespace"}
+LONG_RUNNING = {"postgresql", "temporal", "temporal-ui", "hub", "worker"}
+ONE_SHOT = {"temporal-schema", "temporal-namespace", "hub-database"}
 VERSION_TAG = re.compile(r"^[a-z0-9][\w./-]*:\d+(\.\d+)+([-.][\w.]+)?$")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|_PWD$")
 JOB_PATH = "/opt/vss/job-code"
@@ -58,9 +62,8 @@ def default_of(value: str | None) -> str | None:
 # ------------------------------------------------------------------------------------------------
 
 
-def test_compose_has_the_stack_and_no_hub() -> None:
+def test_compose_has_the_stack_with_the_hub() -> None:
     assert set(SERVICES) == LONG_RUNNING | ONE_SHOT
-    assert not [name for name in SERVICES if "hub" in name]
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -70,6 +73,9 @@ def test_every_image_is_pinned_by_version(service: str) -> None:
     assert not image.endswith(":latest")
     if "build" in SERVICES[service]:  # the image compose builds carries the project's version
         assert image == f"remedy-worker:{PROJECT_VERSION}"
+        assert (
+            SERVICES[service]["build"] == SERVICES["worker"]["build"]
+        )  # the hub runs the same image
 
 
 @pytest.mark.parametrize("service", sorted(LONG_RUNNING))
@@ -100,7 +106,9 @@ def test_dependencies_wait_for_health_or_completion() -> None:
         "temporal": {"postgresql", "temporal-schema"},
         "temporal-namespace": {"temporal"},
         "temporal-ui": {"temporal"},
-        "worker": {"temporal", "temporal-namespace"},
+        "hub-database": {"postgresql"},
+        "hub": {"hub-database", "temporal", "temporal-namespace"},
+        "worker": {"temporal", "temporal-namespace", "hub"},
     }
     for name, needs in order.items():
         assert set(SERVICES[name]["depends_on"]) == needs
@@ -117,6 +125,7 @@ def test_state_lives_in_named_volumes() -> None:
 def test_ports_are_published_on_loopback_only_and_not_for_the_database() -> None:
     assert SERVICES["temporal"]["ports"] == ["127.0.0.1:7233:7233"]
     assert SERVICES["temporal-ui"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert SERVICES["hub"]["ports"] == ["127.0.0.1:8000:8000"]
     assert "ports" not in SERVICES["postgresql"] and "ports" not in SERVICES["worker"]
 
 
@@ -175,6 +184,8 @@ def test_no_secret_is_written_in_the_file(service: str) -> None:
 def _names_remedy_reads() -> set[str]:
     names = {f"TEMPORAL_{f.upper()}" for f in TemporalSettings.model_fields}
     names |= {f"REMEDY_{f.upper()}" for f in WorkerSettings.model_fields}
+    names |= {f"REMEDY_{f.upper()}" for f in HubSettings.model_fields}
+    names |= {f"REMEDY_BOOTSTRAP_ADMIN_{f.upper()}" for f in BootstrapSettings.model_fields}
     command: Any = typer.main.get_command(app)  # typer vendors click: typed loosely
     for sub in command.commands.values():
         for param in sub.params:
@@ -187,19 +198,114 @@ def _names_remedy_reads() -> set[str]:
     return names
 
 
-def test_every_remedy_variable_given_to_the_worker_is_one_remedy_reads() -> None:
+@pytest.mark.parametrize("service", ["hub", "worker"])
+def test_every_remedy_variable_given_is_one_remedy_reads(service: str) -> None:
     read = _names_remedy_reads()
-    for name in environment("worker"):
+    for name in environment(service):
         if name.startswith(("REMEDY_", "TEMPORAL_", "VSS_", "JIRA_", "AZURE_")):
-            assert name in read, f"the worker is given {name}, which nothing reads"
+            assert name in read, f"the {service} is given {name}, which nothing reads"
 
 
 def test_every_variable_the_compose_file_interpolates_is_documented() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     for name in set(re.findall(r"(?<!\$)\$\{(\w+)", text)):
         assert f"`{name}`" in DEPLOY_DOC, f"{name} is not explained in docs/deploy.md"
-    for name in environment("worker"):
+    for name in {**environment("hub"), **environment("worker")}:
         assert f"`{name}`" in DEPLOY_DOC, f"{name} is not explained in docs/deploy.md"
+
+
+# -- the hub ---------------------------------------------------------------------------------------
+
+
+def _hub_argv() -> list[str]:
+    service = SERVICES["hub"]
+    return [*service["entrypoint"], *service["command"]]
+
+
+def test_the_hub_serves_on_loopback_port_8000_and_migrates_at_start() -> None:
+    argv = _hub_argv()
+    _resolve(argv)  # `remedy hub serve --host --port` exist
+    assert argv[:3] == ["remedy", "hub", "serve"]
+    assert argv[argv.index("--host") + 1] == "0.0.0.0"  # inside the container; published below
+    assert argv[argv.index("--port") + 1] == "8000"
+    assert SERVICES["hub"]["ports"] == ["127.0.0.1:8000:8000"]
+    # `remedy hub serve` builds the app with create_app(settings), which migrates by default and
+    # then makes the first admin
+    assert inspect.signature(create_app).parameters["migrate"].default is True
+    assert "bootstrap_admin(db)" in inspect.getsource(create_app)
+
+
+def test_the_hub_has_its_own_database_on_the_same_postgresql() -> None:
+    hub = environment("hub")
+    url = hub["REMEDY_DATABASE_URL"] or ""
+    # a user and no password in the URL: libpq reads PGPASSWORD
+    assert url.startswith("postgresql+psycopg://${POSTGRES_USER:-temporal}@postgresql:5432/")
+    database = url.rsplit("/", 1)[1]
+    assert database == "remedy_hub" and database not in ("temporal", "temporal_visibility")
+    assert hub["PGPASSWORD"] == "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
+    script = SERVICES["hub-database"]["command"][0]
+    assert f"CREATE DATABASE {database}" in script
+    assert f"datname = '{database}'" in script  # only when missing: safe to run again
+    one_shot = environment("hub-database")
+    assert one_shot["PGHOST"] == "postgresql"
+    assert default_of(one_shot["PGUSER"]) == default_of(environment("postgresql")["POSTGRES_USER"])
+
+
+def test_the_first_admin_comes_from_env_and_never_from_the_file() -> None:
+    hub = environment("hub")
+    assert hub["REMEDY_BOOTSTRAP_ADMIN_TOKEN"] is None  # passed through from .env
+    assert hub["REMEDY_BOOTSTRAP_ADMIN_NAME"] is None
+    assert {"token", "name"} <= set(BootstrapSettings.model_fields)
+    assert "REMEDY_BOOTSTRAP_ADMIN_TOKEN" in DEPLOY_DOC
+
+
+def test_the_hub_starts_runs_on_the_workers_temporal_with_the_same_key() -> None:
+    hub, worker = environment("hub"), environment("worker")
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_UI_URL"):
+        assert hub[name] == worker[name], name
+    for name in ("REMEDY_PAYLOAD_KEY", "REMEDY_PAYLOAD_OLD_KEYS", "REMEDY_SEARCH_ATTRIBUTES"):
+        assert hub[name] is None and worker[name] is None, name
+    # the deployment commands the hub prints name the image compose builds
+    assert hub["REMEDY_HUB_WORKER_IMAGE"] == SERVICES["worker"]["image"]
+
+
+@pytest.mark.parametrize(("service", "port"), [("hub", 8000), ("worker", 9464)])
+def test_health_checks_ask_readyz(service: str, port: int) -> None:
+    """The hub is ready once its database answers; a worker once it polls and its fork server is
+    up (both answer 503 otherwise, which urlopen raises on)."""
+    test = SERVICES[service]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert f"urlopen('http://127.0.0.1:{port}/readyz', timeout=5)" in test[3]
+
+
+@pytest.mark.parametrize("service", ["hub", "worker"])
+def test_the_remedy_containers_are_locked_down(service: str) -> None:
+    found = SERVICES[service]
+    assert found["read_only"] is True and found["cap_drop"] == ["ALL"]
+    assert found["security_opt"] == ["no-new-privileges:true"]
+    assert [t.split(":")[0] for t in found["tmpfs"]] == ["/tmp"]
+    for risky in ("privileged", "pid", "cap_add", "network_mode", "user"):
+        assert risky not in found, f"{service}: {risky}"
+
+
+def test_the_worker_links_to_the_hub_when_env_says_so() -> None:
+    worker = environment("worker")
+    for name in ("REMEDY_HUB_URL", "VSS_CLIENT_ID", "VSS_CLIENT_SECRET"):
+        assert worker[name] is None, f"{name} comes from .env"
+    assert SERVICES["worker"]["depends_on"]["hub"] == {"condition": "service_healthy"}
+    assert "REMEDY_HUB_URL=http://hub:8000" in DEPLOY_DOC  # the address inside compose
+
+
+def test_the_worker_scales_out() -> None:
+    """`docker compose up --scale worker=3`: no fixed name, host port, hostname or worker id that
+    two containers would share, and no state of its own."""
+    worker = SERVICES["worker"]
+    for fixed in ("container_name", "hostname", "ports", "volumes", "deploy"):
+        assert fixed not in worker, fixed
+    assert "REMEDY_WORKER_ID" not in environment("worker")  # default: hostname + random suffix
+    assert "--scale worker=3" in DEPLOY_DOC
+    for name, service in SERVICES.items():
+        assert "container_name" not in service, name
 
 
 # ------------------------------------------------------------------------------------------------

@@ -147,7 +147,8 @@ def test_the_cli_drives_the_hub(cli: Cli, tmp_path: Path) -> None:
         "nope",
         code=1,
     )
-    assert "steps.0.job" in bad_job
+    # the fix names the command's flag, not the API's field
+    assert "--job: no online worker" in bad_job and "steps.0.job" not in bad_job
 
     findings = tmp_path / "findings.json"
     good = aws_finding("sg-1", rule_id="rule-ssh", finding_id="f-cli-1")

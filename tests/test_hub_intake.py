@@ -155,10 +155,10 @@ async def test_a_batch_is_answered_as_its_findings_one_by_one(hub_api: HubHarnes
         "rejected",
     ]
     assert len(first_a["queued"]) == 1 and first_a["runs"] == first_a["queued"]
-    assert first_a["status"] == "remediating"
+    assert first_a["status"] == "queued"
     assert first_b["status"] == "open" and first_b["queued"] == first_b["matched"] == []
     assert again_a["queued"] == [] and again_a["runs"] == first_a["runs"]
-    assert again_a["status"] == "remediating"
+    assert again_a["status"] == "queued"
     assert passed["status"] == "resolved" and passed["runs"] == [] and passed["queued"] == []
     assert recorded["status"] == "suppressed" and recorded["runs"] == []
     assert recorded["matched"] == [created["id"]] and bad["result"] == "rejected"

@@ -61,6 +61,9 @@ EXPECTED = {
     ("POST", "/worker/runs/{run_id}/logs"): W,
     ("POST", "/worker/findings"): W,
     ("GET", "/health"): P,
+    ("GET", "/healthz"): P,
+    ("GET", "/readyz"): P,
+    ("GET", "/metrics"): P,
 }
 ALLOWED = {
     "admin": {V, T, M},

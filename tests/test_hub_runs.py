@@ -98,7 +98,7 @@ async def test_a_posted_finding_is_auto_remediated_once(
     item, skipped = posted["items"]
     assert skipped["matched"] == [] and skipped["runs"] == []
     assert len(item["matched"]) == 1 and len(item["runs"]) == 1
-    assert item["status"] == "remediating"
+    assert item["status"] == "queued"  # its run is claimed, not started yet
     run_id = item["runs"][0]
 
     run = await ended(s, client, run_id)
@@ -257,7 +257,10 @@ async def test_runs_claimed_while_temporal_is_away_start_when_it_answers(
         (run_id,) = posted["items"][0]["runs"]
         pending = await away.ok("GET", f"/runs/{run_id}")
         assert pending["status"] == "pending" and "will retry" in pending["message"]
-        assert posted["items"][0]["status"] == "remediating"
+        assert posted["items"][0]["status"] == "queued"
+        finding_id = posted["items"][0]["finding_id"]
+        # its only run still pending: the finding waits, it is not being remediated
+        assert (await away.ok("GET", f"/findings/{finding_id}"))["status"] == "queued"
 
         back = make_harness(
             store,
@@ -279,6 +282,7 @@ async def test_runs_claimed_while_temporal_is_away_start_when_it_answers(
         assert await back.hub.runs.poll_once() == 1
         started = await back.ok("GET", "/runs", params={"status": "submitted"})
         assert [r["id"] for r in started["items"]] == [run_id]
+        assert (await back.ok("GET", f"/findings/{finding_id}"))["status"] == "remediating"
         description = await client.get_workflow_handle(run_id).describe()
         assert description.task_queue == f"remedy-{group.group_id}"
         await client.get_workflow_handle(run_id).terminate("no worker in this test")

@@ -73,7 +73,7 @@ async def test_findings_posted_while_temporal_hangs_are_queued_and_run_when_it_a
             assert posted["runs"] == "queued" and posted["queued"] == 3
             run_ids = [item["queued"][0] for item in posted["items"]]
             assert [item["runs"] for item in posted["items"]] == [[r] for r in run_ids]
-            assert all(item["status"] == "remediating" for item in posted["items"])
+            assert all(item["status"] == "queued" for item in posted["items"])
             for run_id in run_ids:
                 run = await h.ok("GET", f"/runs/{run_id}")
                 assert run["status"] == "pending" and "will retry" in run["message"]

@@ -263,9 +263,30 @@ async def test_an_action_is_validated_against_its_group(hub_api: HubHarness) -> 
         assert response.status_code == 422, response.text
         return dict(response.json())
 
-    no_worker = await refused(action(group))
-    assert no_worker["field"] == "steps.0.job" and "no worker is online" in no_worker["error"]
+    # before any worker of the group registers: the built-in catalogue, with a warning
+    unknown = await refused(action(group))  # probe_env is a test job, not a built-in one
+    assert unknown["field"] == "steps.0.job" and "not a built-in job" in unknown["error"]
+    assert "remedy jobs list" in unknown["fix"] and "/deploy" in unknown["fix"]
+    early = await h.ok(
+        "POST",
+        "/remediations",
+        json=action(
+            group,
+            name="before-the-workers",
+            steps=[{"job": "security_group_close_port", "parameters": {"port": 22}}],
+        ),
+    )
+    (warning,) = early["warnings"]
+    assert "no worker of group" in warning and "built-in catalogue" in warning
+    bad_builtin = await refused(
+        action(group, steps=[{"job": "security_group_close_port", "parameters": {"port": "x"}}])
+    )
+    assert bad_builtin["field"] == "steps.0.parameters.port"  # checked against its schema too
     await register(h, group)
+    assert (await h.ok("GET", f"/remediations/{early['id']}"))["warnings"] == []
+    # a worker registered: only what the group's online workers offer
+    not_offered = await refused(action(group, steps=[{"job": "security_group_close_port"}]))
+    assert "no online worker" in not_offered["error"] and "probe_env" in not_offered["error"]
     assert (await refused(action(group, steps=[{"job": "nope"}])))["field"] == "steps.0.job"
     assert (await refused(action(group, steps=[{"job": "azure_fix"}])))["field"] == "steps.0.job"
     wrong_account = await refused(action(group, account_ids=["210987654321"]))
@@ -297,7 +318,7 @@ async def test_an_action_is_validated_against_its_group(hub_api: HubHarness) -> 
     )
     assert len((await h.ok("POST", "/remediations", json=chained))["steps"]) == 2
     listed = await h.ok("GET", "/remediations", role="viewer")
-    assert len(listed) == 2
+    assert len(listed) == 3  # with the one made before the workers
 
 
 async def test_findings_are_deduplicated_and_each_answered(hub_api: HubHarness) -> None:

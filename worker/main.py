@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from activities.confine import landlock_abi
 from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_runner import JobRunner
-from activities.launchers import make_launcher
+from activities.launchers import ForkServerLauncher, Launcher, make_launcher
 from activities.notify import NotifyActivities
 from activities.opt_out import OptOutActivities
 from activities.orphans import kill_orphaned_jobs
@@ -29,11 +29,15 @@ from activities.securityhub_pull import Deliver, PullActivities
 from activities.tagging import TaggingActivities
 from activities.validate import ValidationActivities
 from activities.write_back import WriteBackActivities
+from remedy import tracing
 from remedy.config import WorkerSettings
 from remedy.job_registry import Registry, discover
 from remedy.temporal import ensure_search_attributes, task_queue_for
 from worker import own_secrets
+from worker.health import HealthServer, Readiness
 from worker.hub_client import client_from_env, hub_link
+from worker.run_metrics import RunMetrics
+from worker.sdk_metrics import SdkMetricsBridge, on_runtime
 from workflows.notice import NoticeWorkflow
 from workflows.remediation import RemediationWorkflow
 from workflows.securityhub_pull import SecurityHubPullWorkflow
@@ -121,13 +125,64 @@ def make_worker(
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_activity_task_polls=settings.activity_pollers,
         max_concurrent_workflow_task_polls=settings.workflow_pollers,
-        graceful_shutdown_timeout=timedelta(seconds=30),
+        graceful_shutdown_timeout=timedelta(seconds=settings.drain_timeout_s),
         # a cancel reaches a job in the answer to its step's heartbeat: send them every 2 s at
         # most (the SDK would wait 80% of the 30 s heartbeat timeout), so a cancelled or
         # terminated run's job is killed within a few seconds, not half a minute
         max_heartbeat_throttle_interval=JOB_CANCEL_DELIVERY,
         default_heartbeat_throttle_interval=JOB_CANCEL_DELIVERY,
+        interceptors=[RunMetrics(), *tracing.temporal_interceptors()],
     )
+
+
+def fork_server_check(launcher: Launcher) -> Callable[[], str | None]:
+    """Readiness's question about the fork server: None when it is up (or not used)."""
+
+    def check() -> str | None:
+        if isinstance(launcher, ForkServerLauncher) and launcher.server_pid is None:
+            return "the fork server is not up"
+        return None
+
+    return check
+
+
+async def start_launcher(launcher: Launcher) -> None:
+    """Start the fork server now, not at the first job; a failure is logged, readiness says it."""
+    if isinstance(launcher, ForkServerLauncher):
+        try:
+            await launcher.start()
+        except Exception:  # jobs fall back to the plain launcher; /readyz answers 503 meanwhile
+            log.exception("the fork server did not start")
+
+
+async def serve_health(
+    client: Client, settings: WorkerSettings, readiness: Readiness
+) -> tuple[Client, HealthServer | None, SdkMetricsBridge | None]:
+    """With REMEDY_WORKER_HTTP_PORT set (default 9464): the endpoints, and the client moved onto
+    a runtime whose SDK metrics they serve."""
+    if not settings.worker_http_port:
+        return client, None, None
+    bridge = SdkMetricsBridge()
+    server = HealthServer(
+        settings.worker_http_host,
+        settings.worker_http_port,
+        asyncio.get_running_loop(),
+        readiness,
+        extra=[bridge],
+    )
+    try:
+        server.start()
+    except OSError as exc:  # e.g. a second worker on this host: it works, unobserved
+        log.error(
+            "the health and metrics endpoints could not listen on %s:%d (%s); running without "
+            "them (set REMEDY_WORKER_HTTP_PORT to a free port, or 0)",
+            settings.worker_http_host,
+            settings.worker_http_port,
+            exc.strerror or exc,
+        )
+        return client, None, None
+    client = await on_runtime(client, bridge.runtime)
+    return client, server, bridge
 
 
 def new_worker_id() -> str:
@@ -159,6 +214,10 @@ async def run_worker(
     log_isolation(unreadable, withdrawn)
     if settings.search_attributes:
         await ensure_search_attributes(client)
+    tracing.configure("remedy-worker")
+    readiness = Readiness(fork_server=fork_server_check(parts.runner.launcher))
+    client, health, bridge = await serve_health(client, settings, readiness)
+    drain = asyncio.create_task(bridge.drain_forever()) if bridge else None
     if stop is None:  # the worker owns its lifetime: SIGTERM / Ctrl-C drain it
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -168,6 +227,8 @@ async def run_worker(
         make_worker(client, group_id, parts, settings),
         hub_link(parts.registry.infos(), worker_id, group_id, client=hub),
     ):
+        await start_launcher(parts.runner.launcher)
+        readiness.polling = True
         log.info(
             "Worker started and is waiting for work",
             extra={
@@ -179,9 +240,15 @@ async def run_worker(
             },
         )
         await stop.wait()
+        readiness.draining = True
         log.info(
             "Worker stopping: finishing in-flight work",
             extra={"workerID": worker_id, "workerGroupID": group_id},
         )
     await parts.runner.launcher.close()
+    if drain is not None:
+        drain.cancel()
+    if health is not None:
+        health.stop()
+    tracing.shutdown()
     log.info("Worker stopped", extra={"workerID": worker_id, "workerGroupID": group_id})

@@ -45,6 +45,7 @@ from activities.notify.webhook import WebhookFailure, post_webhook, webhook_docu
 from remedy.config import temporal_settings
 from remedy.destinations import allowed_from_environ, refusal
 from remedy.logs import register_secret
+from remedy.metrics import count_notifications
 from remedy.types import JiraSettings, NotifyInput, NotifyResult
 
 __all__ = [
@@ -114,6 +115,7 @@ class NotifyActivities:
         ticket = await self._jira(request, execution, outcome)
         await self._webhook(request, execution, ticket, outcome)
         run_id, result = request.status.run_id, outcome.result
+        count_notifications(len(outcome.done), len(outcome.failed))
         if not outcome.done:
             message = "; ".join(outcome.failed) or "nothing to notify"
             log.warning("no notification made: %s", message, extra={"runId": run_id})

@@ -14,6 +14,7 @@ from hub.db import count
 from hub.errors import ERROR_RESPONSES, ApiError
 from hub.ingest import ingest
 from hub.logs import read_logs
+from hub.metrics import count_ingested
 from hub.models import Finding
 from hub.routes.common import FindingIdPath, Limit, Offset, RunId
 from hub.run_states import HubRunState
@@ -31,6 +32,7 @@ from hub.schemas import (
     RunDetail,
     RunOut,
 )
+from remedy import tracing
 from remedy.intake.detect import is_batch
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -66,12 +68,15 @@ async def post_findings(
         raise ApiError(
             422, "findings: must be a list", 'send {"findings": [ ... ]}', field="findings"
         )
-    ingested = await hub.db.call(lambda s: ingest(s, [body] if single else body, forced))
-    if single and ingested.items[0].result == "rejected":
-        item = ingested.items[0]
-        raise ApiError(422, item.error or "invalid finding", item.fix or "", field=item.field)
-    hub.runs.start_soon(ingested.to_start)
-    return ingested.answer()
+    # the span is the trace's root: the runs started in the background continue it
+    with tracing.span("remedy.hub.ingest"):
+        ingested = await hub.db.call(lambda s: ingest(s, [body] if single else body, forced))
+        count_ingested(ingested.items)
+        if single and ingested.items[0].result == "rejected":
+            item = ingested.items[0]
+            raise ApiError(422, item.error or "invalid finding", item.fix or "", field=item.field)
+        hub.runs.start_soon(ingested.to_start)
+        return ingested.answer()
 
 
 @router.get("/findings", tags=["findings"])

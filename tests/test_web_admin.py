@@ -111,7 +111,7 @@ async def test_an_action_form_with_a_mistake_comes_back_naming_the_field(
     for changed, named in [
         ({}, "steps.0.parameters: not JSON"),
         ({"parameters_0": '{"port": 22}', "rule_ids": ""}, "rule_ids: List should have at least 1"),
-        ({"parameters_0": '{"port": 22}'}, "steps.0.job"),  # no worker of the group offers it
+        ({"job_0": "no_such_job", "parameters_0": "{}"}, "steps.0.job"),  # no such job
     ]:
         answer = await admin.post("/ui/actions/new", data={**form, **changed})
         assert answer.status_code == 422, answer.text[-500:]
@@ -152,3 +152,28 @@ async def test_an_admin_registers_an_account_and_associates_it_others_see_no_ext
         "/ui/accounts", data={"csrf_token": csrf, "provider": "aws", "account_id": "12"}
     )
     assert wrong.status_code == 422 and "12 digits" in wrong.text
+
+
+async def test_before_any_worker_the_form_offers_the_built_in_jobs_and_the_action_warns(
+    hub_api: HubHarness,
+) -> None:
+    group = await new_group(hub_api)
+    admin, csrf = await session_of(hub_api, "admin")
+    form = await admin.get("/ui/actions/new")
+    assert "built-in catalogue: no worker yet" in form.text
+    assert '<option value="security_group_close_port"' in form.text
+    made = await admin.post(
+        "/ui/actions/new",
+        data={
+            "csrf_token": csrf,
+            "name": "early",
+            "provider": "aws",
+            "worker_group_id": group.group_id,
+            "rule_ids": "EC2.13",
+            "job_0": "security_group_close_port",
+            "parameters_0": '{"port": 22}',
+        },
+    )
+    assert made.status_code == 303
+    page = await admin.get(made.headers["location"])
+    assert f"no worker of group {group.group_id} has registered yet" in page.text

@@ -16,7 +16,7 @@ from hub import actions, blast_radius
 from hub.auth import Permission
 from hub.context import Hub, HubDep
 from hub.errors import ApiError
-from hub.groups import list_groups, offered_jobs
+from hub.groups import list_groups, offered_jobs, workers_of
 from hub.routes.common import ActionId
 from hub.schemas import RemediationIn, RemediationOut, RemediationPatch
 from hub.web.csrf import checked_form
@@ -99,9 +99,19 @@ def values_of(action: RemediationOut) -> dict[str, str]:
 
 def _form_context(session: Session, hub: Hub) -> dict[str, Any]:
     groups = list_groups(session)
+    # as the API checks steps: before any worker of a group has registered, the built-in catalogue
+    waiting = {g.id for g in groups if not workers_of(session, g.id)}
     return {
         "groups": groups,
-        "jobs": {g.id: sorted(offered_jobs(session, g.id, hub.settings)) for g in groups},
+        "jobs": {
+            g.id: sorted(
+                actions.builtin_jobs()
+                if g.id in waiting
+                else offered_jobs(session, g.id, hub.settings)
+            )
+            for g in groups
+        },
+        "no_worker_yet": waiting,
     }
 
 

@@ -1,7 +1,7 @@
 """The hub's web application: `create_app()` migrates the store and wires the routes.
 
 `remedy hub serve` runs it under uvicorn; the OpenAPI document is at /openapi.json, the
-interactive one at /docs.
+interactive one at /docs, the pages at /ui (hub/web).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from hub.metrics import StoreGauges
 from hub.retention import prune_logs
 from hub.routes import admin, approvals, findings, remediations, rollback, tokens, worker
 from hub.routes.health import router as health_router
+from hub.web import mount as mount_pages
 from remedy import tracing
 from remedy.config import TemporalSettings
 
@@ -118,6 +119,8 @@ def create_app(
         "runs and their logs. Users authenticate with a bearer token (roles: admin, analyst, "
         "viewer); workers with their group's client id and secret.",
         lifespan=lifespan,
+        docs_url=None,  # served by hub/web/docs.py with the hub's own copy of the assets
+        redoc_url=None,
     )
     app.state.hub = hub
     app.state.store_metrics = CollectorRegistry()
@@ -136,6 +139,7 @@ def create_app(
         health_router,
     ):
         app.include_router(router)
+    mount_pages(app)  # the pages under /ui, /docs and /redoc offline (hub/web)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -20,7 +20,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     log_level: Annotated[str, typer.Option(envvar="REMEDY_LOG_LEVEL")] = "INFO",
 ) -> None:
-    """Serve the hub's API (OpenAPI at /docs). The store is migrated first (REMEDY_DATABASE_URL:
+    """Serve the hub's web pages (/ui: sign in with a user token) and its API (OpenAPI at /docs). The store is migrated first (REMEDY_DATABASE_URL:
     a SQLite file under .remedy/ by default, PostgreSQL in production)."""
     import uvicorn
 
@@ -34,7 +34,10 @@ def serve(
         # the deployment commands name this address, never a request's Host header
         settings = settings.model_copy(update={"hub_public_url": f"http://{host}:{port}"})
     app = create_app(settings)
-    console.print(f"Remedy hub on http://{host}:{port} (API documentation: /docs)")
+    console.print(
+        f"Remedy hub on http://{host}:{port}: pages at /ui (sign in with a user token), "
+        "API documentation at /docs"
+    )
     uvicorn.run(app, host=host, port=port, log_config=None, log_level=log_level.lower())
 
 

@@ -275,7 +275,8 @@ def demo(
 def _keep_running(hub: DemoHub, ui_url: str, clouds: Clouds) -> None:
     """Say where everything is, then wait for Ctrl-C (the caller stops it all)."""
     console.print(
-        f"\n[bold]Kept running until Ctrl-C.[/bold]\n  hub: {hub.url} (API docs: {hub.url}/docs)"
+        f"\n[bold]Kept running until Ctrl-C.[/bold]\n  hub: {hub.url} (pages: {hub.url}/ui, "
+        f"sign in with the token below; API docs: {hub.url}/docs)"
         f"\n  sign-in token (the demo's admin): {hub.token}\n  Temporal UI: {ui_url}"
         f"\n  sandbox AWS endpoint: {clouds.aws.endpoint}; Jira: {clouds.jira.url}",
         soft_wrap=True,

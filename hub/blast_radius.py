@@ -130,6 +130,15 @@ def trip(session: Session, action_id: int) -> str | None:
     return reason
 
 
+def pause(session: Session, action: Remediation, by: str) -> None:
+    """An Admin pauses the action by hand (a change freeze, an incident): its runs wait, in
+    order, as they do after the circuit breaker trips, until it is resumed."""
+    if action.paused_reason:
+        return  # already paused: its first reason stands
+    action.paused_reason = f"paused by {by} at {utcnow():%Y-%m-%d %H:%M:%SZ}"
+    audit.record(session, by, "admin", f"pause remediation {action.id}", 200, action.paused_reason)
+
+
 def resume(session: Session, action: Remediation, by: str) -> None:
     """An Admin lifts the pause: the action's waiting runs start as the limits allow."""
     if action.paused_reason:

@@ -45,6 +45,7 @@ EXPECTED = {
     ("POST", "/remediations/{action_id}/publish"): M,
     ("POST", "/remediations/{action_id}/unpublish"): M,
     ("POST", "/remediations/{action_id}/resume"): M,
+    ("POST", "/remediations/{action_id}/pause"): M,
     ("POST", "/remediations/{action_id}/run"): T,
     ("POST", "/findings"): T,
     ("GET", "/findings"): V,

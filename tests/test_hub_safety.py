@@ -216,3 +216,39 @@ async def test_a_finding_suppressed_during_the_grace_period_skips_its_run(
             assert rules(aws_sandbox.admin_client("ec2"), group) == before
         finally:
             await h.aclose()
+
+
+async def test_an_admin_pauses_an_action_by_hand_and_its_runs_wait(
+    client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
+) -> None:
+    """A change freeze: POST /remediations/{id}/pause holds the action's runs in the queue,
+    in order, until an Admin resumes it (the same wait as after the circuit breaker trips)."""
+    with hub_store("sqlite", tmp_path, hub_status_timeout_s=5) as store:
+        h, group_id = await setup(client, dev_server, aws_sandbox, hub_worker, store)
+        try:
+            act = await action(h, group_id, "slow_close_22")
+            refused = await h.as_("analyst").post(f"/remediations/{act['id']}/pause")
+            assert refused.status_code == 403
+            paused = await h.ok("POST", f"/remediations/{act['id']}/pause")
+            assert paused["paused"].startswith("paused by ")
+            again = await h.ok("POST", f"/remediations/{act['id']}/pause")
+            assert again["paused"] == paused["paused"]  # the first reason stands
+
+            group = aws_sandbox.open_security_group(22, "frozen")
+            before = rules(aws_sandbox.admin_client("ec2"), group)
+            held = await trigger(h, act, [group])
+            for _ in range(3):
+                ((status, message),) = await states(h, held)
+            assert status == "pending" and "is paused (paused by " in message, message
+            assert rules(aws_sandbox.admin_client("ec2"), group) == before
+
+            await h.ok("POST", f"/remediations/{act['id']}/resume")
+
+            async def fixed() -> bool:
+                ((state, _),) = await states(h, held)
+                return state == "succeeded"
+
+            await wait_until(fixed, 90, "the held run once resumed")
+            assert rules(aws_sandbox.admin_client("ec2"), group) == set()
+        finally:
+            await h.aclose()

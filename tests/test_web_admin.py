@@ -93,6 +93,16 @@ async def test_an_action_paused_by_its_breaker_shows_why_and_an_admin_resumes_it
     after = await admin.get(resumed.headers["location"])
     assert "closed: runs start" in after.text and "Resumed" in after.text
 
+    # and pauses it by hand again (a change freeze): the page says by whom
+    assert f'action="/ui/actions/{action_id}/pause"' in after.text
+    paused = await admin.post(f"/ui/actions/{action_id}/pause", data={"csrf_token": csrf})
+    assert paused.status_code == 303
+    assert (await hub_api.ok("GET", f"/remediations/{action_id}"))["paused"].startswith(
+        "paused by "
+    )
+    again = await admin.get(paused.headers["location"])
+    assert "Paused: its runs wait until it is resumed." in again.text
+
 
 async def test_an_action_form_with_a_mistake_comes_back_naming_the_field(
     hub_api: HubHarness,

@@ -73,10 +73,23 @@ async def run_remediation(
     return TriggerOut(runs=runs)
 
 
+@router.post("/remediations/{action_id}/pause")
+def pause_remediation(action_id: ActionId, hub: HubDep, caller: Manager) -> RemediationOut:
+    """Pause the action by hand: its runs wait, in order, until it is resumed (runs already
+    started go on). An action paused already keeps its first reason."""
+
+    def work(session: Session) -> RemediationOut:
+        action = actions.get_action(session, action_id)
+        blast_radius.pause(session, action, caller.name)
+        return actions.action_out(action)
+
+    return hub.db.run(work)
+
+
 @router.post("/remediations/{action_id}/resume")
 def resume_remediation(action_id: ActionId, hub: HubDep, caller: Manager) -> RemediationOut:
-    """Lift the pause the circuit breaker put on the action: its waiting runs start as its
-    limits allow (hub/blast_radius.py)."""
+    """Lift the pause the circuit breaker (or an Admin) put on the action: its waiting runs
+    start as its limits allow (hub/blast_radius.py)."""
 
     def work(session: Session) -> RemediationOut:
         action = actions.get_action(session, action_id)

@@ -215,6 +215,18 @@ async def unpublish(action_id: ActionId, request: Request, hub: HubDep, user: Pa
     return await _status(request, hub, user, action_id, False)
 
 
+@router.post("/actions/{action_id}/pause")
+async def pause(action_id: ActionId, request: Request, hub: HubDep, user: PageUser) -> Response:
+    caller = may(user, Permission.MANAGE, "pause remediations")
+    await checked_form(request, user)
+
+    def work(session: Session) -> None:
+        blast_radius.pause(session, actions.get_action(session, action_id), caller.name)
+
+    await hub.db.call(work)
+    return redirect(f"/ui/actions/{action_id}", "paused")
+
+
 @router.post("/actions/{action_id}/resume")
 async def resume(action_id: ActionId, request: Request, hub: HubDep, user: PageUser) -> Response:
     caller = may(user, Permission.MANAGE, "resume remediations")

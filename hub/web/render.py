@@ -26,6 +26,7 @@ DONE = {
     "triggered": "Run started.",
     "published": "Published: findings posted from now on are matched against it.",
     "unpublished": "Back to draft.",
+    "paused": "Paused: its runs wait until it is resumed.",
     "resumed": "Resumed: its waiting runs start as its limits allow.",
     "saved": "Saved.",
     "enabled": "Enabled.",

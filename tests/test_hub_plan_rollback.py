@@ -80,6 +80,16 @@ async def post_finding(h: HubHarness, act: dict[str, Any], object_id: str, **kw:
     return finding_id
 
 
+async def run_now(
+    h: HubHarness, act: dict[str, Any], finding_id: str, plan: bool = False
+) -> dict[str, Any]:
+    """The action run on the finding by an analyst (POST /remediations/{id}/run): its run."""
+    body: dict[str, Any] = {"finding_ids": [finding_id], **({"plan": True} if plan else {})}
+    started = await h.ok("POST", f"/remediations/{act['id']}/run", json=body, role="analyst")
+    (run,) = started["runs"]
+    return dict(run)
+
+
 async def ended(h: HubHarness, run_id: str) -> dict[str, Any]:
     """The run once it ended (the background poller's passes made here)."""
     seen: dict[str, Any] = {}
@@ -111,17 +121,9 @@ async def test_plan_then_remediate_then_roll_back_through_the_hub(
             group = aws_sandbox.open_security_group(22, "hub-plan")
             before = rules(ec2, group)
             finding_id = await post_finding(h, act, group)
-            run_path = f"/remediations/{act['id']}/run"
 
             # a plan: its own run, changing nothing, the finding still open
-            (plan,) = (
-                await h.ok(
-                    "POST",
-                    run_path,
-                    json={"finding_ids": [finding_id], "plan": True},
-                    role="analyst",
-                )
-            )["runs"]
+            plan = await run_now(h, act, finding_id, plan=True)
             assert plan["mode"] == "plan" and plan["id"].startswith("remedy-plan-")
             planned = await ended(h, plan["id"])
             assert planned["status"] == "succeeded", planned["message"]
@@ -132,9 +134,7 @@ async def test_plan_then_remediate_then_roll_back_through_the_hub(
             assert await finding_status(h, finding_id) == "open"
 
             # the remediation, then its rollback
-            (run,) = (
-                await h.ok("POST", run_path, json={"finding_ids": [finding_id]}, role="analyst")
-            )["runs"]
+            run = await run_now(h, act, finding_id)
             assert run["mode"] == "remediate" and run["id"] != plan["id"]
             fixed = await ended(h, run["id"])
             assert fixed["status"] == "succeeded", fixed["message"]
@@ -208,14 +208,7 @@ async def test_excluded_accounts_and_regions_end_skipped_and_a_failed_chain_roll
                 group = aws_sandbox.open_security_group(22, "hub-excluded")
                 before = rules(ec2, group)
                 finding_id = await post_finding(h, act, group)
-                (run,) = (
-                    await h.ok(
-                        "POST",
-                        f"/remediations/{act['id']}/run",
-                        json={"finding_ids": [finding_id]},
-                        role="analyst",
-                    )
-                )["runs"]
+                run = await run_now(h, act, finding_id)
                 skipped = await ended(h, run["id"])
                 assert skipped["status"] == "skipped"
                 assert skipped["message"].startswith(why), skipped["message"]
@@ -234,14 +227,7 @@ async def test_excluded_accounts_and_regions_end_skipped_and_a_failed_chain_roll
             group = aws_sandbox.open_security_group(22, "hub-chain")
             before = rules(ec2, group)
             finding_id = await post_finding(h, chain, group)
-            (run,) = (
-                await h.ok(
-                    "POST",
-                    f"/remediations/{chain['id']}/run",
-                    json={"finding_ids": [finding_id]},
-                    role="analyst",
-                )
-            )["runs"]
+            run = await run_now(h, chain, finding_id)
             failed = await ended(h, run["id"])
             assert failed["status"] == "failed"
             assert failed["message"].endswith("; rolled back security_group_close_port")

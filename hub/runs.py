@@ -38,7 +38,7 @@ from remedy import tracing
 from remedy.config import TemporalSettings
 from remedy.finding import PayloadError
 from remedy.logs import redact
-from remedy.starter import CannotRollBack, get_status, start_remediation, start_rollback
+from remedy.starter import get_status, start_remediation
 from remedy.types import NotifyInput, RemediationSpec, RunState, RunStatus, StepStatus
 
 log = logging.getLogger("remedy.hub.runs")
@@ -294,75 +294,6 @@ class Runs:
             RUNS_QUEUED.labels("manual").inc(len(to_start))
             await self.start(to_start)
         return await self.db.call(lambda s: [self.out(s, get_run(s, r)) for r in run_ids])
-
-    # -- rollback ---------------------------------------------------------------------------
-
-    async def rollback(self, run_id: str, by: str) -> RunOut:
-        """Start the rollback of an ended remediation run (remedy/starter.py start_rollback: each
-        job's rollback, in reverse order, from the run's change records), recorded as the
-        finding's rollback run. 409 with the reason when it cannot be rolled back."""
-
-        def check(session: Session) -> Run:
-            run = get_run(session, run_id)
-            if run.mode != "remediate":
-                raise ApiError(
-                    409,
-                    f"run {run_id} is a {run.mode} run: only a remediation rolls back",
-                    f"roll back the remediation run of finding {run.finding_id}",
-                )
-            if run.status not in ENDED:
-                raise ApiError(
-                    409,
-                    f"run {run_id} is still {run.status}: it cannot be rolled back yet",
-                    f"wait for it to end (GET /runs/{run_id}), or cancel it",
-                )
-            return run
-
-        run = await self.db.call(check)
-        try:
-            client = await self.client()
-            rollback_id = await asyncio.wait_for(
-                start_rollback(client, run_id, search_attributes=self.settings.search_attributes),
-                self.settings.hub_start_timeout_s,
-            )
-        except CannotRollBack as refused:
-            raise ApiError(409, str(refused), "nothing was started") from None
-        except (TimeoutError, RPCError, OSError, RuntimeError) as exc:
-            reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
-            raise ApiError(
-                503, f"the rollback was not started (Temporal: {reason})", "try again shortly"
-            ) from None
-
-        def record(session: Session) -> RunOut:
-            now = utcnow()
-            row = session.get(Run, rollback_id)
-            if row is None:
-                row = Run(
-                    id=rollback_id,
-                    finding_id=run.finding_id,
-                    remediation_id=run.remediation_id,
-                    group_id=run.group_id,
-                    mode="rollback",
-                    rollback_of=run_id,
-                    created_at=now,
-                    start_attempts=0,
-                )
-                session.add(row)
-            row.trigger, row.triggered_by = "manual", by
-            row.status, row.message = (
-                HubRunState.SUBMITTED,
-                "rollback submitted to the worker group",
-            )
-            row.result, row.ended_at = None, None
-            row.start_attempts = (row.start_attempts or 0) + 1
-            row.updated_at = row.started_at = now
-            session.flush()
-            finding = session.get(Finding, run.finding_id)
-            if finding is not None:
-                follow_runs(session, finding)
-            return self.out(session, row)
-
-        return await self.db.call(record)
 
     # -- reading and following --------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from hub import rollbacks
 from hub.context import HubDep, Trigger
 from hub.errors import ERROR_RESPONSES
 from hub.routes.common import RunId
@@ -20,4 +21,4 @@ async def rollback_run(run_id: RunId, hub: HubDep, caller: Trigger) -> RunOut:
     plan or a rollback, or changed nothing; the rollback run fails, naming what changed, when a
     resource is no longer as the run left it, and an irreversible change is refused with its
     reason."""
-    return await hub.runs.rollback(run_id, caller.name)
+    return await rollbacks.start(hub.runs, run_id, caller.name)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from hub import approvals
+from hub import approvals, rollbacks
 from hub.auth import Permission
 from hub.context import Hub, HubDep
 from hub.errors import ApiError
@@ -152,7 +152,7 @@ async def rollback(run_id: RunId, request: Request, hub: HubDep, user: PageUser)
     """Undo what an ended remediation run changed: a rollback run, shown next."""
     caller = may(user, Permission.TRIGGER, "roll back runs")
     await checked_form(request, user)
-    started = await hub.runs.rollback(run_id, caller.name)
+    started = await rollbacks.start(hub.runs, run_id, caller.name)
     return redirect(f"/ui/runs/{started.id}", "rolled_back")
 
 

@@ -172,14 +172,15 @@ async def test_hanging_job_times_out_and_its_whole_process_group_is_killed(
     run_id = await start_remediation(
         client,
         aws_finding(new_group(aws_sandbox)),
-        spec("hang_job", aws_sandbox, timeout_s=3, retry=RetrySettings(max_attempts=1)),
+        # long enough for the first heartbeat to reach the server on a loaded machine
+        spec("hang_job", aws_sandbox, timeout_s=6, retry=RetrySettings(max_attempts=1)),
         worker.group_id,
     )
     await asyncio.sleep(1.5)
     running = await get_status(client, run_id)  # the query answers during the run
     assert running.state == RunState.RUNNING and running.current_step == "job hang_job"
     assert running.steps[2].state == StepState.RUNNING
-    for _ in range(20):  # the job step heartbeats, so a lost worker is noticed fast
+    for _ in range(40):  # the job step heartbeats, so a lost worker is noticed fast
         described = await client.get_workflow_handle(run_id).describe()
         pending = described.raw_description.pending_activities
         if pending and pending[0].HasField("last_heartbeat_time"):
@@ -189,7 +190,7 @@ async def test_hanging_job_times_out_and_its_whole_process_group_is_killed(
 
     status = await wait_for_result(client, run_id)
     assert status.state == RunState.FAILED
-    assert "did not finish within 3 s" in status.message
+    assert "did not finish within 6 s" in status.message
     pids = [int(p) for p in re.search(r"pids: (\d+) (\d+)", status.steps[2].log_tail).groups()]  # type: ignore[union-attr]
     await asyncio.sleep(0.5)
     assert not any(_alive(pid) for pid in pids), "the job or its grandchild outlived the timeout"

@@ -436,6 +436,11 @@ class RunStatus(BaseModel):
     approval_expires_at: datetime | None = None
     decisions: list[Decision] = Field(default_factory=list)
 
+    def changes_made(self) -> list[str]:
+        """The changes its steps made (a plan step's, before an approval, were only planned;
+        a plan run's job steps list what a remediation would make)."""
+        return [change for step in self.steps if step.kind != "plan" for change in step.changes]
+
 
 class JobInfo(BaseModel):
     """A registered job, as `remedy jobs list --json` and the worker's registration show it."""

@@ -73,7 +73,8 @@ async def test_the_ticket_shows_the_plan_and_then_the_decision(
     decided, report = issue["comments"]
     assert decided.startswith("Remedy: the plan was *approved* by bob (analyst) at ")
     assert decided.split("\n")[0].endswith(": CHG-7")
-    assert report.startswith("Remedy remediation *succeeded*")
+    assert report.startswith("Remedy remediation *succeeded*: 1 change(s) made")
+    assert report.count(f"* {group}: revoked ingress tcp 22-22 from 0.0.0.0/0") == 1  # made once
     assert done.notification == f"commented on Jira issue {issue['key']}"
 
 

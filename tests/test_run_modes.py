@@ -339,6 +339,9 @@ async def test_an_approval_run_plans_waits_and_applies_the_approved_plan(
     done = await wait_for_result(client, run_id)
     assert done.state == RunState.SUCCEEDED, done.message
     assert rules(ec2, group) == set()
+    # the plan's changes were only planned: the run made its one change once
+    assert done.message == "1 change(s) made"
+    assert done.changes_made() == [f"{group}: revoked ingress tcp 22-22 from 0.0.0.0/0"]
     assert [(d.by, d.role, d.approve, d.comment) for d in done.decisions] == [
         ("bob", "analyst", True, "go")
     ]

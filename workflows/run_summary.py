@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
 def chain_summary(status: RunStatus, silent_jobs: list[str]) -> str:
     """What the chain did. "Already compliant" only when every job would have said otherwise:
     a job that does not report its changes (a foreign VSS job) may have fixed the resource."""
-    changes = [c for s in status.steps for c in s.changes]
+    changes = status.changes_made()
     if changes:
         return f"{len(changes)} change(s) made"
     if silent_jobs:
@@ -47,7 +47,7 @@ def cancelled_summary(status: RunStatus, now: datetime) -> str:
             step.message = step.message or "cancelled while it waited"
         elif step.state == StepState.PENDING and step.kind != "notify":
             step.state = StepState.SKIPPED
-    changes = [c for s in status.steps for c in s.changes]
+    changes = status.changes_made()
     where = next((s.name for s in status.steps if s.state == StepState.CANCELLED), None)
     text = "the run was cancelled" + (f" during {where}" if where else "")
     if changes:

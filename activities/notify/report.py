@@ -94,7 +94,7 @@ def report_text(request: NotifyInput, ui_link: str, execution: str) -> str:
     status = request.status
     rule_id, rule = rule_of(request)
     finding, resource = finding_of(request)
-    changes = [change for step in status.steps for change in step.changes]
+    changes = status.changes_made()
     silent = [step.name for step in status.steps if step.kind == "job" and not step.reports_changes]
     no_change = (
         f"No change was reported: {', '.join(silent)} does not report its changes, so the "

@@ -38,7 +38,8 @@ def webhook_document(
         "rule": rule,
         "rule_id": rule_id,
         "account_id": status.account_id,
-        "changes": [change for step in status.steps for change in step.changes],
+        "changes": status.changes_made(),
+        "plan": status.plan,
         "steps": [
             {"name": s.name, "state": str(s.state), "message": s.message}
             for s in status.steps

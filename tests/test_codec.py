@@ -492,10 +492,19 @@ def test_the_dev_server_s_ui_is_told_where_the_codec_server_is(tmp_path) -> None
     """`remedy dev-server --ui-codec-endpoint URL`: the UI it serves decodes through URL."""
     from remedy.temporal import start_dev_server, stop_process, wait_for_port
 
-    ui_port = free_port()
-    server = start_dev_server(
-        free_port(), tmp_path, ui_port=ui_port, ui_codec_endpoint="http://127.0.0.1:8081"
-    )
+    for attempt in (1, 2, 3):  # a free port may be taken by a parallel test before it binds
+        ui_port = free_port()
+        try:
+            server = start_dev_server(
+                free_port(),
+                tmp_path / str(attempt),
+                ui_port=ui_port,
+                ui_codec_endpoint="http://127.0.0.1:8081",
+            )
+            break
+        except RuntimeError:
+            if attempt == 3:
+                raise
     try:
         wait_for_port("127.0.0.1", ui_port, 30, server)
         settings = httpx.get(f"http://127.0.0.1:{ui_port}/api/v1/settings", timeout=10)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from temporalio.client import Client
 
 from remedy.config import TemporalSettings
@@ -44,19 +46,23 @@ def job_code(tmp_path: Path) -> Path:
     return code
 
 
-async def setup(
-    client: Client,
-    dev_server: DevServer,
-    aws_sandbox: AwsSandbox,
-    hub_worker: Any,
-    store: Any,
-    code: Path,
-) -> tuple[HubHarness, str]:
-    h = make_harness(store, TemporalSettings(address=dev_server.address), temporal_client=client)
-    group = await new_group(h)
-    await associate_account(h, group, aws_sandbox.role_arn, aws_sandbox.external_id)
-    await hub_worker(h, group, code)
-    return h, group.group_id
+@pytest.fixture
+async def hub(
+    client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
+) -> AsyncIterator[tuple[HubHarness, str]]:
+    """A hub on SQLite, a group with the sandbox's account, and a hub-linked worker running the
+    catalogue's port-closing job and a failing one."""
+    with hub_store("sqlite", tmp_path, hub_status_timeout_s=5) as store:
+        h = make_harness(
+            store, TemporalSettings(address=dev_server.address), temporal_client=client
+        )
+        try:
+            group = await new_group(h)
+            await associate_account(h, group, aws_sandbox.role_arn, aws_sandbox.external_id)
+            await hub_worker(h, group, job_code(tmp_path))
+            yield h, group.group_id
+        finally:
+            await h.aclose()
 
 
 async def make_action(h: HubHarness, group_id: str, **fields: Any) -> dict[str, Any]:
@@ -109,128 +115,110 @@ async def finding_status(h: HubHarness, finding_id: str) -> str:
 
 
 async def test_plan_then_remediate_then_roll_back_through_the_hub(
-    client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
+    hub: tuple[HubHarness, str], aws_sandbox: AwsSandbox
 ) -> None:
-    with hub_store("sqlite", tmp_path, hub_status_timeout_s=5) as store:
-        h, group_id = await setup(
-            client, dev_server, aws_sandbox, hub_worker, store, job_code(tmp_path)
-        )
-        try:
-            act = await make_action(h, group_id)
-            ec2 = aws_sandbox.admin_client("ec2")
-            group = aws_sandbox.open_security_group(22, "hub-plan")
-            before = rules(ec2, group)
-            finding_id = await post_finding(h, act, group)
+    h, group_id = hub
+    act = await make_action(h, group_id)
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "hub-plan")
+    before = rules(ec2, group)
+    finding_id = await post_finding(h, act, group)
 
-            # a plan: its own run, changing nothing, the finding still open
-            plan = await run_now(h, act, finding_id, plan=True)
-            assert plan["mode"] == "plan" and plan["id"].startswith("remedy-plan-")
-            planned = await ended(h, plan["id"])
-            assert planned["status"] == "succeeded", planned["message"]
-            assert planned["message"].startswith("plan: 1 change(s) would be made, none made")
-            job = next(s for s in planned["steps"] if s["kind"] == "job")
-            assert job["changes"] == [f"{group}: revoked ingress tcp 22-22 from 0.0.0.0/0"]
-            assert rules(ec2, group) == before
-            assert await finding_status(h, finding_id) == "open"
+    # a plan: its own run, changing nothing, the finding still open
+    plan = await run_now(h, act, finding_id, plan=True)
+    assert plan["mode"] == "plan" and plan["id"].startswith("remedy-plan-")
+    planned = await ended(h, plan["id"])
+    assert planned["status"] == "succeeded", planned["message"]
+    assert planned["message"].startswith("plan: 1 change(s) would be made, none made")
+    job = next(s for s in planned["steps"] if s["kind"] == "job")
+    assert job["changes"] == [f"{group}: revoked ingress tcp 22-22 from 0.0.0.0/0"]
+    assert rules(ec2, group) == before
+    assert await finding_status(h, finding_id) == "open"
 
-            # the remediation, then its rollback
-            run = await run_now(h, act, finding_id)
-            assert run["mode"] == "remediate" and run["id"] != plan["id"]
-            fixed = await ended(h, run["id"])
-            assert fixed["status"] == "succeeded", fixed["message"]
-            assert rules(ec2, group) == set()
-            assert await finding_status(h, finding_id) == "remediated"
+    # the remediation, then its rollback
+    run = await run_now(h, act, finding_id)
+    assert run["mode"] == "remediate" and run["id"] != plan["id"]
+    fixed = await ended(h, run["id"])
+    assert fixed["status"] == "succeeded", fixed["message"]
+    assert rules(ec2, group) == set()
+    assert await finding_status(h, finding_id) == "remediated"
 
-            viewer = await h.as_("viewer").post(f"/runs/{run['id']}/rollback")
-            assert viewer.status_code == 403
-            of_plan = await h.as_("analyst").post(f"/runs/{plan['id']}/rollback")
-            assert of_plan.status_code == 409
-            assert "is a plan run: only a remediation rolls back" in of_plan.json()["error"]
+    viewer = await h.as_("viewer").post(f"/runs/{run['id']}/rollback")
+    assert viewer.status_code == 403
+    of_plan = await h.as_("analyst").post(f"/runs/{plan['id']}/rollback")
+    assert of_plan.status_code == 409
+    assert "is a plan run: only a remediation rolls back" in of_plan.json()["error"]
 
-            undo = await h.ok("POST", f"/runs/{run['id']}/rollback", role="analyst")
-            assert undo["mode"] == "rollback" and undo["rollback_of"] == run["id"]
-            assert undo["id"].startswith("remedy-rollback-")
-            undone = await ended(h, undo["id"])
-            assert undone["status"] == "succeeded", undone["message"]
-            assert undone["message"] == f"rolled back {run['id']}: 1 change(s) undone"
-            assert rules(ec2, group) == before  # the port is open again, as before
-            assert await finding_status(h, finding_id) == "open"
-            listed = await h.ok("GET", "/runs", role="viewer", params={"finding_id": finding_id})
-            items = listed["items"] if isinstance(listed, dict) else listed
-            assert {r["mode"] for r in items} == {"plan", "remediate", "rollback"}
-        finally:
-            await h.aclose()
+    undo = await h.ok("POST", f"/runs/{run['id']}/rollback", role="analyst")
+    assert undo["mode"] == "rollback" and undo["rollback_of"] == run["id"]
+    assert undo["id"].startswith("remedy-rollback-")
+    undone = await ended(h, undo["id"])
+    assert undone["status"] == "succeeded", undone["message"]
+    assert undone["message"] == f"rolled back {run['id']}: 1 change(s) undone"
+    assert rules(ec2, group) == before  # the port is open again, as before
+    assert await finding_status(h, finding_id) == "open"
+    listed = await h.ok("GET", "/runs", role="viewer", params={"finding_id": finding_id})
+    items = listed["items"]
+    assert {r["mode"] for r in items} == {"plan", "remediate", "rollback"}
 
 
 async def test_a_plan_only_action_plans_every_finding_it_matches(
-    client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
+    hub: tuple[HubHarness, str], aws_sandbox: AwsSandbox
 ) -> None:
-    with hub_store("sqlite", tmp_path, hub_status_timeout_s=5) as store:
-        h, group_id = await setup(
-            client, dev_server, aws_sandbox, hub_worker, store, job_code(tmp_path)
-        )
-        try:
-            act = await make_action(h, group_id, run_mode="plan-only", auto_remediate=True)
-            assert act["run_mode"] == "plan-only"
-            ec2 = aws_sandbox.admin_client("ec2")
-            group = aws_sandbox.open_security_group(22, "hub-plan-only")
-            before = rules(ec2, group)
-            finding_id = await post_finding(h, act, group)
-            listed = await h.ok("GET", "/runs", role="viewer", params={"finding_id": finding_id})
-            (run,) = listed["items"] if isinstance(listed, dict) else listed
-            assert run["mode"] == "plan" and run["trigger"] == "auto"
-            planned = await ended(h, run["id"])
-            assert planned["status"] == "succeeded", planned["message"]
-            assert "none made" in planned["message"]
-            assert rules(ec2, group) == before
-        finally:
-            await h.aclose()
+    h, group_id = hub
+    act = await make_action(h, group_id, run_mode="plan-only", auto_remediate=True)
+    assert act["run_mode"] == "plan-only"
+    ec2 = aws_sandbox.admin_client("ec2")
+    group = aws_sandbox.open_security_group(22, "hub-plan-only")
+    before = rules(ec2, group)
+    finding_id = await post_finding(h, act, group)
+    listed = await h.ok("GET", "/runs", role="viewer", params={"finding_id": finding_id})
+    (run,) = listed["items"]
+    assert run["mode"] == "plan" and run["trigger"] == "auto"
+    planned = await ended(h, run["id"])
+    assert planned["status"] == "succeeded", planned["message"]
+    assert "none made" in planned["message"]
+    assert rules(ec2, group) == before
 
 
 async def test_excluded_accounts_and_regions_end_skipped_and_a_failed_chain_rolls_back(
-    client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
+    hub: tuple[HubHarness, str], aws_sandbox: AwsSandbox
 ) -> None:
-    with hub_store("sqlite", tmp_path, hub_status_timeout_s=5) as store:
-        h, group_id = await setup(
-            client, dev_server, aws_sandbox, hub_worker, store, job_code(tmp_path)
-        )
-        try:
-            ec2 = aws_sandbox.admin_client("ec2")
-            excluded = await make_action(
-                h, group_id, exclude_accounts=[ACCOUNT_ID], exclude_regions=["eu-west-1"]
-            )
-            by_region = await make_action(h, group_id, exclude_regions=["us-east-1"])
-            assert excluded["exclude_accounts"] == [ACCOUNT_ID]
-            for act, why in (
-                (excluded, f"account {ACCOUNT_ID} is excluded by the remediation"),
-                (by_region, "region us-east-1 is excluded by the remediation"),
-            ):
-                group = aws_sandbox.open_security_group(22, "hub-excluded")
-                before = rules(ec2, group)
-                finding_id = await post_finding(h, act, group)
-                run = await run_now(h, act, finding_id)
-                skipped = await ended(h, run["id"])
-                assert skipped["status"] == "skipped"
-                assert skipped["message"].startswith(why), skipped["message"]
-                assert rules(ec2, group) == before
+    h, group_id = hub
+    ec2 = aws_sandbox.admin_client("ec2")
+    excluded = await make_action(
+        h, group_id, exclude_accounts=[ACCOUNT_ID], exclude_regions=["eu-west-1"]
+    )
+    by_region = await make_action(h, group_id, exclude_regions=["us-east-1"])
+    assert excluded["exclude_accounts"] == [ACCOUNT_ID]
+    for act, why in (
+        (excluded, f"account {ACCOUNT_ID} is excluded by the remediation"),
+        (by_region, "region us-east-1 is excluded by the remediation"),
+    ):
+        group = aws_sandbox.open_security_group(22, "hub-excluded")
+        before = rules(ec2, group)
+        finding_id = await post_finding(h, act, group)
+        run = await run_now(h, act, finding_id)
+        skipped = await ended(h, run["id"])
+        assert skipped["status"] == "skipped"
+        assert skipped["message"].startswith(why), skipped["message"]
+        assert rules(ec2, group) == before
 
-            chain = await make_action(
-                h,
-                group_id,
-                on_failure="rollback",
-                steps=[
-                    {"job": "security_group_close_port", "parameters": {"port": 22}},
-                    {"job": "fail_job", "retry": {"max_attempts": 1}},
-                ],
-            )
-            assert chain["on_failure"] == "rollback"
-            group = aws_sandbox.open_security_group(22, "hub-chain")
-            before = rules(ec2, group)
-            finding_id = await post_finding(h, chain, group)
-            run = await run_now(h, chain, finding_id)
-            failed = await ended(h, run["id"])
-            assert failed["status"] == "failed"
-            assert failed["message"].endswith("; rolled back security_group_close_port")
-            assert rules(ec2, group) == before
-        finally:
-            await h.aclose()
+    chain = await make_action(
+        h,
+        group_id,
+        on_failure="rollback",
+        steps=[
+            {"job": "security_group_close_port", "parameters": {"port": 22}},
+            {"job": "fail_job", "retry": {"max_attempts": 1}},
+        ],
+    )
+    assert chain["on_failure"] == "rollback"
+    group = aws_sandbox.open_security_group(22, "hub-chain")
+    before = rules(ec2, group)
+    finding_id = await post_finding(h, chain, group)
+    run = await run_now(h, chain, finding_id)
+    failed = await ended(h, run["id"])
+    assert failed["status"] == "failed"
+    assert failed["message"].endswith("; rolled back security_group_close_port")
+    assert rules(ec2, group) == before

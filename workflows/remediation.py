@@ -185,7 +185,7 @@ class RemediationWorkflow(Approval):
                 if index in self._verify_steps:
                     await self._run_job(self._verify_steps[index], job_step, finding, verify=True)
                 if index in self._restore_checks:  # a rollback: is the before state back?
-                    await self._check_restored(self._restore_checks[index], job_step, finding)
+                    await self._check_restored(index, job_step, finding)
             await self._tag(request, finding)
         except asyncio.CancelledError:
             self._finish(
@@ -425,11 +425,11 @@ class RemediationWorkflow(Approval):
         return said + (f"; could not roll back {', '.join(failed)}" if failed else "")
 
     async def _check_restored(
-        self, step: StepStatus, job_step: JobStep, finding: ValidatedFinding
+        self, index: int, job_step: JobStep, finding: ValidatedFinding
     ) -> None:
-        """After a step's rollback: the job plans again, and its plan must be the changes the
-        run it undoes made (the before state is back, so the fix would be the same again)."""
-        job = self._job_steps[self._restore_checks_index(step)]
+        """After step `index`'s rollback: the job plans again, and its plan must be the changes
+        the run it undoes made (the before state is back, so the fix would be the same again)."""
+        step, job = self._restore_checks[index], self._job_steps[index]
         if job.state == StepState.SKIPPED:  # nothing was undone: nothing to check
             self._end(step, StepState.SKIPPED, job.message)
             return
@@ -443,9 +443,6 @@ class RemediationWorkflow(Approval):
                 f"{planned or 'nothing'}, where the run it undoes changed {made}",
             )
         self._end(step, StepState.SUCCEEDED, f"as before the run: {len(made)} change(s) undone")
-
-    def _restore_checks_index(self, step: StepStatus) -> int:
-        return next(i for i, s in self._restore_checks.items() if s is step)
 
     async def _read_opt_out(
         self, request: RemediationInput, finding: ValidatedFinding

@@ -181,6 +181,12 @@ class WorkerRegistration(_In):
         default=None, description="REMEDY_WORKER_GROUP, checked against the credentials' group."
     )
     jobs: list[JobInfo] = Field(default_factory=list, max_length=2000)
+    code_version: Short = Field(
+        default="", description="The version of the job code the worker serves (12 hex digits)."
+    )
+    code_commit: Short = Field(
+        default="", description="The Git commit of the job code, when it comes from Git."
+    )
     notify_destinations: list[
         Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=_PRINTABLE)]
     ] = Field(

@@ -122,6 +122,16 @@ class Registry:
     def infos(self) -> list[JobInfo]:
         return [job.info() for job in sorted(self.jobs.values(), key=lambda j: j.name)]
 
+    @property
+    def version(self) -> str:
+        """The job code's version: 12 hex digits of a hash over every job's name and checksum
+        (aliases included). Two workers with the same version run the same code for every job;
+        runs are pinned to it (docs/architecture.md, "Job code versions")."""
+        digest = hashlib.sha256()
+        for name in sorted(self.jobs):
+            digest.update(f"{name}={self.jobs[name].checksum}\n".encode())
+        return digest.hexdigest()[:12]
+
 
 def folder_checksum(folder: Path) -> str:
     digest = hashlib.sha256()

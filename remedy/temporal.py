@@ -34,6 +34,12 @@ def task_queue_for(group_id: str) -> str:
     return f"remedy-{group_id}"
 
 
+def job_task_queue_for(group_id: str, code_version: str) -> str:
+    """The task queue of the job and verify steps pinned to one version of the job code
+    (`Registry.version`): only workers serving exactly that version poll it."""
+    return f"remedy-{group_id}-code-{code_version}"
+
+
 def data_converter(encryption: PayloadEncryptionSettings) -> DataConverter:
     """Pydantic JSON; sealed with AES-GCM when a payload key is set (remedy/codec.py). Failure
     messages and stack traces are then sealed too: they can name the resource."""

@@ -107,6 +107,8 @@ class HubClient:
         *,
         group_id: str | None = None,
         host: str | None = None,
+        code_version: str = "",
+        code_commit: str = "",
     ) -> float:
         """Register the worker and its jobs; returns the heartbeat interval the hub wants."""
         response = await self._post(
@@ -117,6 +119,8 @@ class HubClient:
                 "version": worker_version(),
                 "group_id": group_id,
                 "jobs": [job.model_dump(mode="json") for job in jobs],
+                "code_version": code_version,
+                "code_commit": code_commit,
                 # the hub refuses actions that notify elsewhere (remedy/destinations.py)
                 "notify_destinations": allowed_from_environ(os.environ),
             },
@@ -193,10 +197,22 @@ class HubLink:
         self.buffer = buffer or JobLogBuffer()
         self.heartbeat_interval_s = 30.0
         self.registered = asyncio.Event()
+        #: the job code's version and, when it comes from Git, its commit (set by the worker)
+        self.code_version = ""
+        self.code_commit = ""
+
+    def offer(self, jobs: list[JobInfo], code_version: str, code_commit: str = "") -> None:
+        """The worker now serves these jobs (its start, or a reload): register them again."""
+        self.jobs, self.code_version, self.code_commit = jobs, code_version, code_commit
+        self.registered.clear()
 
     async def _register(self) -> None:
         self.heartbeat_interval_s = await self.client.register(
-            self.worker_id, self.jobs, group_id=self.group_id
+            self.worker_id,
+            self.jobs,
+            group_id=self.group_id,
+            code_version=self.code_version,
+            code_commit=self.code_commit,
         )
         self.registered.set()
         log.info(

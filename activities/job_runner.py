@@ -100,6 +100,20 @@ class JobRunner:
         self.worker_env = dict(os.environ if worker_env is None else worker_env)
         self._finished = FinishedResults()
 
+    def for_registry(self, registry: Registry) -> JobRunner:
+        """A runner of another version of the job code, sharing this one's launchers,
+        credentials and settings (worker/job_code.py)."""
+        other = JobRunner(
+            registry,
+            self.credentials,
+            output_cap=self.output_cap,
+            tail_bytes=self.tail_bytes,
+            worker_env=self.worker_env,
+            launcher=self.launcher,
+        )
+        other.plain_launcher, other.owner = self.plain_launcher, self.owner
+        return other
+
     @activity.defn(name="run_job")
     async def run_job(self, request: RunJobInput) -> JobResult:
         info = activity.info()

@@ -61,15 +61,20 @@ def _excluded(spec: RemediationSpec, account_id: str, region: str | None) -> str
 
 
 class ValidationActivities:
-    def __init__(self, registry: Registry) -> None:
+    """Checks a run against the job code the worker serves now (`registry`, replaced when the
+    worker reloads its job code) and pins the run to that version."""
+
+    def __init__(self, registry: Registry, code_wait_s: float = 1800.0) -> None:
         self.registry = registry
+        self.code_wait_s = code_wait_s
 
     def check(self, request: ValidateInput) -> ValidatedFinding:
         """Raise ApplicationError (non-retryable) naming what is wrong and how to fix it."""
         access = request.spec.access
+        registry = self.registry  # one version for the whole check, whatever a reload does
         try:
             check_external_id(access.external_id)  # STS would refuse it (remedy/aws_ids.py)
-            jobs = [self.registry.get(step.job) for step in request.spec.steps]
+            jobs = [registry.get(step.job) for step in request.spec.steps]
             for job, step in zip(jobs, request.spec.steps, strict=True):
                 job.resolve_parameters(step.parameters)
                 _check_mode(job, request.spec.mode)
@@ -110,6 +115,8 @@ class ValidationActivities:
             plannable=sorted({job.name for job in jobs if "plan" in job.modes}),
             opted_out=_excluded(request.spec, finding.account_id, finding.region)
             or opted_out(finding.cloud_tags, request.spec.skip_tag),
+            code_version=registry.version,
+            code_wait_s=request.spec.code_wait_s or self.code_wait_s,
         )
 
     @activity.defn(name="validate_finding")

@@ -125,6 +125,14 @@ class WorkerSettings(BaseSettings):
     #: loopback unless REMEDY_WORKER_HTTP_HOST says otherwise (0.0.0.0 in a container)
     worker_http_port: int = Field(default=9464, ge=0, le=65535)
     worker_http_host: str = "127.0.0.1"
+    #: look for changes in the job-code directory this often and reload it once it holds still
+    #: for as long (0: only on SIGHUP); docs/architecture.md, "Job code versions"
+    job_code_reload_s: float = Field(default=2.0, ge=0, le=3600)
+    #: versions of the job code kept serving the runs pinned to them after a reload (the newest)
+    job_code_keep_versions: int = Field(default=3, ge=1, le=50)
+    #: how long a run's job step waits for a worker serving the version it was validated with
+    #: before the run fails (an action's `code_wait_s` overrides it)
+    job_code_wait_s: float = Field(default=1800.0, ge=1, le=7 * 24 * 3600)
 
 
 def config_error(exc: ValidationError) -> ConfigError:

@@ -163,6 +163,10 @@ class RemediationSpec(BaseModel):
     notify: NotificationSettings = Field(default_factory=NotificationSettings)
     #: after the run, update this Security Hub finding (off unless the action asks for it)
     write_back: SecurityHubFinding | None = None
+    #: how long a job step waits for a worker serving the job code version the run was
+    #: validated with before the run fails (None: the validating worker's
+    #: REMEDY_JOB_CODE_WAIT_S); docs/architecture.md, "Job code versions"
+    code_wait_s: float | None = Field(default=None, ge=1, le=7 * 24 * 3600)
 
     @field_validator("name")
     @classmethod
@@ -232,6 +236,12 @@ class ValidatedFinding(BaseModel):
     plannable: list[str] = Field(default_factory=list)
     #: why the resource must not be changed (it carries the opt-out tag); None: remediate it
     opted_out: str | None = None
+    #: the version of the job code it was validated with (`Registry.version`): every job and
+    #: verify step of the run runs on a worker serving exactly that version (None: a worker from
+    #: before versions, its steps go to the group's task queue)
+    code_version: str | None = None
+    #: how long a step waits for such a worker (the spec's `code_wait_s`, else the worker's)
+    code_wait_s: float = 1800.0
 
 
 class AssumeRoleInput(BaseModel):
@@ -435,6 +445,10 @@ class RunStatus(BaseModel):
     plan: list[str] = Field(default_factory=list)
     approval_expires_at: datetime | None = None
     decisions: list[Decision] = Field(default_factory=list)
+    #: the version of the job code the run's steps run (pinned at validation) and each job's
+    #: checksum in it
+    code_version: str | None = None
+    job_checksums: dict[str, str] = Field(default_factory=dict)
 
     def changes_made(self) -> list[str]:
         """The changes its steps made (a plan step's, before an approval, were only planned;

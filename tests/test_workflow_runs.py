@@ -12,6 +12,7 @@ from remedy.starter import get_status, start_remediation, wait_for_result
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState, StepState
 from sandbox.aws import AwsSandbox
 from tests.findings import aws_finding
+from worker.main import start_launcher
 
 JOBCODE = Path(__file__).parent / "jobcode"
 
@@ -169,6 +170,7 @@ async def test_hanging_job_times_out_and_its_whole_process_group_is_killed(
     client: Client, start_worker, aws_sandbox: AwsSandbox
 ) -> None:
     worker = await start_worker(JOBCODE)
+    await start_launcher(worker.parts.runner.launcher)  # as `remedy worker` does before polling
     run_id = await start_remediation(
         client,
         aws_finding(new_group(aws_sandbox)),

@@ -280,6 +280,8 @@ async def hub_link(
     *,
     client: HubClient | None = None,
     flush_interval_s: float = 1.0,
+    code_version: str = "",
+    code_commit: str = "",
 ) -> AsyncIterator[HubLink | None]:
     """Link the worker to the hub for the block's duration; does nothing without REMEDY_HUB_URL."""
     client = client or client_from_env()
@@ -292,6 +294,7 @@ async def hub_link(
     link = HubLink(
         client, worker_id, jobs, group_id, flush_interval_s=flush_interval_s, buffer=buffer
     )
+    link.code_version, link.code_commit = code_version, code_commit
     stop = asyncio.Event()
     task = asyncio.create_task(link.run(stop))
     try:

@@ -7,11 +7,13 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from temporalio.client import Client
@@ -31,11 +33,12 @@ from activities.validate import ValidationActivities
 from activities.write_back import WriteBackActivities
 from remedy import tracing
 from remedy.config import WorkerSettings
-from remedy.job_registry import Registry, discover
-from remedy.temporal import ensure_search_attributes, task_queue_for
+from remedy.job_registry import Registry
+from remedy.temporal import ensure_search_attributes, job_task_queue_for, task_queue_for
 from worker import own_secrets
 from worker.health import HealthServer, Readiness
-from worker.hub_client import client_from_env, hub_link
+from worker.hub_client import HubLink, client_from_env, hub_link
+from worker.job_code import JobCode
 from worker.run_metrics import RunMetrics
 from worker.sdk_metrics import SdkMetricsBridge, on_runtime
 from workflows.notice import NoticeWorkflow
@@ -58,17 +61,24 @@ UNCONFINED_WARNING = (
 class WorkerParts:
     """Everything a worker runs, built once (the tests build the same parts)."""
 
-    registry: Registry
+    #: the versions of the job code it serves (worker/job_code.py)
+    job_code: JobCode
     credentials: CredentialStore
     runner: JobRunner
     #: built with the others: it reads the Jira credentials, which leave the environment at start
     notify: NotifyActivities
+    validation: ValidationActivities
     #: where pulled findings go: the hub link's delivery, once linked (none: pulls fail)
     deliver_findings: Deliver | None = None
 
+    @property
+    def registry(self) -> Registry:
+        """The job code new runs are validated with (and pinned to)."""
+        return self.job_code.current
+
     def activities(self) -> list[Callable[..., Any]]:
         return [
-            ValidationActivities(self.registry).validate_finding,
+            self.validation.validate_finding,
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
             TaggingActivities(self.credentials).tag_resource,
@@ -81,7 +91,9 @@ class WorkerParts:
 
 def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> WorkerParts:
     own_secrets.register_for_redaction(os.environ)
-    registry = discover(job_code or settings.job_code)
+    source = job_code or settings.job_code
+    store = Path(tempfile.mkdtemp(prefix="remedy-job-code-"))
+    registry = JobCode.load(source, store)  # a snapshot: it runs after the folder changes
     credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     # the job's environment is built from an allow-list (job_env.PASSED_THROUGH); never the
     # worker's secrets
@@ -94,7 +106,13 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
     )
     if settings.confine_writes and not landlock_abi():
         log.warning(UNCONFINED_WARNING)
-    return WorkerParts(registry, credentials, runner, NotifyActivities.from_environment())
+    validation = ValidationActivities(registry, settings.job_code_wait_s)
+    versions = JobCode(
+        source, runner, validation, keep_versions=settings.job_code_keep_versions, store=store
+    )
+    return WorkerParts(
+        versions, credentials, runner, NotifyActivities.from_environment(), validation
+    )
 
 
 def log_isolation(unreadable: bool, withdrawn: list[str]) -> None:
@@ -113,18 +131,11 @@ def log_isolation(unreadable: bool, withdrawn: list[str]) -> None:
 JOB_CANCEL_DELIVERY = timedelta(seconds=2)
 
 
-def make_worker(
-    client: Client, group_id: str, parts: WorkerParts, settings: WorkerSettings
-) -> Worker:
-    return Worker(
-        client,
-        task_queue=task_queue_for(group_id),
-        workflows=[RemediationWorkflow, SecurityHubPullWorkflow, NoticeWorkflow],
-        activities=parts.activities(),
+def worker_options(settings: WorkerSettings) -> dict[str, Any]:
+    """What every Temporal worker of a Remedy worker shares (the group's, and each version's)."""
+    return dict(
         max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_activity_task_polls=settings.activity_pollers,
-        max_concurrent_workflow_task_polls=settings.workflow_pollers,
         graceful_shutdown_timeout=timedelta(seconds=settings.drain_timeout_s),
         # a cancel reaches a job in the answer to its step's heartbeat: send them every 2 s at
         # most (the SDK would wait 80% of the 30 s heartbeat timeout), so a cancelled or
@@ -133,6 +144,57 @@ def make_worker(
         default_heartbeat_throttle_interval=JOB_CANCEL_DELIVERY,
         interceptors=[RunMetrics(), *tracing.temporal_interceptors()],
     )
+
+
+class GroupWorker:
+    """A Remedy worker's Temporal workers: one on the group's task queue (workflows, and every
+    activity but the job steps of pinned runs) and one per version of the job code it serves,
+    on that version's task queue (worker/job_code.py). Used as `async with`."""
+
+    def __init__(
+        self, client: Client, group_id: str, parts: WorkerParts, settings: WorkerSettings
+    ) -> None:
+        self.client, self.group_id, self.parts = client, group_id, parts
+        self.options = worker_options(settings)
+        self.group = Worker(
+            client,
+            task_queue=task_queue_for(group_id),
+            workflows=[RemediationWorkflow, SecurityHubPullWorkflow, NoticeWorkflow],
+            activities=parts.activities(),
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            max_concurrent_workflow_task_polls=settings.workflow_pollers,
+            **self.options,
+        )
+
+    def version_worker(self, version: str, runner: JobRunner) -> Worker:
+        return Worker(
+            self.client,
+            task_queue=job_task_queue_for(self.group_id, version),
+            activities=[runner.run_job],
+            **self.options,
+        )
+
+    async def __aenter__(self) -> GroupWorker:
+        await self.group.__aenter__()
+        await self.parts.job_code.start(self.version_worker)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.parts.job_code.stop()
+        finally:
+            await self.group.__aexit__(exc_type, exc, tb)
+
+
+def make_worker(
+    client: Client, group_id: str, parts: WorkerParts, settings: WorkerSettings
+) -> GroupWorker:
+    return GroupWorker(client, group_id, parts, settings)
 
 
 def fork_server_check(launcher: Launcher) -> Callable[[], str | None]:
@@ -185,6 +247,18 @@ async def serve_health(
     return client, server, bridge
 
 
+def offer_new_versions(job_code: JobCode, link: HubLink | None) -> None:
+    """Each version the worker starts serving is registered with the hub (its jobs, checksums,
+    version and Git commit)."""
+    if link is None:
+        return
+
+    def offer(registry: Registry) -> None:
+        link.offer(registry.infos(), registry.version, link.code_commit)
+
+    job_code.on_version.append(offer)
+
+
 def new_worker_id() -> str:
     return os.environ.get("REMEDY_WORKER_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
@@ -218,15 +292,27 @@ async def run_worker(
     readiness = Readiness(fork_server=fork_server_check(parts.runner.launcher))
     client, health, bridge = await serve_health(client, settings, readiness)
     drain = asyncio.create_task(bridge.drain_forever()) if bridge else None
+    reload_now = asyncio.Event()  # SIGHUP: load the job code again
     if stop is None:  # the worker owns its lifetime: SIGTERM / Ctrl-C drain it
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_now.set)
     # with REMEDY_HUB_URL set: register with the hub, heartbeat, ship job logs (else a no-op)
     async with (
+        hub_link(
+            parts.registry.infos(),
+            worker_id,
+            group_id,
+            client=hub,
+            code_version=parts.registry.version,
+        ) as link,
         make_worker(client, group_id, parts, settings),
-        hub_link(parts.registry.infos(), worker_id, group_id, client=hub),
     ):
+        offer_new_versions(parts.job_code, link)
+        watching = asyncio.create_task(
+            parts.job_code.watch(settings.job_code_reload_s, stop, reload_now)
+        )
         await start_launcher(parts.runner.launcher)
         readiness.polling = True
         log.info(
@@ -235,11 +321,14 @@ async def run_worker(
                 "workerID": worker_id,
                 "workerGroupID": group_id,
                 "taskQueue": task_queue_for(group_id),
+                "jobCodeVersion": parts.registry.version,
+                "jobTaskQueue": job_task_queue_for(group_id, parts.registry.version),
                 "jobs": len(parts.registry.jobs),
                 "jobErrors": len(parts.registry.errors),
             },
         )
         await stop.wait()
+        watching.cancel()
         readiness.draining = True
         log.info(
             "Worker stopping: finishing in-flight work",

@@ -21,6 +21,7 @@ from temporalio.workflow import ActivityCancellationType
 
 from workflows.approval import Approval, approval_steps
 from workflows.grace import grace_step
+from workflows.pinned_code import PinnedCode
 from workflows.retry_policies import (
     INFRA_RETRY,
     JOB_HEARTBEAT_TIMEOUT,
@@ -243,6 +244,7 @@ class RemediationWorkflow(Approval):
         status = self._status
         status.finding_id, status.resource = finding.finding_id, finding.object_id
         status.rule_id, status.account_id = finding.rule_id, finding.account.account_id
+        status.code_version, status.job_checksums = finding.code_version, finding.job_checksums
         already = workflow.info().typed_search_attributes.get(sa.FINDING_ID)
         if request.search_attributes and already != finding.finding_id:  # not set at start
             workflow.upsert_search_attributes(
@@ -325,12 +327,18 @@ class RemediationWorkflow(Approval):
         transient_until = workflow.now() + timedelta(seconds=retry.transient_window_s)
         pause = retry.initial_interval_s
         earlier = 0  # attempts made by earlier executions of this step (transient failures)
+        pinned = PinnedCode(finding, workflow.info().task_queue, workflow.now())
+        if pinned.version:
+            step.message = pinned.queued()
         while True:
             try:
                 result = await workflow.execute_activity(
                     "run_job",
                     request,
                     result_type=JobResult,
+                    # only workers serving the job code the run was validated with poll it
+                    task_queue=pinned.task_queue,
+                    schedule_to_start_timeout=pinned.probe(workflow.now()),
                     start_to_close_timeout=timedelta(seconds=job_step.timeout_s + 60),
                     heartbeat_timeout=JOB_HEARTBEAT_TIMEOUT,
                     retry_policy=policy,
@@ -339,6 +347,11 @@ class RemediationWorkflow(Approval):
                 )
                 break
             except ActivityError as error:
+                if pinned.unserved(error):  # no worker with its version took it: wait, or fail
+                    if workflow.now() >= pinned.deadline:
+                        raise self._fail(step, pinned.gave_up()) from None
+                    step.message = pinned.waiting()
+                    continue
                 reason, details = _why(error)
                 # what a failed or stopped job changed can still be undone: keep its records
                 step.records = [r for r in details.get("records") or [] if isinstance(r, dict)]

@@ -7,7 +7,7 @@ import binascii
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUILTIN_JOBS = Path(__file__).resolve().parent.parent / "jobs"
@@ -125,6 +125,21 @@ class WorkerSettings(BaseSettings):
     #: loopback unless REMEDY_WORKER_HTTP_HOST says otherwise (0.0.0.0 in a container)
     worker_http_port: int = Field(default=9464, ge=0, le=65535)
     worker_http_host: str = "127.0.0.1"
+    #: job code from Git: a repository URL, the ref after `#` (`https://host/org/jobs.git#main`;
+    #: none: the remote's HEAD); cloned at start, pulled every job_code_git_pull_s (README.md)
+    job_code_git: str | None = None
+    #: the folder inside the repository that holds one folder per job ("": its root)
+    job_code_git_path: str = ""
+    job_code_git_pull_s: float = Field(default=60.0, ge=5)
+    #: a private key for an ssh:// or git@host: URL (no passphrase; the host in known_hosts)
+    job_code_git_ssh_key: Path | None = None
+    #: GIT_PERSONAL_TOKEN (no REMEDY_ prefix): the HTTPS token; one of the worker's own secrets
+    git_personal_token: SecretStr | None = Field(
+        default=None, validation_alias="GIT_PERSONAL_TOKEN", repr=False
+    )
+    #: where the worker keeps what it must find again after a restart (the Git checkout);
+    #: none: ~/.remedy
+    state_dir: Path | None = None
 
 
 def config_error(exc: ValidationError) -> ConfigError:

@@ -33,7 +33,7 @@ from remedy import tracing
 from remedy.config import WorkerSettings
 from remedy.job_registry import Registry, discover
 from remedy.temporal import ensure_search_attributes, task_queue_for
-from worker import own_secrets
+from worker import job_code_git, own_secrets
 from worker.health import HealthServer, Readiness
 from worker.hub_client import client_from_env, hub_link
 from worker.run_metrics import RunMetrics
@@ -202,7 +202,9 @@ async def run_worker(
     worker_id = worker_id or new_worker_id()
     unreadable = make_undumpable()  # before anything else: `remedy worker` did it already
     kill_orphaned_jobs()  # jobs left running by a worker that died on this machine
-    parts = build_parts(settings, job_code)
+    # REMEDY_JOB_CODE_GIT: the job code is a checkout, cloned or pulled now (else None)
+    git = await job_code_git.checkout_at_start(settings)
+    parts = build_parts(settings, git.job_code if git else job_code)
     hub = client_from_env()
     parts.deliver_findings = hub.post_findings if hub else None
     parts.credentials.load_own_identity()
@@ -225,8 +227,9 @@ async def run_worker(
     # with REMEDY_HUB_URL set: register with the hub, heartbeat, ship job logs (else a no-op)
     async with (
         make_worker(client, group_id, parts, settings),
-        hub_link(parts.registry.infos(), worker_id, group_id, client=hub),
+        hub_link(parts.registry.infos(), worker_id, group_id, client=hub) as link,
     ):
+        pulls = job_code_git.start_pulling(git, link, parts.registry, stop) if git else None
         await start_launcher(parts.runner.launcher)
         readiness.polling = True
         log.info(
@@ -245,6 +248,8 @@ async def run_worker(
             "Worker stopping: finishing in-flight work",
             extra={"workerID": worker_id, "workerGroupID": group_id},
         )
+    if pulls is not None:  # a pull in flight is abandoned: the next start pulls again
+        pulls.cancel()
     await parts.runner.launcher.close()
     if drain is not None:
         drain.cancel()

@@ -120,6 +120,19 @@ def test_a_wrong_token_is_refused_clearly_and_the_token_is_not_in_the_error(
     assert served.headers[-1] == f"Basic {basic}"  # it was sent, and refused
 
 
+def test_a_user_in_the_url_is_the_basic_user_and_the_header_is_for_its_host_only(
+    served: GitServer, tmp_path: Path
+) -> None:
+    url = f"http://oauth2@127.0.0.1:{served.port}/jobs.git"
+    code = GitJobCode(url, "main", tmp_path / "c", served.token)
+    assert code.sync() == main_sha(served)
+    basic = base64.b64encode(f"oauth2:{served.token}".encode()).decode()
+    assert served.headers[-1] == f"Basic {basic}"
+    env = code.environment()
+    keys = [env[k] for k in env if k.startswith("GIT_CONFIG_KEY_")]
+    assert f"http.http://127.0.0.1:{served.port}/.extraHeader" in keys
+
+
 def test_no_token_says_to_set_one(served: GitServer, tmp_path: Path) -> None:
     with pytest.raises(GitError, match="asks for credentials and GIT_PERSONAL_TOKEN is not set"):
         checkout(served, tmp_path, token=None).sync()

@@ -135,7 +135,8 @@ class GitJobCode:
             parts = urlsplit(url)
             user = parts.username or TOKEN_USER
             basic = base64.b64encode(f"{user}:{token}".encode()).decode()
-            origin = urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+            # the host without the user: git matches a key without a user to any user
+            origin = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], "/", "", ""))
             self._header = (f"http.{origin}.extraHeader", f"Authorization: Basic {basic}")
             self._secrets = [token, basic]
             for secret in self._secrets:
@@ -164,6 +165,8 @@ class GitJobCode:
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
             "LC_ALL": "C",
+            # the transports a job repository may use (never ext::, which runs a command)
+            "GIT_ALLOW_PROTOCOL": "https:http:ssh:git:file",
             **LOW_SPEED,
         }
         config = [("credential.helper", ""), ("core.hooksPath", os.devnull)]

@@ -32,6 +32,10 @@ ENV PATH=/opt/remedy/bin:$PATH \
 RUN groupadd --system --gid 10001 remedy \
     && useradd --system --uid 10001 --gid remedy --home-dir /home/remedy --create-home \
        --shell /usr/sbin/nologin remedy
+# git and ssh: job code from a Git repository (REMEDY_JOB_CODE_GIT)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git openssh-client \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/remedy /opt/remedy
 # owned by root: the worker (and the jobs it runs) can read the job code but not change it
 COPY jobs/ /opt/vss/job-code/

@@ -7,7 +7,7 @@ import binascii
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUILTIN_JOBS = Path(__file__).resolve().parent.parent / "jobs"
@@ -133,6 +133,21 @@ class WorkerSettings(BaseSettings):
     #: how long a run's job step waits for a worker serving the version it was validated with
     #: before the run fails (an action's `code_wait_s` overrides it)
     job_code_wait_s: float = Field(default=1800.0, ge=1, le=7 * 24 * 3600)
+    #: job code from Git: a repository URL, the ref after `#` (`https://host/org/jobs.git#main`;
+    #: none: the remote's HEAD); cloned at start, pulled every job_code_git_pull_s (README.md)
+    job_code_git: str | None = None
+    #: the folder inside the repository that holds one folder per job ("": its root)
+    job_code_git_path: str = ""
+    job_code_git_pull_s: float = Field(default=60.0, ge=5)
+    #: a private key for an ssh:// or git@host: URL (no passphrase; the host in known_hosts)
+    job_code_git_ssh_key: Path | None = None
+    #: GIT_PERSONAL_TOKEN (no REMEDY_ prefix): the HTTPS token; one of the worker's own secrets
+    git_personal_token: SecretStr | None = Field(
+        default=None, validation_alias="GIT_PERSONAL_TOKEN", repr=False
+    )
+    #: where the worker keeps what it must find again after a restart (the Git checkout);
+    #: none: ~/.remedy
+    state_dir: Path | None = None
 
 
 def config_error(exc: ValidationError) -> ConfigError:

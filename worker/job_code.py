@@ -114,6 +114,8 @@ class JobCode:
         self._make_worker: VersionWorkerFactory | None = None
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
+        #: the errors the last change brought, when it was refused (else empty)
+        self.refused: list[str] = []
         self._seen = fingerprint(source) if source.is_dir() else ""
 
     @staticmethod
@@ -170,6 +172,7 @@ class JobCode:
                 )
                 return False
             new_errors = sorted(set(fresh.errors) - set(self.current.errors))
+            self.refused = new_errors
             if new_errors:
                 log.error(
                     "job code change refused: version %s keeps serving; fix the job-code "

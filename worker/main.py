@@ -35,7 +35,7 @@ from remedy import tracing
 from remedy.config import WorkerSettings
 from remedy.job_registry import Registry
 from remedy.temporal import ensure_search_attributes, job_task_queue_for, task_queue_for
-from worker import own_secrets
+from worker import job_code_git, own_secrets
 from worker.health import HealthServer, Readiness
 from worker.hub_client import HubLink, client_from_env, hub_link
 from worker.job_code import JobCode
@@ -276,7 +276,9 @@ async def run_worker(
     worker_id = worker_id or new_worker_id()
     unreadable = make_undumpable()  # before anything else: `remedy worker` did it already
     kill_orphaned_jobs()  # jobs left running by a worker that died on this machine
-    parts = build_parts(settings, job_code)
+    # REMEDY_JOB_CODE_GIT: the job code is a checkout, cloned or pulled now (else None)
+    git = await job_code_git.checkout_at_start(settings)
+    parts = build_parts(settings, git.job_code if git else job_code)
     hub = client_from_env()
     parts.deliver_findings = hub.post_findings if hub else None
     parts.credentials.load_own_identity()
@@ -313,6 +315,7 @@ async def run_worker(
         watching = asyncio.create_task(
             parts.job_code.watch(settings.job_code_reload_s, stop, reload_now)
         )
+        pulls = job_code_git.start_pulling(git, link, parts.job_code, stop) if git else None
         await start_launcher(parts.runner.launcher)
         readiness.polling = True
         log.info(
@@ -334,6 +337,8 @@ async def run_worker(
             "Worker stopping: finishing in-flight work",
             extra={"workerID": worker_id, "workerGroupID": group_id},
         )
+    if pulls is not None:  # a pull in flight is abandoned: the next start pulls again
+        pulls.cancel()
     await parts.runner.launcher.close()
     if drain is not None:
         drain.cancel()

@@ -29,6 +29,7 @@ SECRET_VARIABLES = (
     "JIRA_TOKEN",
     "REMEDY_PAYLOAD_KEY",
     "REMEDY_PAYLOAD_OLD_KEYS",
+    "GIT_PERSONAL_TOKEN",
 )
 #: withdrawn with the secret key: botocore refuses an access key id without its secret
 WITHDRAWN_WITH_THEM = ("AWS_ACCESS_KEY_ID",)

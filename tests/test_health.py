@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
 from activities.launchers import ForkServerLauncher
@@ -85,8 +86,16 @@ def test_liveness_fails_when_the_event_loop_is_gone() -> None:
 
 
 async def job_running(client: Client, run_id: str) -> bool:
+    """The job step's activity was taken by a worker (not only scheduled on its job code's
+    task queue)."""
     status = await get_status(client, run_id)
-    return any(s.kind == "job" and s.state == StepState.RUNNING for s in status.steps)
+    if not any(s.kind == "job" and s.state == StepState.RUNNING for s in status.steps):
+        return False
+    described = await client.get_workflow_handle(run_id).describe()
+    return any(
+        p.activity_type.name == "run_job" and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        for p in described.raw_description.pending_activities
+    )
 
 
 async def test_a_worker_process_is_ready_once_polling_and_not_ready_while_it_drains(

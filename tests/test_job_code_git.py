@@ -18,8 +18,11 @@ from temporalio.client import Client
 from remedy.config import WorkerSettings
 from remedy.job_registry import discover
 from remedy.logs import redact
+from remedy.starter import start_remediation, wait_for_result
+from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, TagSettings
 from sandbox.aws import AwsSandbox
 from tests.conftest import LogCapture
+from tests.findings import aws_finding
 from tests.git_server import GitServer, git, serve_git
 from worker import own_secrets
 from worker.job_code_git import (
@@ -313,9 +316,8 @@ async def test_a_worker_clones_at_start_and_pulls_a_pushed_job(
         launcher="subprocess",
     )
     stop = asyncio.Event()
-    worker = asyncio.create_task(
-        run_worker(client, f"git-{uuid.uuid4().hex[:8]}", settings, stop=stop)
-    )
+    group = f"git-{uuid.uuid4().hex[:8]}"
+    worker = asyncio.create_task(run_worker(client, group, settings, stop=stop))
 
     def records(message: str) -> list[dict[str, object]]:
         entries = [json.loads(line) for line in captured_logs.lines]
@@ -326,11 +328,28 @@ async def test_a_worker_clones_at_start_and_pulls_a_pushed_job(
         assert records("Worker started and is waiting for work")[0]["jobs"] == 1
         assert records("job code from Git")[0]["commit"] == main_sha(served)
         assert "GIT_PERSONAL_TOKEN" not in os.environ  # withdrawn with the worker's secrets
-        pushed = served.push_job("second_job")
-        await eventually(lambda: bool(records("job code from Git: new commit pulled")), "pull")
-        assert records("job code from Git: new commit pulled")[0]["commit"] == pushed
+        pushed = served.push_job("second_job", "print('CHANGE: second_job ran from Git')\n")
+        await eventually(lambda: bool(records("job code from Git: now serving")), "reload")
+        assert records("job code from Git: now serving")[0]["commit"] == pushed
         clone = checkout_dir(tmp_path / "state", served.url())
         assert sorted(discover(clone).jobs) == ["first_job", "second_job"]
+        reloaded = next(
+            e
+            for e in map(json.loads, captured_logs.lines)
+            if str(e["msg"]).startswith("job code reloaded")
+        )
+        assert reloaded["added"] == ["second_job"]
+        # the job the pull added runs, on the worker that pulled it, without a restart
+        spec = RemediationSpec(
+            steps=[JobStep(job="second_job", verify=False)],
+            access=AccountAccess(role_arn=worker_env.role_arn, external_id=worker_env.external_id),
+            tags=TagSettings(enabled=False),
+        )
+        run_id = await start_remediation(client, aws_finding("sg-0123456789abcdef0"), spec, group)
+        status = await wait_for_result(client, run_id)
+        assert status.state == RunState.SUCCEEDED, status
+        job = next(s for s in status.steps if s.kind == "job")
+        assert job.changes == ["second_job ran from Git"]
     finally:
         stop.set()
         await asyncio.wait_for(worker, WAIT_S)

@@ -108,6 +108,9 @@ class Registry:
     jobs: dict[str, Job] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: job name (aliases too) -> the root of its own environment, for a job with a
+    #: requirements.txt (activities/job_deps.py: prepare_job_envs records them)
+    envs: dict[str, Path] = field(default_factory=dict)
 
     def get(self, name: str) -> Job:
         try:
@@ -225,11 +228,6 @@ def _load_job(folder: Path, registry: Registry) -> None:
         )
     if not (folder / "README.md").is_file():
         registry.warnings.append(f"job {name}: no README.md")
-    if (folder / "requirements.txt").is_file():
-        registry.warnings.append(
-            f"job {name}: requirements.txt is not installed by this worker "
-            "version; the job runs with the worker's packages"
-        )
     meta: dict[str, Any] = {}
     if (folder / METADATA_FILE).is_file():
         try:

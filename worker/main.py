@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.confine import landlock_abi
 from activities.credentials import CredentialActivities, CredentialStore
+from activities.job_deps import JobEnvs, prepare_job_envs
 from activities.job_runner import JobRunner
 from activities.launchers import ForkServerLauncher, Launcher, make_launcher
 from activities.notify import NotifyActivities
@@ -81,7 +82,7 @@ class WorkerParts:
 
 def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> WorkerParts:
     own_secrets.register_for_redaction(os.environ)
-    registry = discover(job_code or settings.job_code)
+    registry = prepare_job_envs(discover(job_code or settings.job_code), job_envs(settings))
     credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     # the job's environment is built from an allow-list (job_env.PASSED_THROUGH); never the
     # worker's secrets
@@ -95,6 +96,16 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
     if settings.confine_writes and not landlock_abi():
         log.warning(UNCONFINED_WARNING)
     return WorkerParts(registry, credentials, runner, NotifyActivities.from_environment())
+
+
+def job_envs(settings: WorkerSettings) -> JobEnvs:
+    """Where jobs' own environments are built, and what they install from."""
+    return JobEnvs(
+        settings.job_env_dir,
+        settings.job_pip_index_url,
+        settings.job_pip_extra_index_urls,
+        settings.job_pip_find_links,
+    )
 
 
 def log_isolation(unreadable: bool, withdrawn: list[str]) -> None:

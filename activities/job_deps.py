@@ -214,16 +214,22 @@ class JobEnvs:
         root = self.cache_dir / env_hash(requirements.read_bytes())
         with contextlib.suppress(OSError, ValueError, KeyError):
             return JobEnv.read(root)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with locked(root.with_name(root.name + ".lock")):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                return JobEnv.read(root)  # another worker built it while we waited
-            shutil.rmtree(root, ignore_errors=True)  # a build that died half way
-            try:
-                return self._build(root, requirements)
-            except BaseException:
-                shutil.rmtree(root, ignore_errors=True)
-                raise
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            with locked(root.with_name(root.name + ".lock")):
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    return JobEnv.read(root)  # another worker built it while we waited
+                shutil.rmtree(root, ignore_errors=True)  # a build that died half way
+                try:
+                    return self._build(root, requirements)
+                except BaseException:
+                    shutil.rmtree(root, ignore_errors=True)
+                    raise
+        except OSError as exc:
+            raise JobEnvError(
+                f"could not build it under {self.cache_dir} ({exc}): REMEDY_JOB_ENV_DIR must be "
+                "a folder the worker may write, with room for the environment"
+            ) from None
 
     def _build(self, root: Path, requirements: Path) -> JobEnv:
         self._run([sys.executable, "-m", "venv", "--without-pip", str(root)], "python -m venv")

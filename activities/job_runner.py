@@ -220,7 +220,14 @@ class JobRunner:
         decided once per environment."""
         if root in self._envs:
             return self._envs[root]
-        job_env = JobEnv.read(root)
+        try:
+            job_env = JobEnv.read(root)
+        except (OSError, ValueError, KeyError):
+            raise ApplicationError(
+                f"the job's environment {root} is gone (was REMEDY_JOB_ENV_DIR cleaned?): "
+                "restart the worker to build it again",
+                type="JobEnvMissing",
+            ) from None
         clash: str | None = "the worker's launcher is the plain one"
         if isinstance(self.launcher, ForkServerLauncher):
             try:

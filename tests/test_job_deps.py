@@ -11,6 +11,7 @@ import threading
 import uuid
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,16 @@ class Index:
 
     url: str
     package: str  # its import name, e.g. remedy_testdep_1a2b3c4d
+    #: the paths asked for, in order
+    requests: list[str]
+
+
+class CountingHandler(SimpleHTTPRequestHandler):
+    asked: list[str]
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        super().do_GET()
 
 
 def _record_line(path: str, data: bytes) -> str:
@@ -78,12 +89,13 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
         (project / "index.html").write_text(
             f'<html><body><a href="/{wheel.name}">{wheel.name}</a></body></html>'
         )
-    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
+    asked: list[str] = []
+    handler = partial(type("Handler", (CountingHandler,), {"asked": asked}), directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Index(f"http://127.0.0.1:{server.server_address[1]}/simple/", package)
+        yield Index(f"http://127.0.0.1:{server.server_address[1]}/simple/", package, asked)
     finally:
         server.shutdown()
         server.server_close()
@@ -138,6 +150,21 @@ def test_an_environment_is_built_once_per_requirements_and_sees_the_worker_after
     other = envs.prepare(folder)
     assert other is not None and other.root != built.root
     assert envs.prepare(job_folder(tmp_path / "jobs", "no_deps", "")) is None
+
+
+def test_two_threads_preparing_one_environment_at_once_build_it_once(
+    tmp_path: Path, index: Index
+) -> None:
+    envs = JobEnvs(tmp_path / "envs", index.url)
+    folder = job_folder(tmp_path / "jobs", "uses_dep", f"{index.package}==1.0\n")
+    asked_before = len(index.requests)
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: envs.prepare(folder), range(2))
+
+    assert first is not None and first == second
+    page = f"/simple/{index.package.replace('_', '-')}/"
+    assert index.requests[asked_before:].count(page) == 1  # one pip install, not two
 
 
 def test_a_job_whose_requirements_cannot_be_installed_is_not_registered_with_pips_error(

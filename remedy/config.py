@@ -103,7 +103,10 @@ class TemporalSettings(BaseSettings):
 
 
 class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REMEDY_", extra="ignore")
+    # an error never shows the value: an index URL may carry credentials
+    model_config = SettingsConfigDict(
+        env_prefix="REMEDY_", extra="ignore", hide_input_in_errors=True
+    )
     job_code: Path = BUILTIN_JOBS
     job_output_cap_bytes: int = 1_000_000
     log_tail_bytes: int = 8_000

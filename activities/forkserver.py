@@ -14,7 +14,9 @@ The child calls setsid() (its own process group, as `start_new_session=True` giv
 2 at the pipe and fd 0 at /dev/null, replaces its environment, changes into the job's working copy,
 confines its writes to the request's `writable` directories when the request names them (Landlock,
 activities/confine.py) and runs the job file as `__main__` with runpy, exiting with the job's exit
-code.
+code. For a job with its own environment (activities/job_deps.py) the request names its
+`site_packages`, put first on sys.path, and its `own_modules`: none may be imported already (the
+worker asks only then: the ready line lists the server's imported top-level `modules`).
 
 The server makes itself non-dumpable and gives up any capability before anything else
 (activities/process_guard.py): the requests it reads hold run credentials, and its children, the
@@ -31,11 +33,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import os
 import runpy
 import selectors
 import signal
+import site
 import socket
 import struct
 import sys
@@ -129,6 +133,20 @@ def spare_child(channel: socket.socket) -> None:
     run_child(request, fds[0])
 
 
+def imported_modules() -> list[str]:
+    """The top-level names of every module imported here (a job environment must not shadow one)."""
+    return sorted({name.split(".", 1)[0] for name in list(sys.modules)})
+
+
+def use_site_packages(path: str) -> None:
+    """A job environment's site-packages (its .pth files included) first after the job's own folder."""
+    before = list(sys.path)
+    site.addsitedir(path)
+    added = [entry for entry in sys.path if entry not in before]
+    sys.path[:] = [*before[:1], *added, *before[1:]]
+    importlib.invalidate_caches()
+
+
 def run_child(request: dict[str, Any], out_fd: int) -> None:
     """In the forked child: become the job. Never returns."""
     code = 1
@@ -154,6 +172,16 @@ def run_child(request: dict[str, Any], out_fd: int) -> None:
         script = request["argv"][1]
         sys.argv = request["argv"][1:]
         sys.path[0] = os.path.dirname(os.path.abspath(script))
+        if request.get("site_packages"):
+            clash = sorted(set(request.get("own_modules", ())) & set(imported_modules()))
+            if clash:  # the worker checks first: this only guards against a surprise
+                print(
+                    f"remedy: the job's own packages {', '.join(clash)} are already imported by "
+                    "the fork server; the job was not run (use REMEDY_LAUNCHER=subprocess)"
+                )
+                code = EX_OSERR
+                return
+            use_site_packages(request["site_packages"])
         try:
             runpy.run_path(script, run_name="__main__")
             code = 0
@@ -328,7 +356,8 @@ def main() -> None:
     # (and so copying) it in each child.
     gc.collect()
     gc.freeze()
-    print(json.dumps({"ready": path, "warmed": warmed}), flush=True)
+    ready = {"ready": path, "warmed": warmed, "modules": imported_modules()}
+    print(json.dumps(ready), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve()
 

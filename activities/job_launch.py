@@ -18,6 +18,7 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.job_deps import JobEnv
 from activities.launchers import Launched, Launcher
 
 KILL_GRACE_S = 3.0
@@ -81,9 +82,11 @@ async def execute(
     env: dict[str, str],
     timeout_s: float,
     output: Output,
+    job_env: JobEnv | None = None,
 ) -> Exited:
-    """Run the job to its end (or its timeout), heartbeating its output size meanwhile."""
-    job = await launcher.launch(argv, cwd, env)
+    """Run the job to its end (or its timeout), heartbeating its output size meanwhile; in its
+    own environment when it has one."""
+    job = await launcher.launch(argv, cwd, env, job_env)
     reader = asyncio.create_task(_read(job, output))
     heartbeat = asyncio.create_task(_heartbeat(output))
     timed_out = False

@@ -13,7 +13,10 @@ A job is untrusted code. Each attempt gets:
   in the step's result;
 - its mode (remedy/jobkit/modes.py) in `REMEDY_MODE` when it is not remediate, only for a job
   whose remedy.json lists it; for rollback, the change records in a file of the working copy
-  named by `REMEDY_RECORDS`. The `RECORD:` lines a job prints are returned with its result.
+  named by `REMEDY_RECORDS`. The `RECORD:` lines a job prints are returned with its result;
+- a job with a requirements.txt runs in its own environment (activities/job_deps.py, recorded in
+  `Registry.envs`): on the fork server when none of the environment's packages is imported there,
+  else with the plain launcher and the environment's Python; its first log line says which.
 
 The concerns live beside it: the environment and credentials (`job_env.py`), the working copy
 (`working_copy.py`), the process and its output (`job_launch.py`), and what the attempt means:
@@ -34,6 +37,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.confine import denied_writes, describe_denied
 from activities.credentials import CredentialStore
+from activities.job_deps import REQUIREMENTS_FILE, JobEnv
 from activities.job_env import cloud_credentials, job_environment
 from activities.job_launch import Exited, Output, execute
 from activities.job_results import (
@@ -46,7 +50,7 @@ from activities.job_results import (
     stopped_failure,
     succeeded,
 )
-from activities.launchers import Launcher, SubprocessLauncher
+from activities.launchers import ForkServerLauncher, Launcher, SubprocessLauncher
 from activities.orphans import owner_token
 from activities.working_copy import working_copy
 from remedy.job_registry import VERIFY_FILE, Job, ParameterError, Registry, UnknownJobError
@@ -99,6 +103,8 @@ class JobRunner:
         self.tail_bytes = tail_bytes
         self.worker_env = dict(os.environ if worker_env is None else worker_env)
         self._finished = FinishedResults()
+        #: per job environment: the environment, and whether the fork server can run it
+        self._envs: dict[Path, tuple[JobEnv, str | None]] = {}
 
     def for_registry(self, registry: Registry) -> JobRunner:
         """A runner of another version of the job code, sharing this one's launchers,
@@ -129,7 +135,10 @@ class JobRunner:
         job, entry, parameters = self._resolve(request)
         cloud_env, secrets = await cloud_credentials(self.credentials, request, info.attempt)
         payload = json.dumps({**request.payload, "remediationParameters": parameters})
-        launcher = self._launcher_for(job, request)
+        launcher, job_env, how = await self._launcher_for(job, request)
+        output = Output(self.output_cap, self.tail_bytes)
+        if how:
+            output.add(f"remedy: {how}\n".encode())
         with working_copy(job.folder) as copy:
             env = job_environment(copy.root, self.worker_env, cloud_env, request.run_id, self.owner)
             env.update(mode_environment(request, copy.root))
@@ -140,7 +149,8 @@ class JobRunner:
                 copy.folder,
                 env,
                 request.timeout_s,
-                Output(self.output_cap, self.tail_bytes),
+                output,
+                job_env,
             )
             duration = time.monotonic() - started
         JOB_DURATION.labels(request.job, _outcome(exited)).observe(duration)
@@ -193,15 +203,59 @@ class JobRunner:
             )
         return job, entry, parameters
 
-    def _launcher_for(self, job: Job, request: RunJobInput) -> Launcher:
-        if (job.folder / "requirements.txt").exists() and self.launcher.name != "subprocess":
-            # its own dependencies may differ from the pre-imported ones
-            log.info(
-                "job has its own requirements.txt: using the plain launcher",
-                extra={"runId": request.run_id, "job": request.job},
+    async def _launcher_for(
+        self, job: Job, request: RunJobInput
+    ) -> tuple[Launcher, JobEnv | None, str]:
+        """The launcher, the job's own environment (if any) and, then, a line saying which."""
+        root = self.registry.envs.get(job.name)
+        if root is None:
+            if (job.folder / REQUIREMENTS_FILE).is_file():
+                raise ApplicationError(
+                    f"job {job.name} has a {REQUIREMENTS_FILE} but this worker has not built its "
+                    "environment (activities/job_deps.py: prepare_job_envs after discover, as "
+                    "worker/main.py does); it was not run with the worker's packages instead",
+                    type="JobEnvMissing",
+                    non_retryable=True,
+                )
+            return self.launcher, None, ""
+        job_env, clash = await self._job_env(root)
+        how = f"the job runs in its own environment {job_env.name}"
+        if clash is None:
+            how += " on the fork server"
+            launcher = self.launcher
+        else:
+            how += f" with the plain launcher ({clash})"
+            launcher = self.plain_launcher
+        log.info(how, extra={"runId": request.run_id, "job": request.job, "jobEnv": job_env.name})
+        return launcher, job_env, how
+
+    async def _job_env(self, root: Path) -> tuple[JobEnv, str | None]:
+        """The environment at `root` and why the fork server cannot run it (None: it can),
+        decided once per environment."""
+        if root in self._envs:
+            return self._envs[root]
+        try:
+            job_env = JobEnv.read(root)
+        except (OSError, ValueError, KeyError):
+            raise ApplicationError(
+                f"the job's environment {root} is gone (was REMEDY_JOB_ENV_DIR cleaned?): "
+                "restart the worker to build it again",
+                type="JobEnvMissing",
+            ) from None
+        clash: str | None = "the worker's launcher is the plain one"
+        if isinstance(self.launcher, ForkServerLauncher):
+            try:
+                await self.launcher.start()
+            except Exception as exc:  # the plain launcher then, saying why; asked again next time
+                return job_env, f"the fork server is not up: {exc}"
+            shadowed = sorted(set(job_env.modules) & self.launcher.preloaded)
+            clash = (
+                f"the fork server has already imported {', '.join(shadowed)}, which it pins"
+                if shadowed
+                else None
             )
-            return self.plain_launcher
-        return self.launcher
+        self._envs[root] = (job_env, clash)
+        return job_env, clash
 
     def _attempt(
         self,

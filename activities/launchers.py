@@ -8,6 +8,10 @@ the same way to both.
 With `confine_writes` (the default, REMEDY_CONFINE_WRITES) and a kernel with Landlock, both also
 confine the job's writes to its working directory, the parent of its cwd (activities/confine.py).
 
+A job with its own environment (its requirements.txt, activities/job_deps.py) is run by that
+environment's Python in the plain launcher; in the fork server, its child puts the environment's
+site-packages first on sys.path (the runner decides which: activities/job_runner.py).
+
 Both run the job in a process no other job can read or trace (activities/process_guard.py): the
 fork server's children are non-dumpable from birth; the plain launcher starts
 activities/job_bootstrap.py, which guards itself before it is handed the job's environment
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Protocol
 
 from activities.confine import landlock_abi
+from activities.job_deps import JobEnv
 from activities.orphans import OWNER_VARIABLE
 from remedy.metrics import FORKSERVER_LAUNCHES
 
@@ -79,7 +84,9 @@ class Launcher(Protocol):
     #: whether this launcher's jobs run with their writes confined (asked for, and possible here)
     confine_writes: bool
 
-    async def launch(self, argv: list[str], cwd: Path, env: dict[str, str]) -> Launched: ...
+    async def launch(
+        self, argv: list[str], cwd: Path, env: dict[str, str], job_env: JobEnv | None = None
+    ) -> Launched: ...
 
     async def close(self) -> None: ...
 
@@ -117,7 +124,11 @@ class SubprocessLauncher:
     def __init__(self, *, confine_writes: bool = True) -> None:
         self.confine_writes = confine_writes and landlock_abi() > 0
 
-    async def launch(self, argv: list[str], cwd: Path, env: dict[str, str]) -> Launched:
+    async def launch(
+        self, argv: list[str], cwd: Path, env: dict[str, str], job_env: JobEnv | None = None
+    ) -> Launched:
+        if job_env is not None:  # the job's own environment's Python runs it
+            argv = [str(job_env.python), *argv[1:]]
         env_read, env_write = os.pipe()
         try:
             writable = cwd.parent if self.confine_writes else None
@@ -187,6 +198,9 @@ class ForkServerLauncher:
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = asyncio.Lock()
         self._fallback = SubprocessLauncher(confine_writes=confine_writes)
+        #: the top-level modules the server has imported (known once it is up): a job environment
+        #: holding one of them cannot run on it
+        self.preloaded: frozenset[str] = frozenset()
 
     @property
     def server_pid(self) -> int | None:
@@ -226,32 +240,41 @@ class ForkServerLauncher:
             process.wait()
             raise RuntimeError("the fork server did not start")
         process.stdout.close()
-        log.info("fork server ready", extra={"pid": process.pid, **json.loads(ready)})
+        answer = json.loads(ready)
+        self.preloaded = frozenset(answer.pop("modules", ()))
+        log.info("fork server ready", extra={"pid": process.pid, **answer})
         return process
 
-    async def launch(self, argv: list[str], cwd: Path, env: dict[str, str]) -> Launched:
+    async def launch(
+        self, argv: list[str], cwd: Path, env: dict[str, str], job_env: JobEnv | None = None
+    ) -> Launched:
         for attempt in (1, 2):
             try:
                 await asyncio.wait_for(self._ensure_server(), SERVER_START_TIMEOUT_S)
-                return await self._fork(argv, cwd, env)
+                return await self._fork(argv, cwd, env, job_env)
             except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
                 log.warning("fork server launch failed (attempt %d): %s", attempt, exc)
                 if self._process is not None and self._process.poll() is None and attempt == 1:
                     self._process.kill()  # a server that does not answer is replaced
                     await asyncio.to_thread(self._process.wait)
         log.warning("launching with the plain launcher instead of the fork server")
-        return await self._fallback.launch(argv, cwd, env)
+        return await self._fallback.launch(argv, cwd, env, job_env)
 
-    async def _fork(self, argv: list[str], cwd: Path, env: dict[str, str]) -> Launched:
+    async def _fork(
+        self, argv: list[str], cwd: Path, env: dict[str, str], job_env: JobEnv | None
+    ) -> Launched:
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             control.settimeout(FORK_ANSWER_TIMEOUT_S)
             control.connect(self._path)
-            job = {"argv": argv, "cwd": str(cwd), "env": env}
+            job: dict[str, object] = {"argv": argv, "cwd": str(cwd), "env": env}
             if self.confine_writes:
                 job["writable"] = [str(cwd.parent)]
+            if job_env is not None:
+                job["site_packages"] = str(job_env.site_packages)
+                job["own_modules"] = list(job_env.modules)
             request = json.dumps(job).encode() + b"\n"
             sent = socket.send_fds(control, [request], [write_fd])
             if sent < len(request):

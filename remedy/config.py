@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUILTIN_JOBS = Path(__file__).resolve().parent.parent / "jobs"
 
@@ -101,7 +103,10 @@ class TemporalSettings(BaseSettings):
 
 
 class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REMEDY_", extra="ignore")
+    # an error never shows the value: an index URL may carry credentials
+    model_config = SettingsConfigDict(
+        env_prefix="REMEDY_", extra="ignore", hide_input_in_errors=True
+    )
     job_code: Path = BUILTIN_JOBS
     job_output_cap_bytes: int = 1_000_000
     log_tail_bytes: int = 8_000
@@ -148,6 +153,34 @@ class WorkerSettings(BaseSettings):
     #: where the worker keeps what it must find again after a restart (the Git checkout);
     #: none: ~/.remedy
     state_dir: Path | None = None
+    #: where the environments of jobs with a requirements.txt are built, one per requirements
+    #: hash (activities/job_deps.py)
+    job_env_dir: Path = Path("~/.remedy/job-envs")
+    #: the package index those environments install from (pip's --index-url; None: PyPI); may
+    #: carry credentials (https://user:token@host/simple): never logged
+    job_pip_index_url: str | None = Field(default=None, repr=False)
+    #: more indexes, and folders or pages of wheels (pip's --find-links): space- or
+    #: comma-separated, or a JSON list
+    job_pip_extra_index_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, repr=False
+    )
+    job_pip_find_links: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("job_pip_extra_index_urls", "job_pip_find_links", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError(
+                        "is not a JSON list of strings: give the URLs as a JSON list, or "
+                        "separated by spaces or commas"
+                    ) from None
+            return [part for part in re.split(r"[\s,]+", text) if part]
+        return value
 
 
 def config_error(exc: ValidationError) -> ConfigError:

@@ -9,7 +9,9 @@ ids besides VSS rule ids that a finding may name for the job (or an alias) to fi
 (`{"securityhub": ["EC2.13"], "cis-aws-1.2": ["4.1"], "prowler": ["<check id>"]}`; remedy/intake
 matches findings on them), `modes`: what the job can do besides remediate (plan, verify, rollback:
 remedy/jobkit/modes.py; default: remediate, and verify when `verify.py` is beside it), and
-`irreversible`: why its changes cannot be rolled back, for a job that cannot.
+`irreversible`: why its changes cannot be rolled back, for a job that cannot. A `requirements.txt`
+is installed into the job's own environment after discovery (activities/job_deps.py:
+prepare_job_envs, which records it in `Registry.envs`).
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ class Registry:
     jobs: dict[str, Job] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: job name (aliases too) -> the root of its own environment, for a job with a
+    #: requirements.txt (activities/job_deps.py: prepare_job_envs records them)
+    envs: dict[str, Path] = field(default_factory=dict)
 
     def get(self, name: str) -> Job:
         try:
@@ -225,11 +230,6 @@ def _load_job(folder: Path, registry: Registry) -> None:
         )
     if not (folder / "README.md").is_file():
         registry.warnings.append(f"job {name}: no README.md")
-    if (folder / "requirements.txt").is_file():
-        registry.warnings.append(
-            f"job {name}: requirements.txt is not installed by this worker "
-            "version; the job runs with the worker's packages"
-        )
     meta: dict[str, Any] = {}
     if (folder / METADATA_FILE).is_file():
         try:

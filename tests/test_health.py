@@ -93,7 +93,8 @@ async def job_running(client: Client, run_id: str) -> bool:
         return False
     described = await client.get_workflow_handle(run_id).describe()
     return any(
-        p.activity_type.name == "run_job" and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        p.activity_type.name == "run_job"
+        and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
         for p in described.raw_description.pending_activities
     )
 

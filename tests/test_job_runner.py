@@ -233,28 +233,6 @@ def test_shared_clients_sign_each_call_with_the_calling_runs_credentials(
         sts.get_caller_identity()
 
 
-async def test_a_job_with_its_own_requirements_uses_the_plain_launcher(
-    worker_env: AwsSandbox, caplog: pytest.LogCaptureFixture
-) -> None:
-    launcher = ForkServerLauncher()
-    runner = JobRunner(
-        discover(JOBCODE), CredentialStore(endpoint_url=worker_env.endpoint), launcher=launcher
-    )
-    request = probe_request(worker_env, "own-requirements").model_copy(
-        update={"job": "own_requirements"}
-    )
-    try:
-        with caplog.at_level("INFO", logger="remedy.job"):
-            result = await run(runner, request)
-    finally:
-        await launcher.close()
-    assert result.changes == ["ran with its own requirements"]
-    assert launcher.server_pid is None  # the fork server was never needed
-    assert any(
-        "own requirements.txt: using the plain launcher" in r.getMessage() for r in caplog.records
-    )
-
-
 async def test_a_job_printing_100_mb_is_capped_and_the_worker_stays_small(
     runner: JobRunner, worker_env: AwsSandbox
 ) -> None:

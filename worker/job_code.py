@@ -38,6 +38,14 @@ log = logging.getLogger("remedy.worker.job_code")
 VersionWorkerFactory = Callable[[str, JobRunner], Worker]
 #: told of each version the worker starts serving (the hub link re-registers)
 OnVersion = Callable[[Registry], None]
+#: what each load goes through after its snapshot: the jobs' own environments are built
+#: (activities/job_deps.py prepare_job_envs; a job whose requirements cannot be installed
+#: becomes an error)
+Prepare = Callable[[Registry], Registry]
+
+
+def unprepared(registry: Registry) -> Registry:
+    return registry
 
 
 class ChangedWhileCopying(RuntimeError):
@@ -99,6 +107,7 @@ class JobCode:
         *,
         keep_versions: int = 3,
         store: Path,
+        prepare: Prepare = unprepared,
     ) -> None:
         self.source = source
         #: the worker's runner: the group's queue (runs validated before versions) and the
@@ -108,6 +117,7 @@ class JobCode:
         self.keep_versions = max(1, keep_versions)
         #: the snapshots (made by `load` at start, then by each reload); removed at stop
         self.store = store
+        self.prepare = prepare
         self.current: Registry = runner.registry
         self.versions: dict[str, Version] = {}
         self.on_version: list[OnVersion] = []
@@ -119,12 +129,12 @@ class JobCode:
         self._seen = fingerprint(source) if source.is_dir() else ""
 
     @staticmethod
-    def load(source: Path, store: Path) -> Registry:
-        """The first load, at start (before the worker's parts exist)."""
+    def load(source: Path, store: Path, prepare: Prepare = unprepared) -> Registry:
+        """A load: at start (before the worker's parts exist), and at each reload."""
         for _ in range(5):
             with contextlib.suppress(ChangedWhileCopying):
-                return snapshot(source, store)
-        return discover(source)  # changing all the time: serve it in place
+                return prepare(snapshot(source, store))
+        return prepare(discover(source))  # changing all the time: serve it in place
 
     async def start(self, make_worker: VersionWorkerFactory) -> None:
         """Serve the current version on its task queue."""
@@ -164,8 +174,10 @@ class JobCode:
     async def reload(self, reason: str) -> bool:
         """Load the directory again; True when a new version now serves new runs."""
         async with self._lock:
-            try:
-                fresh = await asyncio.to_thread(snapshot, self.source, self.store)
+            try:  # in a thread: a job's requirements may take pip a while
+                fresh = await asyncio.to_thread(
+                    lambda: self.prepare(snapshot(self.source, self.store))
+                )
             except (ChangedWhileCopying, OSError) as exc:
                 log.warning(
                     "job code reload postponed: %s changed while it was read (%s)", self.source, exc

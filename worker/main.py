@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from temporalio.worker import Worker
 
 from activities.confine import landlock_abi
 from activities.credentials import CredentialActivities, CredentialStore
+from activities.job_deps import JobEnvs, prepare_job_envs
 from activities.job_runner import JobRunner
 from activities.launchers import ForkServerLauncher, Launcher, make_launcher
 from activities.notify import NotifyActivities
@@ -93,7 +95,8 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
     own_secrets.register_for_redaction(os.environ)
     source = job_code or settings.job_code
     store = Path(tempfile.mkdtemp(prefix="remedy-job-code-"))
-    registry = JobCode.load(source, store)  # a snapshot: it runs after the folder changes
+    prepare = functools.partial(prepare_job_envs, envs=job_envs(settings))
+    registry = JobCode.load(source, store, prepare)  # a snapshot: it runs after the folder changes
     credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     # the job's environment is built from an allow-list (job_env.PASSED_THROUGH); never the
     # worker's secrets
@@ -108,10 +111,25 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
         log.warning(UNCONFINED_WARNING)
     validation = ValidationActivities(registry, settings.job_code_wait_s)
     versions = JobCode(
-        source, runner, validation, keep_versions=settings.job_code_keep_versions, store=store
+        source,
+        runner,
+        validation,
+        keep_versions=settings.job_code_keep_versions,
+        store=store,
+        prepare=prepare,
     )
     return WorkerParts(
         versions, credentials, runner, NotifyActivities.from_environment(), validation
+    )
+
+
+def job_envs(settings: WorkerSettings) -> JobEnvs:
+    """Where jobs' own environments are built, and what they install from."""
+    return JobEnvs(
+        settings.job_env_dir,
+        settings.job_pip_index_url,
+        settings.job_pip_extra_index_urls,
+        settings.job_pip_find_links,
     )
 
 

@@ -68,6 +68,10 @@ def worker(
     The worker's own cloud identity comes from its environment (AWS: the standard variables,
     a profile or an instance role; it only needs sts:AssumeRole on the accounts' roles).
     SIGTERM or Ctrl-C drains in-flight work and exits.
+
+    The job code is reloaded without a restart when it changes (every REMEDY_JOB_CODE_RELOAD_S,
+    or at once on SIGHUP: `kill -HUP <pid>`); runs keep the version they were validated with.
+    REMEDY_JOB_CODE_GIT takes the job code from a Git repository, pulled on an interval.
     """
     from activities.process_guard import make_undumpable
     from remedy.temporal import connect

@@ -25,6 +25,13 @@ from remedy.job_registry import Job, Registry
 SANDBOX_NAMED_BY = "AWS_ENDPOINT_URL"
 #: real-cloud credentials and settings a job's tests never get when the sandbox is started here
 CLOUD_PREFIXES = ("AWS_", "AZURE_", "ARM_", "JIRA_", "REMEDY_SANDBOX_")
+#: Remedy's own secrets: a job's tests never need them, whichever sandbox they run on
+REMEDY_SECRETS = (
+    "REMEDY_HUB_TOKEN",
+    "VSS_CLIENT_SECRET",
+    "REMEDY_PAYLOAD_KEY",
+    "REMEDY_PAYLOAD_OLD_KEYS",
+)
 
 
 class NoSuchJob(Exception):
@@ -109,9 +116,10 @@ def run_tests(
     extra: list[str],
 ) -> int:
     """pytest on `paths` (with `extra` arguments); its exit code. No cache or bytecode is written
-    into the job folder: it would change the job's checksum."""
+        into the job folder: it would change the job's checksum. Remedy's own secrets (the hub token,
+    the group's client secret, the payload keys) are left out."""
     env = {
-        **env,
+        **{k: v for k, v in env.items() if k not in REMEDY_SECRETS},
         "REMEDY_JOB": job.name,
         "REMEDY_JOB_FOLDER": str(job.folder),
         "REMEDY_JOB_CODE": str(registry.root),

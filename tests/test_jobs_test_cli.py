@@ -26,6 +26,7 @@ import boto3
 def test_the_sandbox_answers_for_this_job() -> None:
     assert os.environ["REMEDY_JOB"] == "probe_env"
     assert os.environ["REMEDY_JOB_FOLDER"].endswith("probe_env")
+    assert "REMEDY_HUB_TOKEN" not in os.environ and "VSS_CLIENT_SECRET" not in os.environ
     sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
     assert sts.get_caller_identity()["Account"] == "123456789012"
 """
@@ -80,7 +81,8 @@ def test_a_built_in_jobs_test_runs_on_a_sandbox_the_command_starts() -> None:
 def test_a_job_codes_passing_and_failing_tests_set_the_exit_code(
     aws_sandbox: AwsSandbox, tmp_path: Path
 ) -> None:
-    env = with_sandbox(aws_sandbox)
+    # Remedy's own secrets in the shell never reach the job's tests
+    env = {**with_sandbox(aws_sandbox), "REMEDY_HUB_TOKEN": "rmt_x", "VSS_CLIENT_SECRET": "rms_x"}
 
     passing = job_code(tmp_path / "passing")
     (passing / "probe_env" / "test_probe_env.py").write_text(REACHES_THE_SANDBOX)

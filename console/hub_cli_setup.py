@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from console.hub_api import AsJson, HubApi, console, fail, print_json, print_logs, print_table
+from console.hub_api import (
+    AsJson,
+    HubApi,
+    console,
+    err,
+    fail,
+    print_json,
+    print_logs,
+    print_table,
+)
 from console.hub_cli_flags import ACCOUNT_FLAGS, GROUP_FLAGS
 
 # -- remedy hub -----------------------------------------------------------------------------------
@@ -149,19 +159,23 @@ def groups_list(as_json: AsJson = False) -> None:
         print_json(found)
         return
     print_table(
-        ["id", "name", "enabled", "workers online", "accounts", "client id"],
+        ["id", "name", "enabled", "workers online", "job code", "accounts", "client id"],
         [
             [
                 g["id"],
                 g["name"],
                 g["enabled"],
                 f"{g['workers_online']}/{g['workers_total']}",
+                ", ".join(v["code_version"] or "unknown" for v in g.get("code_versions", [])),
                 ", ".join(g["accounts"]),
                 g["client_id"],
             ]
             for g in found
         ],
     )
+    for g in found:
+        for warning in g.get("warnings", []):
+            err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 @groups_app.command("get")
@@ -178,13 +192,15 @@ def groups_get(group_id: str, as_json: AsJson = False) -> None:
     console.print(f"[bold]{group['id']}[/bold] {group['name']} ({state}): {group['description']}")
     console.print(f"accounts: {', '.join(group['accounts']) or 'none'}")
     print_table(
-        ["worker", "state", "host", "version", "last heartbeat", "jobs"],
+        ["worker", "state", "host", "version", "job code", "commit", "last heartbeat", "jobs"],
         [
             [
                 w["worker_id"],
                 w["state"],
                 w["host"],
                 w["version"],
+                w.get("code_version") or "unknown",
+                (w.get("code_commit") or "")[:12],
                 w["last_heartbeat"],
                 len(w["jobs"]),
             ]
@@ -198,6 +214,8 @@ def groups_get(group_id: str, as_json: AsJson = False) -> None:
             for j in jobs
         ],
     )
+    for warning in group.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def _switch(group_id: str, action: str, as_json: bool) -> None:

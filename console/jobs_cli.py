@@ -1,5 +1,6 @@
-"""`remedy jobs ...`: list the jobs a worker would register, run one locally in a mode, scaffold
-a new one, and keep the generated tables of the job READMEs in step with their metadata."""
+"""`remedy jobs ...`: list the jobs a worker would register, run one locally in a mode, run its
+own tests against the sandbox, scaffold a new one, and keep the generated tables of the job
+READMEs in step with their metadata."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from console.cli_output import console, err, fail
 from remedy.config import worker_settings
 from remedy.logs import setup_logging
 
-jobs_app = typer.Typer(help="The job catalogue: list, scaffold, document.", no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="The job catalogue: list, run, test, scaffold, document.", no_args_is_help=True
+)
 
 JobCode = Annotated[
     Path | None,
@@ -91,6 +94,54 @@ def jobs_run(
         raise fail(str(exc), code=2) from None
     except PayloadError as exc:
         raise fail(f"{payload}: {exc.sentence()}", code=2) from None
+    raise typer.Exit(code)
+
+
+@jobs_app.command(
+    "test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def jobs_test(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The job (or alias) whose tests to run.")],
+    job_code: JobCode = None,
+) -> None:
+    """Run a job's own tests with pytest against the sandbox cloud: for people writing jobs.
+
+    The tests: test_*.py files in the job's folder, a tests/ folder in it, and
+    tests/test_job_NAME.py beside the job-code directory (where `remedy jobs new` writes one).
+    The sandbox: the one the environment names (AWS_ENDPOINT_URL, e.g. after
+    `source .remedy/sandbox.env`), else one started for the run and stopped after it; its
+    endpoints and administrator keys are in the tests' environment, with REMEDY_JOB,
+    REMEDY_JOB_FOLDER and REMEDY_JOB_CODE. Arguments after the name go to pytest
+    (`remedy jobs test NAME -- -k refuses -x`). Exits with pytest's exit code; 2 for an unknown
+    job, 5 when the job has no tests.
+    """
+    from console.job_tests import (
+        NoSuchJob,
+        NoTests,
+        find_job,
+        pytest_missing,
+        run_tests,
+        sandbox_environment,
+        tests_of,
+    )
+    from remedy.job_registry import discover
+
+    setup_logging("WARNING")
+    registry = discover(job_code or worker_settings().job_code)
+    try:
+        job = find_job(registry, name)
+        paths = tests_of(registry, job)
+    except NoSuchJob as exc:
+        raise fail(str(exc), code=2) from None
+    except NoTests as exc:
+        raise fail(str(exc), code=5) from None
+    missing = pytest_missing()
+    if missing:
+        raise fail(missing, code=2)
+    err.print(f"job {job.name}: {', '.join(str(p) for p in paths)}", highlight=False)
+    with sandbox_environment(lambda line: err.print(line, highlight=False)) as env:
+        code = run_tests(registry, job, paths, env, list(ctx.args))
     raise typer.Exit(code)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth import SECRET_PREFIX, digest, new_secret
+from hub.code_versions import code_versions, drift_warnings, job_versions, job_warning
 from hub.config import HubSettings
 from hub.errors import ApiError, check_storable, invalid, not_found
 from hub.models import CloudAccount, GroupAccount, Worker, WorkerGroup, utcnow
@@ -83,12 +84,13 @@ def is_online(worker: Worker, settings: HubSettings, now: datetime) -> bool:
 
 def group_out(session: Session, group: WorkerGroup, settings: HubSettings) -> GroupOut:
     now = utcnow()
-    workers = session.scalars(select(Worker).where(Worker.group_id == group.id)).all()
+    workers = workers_of(session, group.id)
     accounts = session.scalars(
         select(GroupAccount.account_id)
         .where(GroupAccount.group_id == group.id)
         .order_by(GroupAccount.account_id)
     ).all()
+    online = [w for w in workers if is_online(w, settings, now)]
     return GroupOut(
         id=group.id,
         name=group.name,
@@ -98,8 +100,10 @@ def group_out(session: Session, group: WorkerGroup, settings: HubSettings) -> Gr
         created_at=group.created_at,
         secret_rotated_at=group.secret_rotated_at,
         accounts=list(accounts),
-        workers_online=sum(1 for w in workers if is_online(w, settings, now)),
+        workers_online=len(online),
         workers_total=len(workers),
+        code_versions=code_versions(online),
+        warnings=drift_warnings(group.id, online),
     )
 
 
@@ -160,16 +164,18 @@ def worker_out(worker: Worker, settings: HubSettings, now: datetime) -> WorkerOu
         registered_at=worker.registered_at,
         last_heartbeat=worker.last_heartbeat,
         jobs=[JobSummary(name=i.name, provider=i.provider, checksum=i.checksum) for i in infos],
+        code_version=worker.code_version,
+        code_commit=worker.code_commit,
     )
 
 
 def offered_jobs(session: Session, group_id: str, settings: HubSettings) -> dict[str, GroupJob]:
-    """The jobs the group's online workers registered (checksums differ while a rollout runs)."""
+    """The jobs the group's online workers registered (checksums differ while a rollout runs:
+    each job then names its versions and carries a warning)."""
     now = utcnow()
+    online = [w for w in workers_of(session, group_id) if is_online(w, settings, now)]
     offered: dict[str, GroupJob] = {}
-    for worker in workers_of(session, group_id):
-        if not is_online(worker, settings, now):
-            continue
+    for worker in online:
         for raw in worker.jobs:
             info = JobInfo.model_validate(raw)
             job = offered.setdefault(
@@ -187,6 +193,9 @@ def offered_jobs(session: Session, group_id: str, settings: HubSettings) -> dict
             if info.checksum not in job.checksums:
                 job.checksums.append(info.checksum)
             job.workers.append(worker.worker_id)
+    for name, versions in job_versions(online).items():
+        offered[name].versions = versions
+        offered[name].warning = job_warning(name, versions, online)
     return dict(sorted(offered.items()))
 
 
@@ -209,6 +218,7 @@ def register_worker(
         )
         if worker is not None:
             worker.host, worker.version, worker.jobs = body.host, body.version, jobs
+            worker.code_version, worker.code_commit = body.code_version, body.code_commit
             worker.notify_destinations = list(body.notify_destinations)
             worker.registered_at = worker.last_heartbeat = now
             break
@@ -221,6 +231,8 @@ def register_worker(
                         host=body.host,
                         version=body.version,
                         jobs=jobs,
+                        code_version=body.code_version,
+                        code_commit=body.code_commit,
                         notify_destinations=list(body.notify_destinations),
                         registered_at=now,
                         last_heartbeat=now,

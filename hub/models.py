@@ -142,6 +142,9 @@ class Worker(Base):
     jobs: Mapped[list[Any]] = mapped_column(default=list)
     #: the notification destinations its environment allows (remedy/destinations.py)
     notify_destinations: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: the job code it serves: Registry.version (12 hex digits) and its Git commit ("" if none)
+    code_version: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    code_commit: Mapped[str] = mapped_column(String(200), default="", server_default="")
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -91,6 +91,17 @@ class DeployCommands(BaseModel):
     azure: str
 
 
+class CodeVersion(BaseModel):
+    """One version of the job code, and the online workers of the group that serve it."""
+
+    code_version: str = Field(
+        description="Registry.version: 12 hex digits over every job's name and checksum "
+        "(empty: the worker predates code versions)."
+    )
+    code_commit: str = Field(description="The Git commit of the job code (empty: not from Git).")
+    workers: list[str]
+
+
 class GroupOut(BaseModel):
     id: str
     name: str
@@ -102,6 +113,15 @@ class GroupOut(BaseModel):
     accounts: list[str]
     workers_online: int
     workers_total: int
+    code_versions: list[CodeVersion] = Field(
+        default_factory=list,
+        description="The job code versions its online workers serve: one while they agree.",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Set when its online workers serve different job code: which workers serve "
+        "which version, which jobs differ, and how to bring them in line.",
+    )
 
 
 class GroupCreated(BaseModel):
@@ -131,6 +151,17 @@ class WorkerOut(BaseModel):
     registered_at: datetime
     last_heartbeat: datetime
     jobs: list[JobSummary]
+    code_version: str = Field(
+        default="", description="The version of the job code it serves (12 hex digits)."
+    )
+    code_commit: str = Field(default="", description="The Git commit of that job code, if any.")
+
+
+class JobVersion(BaseModel):
+    """One checksum of a job and the online workers that registered it."""
+
+    checksum: str
+    workers: list[str]
 
 
 class GroupJob(BaseModel):
@@ -143,6 +174,14 @@ class GroupJob(BaseModel):
     rules: list[str]
     parameters: dict[str, Any]
     description: str
+    versions: list[JobVersion] = Field(
+        default_factory=list, description="Each checksum of the job and the workers serving it."
+    )
+    warning: str | None = Field(
+        default=None,
+        description="Set when the group's online workers differ on this job: other checksums, "
+        "or workers without it.",
+    )
 
 
 class AccountIn(_In):

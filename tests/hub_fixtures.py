@@ -218,7 +218,7 @@ async def hub_worker(client: Any, worker_env: Any) -> AsyncIterator[Any]:
     jobs with the hub, heartbeats and ships job logs (worker/hub_client.py), as deployed."""
     from remedy.config import WorkerSettings
     from worker.hub_client import JOB_LOGGER, HubClient, hub_link
-    from worker.main import build_parts, make_worker
+    from worker.main import build_parts, make_worker, offer_new_versions
 
     started: list[HubWorker] = []
     job_logger = logging.getLogger(JOB_LOGGER)
@@ -247,8 +247,10 @@ async def hub_worker(client: Any, worker_env: Any) -> AsyncIterator[Any]:
                     group.group_id,
                     client=hub_client,
                     flush_interval_s=0.1,
-                ),
+                    code_version=parts.registry.version,
+                ) as link,
             ):
+                offer_new_versions(parts.job_code, link)  # as worker.main.run_worker does
                 await stop.wait()
             await parts.runner.launcher.close()
 

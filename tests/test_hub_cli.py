@@ -68,15 +68,25 @@ def test_the_cli_drives_the_hub(cli: Cli, tmp_path: Path) -> None:
     shown = cli("groups", "create", "staging")
     assert "shown this once" in shown and "docker run" in shown and "AZURE_TENANT_ID" in shown
     assert group_id in cli("groups", "list")
-    job = JobInfo(name="probe_env", provider="aws", checksum="a" * 64)
-    registered = httpx.post(
-        cli.env["REMEDY_HUB_URL"] + "/worker/register",
-        json={"worker_id": "w1", "jobs": [job.model_dump(mode="json")]},
-        auth=(client_id, group["client_secret"]),
-    )
-    assert registered.status_code == 200
+    for worker_id, checksum, version in [("w1", "a", "0123456789ab"), ("w2", "b", "ba9876543210")]:
+        job = JobInfo(name="probe_env", provider="aws", checksum=checksum * 64)
+        registered = httpx.post(
+            cli.env["REMEDY_HUB_URL"] + "/worker/register",
+            json={
+                "worker_id": worker_id,
+                "jobs": [job.model_dump(mode="json")],
+                "code_version": version,
+                "code_commit": "4f2a9c0d1e2b3c4d" if worker_id == "w1" else "",
+            },
+            auth=(client_id, group["client_secret"]),
+        )
+        assert registered.status_code == 200
     details = cli("groups", "get", group_id)
     assert "Online" in details and "probe_env" in details and "production" in details
+    # each worker's job code, and the warning while they differ (issue #18)
+    assert "0123456789ab" in details and "4f2a9c0d1e2b" in details and "ba9876543210" in details
+    assert "serve 2 versions of the job code" in " ".join(details.split())
+    assert "serve 2 versions" in " ".join(cli("groups", "list").split())
 
     account = cli.json(
         "accounts",

@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
@@ -22,8 +23,9 @@ from remedy.starter import get_status, start_remediation, wait_for_result
 from remedy.temporal import connect
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState, RunStatus, StepState
 from sandbox.aws import AwsSandbox
-from tests.conftest import LogCapture
+from tests.conftest import DevServer, LogCapture
 from tests.findings import aws_finding
+from tests.hub_fixtures import hub_store, make_harness, new_group, wait_until
 from worker.main import WorkerParts, build_parts, make_worker
 
 JOB = "versioned_job"
@@ -199,3 +201,37 @@ async def test_a_reload_serves_new_runs_while_runs_in_flight_keep_their_version(
     assert "misnamed job" in captured_logs.text()
     assert refused.code_version == version_two
     assert "running job code two" in job_log(refused)
+
+
+async def test_a_reload_registers_the_new_version_with_the_hub(
+    client: Client, dev_server: DevServer, tmp_path: Path, hub_worker: Any
+) -> None:
+    code = tmp_path / "jobs"
+    write_job(code, "one")
+    temporal = TemporalSettings(address=dev_server.address)
+    with hub_store("sqlite", tmp_path) as store:
+        harness = make_harness(store, temporal, temporal_client=client)
+        try:
+            group = await new_group(harness)
+            worker = await hub_worker(harness, group, code)
+            before = worker.parts.registry.version
+
+            async def registered() -> dict[str, Any]:
+                workers = await harness.ok("GET", f"/worker-groups/{group.group_id}/workers")
+                return next(w for w in workers if w["worker_id"] == worker.worker_id)
+
+            assert (await registered())["code_version"] == before
+            write_job(code, "two")
+            assert await worker.parts.job_code.reload("test: the job changed")
+            after = worker.parts.registry.version
+
+            async def reregistered() -> bool:
+                return (await registered())["code_version"] == after
+
+            await wait_until(reregistered, what="the worker registering its new version")
+            jobs = (await registered())["jobs"]
+            assert [j["checksum"] for j in jobs if j["name"] == JOB] == [
+                worker.parts.registry.jobs[JOB].checksum
+            ]
+        finally:
+            await harness.aclose()

@@ -31,6 +31,24 @@ async def test_a_viewer_sees_the_pages_and_can_change_nothing(
     web_hub: WebHub,  # noqa: F811
 ) -> None:
     group = await new_group(web_hub.api, f"viewed-{uuid.uuid4().hex[:6]}")
+    # two workers on different job code (issue #18): one reloaded to a new version
+    commit = "4f2a9c0d1e2b3c4d5e6f708192a3b4c5d6e7f809"
+    async with web_hub.api.worker_api(group.client_id, group.client_secret) as api:
+        for worker_id, version, checksum, from_git in [
+            ("w-old", "0123456789ab", "c" * 64, commit),
+            ("w-new", "ba9876543210", "e" * 64, ""),
+        ]:
+            job = {"name": "probe_env", "provider": "aws", "checksum": checksum}
+            registered = await api.post(
+                "/worker/register",
+                json={
+                    "worker_id": worker_id,
+                    "jobs": [job],
+                    "code_version": version,
+                    "code_commit": from_git,
+                },
+            )
+            assert registered.status_code == 200, registered.text
     page = await sign_in(browser, web_hub, "viewer")
     csrf = await csrf_of(page)
     for path, heading in [
@@ -46,6 +64,19 @@ async def test_a_viewer_sees_the_pages_and_can_change_nothing(
         csp = await answer.header_value("content-security-policy")
         assert csp is not None and "script-src 'self'" in csp and "unsafe-inline" not in csp
         await expect(page.locator("h1")).to_contain_text(heading)
+        if path.startswith("/ui/groups/"):
+            old, new = page.locator("tr[data-worker=w-old]"), page.locator("tr[data-worker=w-new]")
+            await expect(old).to_contain_text("0123456789ab")
+            await expect(old).to_contain_text(commit[:12])
+            await expect(new).to_contain_text("ba9876543210")
+            await expect(new).to_contain_text("not from Git")
+            drift = page.locator("#code-drift")
+            await expect(drift).to_contain_text("serve 2 versions of the job code")
+            await expect(drift).to_contain_text("job probe_env differs")
+            await expect(page.locator("tr[data-job=probe_env]")).to_contain_text(
+                "cccccccccccc… on w-old; eeeeeeeeeeee… on w-new"
+            )
+            await snap(page, "group-code-versions", whole=True)
         if path == "/ui/catalogue":
             await snap(page, "catalogue")
         # no button that changes anything: the only one a viewer gets signs out (in the header)

@@ -82,7 +82,9 @@ class WorkerParts:
 def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> WorkerParts:
     own_secrets.register_for_redaction(os.environ)
     registry = discover(job_code or settings.job_code)
-    credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    credentials = CredentialStore(
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), reuse_sessions=settings.sts_reuse
+    )
     # the job's environment is built from an allow-list (job_env.PASSED_THROUGH); never the
     # worker's secrets
     runner = JobRunner(

@@ -3,7 +3,8 @@
 `CredentialStore.aws(account, run_id)` assumes the account's role (with its external id) and keeps
 the session in memory. By default (`REMEDY_STS_REUSE=true`) one session serves every run of that
 account (role ARN, external id) while it has more than its refresh margin left (the larger of five
-minutes and a tenth of its lifetime): AssumeRole is called once per account per session lifetime,
+minutes and a tenth of its lifetime; for a job, also more than the job's timeout, so a session
+never expires under a running job): AssumeRole is called once per account per session lifetime,
 not once per run. The session name names the run that assumed it, so in CloudTrail a reused
 session's calls carry the first run's id; each run's status ("acting as <assumed-role ARN>") and
 each job's `REMEDY_CLOUD_IDENTITY` say which session acted, so a run is tied to its CloudTrail
@@ -105,12 +106,13 @@ class AwsCredentials:
     #: when the session was obtained (its lifetime sets its refresh margin)
     issued: datetime | None = None
 
-    def usable_at(self, now: datetime) -> bool:
-        """True while more than the refresh margin (5 min, or a tenth of the lifetime) is left."""
+    def usable_at(self, now: datetime, valid_for: timedelta = timedelta(0)) -> bool:
+        """True while more than the refresh margin (5 min, or a tenth of the lifetime) is left,
+        and more than `valid_for` (a job's timeout: its session must outlive the job)."""
         lifetime = (
             self.expiration - self.issued if self.issued else timedelta(seconds=SESSION_SECONDS)
         )
-        margin = max(REFRESH_MARGIN, lifetime * REFRESH_SHARE)
+        margin = max(REFRESH_MARGIN, lifetime * REFRESH_SHARE, valid_for)
         return self.expiration - margin > now
 
     def env(self, region: str | None) -> dict[str, str]:
@@ -290,7 +292,7 @@ class CredentialStore:
         self._azure: AzureApp | None = None
         self._azure_problem = ""
         #: A job's cloud identity, by the provider's registry name (remedy/services).
-        self._job_identity: dict[str, Callable[[AccountRef, str], JobIdentity]] = {
+        self._job_identity: dict[str, Callable[[AccountRef, str, timedelta], JobIdentity]] = {
             "aws": self._aws_job_identity,
             "azure": self._azure_job_identity,
         }
@@ -322,25 +324,29 @@ class CredentialStore:
     def _key(self, account: AccountRef, run_id: str) -> tuple[str, str]:
         return (account.cache_key(), "" if self.reuse_sessions else run_id)
 
-    def _cached(self, key: tuple[str, str]) -> AwsCredentials | None:
+    def _cached(self, key: tuple[str, str], valid_for: timedelta) -> AwsCredentials | None:
         with self._lock:
             found = self._cache.get(key)
-            if found and found.usable_at(self._clock()):
+            if found and found.usable_at(self._clock(), valid_for):
                 self._cache.move_to_end(key)
                 return found
-            self._cache.pop(key, None)
+            if self._cache.pop(key, None) is not None:
+                self._assuming.pop(key, None)
             return None
 
-    def aws(self, account: AccountRef, run_id: str) -> AwsCredentials:
-        """The account's session: the cached one while it has its margin left, else a new one
-        named for this run. A refused AssumeRole raises and leaves nothing cached."""
+    def aws(
+        self, account: AccountRef, run_id: str, valid_for: timedelta = timedelta(0)
+    ) -> AwsCredentials:
+        """The account's session: the cached one while it has its margin (and `valid_for`) left,
+        else a new one named for this run. A refused AssumeRole raises and leaves nothing cached."""
         key = self._key(account, run_id)
-        if cached := self._cached(key):
+        if cached := self._cached(key, valid_for):
             return cached
         with self._lock:
             assuming = self._assuming.setdefault(key, threading.Lock())
         with assuming:
-            if cached := self._cached(key):  # another run of this account assumed it meanwhile
+            # another run of this account may have assumed it meanwhile
+            if cached := self._cached(key, valid_for):
                 return cached
             fresh = self._assume(account, run_id)
             with self._lock:
@@ -361,10 +367,13 @@ class CredentialStore:
             if found is None or found.access_key_id != access_key_id:
                 return False
             del self._cache[key]
+            self._assuming.pop(key, None)
             return True
 
-    def job_env(self, account: AccountRef, run_id: str) -> JobIdentity:
+    def job_env(self, account: AccountRef, run_id: str, timeout_s: float = 0.0) -> JobIdentity:
         """The credential variables a job of this account gets, and the secret values among them.
+
+        A job that may run `timeout_s` gets a session with at least that long left.
 
         The one place a job's cloud identity is decided (the runner adds nothing of its own); a
         job gets no variable its provider's registry entry does not name (remedy/services).
@@ -377,7 +386,7 @@ class CredentialStore:
                 type="UnsupportedProvider",
                 non_retryable=True,
             )
-        found = identity(account, run_id)
+        found = identity(account, run_id, timedelta(seconds=timeout_s))
         # A bug here, not the account's: never hand a job more than the contract names.
         if undeclared := sorted(set(found.env) - provider.job_variables):
             raise ApplicationError(
@@ -387,11 +396,15 @@ class CredentialStore:
             )
         return found
 
-    def _aws_job_identity(self, account: AccountRef, run_id: str) -> JobIdentity:
-        creds = self.aws(account, run_id)
+    def _aws_job_identity(
+        self, account: AccountRef, run_id: str, valid_for: timedelta
+    ) -> JobIdentity:
+        creds = self.aws(account, run_id, valid_for)
         return JobIdentity(creds.env(self.region_for(account)), creds.secrets(), creds.identity)
 
-    def _azure_job_identity(self, account: AccountRef, run_id: str) -> JobIdentity:
+    def _azure_job_identity(
+        self, account: AccountRef, run_id: str, valid_for: timedelta
+    ) -> JobIdentity:
         app = self.azure()
         return JobIdentity(app.env(), app.secrets(), app.identity)
 

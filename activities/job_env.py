@@ -76,7 +76,9 @@ async def cloud_credentials(
     failure so the workflow retries it for the step's transient window.
     """
     try:
-        return await asyncio.to_thread(credentials.job_env, request.account, request.run_id)
+        return await asyncio.to_thread(
+            credentials.job_env, request.account, request.run_id, request.timeout_s
+        )
     except ApplicationError:
         raise
     except Exception as exc:  # the STS / Entra ID endpoint down or throttling: not the job's

@@ -137,6 +137,18 @@ def test_a_session_inside_its_refresh_margin_is_replaced(worker_env: AwsSandbox)
     assert third.identity.endswith("/remedy-run-c")
 
 
+def test_a_job_gets_a_session_that_outlives_its_timeout(worker_env: AwsSandbox) -> None:
+    clock = Clock()
+    store = CredentialStore(endpoint_url=worker_env.endpoint, session_seconds=900, clock=clock)
+    target = account(worker_env)
+    first = store.job_env(target, "run-a", timeout_s=600).env["AWS_ACCESS_KEY_ID"]
+    clock.now += timedelta(minutes=4)  # 11 min left: a 10-minute job still takes it
+    assert store.job_env(target, "run-b", timeout_s=600).env["AWS_ACCESS_KEY_ID"] == first
+    clock.now += timedelta(minutes=2)  # 9 min left: enough for a tag call, not for that job
+    assert store.aws(target, "run-c").access_key_id == first
+    assert store.job_env(target, "run-d", timeout_s=600).env["AWS_ACCESS_KEY_ID"] != first
+
+
 def test_the_margin_is_a_tenth_of_a_long_session() -> None:
     issued = datetime(2026, 1, 1, tzinfo=UTC)
     creds = AwsCredentials("AKIA", "s", "t", issued + timedelta(hours=12), "arn", issued=issued)

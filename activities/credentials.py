@@ -426,7 +426,8 @@ class CredentialStore:
             self.forget(account, run_id, creds.access_key_id)
             raise ApplicationError(
                 f"AWS rejected the role session {creds.identity} ({code}); it was dropped from "
-                "the worker's cache and the retry assumes the role again",
+                "the worker's cache and the retry assumes the role again. If this repeats, check "
+                "the worker's clock (sessions are dated) and that the role still exists",
                 type="SessionRejected",
             ) from None
 

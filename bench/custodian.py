@@ -275,16 +275,21 @@ async def main(sizes: list[int], remedy_sizes: list[int], verify: bool) -> None:
     endpoint, process = start_moto()
     results: dict[int, CustodianRun] = {}
     remedy: dict[int, Measurement] = {}
+    failed = ""
     try:
         for n in sizes:
             print(f"  custodian {version}: {n} groups", file=sys.stderr)
             results[n] = run_custodian(custodian, fresh_world(endpoint, process), n)
             if results[n].left:
                 raise RuntimeError(f"custodian left {results[n].left} of {n} groups unfixed")
-        if remedy_sizes:
-            for n in remedy_sizes:
-                print(f"  remedy: {n} findings", file=sys.stderr)
+        print("\n".join(table(sizes, results, {})), file=sys.stderr)  # kept if Remedy fails
+        for n in remedy_sizes:
+            print(f"  remedy: {n} findings", file=sys.stderr)
+            try:
                 remedy[n] = await measure(n, verify=verify, sandbox=fresh_world(endpoint, process))
+            except Exception as exc:  # report what was measured, and why the rest is not
+                failed = f"Remedy at {n} did not finish: {type(exc).__name__}: {exc}"
+                break
     finally:
         process.terminate()
         try:
@@ -297,6 +302,8 @@ async def main(sizes: list[int], remedy_sizes: list[int], verify: bool) -> None:
         f"reset between runs; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
     )
     print("\n".join(table(sizes, results, remedy)))
+    if failed:
+        print(failed)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ from remedy.temporal import connect, start_dev_server, stop_process
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState
 from sandbox.aws import AwsSandbox, free_port, start_aws_sandbox
 
+STARTS_IN_FLIGHT = 50
+
 
 def peak_rss_mb(pid: int | None) -> float:
     if not pid:
@@ -186,10 +188,14 @@ async def remediate(
     )
     submitted: dict[str, float] = {}
     identities: set[str] = set()
+    # a client submits at most this many at once: 500 concurrent StartWorkflowExecution calls
+    # time out on a loaded 2-core dev server; the wait counts in submission -> fixed
+    starting = asyncio.Semaphore(STARTS_IN_FLIGHT)
 
     async def one(sg: str) -> float:
         at = time.time()
-        run_id = await start_remediation(client, finding(sg, sandbox), spec, group_id)
+        async with starting:
+            run_id = await start_remediation(client, finding(sg, sandbox), spec, group_id)
         submitted[run_id] = at
         status = await wait_for_result(client, run_id)
         if status.state != RunState.SUCCEEDED:

@@ -1,9 +1,20 @@
 """Temporary credentials for a target account, held in the worker's memory only.
 
-`CredentialStore.aws(account, run_id)` assumes the account's role (with its external id) once per
-run, so CloudTrail shows the run id as the session name, and reuses the credentials for every step
-of that run until five minutes before they expire. Nothing here is ever returned from an activity:
-the `assume_role` activity returns the identity and the expiry, nothing else.
+`CredentialStore.aws(account, run_id)` assumes the account's role (with its external id) and keeps
+the session in memory. By default (`REMEDY_STS_REUSE=true`) one session serves every run of that
+account (role ARN, external id) while it has more than its refresh margin left (the larger of five
+minutes and a tenth of its lifetime; for a job, also more than the job's timeout, so a session
+never expires under a running job): AssumeRole is called once per account per session lifetime,
+not once per run. The session name names the run that assumed it, so in CloudTrail a reused
+session's calls carry the first run's id; each run's status ("acting as <assumed-role ARN>") and
+each job's `REMEDY_CLOUD_IDENTITY` say which session acted, so a run is tied to its CloudTrail
+events all the same. With `REMEDY_STS_REUSE=false` each run assumes its own session (one session
+name per run, as a strict CloudTrail audit may need). A refused AssumeRole is never cached, and a
+session the cloud rejects as expired or invalid (`ExpiredToken`, `InvalidClientTokenId`: `forget`)
+leaves the cache, so the retry assumes again. A role deleted or a trust policy changed is seen at
+the next AssumeRole: at the latest when the cached session reaches its margin (about 54 minutes).
+Nothing here is ever returned from an activity: the `assume_role` activity returns the identity and
+the expiry, nothing else.
 
 Azure has no role to assume: the worker's own app registration (AZURE_CLIENT_ID,
 AZURE_CLIENT_SECRET, AZURE_TENANT_ID in its environment) is what a job acts as, and the job gets
@@ -15,12 +26,13 @@ has no role on fails the run at "assume role", not inside a job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import threading
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,14 +51,28 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.aws_clients import SharedClients
+from activities.aws_clients import SharedClients, using
 from remedy import services
 from remedy.azure_env import AzureSettings, MissingAzureIdentity
 from remedy.logs import redact, register_secret
 from remedy.types import AccountRef, AssumeRoleInput, AssumeRoleResult
 
 REFRESH_MARGIN = timedelta(minutes=5)
+#: a session is renewed when less than this share of its lifetime is left (if more than 5 minutes)
+REFRESH_SHARE = 0.1
 SESSION_SECONDS = 3600
+#: what the cloud says of a session it no longer takes (EC2 says AuthFailure or RequestExpired,
+#: most other services ExpiredToken or InvalidClientTokenId): the cached copy is dropped
+REJECTED_SESSION_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AuthFailure",
+    }
+)
 MAX_CACHED = 1024
 DENIED_CODES = {
     "AccessDenied",
@@ -66,8 +92,6 @@ RETRYABLE_CODES = {
     "RequestTimeout",
     "IDPCommunicationError",
 }
-#: The credential variables a job gets, and the secret values among them.
-JobIdentity = tuple[dict[str, str], list[str]]
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 UNUSABLE_SUBSCRIPTION_STATES = {"disabled", "deleted"}
 
@@ -79,6 +103,17 @@ class AwsCredentials:
     session_token: str = field(repr=False)
     expiration: datetime
     identity: str
+    #: when the session was obtained (its lifetime sets its refresh margin)
+    issued: datetime | None = None
+
+    def usable_at(self, now: datetime, valid_for: timedelta = timedelta(0)) -> bool:
+        """True while more than the refresh margin (5 min, or a tenth of the lifetime) is left,
+        and more than `valid_for` (a job's timeout: its session must outlive the job)."""
+        lifetime = (
+            self.expiration - self.issued if self.issued else timedelta(seconds=SESSION_SECONDS)
+        )
+        margin = max(REFRESH_MARGIN, lifetime * REFRESH_SHARE, valid_for)
+        return self.expiration - margin > now
 
     def env(self, region: str | None) -> dict[str, str]:
         env = {
@@ -92,6 +127,21 @@ class AwsCredentials:
 
     def secrets(self) -> list[str]:
         return [self.secret_access_key, self.session_token]
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """The credential variables a job gets, the secret values among them, and who it acts as."""
+
+    env: dict[str, str]
+    secrets: list[str]
+    #: the assumed-role ARN (its session name names the run that assumed it) or the Azure app
+    identity: str
+
+
+def rejected_session(code: str) -> bool:
+    """True when a cloud error code says the session itself is no good (expired, unknown key)."""
+    return code in REJECTED_SESSION_CODES
 
 
 def session_name(run_id: str) -> str:
@@ -206,8 +256,13 @@ class AzureApp:
         )
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class CredentialStore:
-    """Per-(account, run) temporary credentials, cached in memory and refreshed before expiry."""
+    """Temporary credentials per account (per run when reuse is off), cached in memory and
+    renewed before they expire."""
 
     def __init__(
         self,
@@ -216,19 +271,28 @@ class CredentialStore:
         *,
         azure: AzureSettings | None = None,
         environ: Mapping[str, str] | None = None,
+        reuse_sessions: bool = True,
+        session_seconds: int = SESSION_SECONDS,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._session = boto3.Session()  # the worker's own identity, from its environment
         self._default_region = default_region or self._session.region_name or "us-east-1"
         self._endpoint_url = endpoint_url
+        #: one session per account across runs (REMEDY_STS_REUSE), else one per run
+        self.reuse_sessions = reuse_sessions
+        self._session_seconds = session_seconds
+        self._clock = clock
         self._cache: OrderedDict[tuple[str, str], AwsCredentials] = OrderedDict()
         self._lock = threading.Lock()
+        #: one AssumeRole at a time per cache key: a burst of runs of one account waits for it
+        self._assuming: dict[tuple[str, str], threading.Lock] = {}
         self._sts: dict[str, Any] = {}  # the worker's own STS clients, one per region
         #: clients for the worker's calls in a run's name (tagging), signed per run (aws_clients)
         self.clients = SharedClients(endpoint_url)
         self._azure: AzureApp | None = None
         self._azure_problem = ""
         #: A job's cloud identity, by the provider's registry name (remedy/services).
-        self._job_identity: dict[str, Callable[[AccountRef, str], JobIdentity]] = {
+        self._job_identity: dict[str, Callable[[AccountRef, str, timedelta], JobIdentity]] = {
             "aws": self._aws_job_identity,
             "azure": self._azure_job_identity,
         }
@@ -257,28 +321,59 @@ class CredentialStore:
     def region_for(self, account: AccountRef) -> str:
         return account.region or self._default_region
 
-    def _cached(self, key: tuple[str, str]) -> AwsCredentials | None:
+    def _key(self, account: AccountRef, run_id: str) -> tuple[str, str]:
+        return (account.cache_key(), "" if self.reuse_sessions else run_id)
+
+    def _cached(self, key: tuple[str, str], valid_for: timedelta) -> AwsCredentials | None:
         with self._lock:
             found = self._cache.get(key)
-            if found and found.expiration - REFRESH_MARGIN > datetime.now(UTC):
+            if found and found.usable_at(self._clock(), valid_for):
                 self._cache.move_to_end(key)
                 return found
-            self._cache.pop(key, None)
+            if self._cache.pop(key, None) is not None:
+                self._assuming.pop(key, None)
             return None
 
-    def aws(self, account: AccountRef, run_id: str) -> AwsCredentials:
-        key = (account.cache_key(), run_id)
-        if cached := self._cached(key):
+    def aws(
+        self, account: AccountRef, run_id: str, valid_for: timedelta = timedelta(0)
+    ) -> AwsCredentials:
+        """The account's session: the cached one while it has its margin (and `valid_for`) left,
+        else a new one named for this run. A refused AssumeRole raises and leaves nothing cached."""
+        key = self._key(account, run_id)
+        if cached := self._cached(key, valid_for):
             return cached
-        fresh = self._assume(account, run_id)
         with self._lock:
-            self._cache[key] = fresh
-            while len(self._cache) > MAX_CACHED:
-                self._cache.popitem(last=False)
+            assuming = self._assuming.setdefault(key, threading.Lock())
+        with assuming:
+            # another run of this account may have assumed it meanwhile
+            if cached := self._cached(key, valid_for):
+                return cached
+            fresh = self._assume(account, run_id)
+            with self._lock:
+                self._cache[key] = fresh
+                while len(self._cache) > MAX_CACHED:
+                    dropped, _ = self._cache.popitem(last=False)
+                    self._assuming.pop(dropped, None)
         return fresh
 
-    def job_env(self, account: AccountRef, run_id: str) -> JobIdentity:
+    def forget(self, account: AccountRef, run_id: str, access_key_id: str) -> bool:
+        """Drop a session the cloud rejected (expired, invalid), so the next call assumes again.
+
+        Only that session leaves: one another run has cached since is kept. True if it was cached.
+        """
+        key = self._key(account, run_id)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is None or found.access_key_id != access_key_id:
+                return False
+            del self._cache[key]
+            self._assuming.pop(key, None)
+            return True
+
+    def job_env(self, account: AccountRef, run_id: str, timeout_s: float = 0.0) -> JobIdentity:
         """The credential variables a job of this account gets, and the secret values among them.
+
+        A job that may run `timeout_s` gets a session with at least that long left.
 
         The one place a job's cloud identity is decided (the runner adds nothing of its own); a
         job gets no variable its provider's registry entry does not name (remedy/services).
@@ -291,23 +386,63 @@ class CredentialStore:
                 type="UnsupportedProvider",
                 non_retryable=True,
             )
-        env, secrets = identity(account, run_id)
+        found = identity(account, run_id, timedelta(seconds=timeout_s))
         # A bug here, not the account's: never hand a job more than the contract names.
-        if undeclared := sorted(set(env) - provider.job_variables):
+        if undeclared := sorted(set(found.env) - provider.job_variables):
             raise ApplicationError(
                 f"{undeclared} are not {provider.title} job variables (remedy/services)",
                 type="UndeclaredJobVariable",
                 non_retryable=True,
             )
-        return env, secrets
+        return found
 
-    def _aws_job_identity(self, account: AccountRef, run_id: str) -> JobIdentity:
-        creds = self.aws(account, run_id)
-        return creds.env(self.region_for(account)), creds.secrets()
+    def _aws_job_identity(
+        self, account: AccountRef, run_id: str, valid_for: timedelta
+    ) -> JobIdentity:
+        creds = self.aws(account, run_id, valid_for)
+        return JobIdentity(creds.env(self.region_for(account)), creds.secrets(), creds.identity)
 
-    def _azure_job_identity(self, account: AccountRef, run_id: str) -> JobIdentity:
+    def _azure_job_identity(
+        self, account: AccountRef, run_id: str, valid_for: timedelta
+    ) -> JobIdentity:
         app = self.azure()
-        return app.env(), app.secrets()
+        return JobIdentity(app.env(), app.secrets(), app.identity)
+
+    @contextlib.contextmanager
+    def acting_as(self, account: AccountRef, run_id: str) -> Iterator[AwsCredentials]:
+        """The account's session, signing the shared clients' calls (aws_clients.using).
+
+        A call the cloud refuses because the session is expired or unknown drops the session and
+        raises a retryable error: the retry assumes the role again.
+        """
+        creds = self.aws(account, run_id)
+        try:
+            with using(creds):
+                yield creds
+        except ClientError as exc:
+            code = error_code(exc)
+            if not rejected_session(code):
+                raise
+            self.forget(account, run_id, creds.access_key_id)
+            raise ApplicationError(
+                f"AWS rejected the role session {creds.identity} ({code}); it was dropped from "
+                "the worker's cache and the retry assumes the role again. If this repeats, check "
+                "the worker's clock (sessions are dated) and that the role still exists",
+                type="SessionRejected",
+            ) from None
+
+    def forget_rejected(
+        self, account: AccountRef, run_id: str, used: JobIdentity, log: str
+    ) -> bool:
+        """After a job failed: if its last lines say the cloud rejected the session it was given
+        (`ExpiredToken`, `InvalidClientTokenId` in jobkit's ERROR line or a traceback), drop it."""
+        key_id = used.env.get("AWS_ACCESS_KEY_ID")
+        if account.provider != "aws" or not key_id:
+            return False
+        tail = "\n".join([line for line in log[-4000:].splitlines() if line.strip()][-2:])
+        if not any(code in tail for code in REJECTED_SESSION_CODES):
+            return False
+        return self.forget(account, run_id, key_id)
 
     def _sts_client(self, region: str) -> Any:
         with self._lock:
@@ -331,7 +466,7 @@ class CredentialStore:
         kwargs: dict[str, Any] = {
             "RoleArn": account.role_arn,
             "RoleSessionName": session_name(run_id),
-            "DurationSeconds": SESSION_SECONDS,
+            "DurationSeconds": self._session_seconds,
         }
         if account.external_id:
             kwargs["ExternalId"] = account.external_id
@@ -367,6 +502,7 @@ class CredentialStore:
                     non_retryable=True,
                 ) from None
             raise
+        issued = self._clock()
         creds = answer["Credentials"]
         return AwsCredentials(
             access_key_id=creds["AccessKeyId"],
@@ -374,6 +510,7 @@ class CredentialStore:
             session_token=creds["SessionToken"],
             expiration=creds["Expiration"],
             identity=answer["AssumedRoleUser"]["Arn"],
+            issued=issued,
         )
 
 
@@ -409,6 +546,11 @@ class CredentialActivities:
     async def _assume_aws(self, request: AssumeRoleInput) -> AssumeRoleResult:
         creds = await asyncio.to_thread(self.store.aws, request.account, request.run_id)
         activity.logger.info(
-            "assumed role", extra={"identity": creds.identity, "runId": request.run_id}
+            "acting as the account's role session",
+            extra={
+                "identity": creds.identity,
+                "runId": request.run_id,
+                "sessionReused": self.store.reuse_sessions,
+            },
         )
         return AssumeRoleResult(identity=creds.identity, expires_at=creds.expiration)

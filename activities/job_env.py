@@ -12,11 +12,13 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from activities.credentials import CredentialStore
+from activities.credentials import CredentialStore, JobIdentity
 from activities.orphans import OWNER_VARIABLE
 from remedy.logs import redact
 from remedy.types import TRANSIENT_FAILURE, JobFailure, RunJobInput
 
+#: the session (assumed-role ARN) or the Azure app a job acts as
+IDENTITY_VARIABLE = "REMEDY_CLOUD_IDENTITY"
 PASSED_THROUGH = (
     "AWS_ENDPOINT_URL",
     "AWS_CA_BUNDLE",
@@ -50,28 +52,33 @@ def base_environment(workdir: Path, worker_env: dict[str, str]) -> dict[str, str
 def job_environment(
     workdir: Path,
     worker_env: dict[str, str],
-    cloud_env: dict[str, str],
+    cloud: JobIdentity,
     run_id: str,
     owner: str,
 ) -> dict[str, str]:
     """The whole environment of one job process."""
     env = base_environment(workdir, worker_env)
-    env.update(cloud_env)
+    env.update(cloud.env)
     env["REMEDY_RUN_ID"] = run_id
+    # who the job acts as: with a reused STS session its name is the first run's (CloudTrail)
+    env[IDENTITY_VARIABLE] = cloud.identity
     env[OWNER_VARIABLE] = owner  # lets a restarted worker find a dead worker's jobs
     return env
 
 
 async def cloud_credentials(
     credentials: CredentialStore, request: RunJobInput, attempt: int
-) -> tuple[dict[str, str], list[str]]:
-    """The run's credentials as environment variables, and the secrets to redact from its log.
+) -> JobIdentity:
+    """The run's credentials as environment variables, the secrets to redact from its log, and
+    the identity they are.
 
     An endpoint that fails is the cloud's problem, not the job's: it is raised as a transient
     failure so the workflow retries it for the step's transient window.
     """
     try:
-        return await asyncio.to_thread(credentials.job_env, request.account, request.run_id)
+        return await asyncio.to_thread(
+            credentials.job_env, request.account, request.run_id, request.timeout_s
+        )
     except ApplicationError:
         raise
     except Exception as exc:  # the STS / Entra ID endpoint down or throttling: not the job's

@@ -133,14 +133,14 @@ class JobRunner:
             )
             return done
         job, entry, parameters = self._resolve(request)
-        cloud_env, secrets = await cloud_credentials(self.credentials, request, info.attempt)
+        cloud = await cloud_credentials(self.credentials, request, info.attempt)
         payload = json.dumps({**request.payload, "remediationParameters": parameters})
         launcher, job_env, how = await self._launcher_for(job, request)
         output = Output(self.output_cap, self.tail_bytes)
         if how:
             output.add(f"remedy: {how}\n".encode())
         with working_copy(job.folder) as copy:
-            env = job_environment(copy.root, self.worker_env, cloud_env, request.run_id, self.owner)
+            env = job_environment(copy.root, self.worker_env, cloud, request.run_id, self.owner)
             env.update(mode_environment(request, copy.root))
             started = time.monotonic()
             exited = await execute(
@@ -154,11 +154,19 @@ class JobRunner:
             )
             duration = time.monotonic() - started
         JOB_DURATION.labels(request.job, _outcome(exited)).observe(duration)
-        attempt = self._attempt(request, info.attempt, exited, duration, secrets, copy.root)
+        attempt = self._attempt(request, info.attempt, exited, duration, cloud.secrets, copy.root)
         if exited.stopped:
             raise self._stopped(request, attempt, exited.stopped)
         result = succeeded(attempt, reports_changes(job.folder, job.entry))
         if result is None:
+            if self.credentials.forget_rejected(
+                request.account, request.run_id, cloud, attempt.text
+            ):
+                log.warning(
+                    "the cloud rejected the job's session (expired or invalid): it left the "
+                    "cache, the retry assumes the role again",
+                    extra={"runId": request.run_id, "job": request.job, "identity": cloud.identity},
+                )
             raise failure(attempt)
         self._finished.keep(key, result)
         return result

@@ -20,7 +20,6 @@ from azure.core.exceptions import HttpResponseError
 from botocore.exceptions import ClientError
 from temporalio import activity
 
-from activities.aws_clients import using
 from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code
 from activities.validate import opted_out
 from remedy import services
@@ -84,9 +83,8 @@ class OptOutActivities:
         if service is None:
             return None
         if account.provider == "aws" and method in AWS_READERS:
-            creds = self.credentials.aws(account, request.run_id)
             region = self.credentials.region_for(account)
-            with using(creds):
+            with self.credentials.acting_as(account, request.run_id):
                 client = self.credentials.clients.get(service.name, region)
                 return AWS_READERS[method](client, request.resource_id)
         if account.provider == "azure" and method in AZURE_READERS and account.resource_group:

@@ -17,7 +17,6 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.aws_clients import using
 from activities.credentials import CredentialStore
 from remedy.securityhub import filters_for, pages
 from remedy.types import PullInput, PullResult
@@ -32,7 +31,6 @@ class PullActivities:
         self._deliver = deliver
 
     def _read(self, request: PullInput, run_id: str, region: str) -> list[list[Any]]:
-        creds = self.credentials.aws(request.account, run_id)
         since = datetime.now(UTC) - timedelta(minutes=request.lookback_minutes)
         filters = filters_for(
             statuses=tuple(request.statuses),
@@ -40,7 +38,8 @@ class PullActivities:
             accounts=(request.account.account_id,),
             updated_since=since,
         )
-        with using(creds):  # the shared clients sign with this run's credentials
+        # the shared clients sign with this run's credentials
+        with self.credentials.acting_as(request.account, run_id):
             client = self.credentials.clients.get("securityhub", region)
             return list(pages(client, filters))
 

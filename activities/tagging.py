@@ -23,7 +23,6 @@ from azure.mgmt.storage.models import StorageAccountUpdateParameters
 from botocore.exceptions import ClientError
 from temporalio import activity
 
-from activities.aws_clients import using
 from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code
 from remedy import services
 from remedy.types import TagInput, TagResult
@@ -153,10 +152,10 @@ class TaggingActivities:
         tagger = AWS_TAGGERS.get(service.tagging.method if service.tagging else "")
         if tagger is None:
             return _untaggable(request, services.provider(service.provider))
-        creds = self.credentials.aws(request.account, request.run_id)
         region = self.credentials.region_for(request.account)
         try:
-            with using(creds):  # the shared clients sign with this run's credentials
+            # the shared clients sign with this run's credentials
+            with self.credentials.acting_as(request.account, request.run_id):
                 client = self.credentials.clients.get(service.name, region)
                 problem = tagger(client, request.resource_id, request.tags)
         except ClientError as exc:

@@ -16,7 +16,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 from temporalio import activity
 
-from activities.aws_clients import using
 from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code
 from remedy.types import WriteBackInput, WriteBackResult
 
@@ -32,7 +31,6 @@ class WriteBackActivities:
     def _update(self, request: WriteBackInput) -> WriteBackResult:
         if request.account.provider != "aws":
             return WriteBackResult(updated=False, message="not a Security Hub finding: skipped")
-        creds = self.credentials.aws(request.account, request.run_id)
         region = request.finding.region or self.credentials.region_for(request.account)
         update: dict[str, Any] = {
             "FindingIdentifiers": [
@@ -43,7 +41,8 @@ class WriteBackActivities:
         if request.workflow_status:
             update["Workflow"] = {"Status": request.workflow_status}
         try:
-            with using(creds):  # the shared clients sign with this run's credentials
+            # the shared clients sign with this run's credentials
+            with self.credentials.acting_as(request.account, request.run_id):
                 client = self.credentials.clients.get("securityhub", region)
                 answer = client.batch_update_findings(**update)
         except ClientError as exc:

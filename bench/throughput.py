@@ -7,9 +7,14 @@ Both run on the same Temporal dev server in the same run:
   and tag cost Temporal, with no work in them), on an in-process worker.
 
 Prints remediations/s, the ratio to the no-op chain, p50/p95 latency from submission to the fixed
-resource (the job step's end), and the worker's peak RSS (and the fork server's).
+resource (the job step's end), the worker's peak RSS (and the fork server's, the Temporal
+server's), and how many STS sessions the runs acted as (one per account with REMEDY_STS_REUSE,
+the default; one per run with REMEDY_STS_REUSE=false in the environment).
 
     .venv/bin/python bench/throughput.py [N] [--launcher forkserver|subprocess]
+
+`measure()` is the same run for another benchmark (bench/custodian.py): it can use a moto that
+benchmark started, and returns the figures instead of printing them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,6 +47,8 @@ from remedy.temporal import connect, start_dev_server, stop_process
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RunState
 from sandbox.aws import AwsSandbox, free_port, start_aws_sandbox
 
+STARTS_IN_FLIGHT = 50
+
 
 def peak_rss_mb(pid: int | None) -> float:
     if not pid:
@@ -52,6 +60,53 @@ def peak_rss_mb(pid: int | None) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def rss_mb(pid: int | None) -> float:
+    """Resident memory now (VmRSS), in MB."""
+    if not pid:
+        return 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (share 0.95: p95) of values; 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered), round(share * len(ordered))) - 1)]
+
+
+@dataclass
+class Measurement:
+    """One Remedy run of N findings, as bench/custodian.py and this script report it."""
+
+    n: int
+    verify: bool
+    launcher: str
+    noop_s: float = 0.0
+    remedy_s: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    worker_rss_mb: float = 0.0
+    forkserver_rss_mb: float = 0.0
+    server_rss_mb: float = 0.0
+    moto_rss_mb: float = 0.0
+    still_open: int = 0
+    noop_server_cpu: float = 0.0
+    #: CPU seconds per process during the remedy phase
+    cpu: dict[str, float] = field(default_factory=dict)
+    #: distinct role sessions the runs acted as (their assume-role steps)
+    sessions: int = 0
+
+    @property
+    def per_s(self) -> float:
+        return self.n / self.remedy_s if self.remedy_s else 0.0
 
 
 def cpu_seconds(pid: int | None, with_children: bool = False) -> float:
@@ -126,27 +181,33 @@ def finding(group: str, sandbox: AwsSandbox) -> dict[str, object]:
 
 async def remediate(
     client: Client, sandbox: AwsSandbox, groups: list[str], group_id: str, verify: bool
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], set[str]]:
     spec = RemediationSpec(
         steps=[JobStep(job="security_group_close_port_22", verify=verify)],
         access=AccountAccess(external_id=sandbox.external_id),
     )
     submitted: dict[str, float] = {}
+    identities: set[str] = set()
+    # a client submits at most this many at once: 500 concurrent StartWorkflowExecution calls
+    # time out on a loaded 2-core dev server; the wait counts in submission -> fixed
+    starting = asyncio.Semaphore(STARTS_IN_FLIGHT)
 
     async def one(sg: str) -> float:
         at = time.time()
-        run_id = await start_remediation(client, finding(sg, sandbox), spec, group_id)
+        async with starting:
+            run_id = await start_remediation(client, finding(sg, sandbox), spec, group_id)
         submitted[run_id] = at
         status = await wait_for_result(client, run_id)
         if status.state != RunState.SUCCEEDED:
             raise RuntimeError(f"{run_id}: {status.message}")
         fixed_at = status.steps[2].ended_at
         assert fixed_at is not None
+        identities.add(status.steps[1].message.split(" until ")[0])  # "acting as <session>"
         return fixed_at.timestamp() - at
 
     started = time.perf_counter()
     latencies = await asyncio.gather(*(one(sg) for sg in groups))
-    return time.perf_counter() - started, list(latencies)
+    return time.perf_counter() - started, list(latencies), identities
 
 
 def still_open(sandbox: AwsSandbox, groups: list[str]) -> int:
@@ -161,14 +222,24 @@ def still_open(sandbox: AwsSandbox, groups: list[str]) -> int:
     )
 
 
-async def main(n: int, launcher: str, profile: str | None, verify: bool = True) -> None:
+async def measure(
+    n: int,
+    launcher: str = "forkserver",
+    profile: str | None = None,
+    verify: bool = True,
+    sandbox: AwsSandbox | None = None,
+) -> Measurement:
+    """N findings through a fresh dev server and `remedy worker`, on `sandbox` when given (left
+    running: its owner stops it) or on a moto of its own."""
+    result = Measurement(n=n, verify=verify, launcher=launcher)
     state = Path(tempfile.mkdtemp(prefix="remedy-bench-"))
     port = free_port()
     server = start_dev_server(port, state / "temporal")
-    sandbox = start_aws_sandbox(builtin_aws_policies())
+    own_sandbox = sandbox is None
+    cloud = sandbox or start_aws_sandbox(builtin_aws_policies())
     group_id = f"bench-{uuid.uuid4().hex[:6]}"
     env = clean_env(
-        **sandbox.worker_env(),
+        **cloud.worker_env(),
         TEMPORAL_ADDRESS=f"127.0.0.1:{port}",
         REMEDY_LAUNCHER=launcher,
         REMEDY_LOG_LEVEL="INFO",
@@ -178,16 +249,16 @@ async def main(n: int, launcher: str, profile: str | None, verify: bool = True) 
     try:
         wait_for_line(log, "Worker started and is waiting for work", 90, worker)
         client = await connect(TemporalSettings(address=f"127.0.0.1:{port}"))
-        groups = open_groups(sandbox, n)
+        groups = open_groups(cloud, n)
         await baseline(client, min(n, 20))  # warm the server's paths
         print(f"  baseline: {n} no-op chains of {STEPS} activities", file=sys.stderr)
         server_before = cpu_seconds(server.pid)
-        noop_s = await baseline(client, n)
-        noop_server_cpu = cpu_seconds(server.pid) - server_before
+        result.noop_s = await baseline(client, n)
+        result.noop_server_cpu = cpu_seconds(server.pid) - server_before
         print(f"  remedy: {n} findings (launcher {launcher})", file=sys.stderr)
         processes = {
             "temporal server": (server.pid, False),
-            "moto (the cloud)": (sandbox.process.pid if sandbox.process else None, False),
+            "moto (the cloud)": (cloud.process.pid if cloud.process else None, False),
             "worker": (worker.pid, False),
         }
         before = {name: cpu_seconds(pid, kids) for name, (pid, kids) in processes.items()}
@@ -209,47 +280,68 @@ async def main(n: int, launcher: str, profile: str | None, verify: bool = True) 
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        remedy_s, latencies = await remediate(client, sandbox, groups, group_id, verify)
+        result.remedy_s, result.latencies, identities = await remediate(
+            client, cloud, groups, group_id, verify
+        )
+        result.sessions = len(identities)
         if spy:
             spy.send_signal(2)
             spy.wait(30)
-        cpu = {
+        result.cpu = {
             name: cpu_seconds(pid, kids) - before[name] for name, (pid, kids) in processes.items()
         }
         # the fork server starts with the first job: all its time (and its jobs') is this phase's
-        cpu["jobs (fork server + children)"] = sum(
+        result.cpu["jobs (fork server + children)"] = sum(
             cpu_seconds(p, True) for p in children_of(worker.pid)
         )
-        left = still_open(sandbox, groups)
-        worker_rss = peak_rss_mb(worker.pid)
-        forkserver_rss = max((peak_rss_mb(c) for c in children_of(worker.pid)), default=0.0)
+        result.still_open = still_open(cloud, groups)
+        result.worker_rss_mb = peak_rss_mb(worker.pid)
+        result.forkserver_rss_mb = max(
+            (peak_rss_mb(c) for c in children_of(worker.pid)), default=0.0
+        )
+        result.server_rss_mb = peak_rss_mb(server.pid)
+        result.moto_rss_mb = rss_mb(cloud.process.pid if cloud.process else None)
     finally:
         worker.terminate()
         try:
             worker.wait(30)
         except subprocess.TimeoutExpired:
             worker.kill()
-        sandbox.stop()
+        if own_sandbox:
+            cloud.stop()
         stop_process(server)
         shutil.rmtree(state, ignore_errors=True)  # its Temporal database and the worker's log
-    ordered = sorted(latencies)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-    print(f"end to end, {n} findings, launcher {launcher}, {os.cpu_count()} cores")
-    print(f"  no-op chain ({STEPS} activities): {n / noop_s:7.1f} workflows/s")
-    what = "fix + verify + tag" if verify else "fix + tag"
-    print(f"  remedy ({what}){' ' * (20 - len(what))}: {n / remedy_s:7.1f} remediations/s")
-    print(f"  ratio remedy / no-op chain   : {noop_s / remedy_s:7.2f}")
+    return result
+
+
+def report(m: Measurement) -> None:
+    n = m.n
+    print(f"end to end, {n} findings, launcher {m.launcher}, {os.cpu_count()} cores")
+    print(f"  no-op chain ({STEPS} activities): {n / m.noop_s:7.1f} workflows/s")
+    what = "fix + verify + tag" if m.verify else "fix + tag"
+    print(f"  remedy ({what}){' ' * (20 - len(what))}: {m.per_s:7.1f} remediations/s")
+    print(f"  ratio remedy / no-op chain   : {m.noop_s / m.remedy_s:7.2f}")
     print(
-        f"  submission -> fixed          : p50 {statistics.median(latencies):.2f} s   p95 {p95:.2f} s"
+        f"  submission -> fixed          : p50 {statistics.median(m.latencies):.2f} s   "
+        f"p95 {percentile(m.latencies, 0.95):.2f} s"
     )
     print(
-        f"  worker peak RSS              : {worker_rss:.0f} MB (fork server {forkserver_rss:.0f} MB)"
+        f"  worker peak RSS              : {m.worker_rss_mb:.0f} MB (fork server "
+        f"{m.forkserver_rss_mb:.0f} MB; temporal server {m.server_rss_mb:.0f} MB)"
     )
-    print(f"  resources still open         : {left}")
-    print(f"  temporal server CPU per no-op chain: {1000 * noop_server_cpu / n:.1f} ms")
-    print(f"  CPU during the remedy phase ({remedy_s:.1f} s wall, {os.cpu_count()} cores):")
-    for name, seconds in cpu.items():
+    reuse = os.environ.get("REMEDY_STS_REUSE", "true")
+    print(f"  STS sessions acted as        : {m.sessions} (REMEDY_STS_REUSE={reuse})")
+    print(f"  resources still open         : {m.still_open}")
+    print(f"  temporal server CPU per no-op chain: {1000 * m.noop_server_cpu / n:.1f} ms")
+    print(f"  CPU during the remedy phase ({m.remedy_s:.1f} s wall, {os.cpu_count()} cores):")
+    for name, seconds in m.cpu.items():
         print(f"    {name:30s} {seconds:6.2f} s  ({1000 * seconds / n:5.1f} ms per finding)")
+    total = sum(m.cpu.values())
+    print(f"    {'all':30s} {total:6.2f} s  ({1000 * total / n:5.1f} ms per finding)")
+
+
+async def main(n: int, launcher: str, profile: str | None, verify: bool = True) -> None:
+    report(await measure(n, launcher, profile, verify))
 
 
 if __name__ == "__main__":

@@ -126,6 +126,9 @@ class WorkerSettings(BaseSettings):
     confine_writes: bool = True
     #: upsert RuleID, FindingId, Job, ... on runs; false for a namespace where they are not registered
     search_attributes: bool = True
+    #: one STS session per account across runs while it has its margin left (the session name
+    #: names the first run that used it); false: each run assumes its own (activities/credentials)
+    sts_reuse: bool = True
     #: GET /metrics, /healthz and /readyz (worker/health.py) on this port (0: no server); on
     #: loopback unless REMEDY_WORKER_HTTP_HOST says otherwise (0.0.0.0 in a container)
     worker_http_port: int = Field(default=9464, ge=0, le=65535)

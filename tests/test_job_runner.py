@@ -146,9 +146,11 @@ def probe_request(sandbox: AwsSandbox, run_id: str) -> RunJobInput:
     )
 
 
-async def test_a_job_sees_only_its_own_run_credentials(
-    runner: JobRunner, worker_env: AwsSandbox
+async def test_a_job_sees_only_its_own_run_credentials_when_sessions_are_not_reused(
+    worker_env: AwsSandbox, launcher: Launcher
 ) -> None:
+    store = CredentialStore(endpoint_url=worker_env.endpoint, reuse_sessions=False)
+    runner = JobRunner(discover(JOBCODE), store, launcher=launcher)
     first = await run(runner, probe_request(worker_env, "run-one"))
     second = await run(runner, probe_request(worker_env, "run-two"))
     assert "assumed-role/remedy-remediation/remedy-run-one" in first.log_tail
@@ -156,6 +158,18 @@ async def test_a_job_sees_only_its_own_run_credentials(
     for result in (first, second):
         names = next(ln for ln in result.log_tail.splitlines() if ln.startswith("env:"))
         assert "VSS_" not in names and "REMEDY_TEST" not in names
+
+
+async def test_runs_of_one_account_share_the_session_of_the_first_and_are_told_so(
+    runner: JobRunner, worker_env: AwsSandbox
+) -> None:
+    """REMEDY_STS_REUSE (default): one AssumeRole, its session named for the run that made it."""
+    first = await run(runner, probe_request(worker_env, "run-first"))
+    second = await run(runner, probe_request(worker_env, "run-second"))
+    for result in (first, second):
+        assert "assumed-role/remedy-remediation/remedy-run-first" in result.log_tail
+        names = next(ln for ln in result.log_tail.splitlines() if ln.startswith("env:"))
+        assert "REMEDY_CLOUD_IDENTITY" in names.split(",")
 
 
 async def test_the_fork_server_holds_no_secret_and_comes_back_when_killed(

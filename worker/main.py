@@ -97,7 +97,9 @@ def build_parts(settings: WorkerSettings, job_code: Path | None = None) -> Worke
     store = Path(tempfile.mkdtemp(prefix="remedy-job-code-"))
     prepare = functools.partial(prepare_job_envs, envs=job_envs(settings))
     registry = JobCode.load(source, store, prepare)  # a snapshot: it runs after the folder changes
-    credentials = CredentialStore(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    credentials = CredentialStore(
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), reuse_sessions=settings.sts_reuse
+    )
     # the job's environment is built from an allow-list (job_env.PASSED_THROUGH); never the
     # worker's secrets
     runner = JobRunner(

@@ -23,6 +23,7 @@ from remedy.types import (
 from sandbox.aws import AwsSandbox
 from sandbox.proxy import OutageProxy
 from tests.findings import aws_finding
+from worker.main import start_launcher
 
 JOBCODE = Path(__file__).parent / "jobcode"
 OUTAGE_S = 20
@@ -57,6 +58,8 @@ async def test_a_transient_failure_is_retried_beyond_the_attempts_until_it_clear
     client: Client, start_worker, aws_sandbox: AwsSandbox
 ) -> None:
     worker = await start_worker(JOBCODE)
+    # the fork server up first, as `remedy worker` has it: the window times the job alone
+    await start_launcher(worker.parts.runner.launcher)
     retry = RetrySettings(max_attempts=1, initial_interval_s=0.5, backoff=1.5, max_interval_s=2)
     run_id = await start_remediation(
         client,
@@ -85,6 +88,8 @@ async def test_a_transient_failure_that_outlasts_its_window_fails_the_run_and_sa
     client: Client, start_worker, aws_sandbox: AwsSandbox
 ) -> None:
     worker = await start_worker(JOBCODE)
+    # the fork server up first, as `remedy worker` has it: the window times the job alone
+    await start_launcher(worker.parts.runner.launcher)
     # a 6 s window at 0.5 s intervals leaves room for 3 attempts even on a loaded machine
     retry = RetrySettings(max_attempts=2, initial_interval_s=0.5, backoff=1.0, transient_window_s=6)
     run_id = await start_remediation(

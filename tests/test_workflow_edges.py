@@ -37,6 +37,7 @@ from remedy.types import (
 from sandbox.aws import AwsSandbox
 from tests.conftest import DevServer
 from tests.findings import aws_finding
+from worker.main import start_launcher
 
 JOBCODE = Path(__file__).parent / "jobcode"
 TEMPORAL = str(Path(sys.executable).parent / "temporal")
@@ -280,6 +281,8 @@ async def test_a_run_past_its_execution_timeout_reads_timed_out(
     client: Client, start_worker, aws_sandbox: AwsSandbox, captured_logs
 ) -> None:
     worker = await start_worker(JOBCODE)
+    # the fork server up first, as `remedy worker` has it: the window times the job alone
+    await start_launcher(worker.parts.runner.launcher)
     run_id = f"timed-out-{uuid.uuid4().hex[:8]}"
     spec = _spec(aws_sandbox, "hang_job")
     await client.start_workflow(

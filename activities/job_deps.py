@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from activities.job_env import PROXY_VARIABLES
 from remedy.job_registry import Registry
 from remedy.logs import redact, register_secret
 
@@ -58,12 +59,7 @@ PIP_ENVIRONMENT = (
     "LANG",
     "LC_ALL",
     "TMPDIR",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
+    *PROXY_VARIABLES,
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE",

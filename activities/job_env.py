@@ -19,15 +19,12 @@ from remedy.types import TRANSIENT_FAILURE, JobFailure, RunJobInput
 
 #: the session (assumed-role ARN) or the Azure app a job acts as
 IDENTITY_VARIABLE = "REMEDY_CLOUD_IDENTITY"
+#: the proxy variables, both spellings (what reaches the network must go the worker's way)
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 PASSED_THROUGH = (
     "AWS_ENDPOINT_URL",
     "AWS_CA_BUNDLE",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
+    *PROXY_VARIABLES,
     "REQUESTS_CA_BUNDLE",
     "SSL_CERT_FILE",
     "AZURE_AUTHORITY_HOST",

@@ -2,8 +2,9 @@
 
 A worker registers its job code's version (`Registry.version`: a hash over every job's name and
 checksum), the code's Git commit and each job's checksum; it registers again after a reload.
-Workers of one group that serve different code run a finding with whichever code the worker that
-takes it has, so the hub names the versions, the workers on each and the jobs that differ.
+Each run keeps the version it was validated with (workflows/pinned_code.py), but which version a
+new run gets depends on the worker that validates it: while a group's workers serve different
+code the hub names the versions, the workers on each and the jobs that differ.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def drift_warnings(group_id: str, online: Sequence[Worker]) -> list[str]:
     if differing:
         message += "; ".join(differing) + ". "
     message += (
-        "A finding runs with the code of whichever worker takes it: deploy the same job code "
-        "(one commit or image) to every worker of the group, or stop the workers on the old one."
+        "Each run keeps the version it was validated with, but a new run gets the version of "
+        "whichever worker validates it: deploy the same job code (one commit or image) to every "
+        "worker of the group, or stop the workers on the old one."
     )
     return [message]
 

@@ -72,6 +72,8 @@ class Job:
     modes: tuple[str, ...] = ("remediate",)
     #: why its changes cannot be rolled back (then `rollback` is not in modes)
     irreversible: str | None = None
+    #: remedy.json `"batch": true`: one process may fix a batch of findings (remedy/batch_protocol.py)
+    batch: bool = False
 
     @property
     def entry(self) -> Path:
@@ -270,6 +272,7 @@ def _load_job(folder: Path, registry: Registry) -> None:
         controls=controls,
         modes=modes,
         irreversible=irreversible,
+        batch=meta.get("batch") is True,
     )
     registry.jobs[name] = base
     for alias, spec in (meta.get("aliases") or {}).items():
@@ -303,6 +306,7 @@ def _load_job(folder: Path, registry: Registry) -> None:
             controls=alias_controls.get(alias, {}),
             modes=modes,
             irreversible=irreversible,
+            batch=base.batch,
         )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from remedy import jobkit
-from remedy.jobkit.ec2_ports import closure_of, open_on
+from remedy.jobkit.ec2_ports import closure_of, open_on, prefetch_groups
 
 
 def verify(finding: jobkit.Finding) -> None:
@@ -12,5 +14,10 @@ def verify(finding: jobkit.Finding) -> None:
     jobkit.verdict(problems, f"{finding.object_id} lets no internet source reach {closure.label}")
 
 
+def prefetch(findings: Sequence[jobkit.Finding]) -> None:
+    """A batch: describe every group once, before each member's verdict."""
+    prefetch_groups(jobkit.ec2_client(findings[0]), [f.object_id for f in findings])
+
+
 if __name__ == "__main__":
-    jobkit.run(verify, __file__)
+    jobkit.run(verify, __file__, prefetch=prefetch)

@@ -30,9 +30,11 @@ fork server imports it once so that a forked job pays for none of it.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.client import BaseClient
@@ -40,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remedy import services
 from remedy.finding import PayloadError
-from remedy.jobkit import modes
+from remedy.jobkit import batch, modes
 from remedy.jobkit.finding import BadInput as BadInput
 from remedy.jobkit.finding import Finding as Finding
 from remedy.jobkit.finding import load_metadata as load_metadata
@@ -100,14 +102,17 @@ def error(message: str) -> None:
 
 # Clients made for this run, so an AccessDenied can be traced to its service's IAM prefix.
 _clients: list[BaseClient] = []
+_made: dict[tuple[str, str], Any] = {}
 
 
 def client(service: str, finding: Finding) -> Any:
     """A client of a registered AWS service (remedy/services/aws.py) in the finding's region,
     from the environment's credentials (and AWS_ENDPOINT_URL, which boto3 honours)."""
-    made = services.service(service).client(finding.region)
-    _clients.append(made)
-    return made
+    key = (service, finding.region)
+    if key not in _made:  # one per service and region: a batch's members share them
+        _made[key] = services.service(service).client(finding.region)
+        _clients.append(_made[key])
+    return _made[key]
 
 
 def ec2_client(finding: Finding) -> EC2Client:
@@ -206,6 +211,7 @@ def run(
     *,
     plan: Callable[[Finding], None] | None = None,
     rollback: Rollback | None = None,
+    prefetch: Callable[[Sequence[Finding]], None] | None = None,
 ) -> NoReturn:
     """Read the finding and its parameters, run the job in its mode (remedy/jobkit/modes.py), and
     turn expected failures into one `ERROR:` line and an exit code: 2 for bad input, 1 for the
@@ -213,23 +219,55 @@ def run(
 
     `plan`: usually `remediate` itself, written so that `planning()` skips its mutating calls.
     `rollback(finding, records)`: restores the records' before state, or raises ChangedSince.
+    `prefetch(findings)`: a batch job's one look at all its findings' resources before the
+    members are handled (remedy/jobkit/batch.py); a job whose remedy.json says `"batch": true`
+    is given a batch in `REMEDY_BATCH`, each member handled as a one-finding process would be.
     """
     try:
         metadata = load_metadata(job_file)
-        finding = parse_finding(sys.argv, os.environ, metadata)
     except (BadInput, PayloadError, ParameterError) as exc:
         _bad_input(exc)
     entry = _entry_for(modes.mode(), metadata, remediate, plan, rollback)
+    if metadata.get("batch") and (path := batch.batch_file()):
+        members = batch.read_members(path)
+        provider = str(metadata.get("provider") or "aws")
+        sys.exit(
+            batch.run_members(
+                lambda payload: parse_finding(["job", json.dumps(payload)], os.environ, metadata),
+                entry,
+                partial(_handled, _failures(provider)),
+                prefetch,
+                members,
+            )
+        )
+    try:
+        finding = parse_finding(sys.argv, os.environ, metadata)
+    except (BadInput, PayloadError, ParameterError) as exc:
+        _bad_input(exc)
     failures = _failures(finding.provider)
     try:
         entry(finding)
-    except (BadInput, PayloadError, ParameterError, RecordError) as exc:
-        _bad_input(exc)
-    except ChangedSince as exc:
-        error(f"rollback refused, nothing was changed: {exc}")
-        sys.exit(EXIT_FAILED)
-    except tuple(kind for kind, _ in failures) as exc:
-        describe = next(describe for kind, describe in failures if isinstance(exc, kind))
-        error(describe(exc))
-        sys.exit(EXIT_FAILED)
+    except Exception as exc:
+        code = _handled(failures, exc)
+        if code is None:
+            raise
+        sys.exit(code)
     sys.exit(EXIT_OK)
+
+
+def _handled(
+    failures: list[tuple[type[BaseException], Describe]], exc: BaseException
+) -> int | None:
+    """The exit code an expected failure ends the job with, its `ERROR:` line printed; None for
+    an unexpected one (a traceback then)."""
+    if isinstance(exc, (BadInput, PayloadError, ParameterError, RecordError)):
+        error(exc.sentence() if isinstance(exc, PayloadError) else str(exc))
+        return EXIT_BAD_INPUT
+    if isinstance(exc, ChangedSince):
+        error(f"rollback refused, nothing was changed: {exc}")
+        return EXIT_FAILED
+    for kind, describe in failures:
+        if isinstance(exc, kind):
+            error(describe(exc))
+            return EXIT_FAILED
+    return None

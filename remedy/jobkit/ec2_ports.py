@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         IpPermissionTypeDef,
         IpRangeTypeDef,
         Ipv6RangeTypeDef,
+        SecurityGroupTypeDef,
     )
 
 OPEN_IPV4 = "0.0.0.0/0"
@@ -296,12 +297,40 @@ def plan_port_closure(permissions: Sequence[IpPermissionOutputTypeDef], port: in
     return plan_closure(permissions, Closure.port(port))
 
 
+#: groups described ahead for a batch (`prefetch_groups`), by id: each taken once, when used
+_described: dict[str, SecurityGroupTypeDef] = {}
+#: DescribeSecurityGroups takes this many ids per call at most (moto and EC2 alike accept it)
+DESCRIBE_CHUNK = 200
+
+
+def prefetch_groups(ec2: EC2Client, group_ids: Iterable[str]) -> int:
+    """Describe a batch's groups in as few calls as EC2 takes (one per 200 ids); each member
+    then reads its group from here instead of describing it again. A chunk that fails (a group
+    gone) is left to its members, each describing its own and failing alone. How many were
+    described."""
+    ids = sorted(set(group_ids))
+    for start in range(0, len(ids), DESCRIBE_CHUNK):
+        try:
+            found = ec2.describe_security_groups(GroupIds=ids[start : start + DESCRIBE_CHUNK])
+        except ClientError:
+            continue
+        _described.update({group["GroupId"]: group for group in found["SecurityGroups"]})
+    return len(_described)
+
+
+def _groups(ec2: EC2Client, ids: list[str]) -> list[SecurityGroupTypeDef]:
+    """The groups, from the batch's prefetch when it described them (taken once), else read."""
+    if ids and all(group_id in _described for group_id in ids):
+        return [_described.pop(group_id) for group_id in ids]
+    return ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+
+
 def open_on(ec2: EC2Client, group_ids: Iterable[str], closure: Closure) -> list[str]:
     """What still lets the internet reach the closure's ports on these groups (empty: compliant)."""
     ids = sorted(set(group_ids))
     if not ids:
         return []
-    groups = ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+    groups = _groups(ec2, ids)
     return [
         f"{group['GroupId']} allows {fix.revoke} ({closure.label} open to the internet)"
         for group in groups
@@ -323,7 +352,7 @@ def _record_fixes(group_id: str, fixes: Sequence[Fix]) -> None:
 def close_on_group(ec2: EC2Client, group_id: str, closure: Closure) -> int:
     """Close the closure's ports to the internet on one group; return how many changes were (in
     plan mode: would be) made."""
-    groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    groups = _groups(ec2, [group_id])
     fixes = plan_closure(groups[0].get("IpPermissions", []) if groups else [], closure)
     if not fixes:
         info(f"ok: {group_id} has no rule open to the internet on {closure.label}")

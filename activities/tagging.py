@@ -57,9 +57,13 @@ def _tag_arn(client: Any, arn: str, tags: dict[str, str]) -> str | None:
     answer = client.tag_resources(ResourceARNList=[arn], Tags=tags)
     failed = answer.get("FailedResourcesMap") or {}
     if failed:
-        problem = next(iter(failed.values()))
-        return f"{problem.get('ErrorCode')}: {problem.get('ErrorMessage')}"
+        return arn_failure(next(iter(failed.values())))
     return None
+
+
+def arn_failure(info: dict[str, Any]) -> str:
+    """A TagResources FailedResourcesMap entry as a skipped tagging's message names it."""
+    return f"{info.get('ErrorCode')}: {info.get('ErrorMessage')}"
 
 
 def _tag_nsg(client: Any, group: str, name: str, tags: dict[str, str]) -> None:
@@ -86,12 +90,41 @@ AZURE_TAGGERS: dict[str, Callable[[Any, str, str, dict[str, str]], None]] = {
 }
 
 
-def _tagged(resource: str, tags: dict[str, str]) -> TagResult:
+def aws_retryable(exc: ClientError) -> bool:
+    """Whether an AWS refusal is transient (throttled, 5xx): raised for Temporal to retry."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(exc) in RETRYABLE_CODES or status >= 500
+
+
+def aws_problem(exc: ClientError) -> str:
+    """An AWS refusal as a skipped tagging's message names it: "<code>: <message>"."""
+    return f"{error_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}"
+
+
+def azure_retryable(exc: HttpResponseError) -> bool:
+    """Whether an Azure refusal is transient (no status, 429, 5xx): raised for Temporal to retry."""
+    return exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429
+
+
+def azure_problem(exc: HttpResponseError) -> str:
+    """An Azure refusal as a skipped tagging's message names it: "<status> <code>: <message>"."""
+    code = getattr(exc.error, "code", None) or exc.reason
+    problem = getattr(exc.error, "message", None) or exc.message
+    return f"{exc.status_code} {code}: {' '.join(str(problem).split())[:300]}"
+
+
+def skipped(resource: str, problem: str) -> TagResult:
+    return TagResult(
+        tagged=False, message=f"{resource} could not be tagged ({problem}); tagging skipped"
+    )
+
+
+def tagged(resource: str, tags: dict[str, str]) -> TagResult:
     listed = ", ".join(f"{k}={v}" for k, v in tags.items())
     return TagResult(tagged=True, message=f"tagged {resource} with {listed}")
 
 
-def _untaggable(request: TagInput, provider: services.Provider | None) -> TagResult:
+def untaggable(request: TagInput, provider: services.Provider | None) -> TagResult:
     where = ""
     if provider is not None and provider.tagging_limits:
         taggable = sorted(
@@ -125,33 +158,27 @@ class TaggingActivities:
         )
         tag_on = self._tag_on.get(request.account.provider)
         if provider is None or service is None or tag_on is None:
-            return _untaggable(request, provider)
+            return untaggable(request, provider)
         return tag_on(request, service)
 
     def _tag_azure(self, request: TagInput, service: services.Service) -> TagResult:
         name, group = request.resource_id, request.account.resource_group
         tagger = AZURE_TAGGERS.get(service.tagging.method if service.tagging else "")
         if tagger is None or not group:  # Azure names a resource within its resource group
-            return _untaggable(request, services.provider(service.provider))
+            return untaggable(request, services.provider(service.provider))
         client = self.credentials.azure().client(service.name, request.account.account_id)
         try:
             tagger(client, group, name, request.tags)
         except HttpResponseError as exc:
-            if exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429:
+            if azure_retryable(exc):
                 raise  # Temporal retries it
-            code = getattr(exc.error, "code", None) or exc.reason
-            problem = getattr(exc.error, "message", None) or exc.message
-            return TagResult(
-                tagged=False,
-                message=f"{group}/{name} could not be tagged ({exc.status_code} {code}: "
-                f"{' '.join(str(problem).split())[:300]}); tagging skipped",
-            )
-        return _tagged(f"{group}/{name}", request.tags)
+            return skipped(f"{group}/{name}", azure_problem(exc))
+        return tagged(f"{group}/{name}", request.tags)
 
     def _tag_aws(self, request: TagInput, service: services.Service) -> TagResult:
         tagger = AWS_TAGGERS.get(service.tagging.method if service.tagging else "")
         if tagger is None:
-            return _untaggable(request, services.provider(service.provider))
+            return untaggable(request, services.provider(service.provider))
         region = self.credentials.region_for(request.account)
         try:
             # the shared clients sign with this run's credentials
@@ -159,17 +186,12 @@ class TaggingActivities:
                 client = self.credentials.clients.get(service.name, region)
                 problem = tagger(client, request.resource_id, request.tags)
         except ClientError as exc:
-            code = error_code(exc)
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code in RETRYABLE_CODES or status >= 500:
+            if aws_retryable(exc):
                 raise
-            problem = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
+            problem = aws_problem(exc)
         if problem is not None:
-            return TagResult(
-                tagged=False,
-                message=f"{request.resource_id} could not be tagged ({problem}); tagging skipped",
-            )
-        return _tagged(request.resource_id, request.tags)
+            return skipped(request.resource_id, problem)
+        return tagged(request.resource_id, request.tags)
 
     @activity.defn(name="tag_resource")
     async def tag_resource(self, request: TagInput) -> TagResult:

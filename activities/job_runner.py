@@ -35,6 +35,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import batch_jobs
 from activities.confine import denied_writes, describe_denied
 from activities.credentials import CredentialStore
 from activities.job_deps import REQUIREMENTS_FILE, JobEnv
@@ -53,6 +54,7 @@ from activities.job_results import (
 from activities.launchers import ForkServerLauncher, Launcher, SubprocessLauncher
 from activities.orphans import owner_token
 from activities.working_copy import working_copy
+from remedy.batch_types import BatchJobInput, BatchJobResult
 from remedy.job_registry import VERIFY_FILE, Job, ParameterError, Registry, UnknownJobError
 from remedy.logs import redact
 from remedy.metrics import JOB_DURATION
@@ -132,10 +134,10 @@ class JobRunner:
                 extra={"runId": request.run_id, "job": request.job, "attempt": info.attempt},
             )
             return done
-        job, entry, parameters = self._resolve(request)
+        job, entry, parameters = self.resolve(request)
         cloud = await cloud_credentials(self.credentials, request, info.attempt)
         payload = json.dumps({**request.payload, "remediationParameters": parameters})
-        launcher, job_env, how = await self._launcher_for(job, request)
+        launcher, job_env, how = await self.launcher_for(job, request)
         output = Output(self.output_cap, self.tail_bytes)
         if how:
             output.add(f"remedy: {how}\n".encode())
@@ -171,6 +173,11 @@ class JobRunner:
         self._finished.keep(key, result)
         return result
 
+    @activity.defn(name="run_batch_job")
+    async def run_batch_job(self, request: BatchJobInput) -> BatchJobResult:
+        """One process of a batch job for many findings (activities/batch_jobs.py)."""
+        return await batch_jobs.run_batch_job(self, request)
+
     def _stopped(self, request: RunJobInput, attempt: Attempt, why: str) -> Exception:
         """Say what a stopped job changed: in the worker's log (shipped to the hub) always, since
         a run that has ended (terminated) can no longer report it, and to the workflow."""
@@ -183,7 +190,7 @@ class JobRunner:
         )
         return error
 
-    def _resolve(self, request: RunJobInput) -> tuple[Job, Path, dict[str, object]]:
+    def resolve(self, request: RunJobInput) -> tuple[Job, Path, dict[str, object]]:
         """The job, the file to run (its entry point or its `verify.py`) and its parameters."""
         try:
             job = self.registry.get(request.job)
@@ -211,7 +218,7 @@ class JobRunner:
             )
         return job, entry, parameters
 
-    async def _launcher_for(
+    async def launcher_for(
         self, job: Job, request: RunJobInput
     ) -> tuple[Launcher, JobEnv | None, str]:
         """The launcher, the job's own environment (if any) and, then, a line saying which."""

@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from remedy.aws_ids import AwsIdError, check_external_id
+from remedy.batch_types import BatchValidated, BatchValidateInput
 from remedy.finding import PayloadError, read_finding
 from remedy.job_registry import Job, Registry, UnknownJobError
 from remedy.params import ParameterError
@@ -68,10 +69,11 @@ class ValidationActivities:
         self.registry = registry
         self.code_wait_s = code_wait_s
 
-    def check(self, request: ValidateInput) -> ValidatedFinding:
+    def check(self, request: ValidateInput, registry: Registry | None = None) -> ValidatedFinding:
         """Raise ApplicationError (non-retryable) naming what is wrong and how to fix it."""
         access = request.spec.access
-        registry = self.registry  # one version for the whole check, whatever a reload does
+        # one version for the whole check, whatever a reload does
+        registry = registry or self.registry
         try:
             check_external_id(access.external_id)  # STS would refuse it (remedy/aws_ids.py)
             jobs = [registry.get(step.job) for step in request.spec.steps]
@@ -122,3 +124,37 @@ class ValidationActivities:
     @activity.defn(name="validate_finding")
     async def validate_finding(self, request: ValidateInput) -> ValidatedFinding:
         return self.check(request)
+
+    @activity.defn(name="validate_batch")
+    async def validate_batch(self, request: BatchValidateInput) -> BatchValidated:
+        """Each member as `validate_finding` checks one, all against the same version of the job
+        code; a member in another account or region than the batch's first fails (a batch is
+        one account and one region: one session, one set of clients)."""
+        registry = self.registry
+        findings: list[ValidatedFinding | None] = []
+        errors: list[str] = []
+        first: ValidatedFinding | None = None
+        for member in request.members:
+            try:
+                found = self.check(
+                    ValidateInput(payload=member.payload, spec=request.spec), registry
+                )
+            except ApplicationError as exc:
+                findings.append(None)
+                errors.append(exc.message)
+                continue
+            first = first or found
+            where = (found.account.account_id, found.account.region)
+            if where != (first.account.account_id, first.account.region):
+                findings.append(None)
+                errors.append(
+                    f"the finding is in {where[0]} {where[1] or ''}, not in the batch's account "
+                    f"and region ({first.account.account_id} {first.account.region or ''}): "
+                    "submit it in its own batch"
+                )
+                continue
+            findings.append(found)
+            errors.append("")
+        job = request.spec.steps[0].job
+        takes = len(request.spec.steps) == 1 and job in registry.jobs and registry.jobs[job].batch
+        return BatchValidated(findings=findings, errors=errors, job_takes_batches=takes)

@@ -30,8 +30,9 @@ from temporalio.client import (
     WorkflowQueryRejectedError,
 )
 from temporalio.exceptions import ApplicationError, CancelledError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
+from remedy.batch_status import find_batch, member_status
 from remedy.types import RunState, RunStatus, StepState
 
 #: how long a status query may take before the run is described without it
@@ -48,7 +49,13 @@ _ENDED_BY_TEMPORAL = {
 async def get_status(client: Client, run_id: str) -> RunStatus:
     """The run's status as Temporal and the workflow together know it; never waits for the end."""
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(run_id)
-    described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    try:
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        batched = await _batched(client, run_id, exc)
+        if batched is not None:
+            return batched
+        raise
     execution = described.status
     if execution == WorkflowExecutionStatus.RUNNING:
         failing = await _failing_workflow_task(client, described)
@@ -86,7 +93,30 @@ async def wait_for_result(client: Client, run_id: str) -> RunStatus:
         attached = _attached_status(failure)
         if attached is not None:
             return attached
+    except RPCError as exc:  # no such workflow: a finding of a batch, its member of the result
+        batch_id = (
+            await find_batch(client, run_id) if exc.status == RPCStatusCode.NOT_FOUND else None
+        )
+        found = await member_status(client, batch_id, run_id, wait=True) if batch_id else None
+        if found is None:
+            raise
+        return found
     return await get_status(client, run_id)  # cancelled, terminated, timed out: read it
+
+
+async def _batched(client: Client, run_id: str, exc: RPCError) -> RunStatus | None:
+    """A run id that is no workflow's may be a finding's in a batch (remedy/batch_status.py)."""
+    if exc.status != RPCStatusCode.NOT_FOUND:
+        return None
+    batch_id = await find_batch(client, run_id)
+    if batch_id is None:
+        return None
+    found = await member_status(client, batch_id, run_id)
+    return found or RunStatus(
+        run_id=run_id,
+        remediation="",
+        message=f"in batch {batch_id}; no worker of its group answered (is one running?)",
+    )
 
 
 async def _query(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:

@@ -10,8 +10,10 @@ JOB = SearchAttributeKey.for_keyword_list("Job")
 CLOUD_ACCOUNT = SearchAttributeKey.for_keyword("CloudAccount")
 PROVIDER = SearchAttributeKey.for_keyword("Provider")
 REMEDIATION_STATUS = SearchAttributeKey.for_keyword("RemediationStatus")
+#: a batch's findings' run ids (workflows/batch.py): `remedy status <run id>` finds its batch
+BATCH_RUNS = SearchAttributeKey.for_keyword_list("BatchRuns")
 
-ALL = (RULE_ID, FINDING_ID, JOB, CLOUD_ACCOUNT, PROVIDER, REMEDIATION_STATUS)
+ALL = (RULE_ID, FINDING_ID, JOB, CLOUD_ACCOUNT, PROVIDER, REMEDIATION_STATUS, BATCH_RUNS)
 
 
 def dev_server_flags() -> list[str]:

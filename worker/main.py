@@ -20,6 +20,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.batch_tagging import BatchTagging
 from activities.confine import landlock_abi
 from activities.credentials import CredentialActivities, CredentialStore
 from activities.job_deps import JobEnvs, prepare_job_envs
@@ -43,6 +44,7 @@ from worker.hub_client import HubLink, client_from_env, hub_link
 from worker.job_code import JobCode
 from worker.run_metrics import RunMetrics
 from worker.sdk_metrics import SdkMetricsBridge, on_runtime
+from workflows.batch import BatchRemediationWorkflow
 from workflows.notice import NoticeWorkflow
 from workflows.remediation import RemediationWorkflow
 from workflows.securityhub_pull import SecurityHubPullWorkflow
@@ -81,9 +83,12 @@ class WorkerParts:
     def activities(self) -> list[Callable[..., Any]]:
         return [
             self.validation.validate_finding,
+            self.validation.validate_batch,
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
+            self.runner.run_batch_job,
             TaggingActivities(self.credentials).tag_resource,
+            BatchTagging(self.credentials).tag_resources,
             OptOutActivities(self.credentials).read_opt_out,
             self.notify.notify,
             WriteBackActivities(self.credentials).write_back_finding,
@@ -179,7 +184,12 @@ class GroupWorker:
         self.group = Worker(
             client,
             task_queue=task_queue_for(group_id),
-            workflows=[RemediationWorkflow, SecurityHubPullWorkflow, NoticeWorkflow],
+            workflows=[
+                RemediationWorkflow,
+                BatchRemediationWorkflow,
+                SecurityHubPullWorkflow,
+                NoticeWorkflow,
+            ],
             activities=parts.activities(),
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
             max_concurrent_workflow_task_polls=settings.workflow_pollers,
@@ -190,7 +200,7 @@ class GroupWorker:
         return Worker(
             self.client,
             task_queue=job_task_queue_for(self.group_id, version),
-            activities=[runner.run_job],
+            activities=[runner.run_job, runner.run_batch_job],
             **self.options,
         )
 

@@ -1,0 +1,56 @@
+"""A finding's run inside a batch, read by its own run id (workflows/batch.py).
+
+A batched finding's run id is not a workflow id: its batch's workflow lists it in the `BatchRuns`
+search attribute. `find_batch` finds that workflow; `member_status` asks its `finding` query,
+or, once it has closed and no worker answers, reads the member from its result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.service import RPCError
+
+from remedy import search_attributes as sa
+from remedy.batch_types import BatchStatus
+from remedy.types import RunStatus
+
+
+async def find_batch(client: Client, run_id: str) -> str | None:
+    """The workflow id of the newest batch holding `run_id`, or None."""
+    quoted = run_id.replace("\\", "\\\\").replace("'", "\\'")
+    try:
+        async for execution in client.list_workflows(f"{sa.BATCH_RUNS.name} = '{quoted}'", limit=1):
+            return execution.id
+    except RPCError:  # the attribute is not registered (REMEDY_SEARCH_ATTRIBUTES=false)
+        return None
+    return None
+
+
+async def member_status(
+    client: Client, batch_id: str, run_id: str, wait: bool = False
+) -> RunStatus | None:
+    """The member's status: its batch's `finding` query, else (closed, or `wait`) its result."""
+    handle: WorkflowHandle[Any, BatchStatus] = client.get_workflow_handle(
+        batch_id, result_type=BatchStatus
+    )
+    if not wait:
+        try:
+            found: RunStatus = await handle.query("finding", run_id, result_type=RunStatus)
+            return found
+        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+            pass
+        described = await handle.describe()
+        if described.close_time is None:
+            return None
+    try:
+        return (await handle.result()).member(run_id)
+    except WorkflowFailureError:
+        return None

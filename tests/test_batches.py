@@ -1,0 +1,161 @@
+"""Batches on the dev server and the sandbox: findings of one job, account and region fixed by
+one workflow, one job process and one verify process, each finding keeping its own run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from remedy.batch_starter import NotBatchable, plan_batches, start_batches
+from remedy.batch_types import BatchStatus
+from remedy.starter import get_status, run_id_for, wait_for_result
+from remedy.types import (
+    AccountAccess,
+    JobStep,
+    RemediationSpec,
+    RetrySettings,
+    RunState,
+    StepState,
+)
+from sandbox.aws import AwsSandbox
+from tests.conftest import LogCapture
+from tests.findings import aws_finding
+from tests.test_faults import JOBCODE, open_on_22
+
+
+def spec_for(
+    sandbox: AwsSandbox, job: str = "security_group_close_port_22", **step: Any
+) -> RemediationSpec:
+    return RemediationSpec(
+        steps=[
+            JobStep(
+                job=job,
+                retry=RetrySettings(max_attempts=2, initial_interval_s=0.2),
+                **step,
+            )
+        ],
+        access=AccountAccess(external_id=sandbox.external_id),
+    )
+
+
+def batch_lines(logs: LogCapture, message: str) -> list[dict[str, Any]]:
+    found = []
+    for line in logs.lines:
+        record = json.loads(line)
+        if record.get("msg") == message:
+            found.append(record)
+    return found
+
+
+async def test_a_batch_fixes_every_finding_in_one_process_and_one_failing_fails_alone(
+    client: Client, start_worker: Any, worker_env: AwsSandbox, captured_logs: LogCapture
+) -> None:
+    sandbox = worker_env
+    groups = [sandbox.open_security_group(22, "batch") for _ in range(30)]
+    gone = "sg-0000000000badbad"  # no such group: its finding fails, the others do not
+    payloads = [aws_finding(sg) for sg in [*groups[:15], gone, *groups[15:]]]
+    worker = await start_worker()
+    spec = spec_for(sandbox)
+
+    plan = await start_batches(client, payloads, spec, worker.group_id)
+    assert len(plan.batches) == 1 and len(plan.batches[0].members) == 31
+    batch_id = plan.batches[0].batch_id
+    done: BatchStatus = await client.get_workflow_handle(batch_id, result_type=BatchStatus).result()
+
+    assert open_on_22(sandbox, groups) == []
+    by_resource = {m.resource: m for m in done.members}
+    failed = by_resource[gone]
+    assert failed.state == RunState.FAILED
+    assert "InvalidGroup.NotFound" in failed.message, failed.message
+    job_step = next(s for s in failed.steps if s.kind == "job")
+    assert job_step.attempts == 2 and job_step.exit_code == 1
+    for sg in groups:
+        member = by_resource[sg]
+        assert member.state == RunState.SUCCEEDED, (sg, member.message)
+        job = next(s for s in member.steps if s.kind == "job")
+        assert any("revoked ingress" in c for c in job.changes), job.changes
+        verify = next(s for s in member.steps if s.kind == "verify")
+        assert verify.state == StepState.SUCCEEDED
+        # each finding keeps the run id a run of it alone would have
+        assert member.run_id == run_id_for(member.finding_id or "", spec.display_name())
+    assert done.state == RunState.SUCCEEDED and "30 succeeded" in done.message
+    # tagged in one CreateTags call, each resource naming the batch that fixed it
+    tags = sandbox.admin_client("ec2").describe_tags(
+        Filters=[
+            {"Name": "resource-id", "Values": groups},
+            {"Name": "key", "Values": ["remediation-run-id"]},
+        ]
+    )["Tags"]
+    assert sorted(t["ResourceId"] for t in tags) == sorted(groups)
+    assert {t["Value"] for t in tags} == {batch_id}
+    assert all(
+        next(s for s in by_resource[sg].steps if s.kind == "tag").state == StepState.SUCCEEDED
+        for sg in groups
+    )
+    assert batch_lines(captured_logs, "tagged 30 of 30 resources in 1 calls")
+
+    # one process for the 31, then one for the retry of the one that failed; one verify
+    jobs = batch_lines(captured_logs, "batch job finished")
+    assert [(r["members"], r.get("verify", False)) for r in jobs] == [
+        (31, False),
+        (1, False),
+        (30, True),
+    ]
+    # a finding's own run id answers with its own status, during and after the batch
+    some = by_resource[groups[3]]
+    assert (await get_status(client, some.run_id)).state == RunState.SUCCEEDED
+    assert (await wait_for_result(client, some.run_id)).resource == groups[3]
+    # its log lines are its own: shipped under its run id
+    own = [json.loads(x) for x in captured_logs.lines if some.run_id in x]
+    assert any(groups[3] in r["msg"] and r.get("stream") == "job" for r in own)
+
+
+async def test_a_job_that_takes_one_finding_runs_one_process_per_finding_in_a_batch(
+    client: Client, start_worker: Any, worker_env: AwsSandbox, captured_logs: LogCapture
+) -> None:
+    sandbox = worker_env
+    groups = [sandbox.open_security_group(22, "vss") for _ in range(4)]
+    spec = spec_for(sandbox, job="vss_silent_close_22")
+    worker = await start_worker(job_code=JOBCODE)
+    plan = await start_batches(client, [aws_finding(sg) for sg in groups], spec, worker.group_id)
+    done: BatchStatus = await client.get_workflow_handle(
+        plan.batches[0].batch_id, result_type=BatchStatus
+    ).result()
+    assert [m.state for m in done.members] == [RunState.SUCCEEDED] * 4, [
+        m.message for m in done.members
+    ]
+    assert open_on_22(sandbox, groups) == []
+    assert batch_lines(captured_logs, "batch job finished") == []  # one run_job each instead
+    assert len(batch_lines(captured_logs, "job finished")) == 4
+
+
+def test_what_a_batch_cannot_carry_is_refused_before_anything_starts(
+    aws_sandbox: AwsSandbox,
+) -> None:
+    spec = spec_for(aws_sandbox)
+    for change, why in [
+        ({"mode": "plan"}, "plan"),
+        ({"grace_s": 60}, "grace"),
+        ({"on_failure": "rollback"}, "rollback"),
+        ({"steps": spec.steps * 2}, "chain"),
+    ]:
+        with pytest.raises(NotBatchable, match=why):
+            plan_batches([aws_finding("sg-1")], spec.model_copy(update=change))
+
+
+def test_batches_are_cut_by_account_region_and_size_and_a_finding_twice_is_one_member(
+    aws_sandbox: AwsSandbox,
+) -> None:
+    spec = spec_for(aws_sandbox)
+    east = [aws_finding(f"sg-{i:017x}") for i in range(250)]
+    west = [aws_finding(f"sg-{i:017x}", region="us-west-2") for i in range(3)]
+    plan = plan_batches([*east, east[0], *west, {"not": "a finding"}], spec, batch_size=100)
+    sizes = sorted((b.region, len(b.members)) for b in plan.batches)
+    assert sizes == [("us-east-1", 50), ("us-east-1", 100), ("us-east-1", 100), ("us-west-2", 3)]
+    assert [index for index, _ in plan.rejected] == [254]
+    # the same findings again: the same batches (a retried start joins its workflow)
+    again = plan_batches([*east, *west], spec, batch_size=100)
+    assert [b.batch_id for b in again.batches] == [b.batch_id for b in plan.batches]

@@ -41,6 +41,8 @@ from temporalio.worker import Worker
 from bench.noop import STEPS, NoopChain, noop
 from console.local_processes import clean_env, wait_for_line, worker_process
 from console.sandbox_cloud import builtin_aws_policies
+from remedy.batch_starter import start_batches
+from remedy.batch_types import BatchStatus
 from remedy.config import TemporalSettings
 from remedy.starter import start_remediation, wait_for_result
 from remedy.temporal import connect, start_dev_server, stop_process
@@ -103,6 +105,8 @@ class Measurement:
     cpu: dict[str, float] = field(default_factory=dict)
     #: distinct role sessions the runs acted as (their assume-role steps)
     sessions: int = 0
+    #: 0: one workflow per finding; else the findings went in batches of this size
+    batch_size: int = 0
 
     @property
     def per_s(self) -> float:
@@ -210,6 +214,44 @@ async def remediate(
     return time.perf_counter() - started, list(latencies), identities
 
 
+async def remediate_batches(
+    client: Client,
+    sandbox: AwsSandbox,
+    groups: list[str],
+    group_id: str,
+    verify: bool,
+    batch_size: int,
+) -> tuple[float, list[float], set[str]]:
+    """The same findings submitted together as batches (remedy/batch_starter.py): one workflow,
+    one job process and one verify process per batch of `batch_size`."""
+    spec = RemediationSpec(
+        steps=[JobStep(job="security_group_close_port_22", verify=verify)],
+        access=AccountAccess(external_id=sandbox.external_id),
+    )
+    started = time.perf_counter()
+    at = time.time()
+    plan = await start_batches(
+        client, [finding(sg, sandbox) for sg in groups], spec, group_id, batch_size=batch_size
+    )
+    results = await asyncio.gather(
+        *(
+            client.get_workflow_handle(b.batch_id, result_type=BatchStatus).result()
+            for b in plan.batches
+        )
+    )
+    took = time.perf_counter() - started
+    latencies, identities = [], set()
+    for batch in results:
+        for member in batch.members:
+            if member.state != RunState.SUCCEEDED:
+                raise RuntimeError(f"{member.run_id}: {member.message}")
+            job = next(s for s in member.steps if s.kind == "job")
+            assert job.ended_at is not None
+            latencies.append(job.ended_at.timestamp() - at)
+            identities.add(member.steps[1].message.split(" until ")[0])
+    return took, latencies, identities
+
+
 def still_open(sandbox: AwsSandbox, groups: list[str]) -> int:
     ec2 = sandbox.admin_client("ec2")
     found = ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
@@ -228,10 +270,11 @@ async def measure(
     profile: str | None = None,
     verify: bool = True,
     sandbox: AwsSandbox | None = None,
+    batch_size: int = 0,
 ) -> Measurement:
     """N findings through a fresh dev server and `remedy worker`, on `sandbox` when given (left
     running: its owner stops it) or on a moto of its own."""
-    result = Measurement(n=n, verify=verify, launcher=launcher)
+    result = Measurement(n=n, verify=verify, launcher=launcher, batch_size=batch_size)
     state = Path(tempfile.mkdtemp(prefix="remedy-bench-"))
     port = free_port()
     server = start_dev_server(port, state / "temporal")
@@ -280,9 +323,14 @@ async def measure(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        result.remedy_s, result.latencies, identities = await remediate(
-            client, cloud, groups, group_id, verify
-        )
+        if batch_size > 0:
+            result.remedy_s, result.latencies, identities = await remediate_batches(
+                client, cloud, groups, group_id, verify, batch_size
+            )
+        else:
+            result.remedy_s, result.latencies, identities = await remediate(
+                client, cloud, groups, group_id, verify
+            )
         result.sessions = len(identities)
         if spy:
             spy.send_signal(2)
@@ -319,6 +367,8 @@ def report(m: Measurement) -> None:
     print(f"end to end, {n} findings, launcher {m.launcher}, {os.cpu_count()} cores")
     print(f"  no-op chain ({STEPS} activities): {n / m.noop_s:7.1f} workflows/s")
     what = "fix + verify + tag" if m.verify else "fix + tag"
+    if m.batch_size:
+        what += f", batches of {m.batch_size}"
     print(f"  remedy ({what}){' ' * (20 - len(what))}: {m.per_s:7.1f} remediations/s")
     print(f"  ratio remedy / no-op chain   : {m.noop_s / m.remedy_s:7.2f}")
     print(
@@ -340,8 +390,10 @@ def report(m: Measurement) -> None:
     print(f"    {'all':30s} {total:6.2f} s  ({1000 * total / n:5.1f} ms per finding)")
 
 
-async def main(n: int, launcher: str, profile: str | None, verify: bool = True) -> None:
-    report(await measure(n, launcher, profile, verify))
+async def main(
+    n: int, launcher: str, profile: str | None, verify: bool = True, batch_size: int = 0
+) -> None:
+    report(await measure(n, launcher, profile, verify, batch_size=batch_size))
 
 
 if __name__ == "__main__":
@@ -356,5 +408,20 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-verify", action="store_true", help="skip the job's verify.py step (JobStep.verify)"
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        metavar="SIZE",
+        help="submit the findings as batches of SIZE (one workflow and one job process each)",
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.n, arguments.launcher, arguments.profile, not arguments.no_verify))
+    asyncio.run(
+        main(
+            arguments.n,
+            arguments.launcher,
+            arguments.profile,
+            not arguments.no_verify,
+            arguments.batch,
+        )
+    )

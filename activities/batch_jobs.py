@@ -21,7 +21,6 @@ import json
 import logging
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -37,15 +36,13 @@ from activities.job_results import (
     reports_changes,
     stopped_failure,
 )
+from activities.job_runner import JobRunner
 from activities.working_copy import working_copy
 from remedy.batch_protocol import BATCH_FILE, BATCH_VARIABLE, split_output
 from remedy.batch_types import BatchJobInput, BatchJobResult, MemberResult
 from remedy.logs import redact
 from remedy.metrics import JOB_DURATION
 from remedy.types import RunJobInput
-
-if TYPE_CHECKING:
-    from activities.job_runner import JobRunner
 
 log = logging.getLogger("remedy.job")
 #: each member's log tail at most (a batch's result carries every member's)
@@ -64,6 +61,17 @@ def as_single(request: BatchJobInput) -> RunJobInput:
         timeout_s=request.timeout_s,
         verify=request.verify,
     )
+
+
+class BatchJobs:
+    """The `run_batch_job` activity of a runner (one per version of the job code served)."""
+
+    def __init__(self, runner: JobRunner) -> None:
+        self.runner = runner
+
+    @activity.defn(name="run_batch_job")
+    async def run_batch_job(self, request: BatchJobInput) -> BatchJobResult:
+        return await run_batch_job(self.runner, request)
 
 
 async def run_batch_job(runner: JobRunner, request: BatchJobInput) -> BatchJobResult:

@@ -35,7 +35,6 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import batch_jobs
 from activities.confine import denied_writes, describe_denied
 from activities.credentials import CredentialStore
 from activities.job_deps import REQUIREMENTS_FILE, JobEnv
@@ -54,7 +53,6 @@ from activities.job_results import (
 from activities.launchers import ForkServerLauncher, Launcher, SubprocessLauncher
 from activities.orphans import owner_token
 from activities.working_copy import working_copy
-from remedy.batch_types import BatchJobInput, BatchJobResult
 from remedy.job_registry import VERIFY_FILE, Job, ParameterError, Registry, UnknownJobError
 from remedy.logs import redact
 from remedy.metrics import JOB_DURATION
@@ -172,11 +170,6 @@ class JobRunner:
             raise failure(attempt)
         self._finished.keep(key, result)
         return result
-
-    @activity.defn(name="run_batch_job")
-    async def run_batch_job(self, request: BatchJobInput) -> BatchJobResult:
-        """One process of a batch job for many findings (activities/batch_jobs.py)."""
-        return await batch_jobs.run_batch_job(self, request)
 
     def _stopped(self, request: RunJobInput, attempt: Attempt, why: str) -> Exception:
         """Say what a stopped job changed: in the worker's log (shipped to the hub) always, since

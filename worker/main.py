@@ -20,6 +20,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.batch_jobs import BatchJobs
 from activities.batch_tagging import BatchTagging
 from activities.confine import landlock_abi
 from activities.credentials import CredentialActivities, CredentialStore
@@ -86,7 +87,7 @@ class WorkerParts:
             self.validation.validate_batch,
             CredentialActivities(self.credentials).assume_role,
             self.runner.run_job,
-            self.runner.run_batch_job,
+            BatchJobs(self.runner).run_batch_job,
             TaggingActivities(self.credentials).tag_resource,
             BatchTagging(self.credentials).tag_resources,
             OptOutActivities(self.credentials).read_opt_out,
@@ -200,7 +201,7 @@ class GroupWorker:
         return Worker(
             self.client,
             task_queue=job_task_queue_for(self.group_id, version),
-            activities=[runner.run_job, runner.run_batch_job],
+            activities=[runner.run_job, BatchJobs(runner).run_batch_job],
             **self.options,
         )
 

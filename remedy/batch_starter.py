@@ -4,8 +4,10 @@
 `batch_size`; `start_batches` starts them. Each finding keeps the run id a run of it alone would
 have (`run_id_for`); a batch's workflow id is a hash of its members' run ids, so a start that is
 retried (or the same findings submitted again while the batch is open) joins the same batch.
-Dedup across batches is the hub's (one run per finding and remediation in its store); without
-the hub, a finding submitted again after its batch closed runs again, as a one-finding run would.
+A finding whose run is open, alone or in another batch, joins that run instead of starting a
+second one (`open_runs`, from Temporal's visibility: the hub's store is the dedup of record, since
+visibility may lag a start by a moment); a finding submitted again after its run closed runs
+again, as a one-finding run would.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class BatchPlan:
     #: findings that could not be read (index in the input, why): none of them was started
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
+    #: findings whose run was already open (run id -> the workflow running it): not started again
+    joined: dict[str, str] = field(default_factory=dict)
+
     def run_ids(self) -> list[str]:
         return [m.run_id for b in self.batches for m in b.members]
 
@@ -79,10 +84,13 @@ def batch_id_for(remediation: str, run_ids: list[str]) -> str:
 
 
 def plan_batches(
-    payloads: list[dict[str, Any]], spec: RemediationSpec, batch_size: int = DEFAULT_BATCH_SIZE
+    payloads: list[dict[str, Any]],
+    spec: RemediationSpec,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    running: dict[str, str] | None = None,
 ) -> BatchPlan:
     """Group the findings by account and region, in batches of at most `batch_size`; the same
-    finding twice is one member."""
+    finding twice is one member; a finding whose run is in `running` joins it."""
     check_batchable(spec)
     size = max(1, min(batch_size, MAX_BATCH_SIZE))
     what = spec.display_name()
@@ -99,6 +107,9 @@ def plan_batches(
         if run_id in seen:
             continue
         seen.add(run_id)
+        if running and run_id in running:
+            plan.joined[run_id] = running[run_id]
+            continue
         key = (finding.account_id, finding.region or "")
         groups.setdefault(key, []).append(BatchMember(run_id=run_id, payload=payload))
     for (account_id, region), members in groups.items():
@@ -122,10 +133,34 @@ async def start_batches(
     """Plan and start the batches (each joins its workflow if already open); the plan says which
     finding went to which batch, and which were rejected."""
     check_access(spec.access.role_arn, spec.access.external_id)
-    plan = plan_batches(payloads, spec, batch_size)
+    everyone = plan_batches(payloads, spec, MAX_BATCH_SIZE)
+    running = await open_runs(client, everyone.run_ids()) if search_attributes else {}
+    plan = plan_batches(payloads, spec, batch_size, running)
     for batch in plan.batches:
         await start_batch(client, batch, spec, group_id, notify_per, search_attributes)
     return plan
+
+
+def _quoted(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+
+
+async def open_runs(client: Client, run_ids: list[str]) -> dict[str, str]:
+    """Which of these runs are open now, alone or in a batch: run id -> its workflow id."""
+    found: dict[str, str] = {}
+    for start in range(0, len(run_ids), 100):
+        chunk = run_ids[start : start + 100]
+        wanted = set(chunk)
+        listed = _quoted(chunk)
+        running = "ExecutionStatus = 'Running'"
+        async for execution in client.list_workflows(
+            f"{sa.BATCH_RUNS.name} IN ({listed}) AND {running}"
+        ):
+            members = execution.typed_search_attributes.get(sa.BATCH_RUNS) or []
+            found.update({run_id: execution.id for run_id in members if run_id in wanted})
+        async for execution in client.list_workflows(f"WorkflowId IN ({listed}) AND {running}"):
+            found[execution.id] = execution.id
+    return found
 
 
 async def start_batch(

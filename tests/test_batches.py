@@ -3,6 +3,7 @@ one workflow, one job process and one verify process, each finding keeping its o
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from temporalio.client import Client
 
 from remedy.batch_starter import NotBatchable, plan_batches, start_batches
+from remedy.batch_status import find_batch
 from remedy.batch_types import BatchStatus
 from remedy.starter import get_status, run_id_for, wait_for_result
 from remedy.types import (
@@ -159,3 +161,33 @@ def test_batches_are_cut_by_account_region_and_size_and_a_finding_twice_is_one_m
     # the same findings again: the same batches (a retried start joins its workflow)
     again = plan_batches([*east, *west], spec, batch_size=100)
     assert [b.batch_id for b in again.batches] == [b.batch_id for b in plan.batches]
+
+
+async def test_a_finding_submitted_while_its_batch_runs_joins_it_and_never_runs_twice(
+    client: Client, start_worker: Any, worker_env: AwsSandbox, captured_logs: LogCapture
+) -> None:
+    sandbox = worker_env
+    groups = [sandbox.open_security_group(22, "join") for _ in range(8)]
+    first, later = [aws_finding(sg) for sg in groups[:6]], [aws_finding(sg) for sg in groups[6:]]
+    worker = await start_worker(job_code=JOBCODE)
+    spec = spec_for(sandbox, job="slow_batch_close_22", parameters={"seconds": 3})
+
+    running = await start_batches(client, first, spec, worker.group_id)
+    # (Temporal's visibility shows a start a moment later: the hub's store has no such lag)
+    while await find_batch(client, running.batches[0].members[0].run_id) is None:
+        await asyncio.sleep(0.05)
+    # the same six again (one of them twice) with two new ones, while the first batch runs
+    again = await start_batches(client, [*first, first[0], *later], spec, worker.group_id)
+    batch_id = running.batches[0].batch_id
+    assert again.joined == {m.run_id: batch_id for m in running.batches[0].members}
+    assert [len(b.members) for b in again.batches] == [2]
+
+    results = [
+        await client.get_workflow_handle(b.batch_id, result_type=BatchStatus).result()
+        for b in [*running.batches, *again.batches]
+    ]
+    assert [len(r.members) for r in results] == [6, 2]
+    assert all(m.state == RunState.SUCCEEDED for r in results for m in r.members)
+    assert open_on_22(sandbox, groups) == []
+    ran = [json.loads(x)["msg"] for x in captured_logs.lines if "job pid" in x]
+    assert sorted(line.rsplit(" ", 1)[1] for line in ran) == sorted(groups)

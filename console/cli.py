@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from console.approvals_cli import approvals_app, approve, reject
+from console.batch_cli import batch_status, print_batch, remediate_batch
 from console.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
 from console.cli_params import parse_parameters
 from console.jobs_cli import JobCode, jobs_app
 from remedy.aws_ids import AwsIdError, check_access
+from remedy.batch_protocol import BATCH_PREFIX
 from remedy.config import ConfigError, temporal_settings, worker_settings
 from remedy.finding import PayloadError, parse_json
 from remedy.logs import setup_logging
@@ -309,11 +311,19 @@ def rollback(
 def status(
     run_id: str, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
 ) -> None:
-    """Show a run: its state, and per step the state, attempts, exit code and message."""
+    """Show a run: its state, and per step the state, attempts, exit code and message (a batch,
+    `remedy-batch-...`: each of its findings' runs)."""
     from remedy.starter import get_status
     from remedy.temporal import connect
 
     settings = temporal_settings()
+    if run_id.startswith(BATCH_PREFIX):  # a batch: every finding's line (each has its own run)
+        found_batch = asyncio.run(_batch_status(settings, run_id))
+        if as_json:
+            print(found_batch.model_dump_json(indent=2))
+        else:
+            print_batch(found_batch)
+        return
 
     async def main() -> RunStatus:
         return await get_status(await connect(settings), run_id)
@@ -323,6 +333,15 @@ def status(
         print(found.model_dump_json(indent=2))
     else:
         print_status(found, settings)
+
+
+async def _batch_status(settings: Any, batch_id: str) -> Any:
+    from remedy.temporal import connect
+
+    return await batch_status(await connect(settings), batch_id)
+
+
+app.command("remediate-batch")(remediate_batch)
 
 
 @app.command()

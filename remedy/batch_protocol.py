@@ -30,6 +30,8 @@ BATCH_FILE = "remedy-batch.json"
 #: (docs/architecture.md, "Batches": the history's payload limits set it)
 MAX_BATCH_SIZE = 200
 EXIT_WORD = "EXIT"
+#: a batch's workflow id starts so (remedy/batch_starter.py): `remedy status` tells it from a run
+BATCH_PREFIX = "remedy-batch-"
 
 _MEMBER_LINE = re.compile(r"^@(\d{1,4}) (.*)$")
 

@@ -26,7 +26,7 @@ from temporalio.common import (
 
 from remedy import search_attributes as sa
 from remedy.aws_ids import check_access
-from remedy.batch_protocol import MAX_BATCH_SIZE
+from remedy.batch_protocol import BATCH_PREFIX, MAX_BATCH_SIZE
 from remedy.batch_types import BatchInput, BatchMember
 from remedy.finding import PayloadError, read_finding
 from remedy.starter import run_id_for
@@ -80,7 +80,7 @@ class BatchPlan:
 
 def batch_id_for(remediation: str, run_ids: list[str]) -> str:
     digest = hashlib.sha256("\0".join([remediation, *sorted(run_ids)]).encode()).hexdigest()[:20]
-    return f"remedy-batch-{digest}"
+    return f"{BATCH_PREFIX}{digest}"
 
 
 def plan_batches(

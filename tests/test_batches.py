@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +25,9 @@ from remedy.types import (
     StepState,
 )
 from sandbox.aws import AwsSandbox
-from tests.conftest import LogCapture
+from tests.conftest import DevServer, LogCapture
 from tests.findings import aws_finding
+from tests.test_cli import cli_env, remedy
 from tests.test_faults import JOBCODE, open_on_22
 
 
@@ -191,3 +194,37 @@ async def test_a_finding_submitted_while_its_batch_runs_joins_it_and_never_runs_
     assert open_on_22(sandbox, groups) == []
     ran = [json.loads(x)["msg"] for x in captured_logs.lines if "job pid" in x]
     assert sorted(line.rsplit(" ", 1)[1] for line in ran) == sorted(groups)
+
+
+async def test_the_command_line_remediates_a_backlog_in_batches_and_shows_each_finding(
+    client: Client,
+    start_worker: Any,
+    worker_env: AwsSandbox,
+    dev_server: DevServer,
+    tmp_path: Path,
+) -> None:
+    sandbox = worker_env
+    groups = [sandbox.open_security_group(22, "cli") for _ in range(5)]
+    findings = tmp_path / "backlog.jsonl"
+    lines = [json.dumps(aws_finding(sg)) for sg in groups] + ['{"not": "a finding"}']
+    findings.write_text("\n".join(lines))
+    worker = await start_worker()
+    env = {**cli_env(sandbox, dev_server), "REMEDY_EXTERNAL_ID": sandbox.external_id}
+    args = ["remediate-batch", "security_group_close_port_22", "--findings", str(findings)]
+    done = await asyncio.to_thread(
+        remedy, *args, "--group", worker.group_id, "--batch-size", "2", "--wait", env=env
+    )
+    # three batches of at most two; the malformed line is named and the command exits 1
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "finding #6 not started" in done.stderr
+    batch_ids = re.findall(r"^batch (remedy-batch-[0-9a-f]+)", done.stdout, re.M)
+    assert len(batch_ids) == 3, done.stdout
+    assert open_on_22(sandbox, groups) == []
+    shown = await asyncio.to_thread(remedy, "status", batch_ids[0], env=env)
+    assert shown.returncode == 0 and "succeeded" in shown.stdout, shown.stdout + shown.stderr
+    run_id = re.findall(r"(remedy-security_group_close_port_22-[0-9a-f]+)", shown.stdout)[0]
+    own = await asyncio.to_thread(remedy, "status", run_id, "--json", env=env)
+    status = json.loads(own.stdout)
+    assert status["run_id"] == run_id and status["state"] == "succeeded"
+    assert status["resource"] in groups
+    assert any("revoked ingress" in c for s in status["steps"] for c in s["changes"])

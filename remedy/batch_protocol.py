@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 BATCH_VARIABLE = "REMEDY_BATCH"
 #: the file of the working copy the batch is written to
 BATCH_FILE = "remedy-batch.json"
-#: the most findings one batch may hold: one job process and one workflow history carry them all
-#: (docs/architecture.md, "Batches": the history's payload limits set it)
-MAX_BATCH_SIZE = 200
+#: the most findings one batch may hold: one job process and one workflow history carry them all,
+#: and the batch's `BatchRuns` search attribute lists a key per member within Temporal's 2 KB
+#: limit on one value (docs/architecture.md, "Batches")
+MAX_BATCH_SIZE = 100
 EXIT_WORD = "EXIT"
 #: a batch's workflow id starts so (remedy/batch_starter.py): `remedy status` tells it from a run
 BATCH_PREFIX = "remedy-batch-"

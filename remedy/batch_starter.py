@@ -150,14 +150,14 @@ async def open_runs(client: Client, run_ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for start in range(0, len(run_ids), 100):
         chunk = run_ids[start : start + 100]
-        wanted = set(chunk)
         listed = _quoted(chunk)
+        keys = {sa.run_key(run_id): run_id for run_id in chunk}
         running = "ExecutionStatus = 'Running'"
         async for execution in client.list_workflows(
-            f"{sa.BATCH_RUNS.name} IN ({listed}) AND {running}"
+            f"{sa.BATCH_RUNS.name} IN ({_quoted(list(keys))}) AND {running}"
         ):
             members = execution.typed_search_attributes.get(sa.BATCH_RUNS) or []
-            found.update({run_id: execution.id for run_id in members if run_id in wanted})
+            found.update({keys[key]: execution.id for key in members if key in keys})
         async for execution in client.list_workflows(f"WorkflowId IN ({listed}) AND {running}"):
             found[execution.id] = execution.id
     return found
@@ -191,7 +191,7 @@ async def start_batch(
                 SearchAttributePair(sa.CLOUD_ACCOUNT, batch.account_id),
                 SearchAttributePair(sa.PROVIDER, provider),
                 SearchAttributePair(sa.REMEDIATION_STATUS, RunState.RUNNING.value),
-                SearchAttributePair(sa.BATCH_RUNS, [m.run_id for m in batch.members]),
+                SearchAttributePair(sa.BATCH_RUNS, [sa.run_key(m.run_id) for m in batch.members]),
             ]
         )
         if search_attributes

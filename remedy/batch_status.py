@@ -24,14 +24,30 @@ from remedy.types import RunStatus
 
 
 async def find_batch(client: Client, run_id: str) -> str | None:
-    """The workflow id of the newest batch holding `run_id`, or None."""
-    quoted = run_id.replace("\\", "\\\\").replace("'", "\\'")
+    """The workflow id of the newest batch holding `run_id`, or None. The attribute holds keys
+    (`run_key`): a batch with the key that does not hold the run (a 48-bit collision) is passed."""
     try:
-        async for execution in client.list_workflows(f"{sa.BATCH_RUNS.name} = '{quoted}'", limit=1):
-            return execution.id
+        async for execution in client.list_workflows(
+            f"{sa.BATCH_RUNS.name} = '{sa.run_key(run_id)}'", limit=10
+        ):
+            if await _holds(client, execution.id, run_id):
+                return execution.id
     except RPCError:  # the attribute is not registered (REMEDY_SEARCH_ATTRIBUTES=false)
         return None
     return None
+
+
+async def _holds(client: Client, batch_id: str, run_id: str) -> bool:
+    """Whether the batch's input lists the run (its first history event)."""
+    handle = client.get_workflow_handle(batch_id)
+    async for event in handle.fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        if not started.input.payloads:
+            return False
+        raw = (await client.data_converter.decode(list(started.input.payloads)))[0]
+        members = raw.get("members", []) if isinstance(raw, dict) else []
+        return any(isinstance(m, dict) and m.get("run_id") == run_id for m in members)
+    return False
 
 
 async def member_status(

@@ -78,7 +78,7 @@ class BatchRemediationWorkflow:
     - A worker lost mid-batch: the job step's heartbeat stops, Temporal gives the step to another
       worker, which runs the batch again; jobs are idempotent, so a resource already fixed
       reports "no change needed" (its changes are in the first worker's log, shipped to the hub).
-    - The batch's history holds a few events per step, not per finding: a batch of 200 stays far
+    - The batch's history holds a few events per step, not per finding: a batch of 100 (MAX_BATCH_SIZE) stays far
       inside Temporal's limits (docs/architecture.md, "Batches").
     """
 

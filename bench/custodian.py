@@ -18,7 +18,11 @@ finding, Custodian's peak RSS and moto's resident memory.
 same sizes, on the same moto (reset before each run), in the same sitting, and prints the two side
 by side.
 
-    .venv/bin/python bench/custodian.py [--sizes 50,500] [--remedy [--remedy-sizes 50]] [--no-verify]
+    .venv/bin/python bench/custodian.py [--sizes 50,500,5000] [--remedy [--remedy-sizes 50]]
+        [--no-verify] [--batch SIZE]
+
+Remedy's findings go in batches of `--batch` (100 by default; remedy/batch_starter.py), or with
+`--batch 0` a workflow each.
 """
 
 from __future__ import annotations
@@ -269,7 +273,7 @@ def table(
     return lines
 
 
-async def main(sizes: list[int], remedy_sizes: list[int], verify: bool) -> None:
+async def main(sizes: list[int], remedy_sizes: list[int], verify: bool, batch: int = 0) -> None:
     custodian = custodian_bin()
     version = custodian_version()
     endpoint, process = start_moto()
@@ -286,7 +290,9 @@ async def main(sizes: list[int], remedy_sizes: list[int], verify: bool) -> None:
         for n in remedy_sizes:
             print(f"  remedy: {n} findings", file=sys.stderr)
             try:
-                remedy[n] = await measure(n, verify=verify, sandbox=fresh_world(endpoint, process))
+                remedy[n] = await measure(
+                    n, verify=verify, sandbox=fresh_world(endpoint, process), batch_size=batch
+                )
             except Exception as exc:  # report what was measured, and why the rest is not
                 failed = f"Remedy at {n} did not finish: {type(exc).__name__}: {exc}"
                 break
@@ -297,6 +303,7 @@ async def main(sizes: list[int], remedy_sizes: list[int], verify: bool) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
     what = "fix + verify + tag" if verify else "fix + tag"
+    what += f", batches of {batch}" if batch else ", a workflow per finding"
     print(
         f"Cloud Custodian {version} (remove-permissions + tag) and Remedy ({what}), one moto, "
         f"reset between runs; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
@@ -316,6 +323,13 @@ if __name__ == "__main__":
         "--remedy-sizes", type=parse_sizes, help="with --remedy: Remedy on these sizes only"
     )
     parser.add_argument("--no-verify", action="store_true", help="Remedy without verify.py")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=100,
+        metavar="SIZE",
+        help="Remedy's findings in batches of SIZE (default 100); 0: a workflow per finding",
+    )
     arguments = parser.parse_args()
     remedy_sizes = (arguments.remedy_sizes or arguments.sizes) if arguments.remedy else []
-    asyncio.run(main(arguments.sizes, remedy_sizes, not arguments.no_verify))
+    asyncio.run(main(arguments.sizes, remedy_sizes, not arguments.no_verify, arguments.batch))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from remedy.batch_protocol import MAX_BATCH_SIZE
 from remedy.batch_starter import NotBatchable, plan_batches, start_batches
 from remedy.batch_status import find_batch
 from remedy.batch_types import BatchStatus
@@ -228,3 +229,23 @@ async def test_the_command_line_remediates_a_backlog_in_batches_and_shows_each_f
     assert status["run_id"] == run_id and status["state"] == "succeeded"
     assert status["resource"] in groups
     assert any("revoked ingress" in c for s in status["steps"] for c in s["changes"])
+
+
+async def test_the_largest_batch_stays_far_inside_temporal_s_history_limits(
+    client: Client, start_worker: Any, worker_env: AwsSandbox
+) -> None:
+    sandbox = worker_env
+    groups = [sandbox.open_security_group(22, "max") for _ in range(MAX_BATCH_SIZE)]
+    worker = await start_worker()
+    plan = await start_batches(
+        client, [aws_finding(sg) for sg in groups], spec_for(sandbox), worker.group_id
+    )
+    assert [len(b.members) for b in plan.batches] == [MAX_BATCH_SIZE]
+    handle = client.get_workflow_handle(plan.batches[0].batch_id, result_type=BatchStatus)
+    done = await handle.result()
+    assert [m.state for m in done.members] == [RunState.SUCCEEDED] * MAX_BATCH_SIZE
+    events = [event async for event in handle.fetch_history_events()]
+    # a few events per step, not per finding (Temporal's limit: 51 200 events, 2 MB a payload)
+    assert len(events) < 60, len(events)
+    largest = max(len(event.SerializeToString()) for event in events)
+    assert largest < 1_000_000, largest

@@ -9,7 +9,8 @@ ids besides VSS rule ids that a finding may name for the job (or an alias) to fi
 (`{"securityhub": ["EC2.13"], "cis-aws-1.2": ["4.1"], "prowler": ["<check id>"]}`; remedy/intake
 matches findings on them), `modes`: what the job can do besides remediate (plan, verify, rollback:
 remedy/jobkit/modes.py; default: remediate, and verify when `verify.py` is beside it), and
-`irreversible`: why its changes cannot be rolled back, for a job that cannot. A `requirements.txt`
+`irreversible`: why its changes cannot be rolled back, for a job that cannot, and `batch`: true
+when one process may fix a batch of findings (remedy/batch_protocol.py). A `requirements.txt`
 is installed into the job's own environment after discovery (activities/job_deps.py:
 prepare_job_envs, which records it in `Registry.envs`).
 """

@@ -159,14 +159,14 @@ class BatchRemediationWorkflow:
         self._status.steps.append("assume role")
         self._book.begin_all("assume_role", workflow.now())
         try:
-            who = await workflow.execute_activity(
+            who = await workflow.execute_local_activity(  # the account's cached session, mostly
                 "assume_role",
                 AssumeRoleInput(account=active[0].account, run_id=self._status.batch_id),
                 result_type=AssumeRoleResult,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=INFRA_RETRY,
             )
-        except ActivityError as error:
+        except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
             self._book.fail_all("assume_role", _why(error)[0], workflow.now())
             return False
         expiry = f" until {who.expires_at.isoformat()}" if who.expires_at else ""

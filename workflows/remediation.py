@@ -276,15 +276,28 @@ class RemediationWorkflow(Approval):
 
     async def _assume_role(self, finding: ValidatedFinding) -> None:
         step = self._begin(self._step("assume_role"))
+        request = AssumeRoleInput(account=finding.account, run_id=self._status.run_id)
         try:
-            who = await workflow.execute_activity(
-                "assume_role",
-                AssumeRoleInput(account=finding.account, run_id=self._status.run_id),
-                result_type=AssumeRoleResult,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=INFRA_RETRY,
-            )
-        except ActivityError as error:
+            if workflow.patched("local-assume-role"):
+                # local: the session is usually the account's cached one (REMEDY_STS_REUSE), so
+                # a task-queue round trip (about 40 ms and three history events) was most of it;
+                # the marker keeps the identity in the history and the step in the status
+                who = await workflow.execute_local_activity(
+                    "assume_role",
+                    request,
+                    result_type=AssumeRoleResult,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=INFRA_RETRY,
+                )
+            else:  # a run started before: its history has the activity
+                who = await workflow.execute_activity(
+                    "assume_role",
+                    request,
+                    result_type=AssumeRoleResult,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=INFRA_RETRY,
+                )
+        except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
             self._raise_if_cancelled(step, error)
             raise self._fail(step, _why(error)[0]) from None
         expiry = f" until {who.expires_at.isoformat()}" if who.expires_at else ""
@@ -515,21 +528,33 @@ class RemediationWorkflow(Approval):
                 "remediation-rollback-run-id": self._status.run_id[:256],
                 **request.spec.tags.extra,
             }
+        request_in = TagInput(
+            account=finding.account,
+            resource_id=finding.object_id,
+            resource_type=finding.resource_type,
+            tags=tags,
+            run_id=self._status.run_id,
+        )
         try:
-            result = await workflow.execute_activity(
-                "tag_resource",
-                TagInput(
-                    account=finding.account,
-                    resource_id=finding.object_id,
-                    resource_type=finding.resource_type,
-                    tags=tags,
-                    run_id=self._status.run_id,
-                ),
-                result_type=TagResult,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=INFRA_RETRY,
-            )
-        except ActivityError as error:
+            if workflow.patched("local-tag"):
+                # local: one short cloud call with the run's session on this worker, no
+                # task-queue round trip; the marker keeps what was tagged in the history
+                result = await workflow.execute_local_activity(
+                    "tag_resource",
+                    request_in,
+                    result_type=TagResult,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=INFRA_RETRY,
+                )
+            else:  # a run started before: its history has the activity
+                result = await workflow.execute_activity(
+                    "tag_resource",
+                    request_in,
+                    result_type=TagResult,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=INFRA_RETRY,
+                )
+        except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
             self._raise_if_cancelled(step, error)
             self._end(step, StepState.FAILED, f"tagging failed, the fix stands: {_why(error)[0]}")
             return

@@ -449,6 +449,9 @@ class RunStatus(BaseModel):
     #: checksum in it
     code_version: str | None = None
     job_checksums: dict[str, str] = Field(default_factory=dict)
+    #: a finding remediated in a batch (workflows/batch.py): the batch's workflow id, where its
+    #: run is in the Temporal UI (the run id itself names no workflow)
+    batch_id: str | None = None
 
     def changes_made(self) -> list[str]:
         """The changes its steps made (a plan step's, before an approval, were only planned;

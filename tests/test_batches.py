@@ -7,29 +7,32 @@ import asyncio
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from temporalio.client import Client
 
 from remedy.batch_protocol import MAX_BATCH_SIZE
-from remedy.batch_starter import NotBatchable, plan_batches, start_batches
+from remedy.batch_starter import NotBatchable, plan_batches, start_batch, start_batches
 from remedy.batch_status import find_batch
 from remedy.batch_types import BatchStatus
 from remedy.starter import get_status, run_id_for, wait_for_result
 from remedy.types import (
     AccountAccess,
     JobStep,
+    NotificationSettings,
     RemediationSpec,
     RetrySettings,
     RunState,
     StepState,
 )
 from sandbox.aws import AwsSandbox
+from sandbox.jira import JiraSandbox
 from tests.conftest import DevServer, LogCapture
 from tests.findings import aws_finding
 from tests.test_cli import cli_env, remedy
 from tests.test_faults import JOBCODE, open_on_22
+from tests.test_notify import jira_env, jira_settings  # noqa: F401
 
 
 def spec_for(
@@ -249,3 +252,39 @@ async def test_the_largest_batch_stays_far_inside_temporal_s_history_limits(
     assert len(events) < 60, len(events)
     largest = max(len(event.SerializeToString()) for event in events)
     assert largest < 1_000_000, largest
+
+
+@pytest.mark.parametrize("per", ["finding", "batch"])
+async def test_a_batch_notifies_each_finding_or_once_as_asked(
+    client: Client,
+    start_worker: Any,
+    worker_env: AwsSandbox,
+    jira_env: JiraSandbox,  # noqa: F811
+    per: Literal["finding", "batch"],
+) -> None:
+    sandbox = worker_env
+    groups = [sandbox.open_security_group(22, "notify") for _ in range(3)]
+    before = {issue["key"] for issue in jira_env.issues()}
+    worker = await start_worker()
+    spec = spec_for(sandbox).model_copy(
+        update={"notify": NotificationSettings(jira=jira_settings(jira_env))}
+    )
+    plan = plan_batches([aws_finding(sg) for sg in groups], spec)
+    [batch] = plan.batches
+    await start_batch(client, batch, spec, worker.group_id, notify_per=per)
+    done = await client.get_workflow_handle(batch.batch_id, result_type=BatchStatus).result()
+
+    issues = [i for i in jira_env.issues() if i["key"] not in before]
+    if per == "finding":  # each finding its own issue, linking to the batch in the UI
+        assert sorted(i["summary"].rsplit(" ", 1)[1] for i in issues) == sorted(groups)
+        for member in done.members:
+            mine = [i for i in issues if member.resource in i["summary"]]
+            assert len(mine) == 1 and f"remedy-run-{member.run_id}" in mine[0]["labels"]
+            assert f"/workflows/{batch.batch_id}" in mine[0]["description"]
+            assert member.notification == f"Jira issue {mine[0]['key']} created"
+    else:  # one issue for the batch, naming every resource
+        [issue] = issues
+        assert all(sg in issue["description"] for sg in groups)
+        assert {m.notification for m in done.members} == {
+            f"with its batch: Jira issue {issue['key']} created"
+        }

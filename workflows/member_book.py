@@ -50,6 +50,7 @@ class MemberBook:
             self.status.members.append(
                 RunStatus(
                     run_id=member.run_id,
+                    batch_id=self.status.batch_id,
                     remediation=spec.display_name(),
                     started_at=now,
                     message=f"in batch {self.status.batch_id} of {len(request.members)}",

@@ -94,7 +94,7 @@ class NotifyActivities:
         return f"{self._ui_url}/namespaces/{self._namespace}/workflows/{run_id}"
 
     def _file_ticket(self, request: NotifyInput, settings: JiraSettings, execution: str) -> Ticket:
-        link = self.ui_link(request.status.run_id)
+        link = self.ui_link(request.status.batch_id or request.status.run_id)
         self._credentials.client_auth()  # missing credentials are said first
         refused = refusal(settings.server, self._allowed, resolve=True)
         if refused:  # before any connection: the credentials go only where the worker allows
@@ -162,7 +162,8 @@ class NotifyActivities:
         if request.settings.webhook is None:
             return
         run_id = request.status.run_id
-        document = webhook_document(request, self.ui_link(run_id), execution, ticket)
+        link = self.ui_link(request.status.batch_id or run_id)
+        document = webhook_document(request, link, execution, ticket)
         url = request.settings.webhook.url
         try:
             refused = await asyncio.to_thread(refusal, url, self._allowed, resolve=True)

@@ -127,7 +127,7 @@ async def start_batches(
     group_id: str,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    notify_per: Literal["finding", "batch"] = "finding",
+    notify_per: Literal["finding", "batch"] | None = None,
     search_attributes: bool = True,
 ) -> BatchPlan:
     """Plan and start the batches (each joins its workflow if already open); the plan says which
@@ -168,9 +168,11 @@ async def start_batch(
     batch: PlannedBatch,
     spec: RemediationSpec,
     group_id: str,
-    notify_per: Literal["finding", "batch"] = "finding",
+    notify_per: Literal["finding", "batch"] | None = None,
     search_attributes: bool = True,
 ) -> str:
+    """Start one planned batch (or join its workflow); its id. `notify_per`: one notification
+    per finding or for the whole batch (None: as the spec's `notify.per_batch` says)."""
     first = read_finding(batch.members[0].payload, role_arn=spec.access.role_arn, for_run=True)
     provider = first.provider
     await client.start_workflow(
@@ -178,7 +180,7 @@ async def start_batch(
         BatchInput(
             spec=spec,
             members=batch.members,
-            notify_per=notify_per,
+            notify_per=notify_per or ("batch" if spec.notify.per_batch else "finding"),
             search_attributes=search_attributes,
         ),
         id=batch.batch_id,

@@ -85,6 +85,9 @@ class NotificationSettings(BaseModel):
     jira: JiraSettings | None = None
     webhook: WebhookSettings | None = None
     max_attempts: int = Field(default=8, ge=1, le=20)  # with backoff: about five minutes in all
+    #: findings remediated in a batch (workflows/batch.py): one notification for the whole batch
+    #: instead of one per finding (each finding's own issue)
+    per_batch: bool = False
 
     def wanted(self) -> bool:
         return self.jira is not None or self.webhook is not None

@@ -266,12 +266,12 @@ async def test_a_batch_notifies_each_finding_or_once_as_asked(
     groups = [sandbox.open_security_group(22, "notify") for _ in range(3)]
     before = {issue["key"] for issue in jira_env.issues()}
     worker = await start_worker()
-    spec = spec_for(sandbox).model_copy(
-        update={"notify": NotificationSettings(jira=jira_settings(jira_env))}
-    )
+    # the action's word (its notification settings), as the hub starts it
+    notify = NotificationSettings(jira=jira_settings(jira_env), per_batch=per == "batch")
+    spec = spec_for(sandbox).model_copy(update={"notify": notify})
     plan = plan_batches([aws_finding(sg) for sg in groups], spec)
     [batch] = plan.batches
-    await start_batch(client, batch, spec, worker.group_id, notify_per=per)
+    await start_batch(client, batch, spec, worker.group_id)
     done = await client.get_workflow_handle(batch.batch_id, result_type=BatchStatus).result()
 
     issues = [i for i in jira_env.issues() if i["key"] not in before]

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from console.cli_output import console, err, fail, read_text, ui_link
-from console.cli_params import parse_parameters
+from console.cli_params import ExternalIdOption, GroupOption, ParamOption, parse_parameters
 from remedy.batch_protocol import MAX_BATCH_SIZE
 from remedy.config import temporal_settings, worker_settings
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState
@@ -55,12 +55,7 @@ def remediate_batch(
             help="The findings: a JSON list of VSS payloads, or JSON Lines ('-' reads stdin).",
         ),
     ],
-    group: Annotated[
-        str | None,
-        typer.Option(
-            "--group", help="Worker group whose workers run it.", envvar="REMEDY_WORKER_GROUP"
-        ),
-    ] = None,
+    group: GroupOption = None,
     batch_size: Annotated[
         int,
         typer.Option(
@@ -70,14 +65,8 @@ def remediate_batch(
             envvar="REMEDY_BATCH_SIZE",
         ),
     ] = 100,
-    param: Annotated[
-        list[str],
-        typer.Option("--param", help="Job parameter NAME=VALUE (JSON values allowed); repeatable."),
-    ] = [],  # noqa: B006
-    external_id: Annotated[
-        str | None,
-        typer.Option(help="External id of the role's trust policy.", envvar="REMEDY_EXTERNAL_ID"),
-    ] = None,
+    param: ParamOption = [],  # noqa: B006
+    external_id: ExternalIdOption = None,
     timeout: Annotated[float, typer.Option(help="Timeout of one job process, in seconds.")] = 900.0,
     attempts: Annotated[int, typer.Option(help="Attempts per finding.")] = 3,
     no_verify: Annotated[

@@ -17,7 +17,7 @@ from rich.markup import escape
 from console.approvals_cli import approvals_app, approve, reject
 from console.batch_cli import batch_status, print_batch, remediate_batch
 from console.cli_output import console, err, fail, follow_run, print_status, read_text, ui_link
-from console.cli_params import parse_parameters
+from console.cli_params import ExternalIdOption, GroupOption, ParamOption, parse_parameters
 from console.jobs_cli import JobCode, jobs_app
 from remedy.aws_ids import AwsIdError, check_access
 from remedy.batch_protocol import BATCH_PREFIX
@@ -107,12 +107,7 @@ def remediate(
             help="The job to run, or several: a chain run in order, stopping at the first failure."
         ),
     ] = None,
-    group: Annotated[
-        str | None,
-        typer.Option(
-            "--group", help="Worker group whose workers run it.", envvar="REMEDY_WORKER_GROUP"
-        ),
-    ] = None,
+    group: GroupOption = None,
     payload: Annotated[
         Path | None,
         typer.Option(
@@ -128,18 +123,12 @@ def remediate(
         list[str] | None,
         typer.Option("--finding", help="With --action: a finding id known to the hub; repeatable."),
     ] = None,
-    param: Annotated[
-        list[str],
-        typer.Option("--param", help="Job parameter NAME=VALUE (JSON values allowed); repeatable."),
-    ] = [],  # noqa: B006
+    param: ParamOption = [],  # noqa: B006
     account_role_arn: Annotated[
         str | None,
         typer.Option(help="Role to assume in the account (overrides cloudAccount.roleArn)."),
     ] = None,
-    external_id: Annotated[
-        str | None,
-        typer.Option(help="External id of that role's trust policy.", envvar="REMEDY_EXTERNAL_ID"),
-    ] = None,
+    external_id: ExternalIdOption = None,
     timeout: Annotated[float, typer.Option(help="Per-step timeout in seconds.")] = 900.0,
     attempts: Annotated[int, typer.Option(help="Attempts per step.")] = 3,
     no_tags: Annotated[bool, typer.Option("--no-tags", help="Do not tag the resource.")] = False,

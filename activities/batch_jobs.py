@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import time
+from pathlib import Path
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.confine import denied_writes, describe_denied
-from activities.job_env import cloud_credentials, job_environment
-from activities.job_launch import Exited, Output, execute
+from activities.job_env import cloud_credentials
+from activities.job_launch import Exited
 from activities.job_results import (
     Attempt,
     failure,
@@ -37,11 +36,9 @@ from activities.job_results import (
     stopped_failure,
 )
 from activities.job_runner import JobRunner
-from activities.working_copy import working_copy
 from remedy.batch_protocol import BATCH_FILE, BATCH_VARIABLE, split_output
 from remedy.batch_types import BatchJobInput, BatchJobResult, MemberResult
 from remedy.logs import redact
-from remedy.metrics import JOB_DURATION
 from remedy.types import RunJobInput
 
 log = logging.getLogger("remedy.job")
@@ -90,28 +87,17 @@ async def run_batch_job(runner: JobRunner, request: BatchJobInput) -> BatchJobRe
         {"key": m.run_id, "payload": {**m.payload, "remediationParameters": parameters}}
         for m in request.members
     ]
-    launcher, job_env, how = await runner.launcher_for(job, single)
-    output = Output(runner.output_cap * 4, runner.tail_bytes)
-    if how:
-        output.add(f"remedy: {how}\n".encode())
-    with working_copy(job.folder) as copy:
-        env = job_environment(copy.root, runner.worker_env, cloud, request.batch_id, runner.owner)
-        batch_path = copy.root / BATCH_FILE
-        batch_path.write_text(json.dumps(members), encoding="utf-8")
-        env[BATCH_VARIABLE] = str(batch_path)
-        started = time.monotonic()
-        exited = await execute(
-            launcher,
-            [sys.executable, entry.name, json.dumps(members[0]["payload"])],
-            copy.folder,
-            env,
-            request.timeout_s,
-            output,
-            job_env,
-        )
-        duration = time.monotonic() - started
-        refused = describe_denied(denied_writes(output.text(), str(copy.root)))
-    JOB_DURATION.labels(request.job, _outcome(exited)).observe(duration)
+
+    def batch_file(root: Path) -> dict[str, str]:
+        path = root / BATCH_FILE
+        path.write_text(json.dumps(members), encoding="utf-8")
+        return {BATCH_VARIABLE: str(path)}
+
+    first = json.dumps(members[0]["payload"])
+    exited, duration, root = await runner.launch(
+        job, entry, single, cloud, first, batch_file, output_cap=runner.output_cap * 4
+    )
+    refused = describe_denied(denied_writes(exited.output.text(), str(root)))
     text = redact(exited.output.text(), cloud.secrets)
     split = split_output(text, len(request.members))
     _log_lines(request, split.shared, request.batch_id, info.attempt)
@@ -147,14 +133,6 @@ async def run_batch_job(runner: JobRunner, request: BatchJobInput) -> BatchJobRe
         reports_changes=reports_changes(job.folder, job.entry),
         warnings=[refused] if refused else [],
     )
-
-
-def _outcome(exited: Exited) -> str:
-    if exited.stopped:
-        return "stopped"
-    if exited.timed_out:
-        return "timed_out"
-    return "exit_0" if exited.exit_code == 0 else "exit_nonzero"
 
 
 def _attempt(

@@ -30,13 +30,15 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.confine import denied_writes, describe_denied
-from activities.credentials import CredentialStore
+from activities.credentials import CredentialStore, JobIdentity
 from activities.job_deps import REQUIREMENTS_FILE, JobEnv
 from activities.job_env import cloud_credentials, job_environment
 from activities.job_launch import Exited, Output, execute
@@ -135,26 +137,10 @@ class JobRunner:
         job, entry, parameters = self.resolve(request)
         cloud = await cloud_credentials(self.credentials, request, info.attempt)
         payload = json.dumps({**request.payload, "remediationParameters": parameters})
-        launcher, job_env, how = await self.launcher_for(job, request)
-        output = Output(self.output_cap, self.tail_bytes)
-        if how:
-            output.add(f"remedy: {how}\n".encode())
-        with working_copy(job.folder) as copy:
-            env = job_environment(copy.root, self.worker_env, cloud, request.run_id, self.owner)
-            env.update(mode_environment(request, copy.root))
-            started = time.monotonic()
-            exited = await execute(
-                launcher,
-                [sys.executable, entry.name, payload],
-                copy.folder,
-                env,
-                request.timeout_s,
-                output,
-                job_env,
-            )
-            duration = time.monotonic() - started
-        JOB_DURATION.labels(request.job, _outcome(exited)).observe(duration)
-        attempt = self._attempt(request, info.attempt, exited, duration, cloud.secrets, copy.root)
+        exited, duration, root = await self.launch(
+            job, entry, request, cloud, payload, partial(mode_environment, request)
+        )
+        attempt = self._attempt(request, info.attempt, exited, duration, cloud.secrets, root)
         if exited.stopped:
             raise self._stopped(request, attempt, exited.stopped)
         result = succeeded(attempt, reports_changes(job.folder, job.entry))
@@ -170,6 +156,40 @@ class JobRunner:
             raise failure(attempt)
         self._finished.keep(key, result)
         return result
+
+    async def launch(
+        self,
+        job: Job,
+        entry: Path,
+        request: RunJobInput,
+        cloud: JobIdentity,
+        payload: str,
+        extra_env: Callable[[Path], dict[str, str]],
+        output_cap: int | None = None,
+    ) -> tuple[Exited, float, Path]:
+        """One job process in a private working copy: `python <entry> '<payload>'`, with the
+        contract's environment plus `extra_env(working copy)`; what it did, how long it took,
+        and where its working copy was (removed by now)."""
+        launcher, job_env, how = await self.launcher_for(job, request)
+        output = Output(output_cap or self.output_cap, self.tail_bytes)
+        if how:
+            output.add(f"remedy: {how}\n".encode())
+        with working_copy(job.folder) as copy:
+            env = job_environment(copy.root, self.worker_env, cloud, request.run_id, self.owner)
+            env.update(extra_env(copy.root))
+            started = time.monotonic()
+            exited = await execute(
+                launcher,
+                [sys.executable, entry.name, payload],
+                copy.folder,
+                env,
+                request.timeout_s,
+                output,
+                job_env,
+            )
+            duration = time.monotonic() - started
+        JOB_DURATION.labels(request.job, _outcome(exited)).observe(duration)
+        return exited, duration, copy.root
 
     def _stopped(self, request: RunJobInput, attempt: Attempt, why: str) -> Exception:
         """Say what a stopped job changed: in the worker's log (shipped to the hub) always, since

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from temporalio.client import Client
 
-from hub.models import QueuedStart
+from hub.models import QueuedStart, Run
 from remedy.batch_types import BatchStatus
 from remedy.config import TemporalSettings
 from sandbox.aws import AwsSandbox
@@ -117,9 +117,16 @@ async def test_a_bulk_intake_starts_batches_and_each_run_keeps_its_own_status(
         groups = [aws_sandbox.open_security_group(22, "hub-batch") for _ in range(20)]
         run_ids = await post(h, [aws_finding(sg, rule_id=rule) for sg in groups])
 
-        runs = await all_ended(h, run_ids)
+        async def polled() -> bool:  # the poller: one status query per batch, for all its runs
+            await h.hub.runs.poll_once()
+            stored = h.hub.db.run(lambda s: [s.get(Run, r) for r in run_ids])
+            return all(r is not None and r.status == "succeeded" and r.result for r in stored)
+
+        await wait_until(polled, 120, what="the poller storing every run's end")
+        runs = await all_ended(h, run_ids)  # as stored: ended runs are not read again
 
         assert [r["status"] for r in runs] == ["succeeded"] * 20, [r["message"] for r in runs]
+        assert not any(r["live"] for r in runs)
         batch_ids = [r["batch_id"] for r in runs]
         assert all(batch_ids) and len(set(batch_ids)) == 3
         assert sorted(batch_ids.count(b) for b in set(batch_ids)) == [4, 8, 8]

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from remedy.batch_protocol import MAX_BATCH_SIZE
+
 DEFAULT_DATABASE = Path(".remedy") / "hub.db"
 
 
@@ -27,6 +29,12 @@ class HubSettings(BaseSettings):
     #: poller), and how long one start may wait for Temporal before it is retried later.
     hub_start_interval_s: float = Field(default=1.0, ge=0, le=3600)
     hub_start_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: Runs of one action, account and region claimed together start as batches of at most this
+    #: many findings, one workflow each (hub/batching.py); 1 starts every run on its own.
+    hub_batch_size: int = Field(default=100, ge=1, le=MAX_BATCH_SIZE)
+    #: Gather runs claimed one by one into batches: the first of its kind starts at once, those
+    #: claimed within this many seconds after it start together when the wait ends (0: no wait).
+    hub_batch_wait_s: float = Field(default=0.0, ge=0, le=3600)
     #: How long a status read waits for the run's workflow to answer before showing the stored one.
     hub_status_timeout_s: float = Field(default=3.0, gt=0, le=60)
     #: What the deployment command names: the worker image and the hub's address as workers see it.

@@ -237,6 +237,10 @@ class Run(Base):
     #: remediate, plan (changes nothing) or rollback (undoes the run `rollback_of`)
     mode: Mapped[str] = mapped_column(String(10), default="remediate", server_default="remediate")
     rollback_of: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the batch workflow it runs in (findings sharing a job, account and region: hub/batching.py);
+    #: None for a run that is its own workflow. Set when its batch is first tried, so a retried
+    #: start joins that batch instead of running the finding in another.
+    batch_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
 
 
 class QueuedStart(Base):

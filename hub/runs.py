@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from hub import blast_radius, start_queue
 from hub.actions import get_action, spec_for
+from hub.batching import Gatherer, batch_members, group_plans
 from hub.claims import RunToStart, claim_run, follow_runs
 from hub.config import HubSettings
 from hub.db import Database, count
@@ -35,8 +36,11 @@ from hub.pause_notice import announce, notice_for
 from hub.run_states import ACTIVE, ENDED, RESTARTABLE, HubRunState
 from hub.schemas import RunDetail, RunOut
 from remedy import tracing
+from remedy.aws_ids import check_access
+from remedy.batch_starter import PlannedBatch, batch_id_for, start_batch
+from remedy.batch_types import BatchInput, BatchMember
 from remedy.config import TemporalSettings
-from remedy.finding import PayloadError
+from remedy.finding import PayloadError, read_finding
 from remedy.logs import redact
 from remedy.starter import get_status, start_remediation
 from remedy.types import NotifyInput, RemediationSpec, RunState, RunStatus, StepStatus
@@ -67,6 +71,12 @@ class StartPlan:
     payload: dict[str, Any]
     spec: RemediationSpec
     group_id: str
+    action_id: int = 0
+    #: the finding's account and region: runs batch only within one (hub/batching.py)
+    account_id: str = ""
+    region: str = ""
+    #: the batch its start was tried in before: it starts again in that one
+    batch_id: str | None = None
 
 
 def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
@@ -97,7 +107,16 @@ def plan_start(session: Session, run: RunToStart) -> StartPlan | None:
         start_queue.hold(session, run.run_id, why)
         return None
     spec = spec_for(action, account, finding.original, row.triggered_by if row else "", mode)
-    return StartPlan(run.run_id, run.payload, spec, run.group_id)
+    return StartPlan(
+        run.run_id,
+        run.payload,
+        spec,
+        run.group_id,
+        action_id=action.id,
+        account_id=finding.account_id,
+        region=finding.region or "",
+        batch_id=row.batch_id if row else None,
+    )
 
 
 def _set(session: Session, run_id: str, status: HubRunState, message: str) -> None:
@@ -129,6 +148,17 @@ class Runs:
         self.temporal = temporal
         self._client = client
         self._background: set[asyncio.Task[None]] = set()
+        self._gatherer = (
+            Gatherer(
+                settings.hub_batch_wait_s,
+                settings.hub_batch_size,
+                self._launch,
+                self._hold,
+                self._spawn,
+            )
+            if settings.hub_batch_wait_s > 0 and settings.hub_batch_size > 1
+            else None
+        )
 
     async def client(self) -> Client:
         return await self._client()
@@ -137,7 +167,13 @@ class Runs:
         """Start queued runs in the background: the caller answers without waiting for Temporal."""
         if not claimed:
             return
-        task = asyncio.get_running_loop().create_task(self.start(claimed))
+        self._spawn(self.start(claimed))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -158,16 +194,133 @@ class Runs:
 
     async def start(self, claimed: list[RunToStart]) -> None:
         """Start queued runs; a start that fails (Temporal down, or hanging past
-        `hub_start_timeout_s`) stays queued and is retried with backoff."""
+        `hub_start_timeout_s`) stays queued and is retried with backoff.
+
+        Each run is planned on its own (`plan_start`: held by its action's limits, refused for a
+        missing account); the plans that may share a batch (hub/batching.py) start as batches of
+        at most `hub_batch_size`, one workflow each, the rest one workflow per run. With
+        `hub_batch_wait_s`, runs of a kind already started within the wait are gathered first.
+        """
         limit = asyncio.Semaphore(START_CONCURRENCY)
 
-        async def start_one(item: RunToStart) -> None:
+        async def plan_one(item: RunToStart) -> StartPlan | None:
             async with limit:
-                plan = await self.db.call(partial(plan_start, run=item))
-                if plan is not None:
-                    await self._start_one(plan)
+                return await self.db.call(partial(plan_start, run=item))
 
-        await asyncio.gather(*(start_one(item) for item in claimed))
+        plans = [p for p in await asyncio.gather(*(plan_one(i) for i in claimed)) if p]
+        if self._gatherer is not None:
+            plans = await self._gatherer.admit(plans)
+        await self._launch(plans)
+
+    async def _launch(self, plans: list[StartPlan]) -> None:
+        """Start planned runs: as batches where they may share one, else one by one."""
+        grouped = group_plans(plans, self.settings.hub_batch_size)
+        limit = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def limited(work: Awaitable[None]) -> None:
+            async with limit:
+                await work
+
+        starts: list[Awaitable[None]] = [self._start_one(p) for p in grouped.singles]
+        starts += [self._start_batch(b) for b in grouped.batches]
+        starts += [self._start_batch(b, tried=i) for i, b in grouped.retried.items()]
+        await asyncio.gather(*(limited(s) for s in starts))
+
+    async def _join_tried(self, tried: str, members: list[StartPlan]) -> bool:
+        """Runs whose start in batch `tried` seemed to fail: those the batch holds (the start
+        reached Temporal after all) are submitted in it; the others start in a new batch. True:
+        none is in it, start `tried` with them."""
+        try:
+            client = await self.client()
+            inside = await asyncio.wait_for(
+                _members_of(client, tried), self.settings.hub_start_timeout_s
+            )
+        except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
+            reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
+            message = f"not started yet (Temporal: {reason}); will retry in batch {tried}"
+            await self.db.call(
+                partial(_later, run_ids=[p.run_id for p in members], message=message)
+            )
+            return False
+        if inside is None:
+            return True
+        joined = [p.run_id for p in members if p.run_id in inside]
+        if joined:
+            RUN_STARTS.labels("started").inc(len(joined))
+            await self.db.call(partial(_submitted, run_ids=joined, batch_id=tried))
+            for run_id in joined:
+                await self.db.call(partial(_follow, run_id=run_id))
+        rest = [p for p in members if p.run_id not in inside]
+        if rest:
+            await self._start_batch(rest)
+        return False
+
+    async def _hold(self, run_ids: list[str], wait_s: float) -> None:
+        await self.db.call(partial(start_queue.gather, run_ids=run_ids, wait_s=wait_s))
+
+    async def _start_batch(self, plans: list[StartPlan], tried: str | None = None) -> None:
+        """Start runs as one batch workflow (or join it: its id is a hash of its members' run
+        ids, or `tried`, the batch their start was tried in before). A success submits each run
+        as `submitted()` does one; a failure leaves each queued, retried with backoff."""
+        spec = plans[0].spec
+        refused: list[tuple[StartPlan, str]] = []
+        members: list[StartPlan] = []
+        for plan in plans:  # a finding that cannot be read is refused alone, as it would be
+            try:
+                read_finding(plan.payload, role_arn=spec.access.role_arn, for_run=True)
+                members.append(plan)
+            except PayloadError as exc:
+                refused.append((plan, f"the finding cannot be remediated: {exc}"))
+        for plan, message in refused:
+            RUN_STARTS.labels("refused").inc()
+            await self.db.call(partial(_refuse, run_id=plan.run_id, message=message))
+        if not members:
+            return
+        if tried is not None and not await self._join_tried(tried, members):
+            return
+        run_ids = [p.run_id for p in members]
+        batch_id = tried or batch_id_for(spec.display_name(), run_ids)
+        first = members[0]
+        planned = PlannedBatch(
+            batch_id,
+            first.account_id,
+            first.region,
+            [BatchMember(run_id=p.run_id, payload=p.payload) for p in members],
+        )
+
+        async def begin() -> None:
+            client = await self.client()
+            check_access(spec.access.role_arn, spec.access.external_id)
+            await start_batch(
+                client,
+                planned,
+                spec,
+                first.group_id,
+                search_attributes=self.settings.search_attributes,
+            )
+
+        # tried from now on: a retry joins this batch, even if this start seems to fail
+        await self.db.call(partial(_tried_in, run_ids=run_ids, batch_id=batch_id))
+        try:
+            with tracing.span("remedy.hub.start_batch", batch_id=batch_id, runs=len(run_ids)):
+                await asyncio.wait_for(begin(), self.settings.hub_start_timeout_s)
+        except PayloadError as exc:
+            RUN_STARTS.labels("refused").inc(len(run_ids))
+            message = f"the finding cannot be remediated: {exc}"
+            for run_id in run_ids:
+                await self.db.call(partial(_refuse, run_id=run_id, message=message))
+            return
+        except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
+            RUN_STARTS.labels("retry").inc(len(run_ids))
+            reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
+            message = f"not started yet (Temporal: {reason}); will retry in batch {batch_id}"
+            log.warning("batch %s of %d runs %s", batch_id, len(run_ids), message)
+            await self.db.call(partial(_later, run_ids=run_ids, message=message))
+            return
+        RUN_STARTS.labels("started").inc(len(run_ids))
+        await self.db.call(partial(_submitted, run_ids=run_ids, batch_id=batch_id))
+        for run_id in run_ids:  # each in its own transaction, as `_start_one` follows
+            await self.db.call(partial(_follow, run_id=run_id))
 
     async def _start_one(self, plan: StartPlan) -> None:
         async def begin() -> None:
@@ -187,54 +340,21 @@ class Runs:
         except PayloadError as exc:
             RUN_STARTS.labels("refused").inc()
             message = f"the finding cannot be remediated: {exc}"
-
-            def refused(session: Session) -> None:
-                start_queue.done(session, plan.run_id)
-                _set(session, plan.run_id, HubRunState.FAILED, message)
-
-            await self.db.call(refused)
+            await self.db.call(partial(_refuse, run_id=plan.run_id, message=message))
             return
         except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
             RUN_STARTS.labels("retry").inc()
             reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
             message = f"not started yet (Temporal: {reason}); will retry"
             log.warning("run %s %s", plan.run_id, message)
-
-            def later(session: Session) -> None:
-                start_queue.failed(session, plan.run_id, message)
-                session.execute(  # not started: its place under the action's limits is free
-                    update(Run).where(Run.id == plan.run_id).values(started_at=None)
-                )
-                _set(session, plan.run_id, HubRunState.PENDING, message)
-
-            await self.db.call(later)
+            await self.db.call(partial(_later, run_ids=[plan.run_id], message=message))
             return
 
         RUN_STARTS.labels("started").inc()
-
-        def submitted(session: Session) -> None:
-            start_queue.done(session, plan.run_id)
-            session.execute(
-                update(Run)
-                .where(Run.id == plan.run_id, Run.status == HubRunState.PENDING)
-                .values(
-                    status=HubRunState.SUBMITTED,
-                    message="submitted to the worker group",
-                    updated_at=utcnow(),
-                    started_at=utcnow(),
-                )
-            )
-
-        def follow(session: Session) -> None:
-            run = session.get(Run, plan.run_id)
-            finding = session.get(Finding, run.finding_id) if run is not None else None
-            if finding is not None:
-                follow_runs(session, finding)  # queued -> remediating
-
-        await self.db.call(submitted)
+        await self.db.call(partial(_submitted, run_ids=[plan.run_id], batch_id=None))
         # its own transaction: ingest locks the finding's row before it touches its runs, so a
         # start holding the run's row must not wait for the finding's (a deadlock on PostgreSQL)
-        await self.db.call(follow)
+        await self.db.call(partial(_follow, run_id=plan.run_id))
 
     # -- manual runs ------------------------------------------------------------------------
 
@@ -313,12 +433,13 @@ class Runs:
             if run.mode == "rollback"
             else "remediate",
             rollback_of=run.rollback_of,
+            batch_id=run.batch_id,
             status=run.status,
             message=redact(run.message),
             created_at=run.created_at,
             updated_at=run.updated_at,
             ended_at=run.ended_at,
-            temporal_url=ui_url(self.temporal, run.id),
+            temporal_url=ui_url(self.temporal, run.batch_id or run.id),
         )
 
     def detail(self, session: Session, run: Run, live: bool) -> RunDetail:
@@ -337,11 +458,14 @@ class Runs:
         if run.status not in (HubRunState.PENDING, *ENDED) or (
             run.status in ENDED and not run.result
         ):
-            live = await self.refresh(run_id)
+            live = await self.refresh(run_id, run.batch_id)
         return await self.db.call(lambda s: self.detail(s, get_run(s, run_id), live))
 
-    async def refresh(self, run_id: str) -> bool:
-        """Read the workflow's status into the store; False when it did not answer in time."""
+    async def refresh(self, run_id: str, batch_id: str | None = None) -> bool:
+        """Read the workflow's status into the store (a batched run's: its member of its batch's
+        status); False when it did not answer in time."""
+        if batch_id is not None:
+            return run_id in await self.refresh_batch(batch_id, [run_id])
         try:
             client = await self.client()
             status = await asyncio.wait_for(
@@ -357,24 +481,51 @@ class Runs:
             await announce(client, paused.group_id, paused.notice)
         return True
 
-    async def poll_once(self) -> int:
-        """Refresh every unfinished run, start the queued runs whose time has come; how many
-        were looked at."""
+    async def refresh_batch(self, batch_id: str, run_ids: list[str]) -> set[str]:
+        """Read a batch's status ONCE into the store for its members `run_ids`; the runs whose
+        status it gave (none when it did not answer in time)."""
+        try:
+            client = await self.client()
+            members = await asyncio.wait_for(
+                batch_members(client, batch_id, run_ids), self.settings.hub_status_timeout_s
+            )
+        except (TimeoutError, RPCError, ApiError, OSError, RuntimeError) as exc:
+            log.info("batch %s: no status from Temporal (%s)", batch_id, type(exc).__name__)
+            return set()
+        applied = set()
+        for run_id, status in members.items():
+            if status.state == RunState.RUNNING and not status.steps:  # no worker answered
+                continue
+            paused = await self.db.call(partial(apply_status, run_id=run_id, status=status))
+            if paused is not None:
+                await announce(client, paused.group_id, paused.notice)
+            applied.add(run_id)
+        return applied
 
-        def unfinished(session: Session) -> list[str]:
-            runs = session.scalars(
-                select(Run.id)
+    async def poll_once(self) -> int:
+        """Refresh every unfinished run (a batch's runs with one query of the batch), start the
+        queued runs whose time has come; how many were looked at."""
+
+        def unfinished(session: Session) -> list[tuple[str, str | None]]:
+            rows = session.execute(
+                select(Run.id, Run.batch_id)
                 .where(Run.status.in_(ACTIVE), Run.status != HubRunState.PENDING)
                 .order_by(Run.updated_at)
                 .limit(200)
             ).all()
-            return list(runs)
+            return [(run_id, batch_id) for run_id, batch_id in rows]
 
         follow = await self.db.call(unfinished)
         started = await self.drain()
         await self._tell_resolved()
-        for run_id in follow:
-            await self.refresh(run_id)
+        batches: dict[str, list[str]] = {}
+        for run_id, batch_id in follow:
+            if batch_id is None:
+                await self.refresh(run_id)
+            else:
+                batches.setdefault(batch_id, []).append(run_id)
+        for batch_id, run_ids in batches.items():
+            await self.refresh_batch(batch_id, run_ids)
         return len(follow) + started
 
     async def _tell_resolved(self) -> None:
@@ -388,6 +539,7 @@ class Runs:
                 .join(Finding, Finding.id == Run.finding_id)
                 .where(
                     Run.status.in_((HubRunState.SUBMITTED, HubRunState.RUNNING)),
+                    Run.batch_id.is_(None),  # a batch has no grace period to end early
                     Finding.status.in_(("resolved", "suppressed")),
                 )
                 .limit(200)
@@ -410,6 +562,71 @@ class Runs:
             self._told_resolved.add(run_id)
 
 
+def _refuse(session: Session, run_id: str, message: str) -> None:
+    """The run can never start: it leaves the queue, failed."""
+    start_queue.done(session, run_id)
+    _set(session, run_id, HubRunState.FAILED, message)
+
+
+def _later(session: Session, run_ids: list[str], message: str) -> None:
+    """The runs' start failed: they stay queued, retried after the backoff."""
+    for run_id in run_ids:
+        start_queue.failed(session, run_id, message)
+        session.execute(  # not started: its place under the action's limits is free
+            update(Run).where(Run.id == run_id).values(started_at=None)
+        )
+        _set(session, run_id, HubRunState.PENDING, message)
+
+
+def _tried_in(session: Session, run_ids: list[str], batch_id: str) -> None:
+    session.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids), Run.status == HubRunState.PENDING)
+        .values(batch_id=batch_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _submitted(session: Session, run_ids: list[str], batch_id: str | None) -> None:
+    """The runs are on Temporal (in `batch_id`, or each its own workflow): out of the queue."""
+    message = f"submitted to the worker group in batch {batch_id}" if batch_id else ""
+    for run_id in run_ids:
+        start_queue.done(session, run_id)
+    session.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids), Run.status == HubRunState.PENDING)
+        .values(
+            status=HubRunState.SUBMITTED,
+            message=message or "submitted to the worker group",
+            updated_at=utcnow(),
+            started_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _follow(session: Session, run_id: str) -> None:
+    run = session.get(Run, run_id)
+    finding = session.get(Finding, run.finding_id) if run is not None else None
+    if finding is not None:
+        follow_runs(session, finding)  # queued -> remediating
+
+
+async def _members_of(client: Client, batch_id: str) -> set[str] | None:
+    """The run ids the batch workflow `batch_id` was started with (its newest execution); None
+    when Temporal knows no such workflow."""
+    try:
+        async for event in client.get_workflow_handle(batch_id).fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            (batch,) = await client.data_converter.decode(started.input.payloads, [BatchInput])
+            return {m.run_id for m in batch.members}
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return None
+
+
 def _restart(session: Session, run: Run, by: str) -> bool:
     """Run an ended (failed or cancelled) run again: same workflow id, a new execution."""
     won = session.execute(
@@ -423,6 +640,7 @@ def _restart(session: Session, run: Run, by: str) -> bool:
             triggered_by=by,
             result=None,
             ended_at=None,
+            batch_id=None,  # it starts again on its own
             start_attempts=Run.start_attempts + 1,
             updated_at=utcnow(),
         )

@@ -528,6 +528,12 @@ class RunOut(BaseModel):
     triggered_by: str
     mode: Literal["remediate", "plan", "rollback"] = "remediate"
     rollback_of: str | None = Field(default=None, description="The run a rollback undoes.")
+    batch_id: str | None = Field(
+        default=None,
+        description="The batch workflow the run is started in (findings sharing a job, account "
+        "and region remediated together; the run keeps its own status); null for a run that is "
+        "its own workflow.",
+    )
     status: HubRunState = Field(
         description="pending (claimed, not started), submitted, then the workflow's state: "
         "running, awaiting_approval (planned, waiting for a decision), succeeded, "

@@ -80,6 +80,25 @@ def hold(session: Session, run_id: str, why: str) -> None:
         run.message = why[:2000]
 
 
+def gather(session: Session, run_ids: Sequence[str], wait_s: float) -> None:
+    """Keep runs queued, untried, while this hub gathers them into one batch (hub/batching.py):
+    no hub takes them before the wait and a lease have passed, so they start with the batch,
+    or, if this hub stops meanwhile, from the queue as any queued run."""
+    until = utcnow() + timedelta(seconds=wait_s) + LEASE
+    session.execute(
+        update(QueuedStart)
+        .where(QueuedStart.run_id.in_(run_ids))
+        .values(next_try_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids), Run.status == HubRunState.PENDING)
+        .values(message=f"gathered into a batch: starts within {wait_s:g} s with the others")
+        .execution_options(synchronize_session=False)
+    )
+
+
 def take_due(session: Session, limit: int = 100) -> list[RunToStart]:
     """Lease the entries whose time has come; only one hub wins each (its attempt count moves)."""
     now = utcnow()

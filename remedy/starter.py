@@ -13,9 +13,12 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from remedy import search_attributes as sa
 from remedy.aws_ids import check_access
+from remedy.batch_status import find_batch
+from remedy.batch_types import BatchInput
 from remedy.finding import read_finding
 from remedy.run_status import get_status as get_status  # the API reads runs from here
 from remedy.run_status import wait_for_result as wait_for_result
@@ -110,15 +113,7 @@ async def start_rollback(client: Client, run_id: str, *, search_attributes: bool
         raise CannotRollBack(f"run {run_id} is still {status.state}: wait for it, or cancel it")
     if status.mode != "remediate":
         raise CannotRollBack(f"run {run_id} is a {status.mode} run: only a remediation rolls back")
-    handle = client.get_workflow_handle(run_id)
-    started = None
-    async for event in handle.fetch_history_events():
-        started = event.workflow_execution_started_event_attributes
-        break
-    if started is None or not started.input.payloads:
-        raise CannotRollBack(f"run {run_id} has no input to roll back from")
-    raw = (await client.data_converter.decode(list(started.input.payloads)))[0]
-    original = RemediationInput.model_validate(raw)
+    original, task_queue = await _started_with(client, run_id)
     job_steps = [step for step in status.steps if step.kind == "job"]
     if not any(step.records for step in job_steps):
         raise CannotRollBack(f"run {run_id} recorded no change: there is nothing to roll back")
@@ -136,10 +131,44 @@ async def start_rollback(client: Client, run_id: str, *, search_attributes: bool
             "write_back": None,
         }
     )
-    group = started.task_queue.name.removeprefix("remedy-")
+    group = task_queue.removeprefix("remedy-")
     return await start_remediation(
         client, original.payload, spec, group, search_attributes=search_attributes
     )
+
+
+async def _start_input(client: Client, workflow_id: str) -> tuple[Any, str] | None:
+    """The workflow's input (decoded, untyped) and task queue; None when it has none."""
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        if not started.input.payloads:
+            return None
+        raw = (await client.data_converter.decode(list(started.input.payloads)))[0]
+        return raw, started.task_queue.name
+    return None
+
+
+async def _started_with(client: Client, run_id: str) -> tuple[RemediationInput, str]:
+    """What the run was started with, and its task queue: its own workflow's input, or for a
+    finding remediated in a batch (its run id is no workflow's), its batch's spec with its own
+    payload."""
+    try:
+        found = await _start_input(client, run_id)
+        if found is None:
+            raise CannotRollBack(f"run {run_id} has no input to roll back from")
+        return RemediationInput.model_validate(found[0]), found[1]
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        batch_id = await find_batch(client, run_id)
+        if batch_id is None:
+            raise
+    found = await _start_input(client, batch_id)
+    batch = BatchInput.model_validate(found[0]) if found else None
+    member = next((m for m in batch.members if m.run_id == run_id), None) if batch else None
+    if batch is None or member is None or found is None:
+        raise CannotRollBack(f"run {run_id} is not in the input of its batch {batch_id}")
+    return RemediationInput(payload=member.payload, spec=batch.spec), found[1]
 
 
 class DecisionRefused(ValueError):

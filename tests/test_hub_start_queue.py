@@ -46,7 +46,8 @@ async def test_findings_posted_while_temporal_hangs_are_queued_and_run_when_it_a
     proxy.hang()
     temporal = TemporalSettings(address=f"127.0.0.1:{proxy.port}", ui_url=UI)
     try:
-        with hub_store(kind, tmp_path, hub_start_timeout_s=2) as store:
+        # each run its own workflow (a batch's start failing: tests/test_hub_batches.py)
+        with hub_store(kind, tmp_path, hub_start_timeout_s=2, hub_batch_size=1) as store:
             h = make_harness(store, temporal)  # the hub's own client, through the proxy
             group = await new_group(h)
             await associate_account(h, group, aws_sandbox.role_arn, aws_sandbox.external_id)

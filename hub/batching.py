@@ -23,7 +23,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -34,12 +34,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from hub.start_plan import StartPlan
 from remedy.batch_starter import NotBatchable, check_batchable
 from remedy.batch_types import BatchStatus
 from remedy.types import RunState, RunStatus
-
-if TYPE_CHECKING:
-    from hub.runs import StartPlan
 
 #: runs that may share a batch: (group, action, account, region, the spec as JSON)
 BatchKey = tuple[str, int, str, str, str]

@@ -35,6 +35,7 @@ from hub.models import CloudAccount, Finding, Remediation, Run, utcnow
 from hub.pause_notice import announce, notice_for
 from hub.run_states import ACTIVE, ENDED, RESTARTABLE, HubRunState
 from hub.schemas import RunDetail, RunOut
+from hub.start_plan import StartPlan
 from remedy import tracing
 from remedy.aws_ids import check_access
 from remedy.batch_starter import PlannedBatch, batch_id_for, start_batch
@@ -43,7 +44,7 @@ from remedy.config import TemporalSettings
 from remedy.finding import PayloadError, read_finding
 from remedy.logs import redact
 from remedy.starter import get_status, start_remediation
-from remedy.types import NotifyInput, RemediationSpec, RunState, RunStatus, StepStatus
+from remedy.types import NotifyInput, RunState, RunStatus, StepStatus
 
 log = logging.getLogger("remedy.hub.runs")
 
@@ -63,20 +64,6 @@ def redacted(value: Any) -> Any:
     if isinstance(value, list):
         return [redacted(v) for v in value]
     return value
-
-
-@dataclass
-class StartPlan:
-    run_id: str
-    payload: dict[str, Any]
-    spec: RemediationSpec
-    group_id: str
-    action_id: int = 0
-    #: the finding's account and region: runs batch only within one (hub/batching.py)
-    account_id: str = ""
-    region: str = ""
-    #: the batch its start was tried in before: it starts again in that one
-    batch_id: str | None = None
 
 
 def plan_start(session: Session, run: RunToStart) -> StartPlan | None:

@@ -105,6 +105,8 @@ class JobRunner:
         self.tail_bytes = tail_bytes
         self.worker_env = dict(os.environ if worker_env is None else worker_env)
         self._finished = FinishedResults()
+        #: the same for batch processes (activities/batch_jobs.py)
+        self.finished_batches = batch_jobs.FinishedBatches()
         #: per job environment: the environment, and whether the fork server can run it
         self._envs: dict[Path, tuple[JobEnv, str | None]] = {}
 

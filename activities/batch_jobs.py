@@ -13,12 +13,18 @@ the process never finished (it crashed or timed out before the member's `EXIT` l
 with the process's reason. The activity itself fails only when the batch cannot run at all (an
 unknown job, a job that does not take batches, credentials unavailable): then every member
 shares that failure, and the workflow says so for each.
+
+A batch process that finished on this worker is not run again for a retry of the same activity
+(its completion was lost, e.g. in a Temporal outage): the retry is answered with the kept result
+(`FinishedBatches`, as `run_job` does with `job_results.FinishedResults`), so each member's changes
+stay the ones the one process made.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from pathlib import Path
 
 from temporalio import activity
@@ -29,6 +35,7 @@ from activities.job_env import cloud_credentials
 from activities.job_launch import Exited
 from activities.job_results import (
     Attempt,
+    AttemptKey,
     failure,
     job_log_summary,
     job_records,
@@ -44,6 +51,35 @@ from remedy.types import RunJobInput
 log = logging.getLogger("remedy.job")
 #: each member's log tail at most (a batch's result carries every member's)
 MEMBER_TAIL_CHARS = 2_000
+#: finished batches' results kept for answering a retry whose completion was lost, counted in
+#: members: 16 MB at most with the members' 2 KB log tails, as much as run_job keeps
+FINISHED_MEMBERS_KEPT = 8_000
+
+
+class FinishedBatches:
+    """Results of the batch processes this worker finished, by attempt key, the oldest dropped
+    once they hold more than `FINISHED_MEMBERS_KEPT` members.
+
+    A retry of one of these means its completion never reached Temporal (an outage): it is
+    answered with the same result, not run again (each member's changes stay the ones the one
+    process made, not "no change needed" from a second).
+    """
+
+    def __init__(self, members_kept: int = FINISHED_MEMBERS_KEPT) -> None:
+        self._kept = members_kept
+        self._members = 0
+        self._results: OrderedDict[AttemptKey, BatchJobResult] = OrderedDict()
+
+    def get(self, key: AttemptKey) -> BatchJobResult | None:
+        return self._results.get(key)
+
+    def keep(self, key: AttemptKey, result: BatchJobResult) -> None:
+        if (old := self._results.pop(key, None)) is not None:
+            self._members -= len(old.members)
+        self._results[key] = result
+        self._members += len(result.members)
+        while self._members > self._kept and len(self._results) > 1:
+            self._members -= len(self._results.popitem(last=False)[1].members)
 
 
 def as_single(request: BatchJobInput) -> RunJobInput:
@@ -65,10 +101,28 @@ class BatchJobs:
 
     def __init__(self, runner: JobRunner) -> None:
         self.runner = runner
+        self.finished = FinishedBatches()
 
     @activity.defn(name="run_batch_job")
     async def run_batch_job(self, request: BatchJobInput) -> BatchJobResult:
-        return await run_batch_job(self.runner, request)
+        info = activity.info()
+        key: AttemptKey = (info.workflow_id or "", info.workflow_run_id or "", info.activity_id)
+        if info.attempt > 1 and (done := self.finished.get(key)) is not None:
+            log.warning(
+                "this batch job already finished on this worker but Temporal did not hear of it "
+                "(its completion was lost, e.g. while the server was unreachable): reporting that "
+                "result again instead of running the batch twice",
+                extra={
+                    "runId": request.batch_id,
+                    "job": request.job,
+                    "attempt": info.attempt,
+                    "members": len(done.members),
+                },
+            )
+            return done
+        result = await run_batch_job(self.runner, request)
+        self.finished.keep(key, result)
+        return result
 
 
 async def run_batch_job(runner: JobRunner, request: BatchJobInput) -> BatchJobResult:

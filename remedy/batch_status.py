@@ -7,6 +7,7 @@ or, once it has closed and no worker answers, reads the member from its result.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -21,6 +22,9 @@ from temporalio.service import RPCError
 from remedy import search_attributes as sa
 from remedy.batch_types import BatchStatus
 from remedy.types import RunStatus
+
+#: how long a query or a describe may take (as remedy/run_status.py's)
+QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 async def find_batch(client: Client, run_id: str) -> str | None:
@@ -58,14 +62,15 @@ async def member_status(
         batch_id, result_type=BatchStatus
     )
     if not wait:
-        try:
-            found: RunStatus = await handle.query("finding", run_id, result_type=RunStatus)
-            return found
-        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
-            pass
-        described = await handle.describe()
-        if described.close_time is None:
-            return None
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+        if described.close_time is None:  # open: its query (a closed one reads its result)
+            try:
+                found: RunStatus = await handle.query(
+                    "finding", run_id, result_type=RunStatus, rpc_timeout=QUERY_TIMEOUT
+                )
+                return found
+            except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+                return None  # no worker answered
     try:
         return (await handle.result()).member(run_id)
     except WorkflowFailureError:

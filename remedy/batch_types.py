@@ -67,6 +67,8 @@ class MemberResult(BaseModel):
     reason: str = ""
     #: why the failure looks transient (cloud unreachable, throttled, 5xx): worth a retry
     transient: str | None = None
+    #: the processes it took (a process lost with its worker is run again by Temporal)
+    attempts: int = 1
 
 
 class BatchJobResult(BaseModel):

@@ -173,8 +173,10 @@ async def test_a_worker_killed_mid_batch_loses_no_member_and_leaves_no_batch_job
     await assert_every_member_fixed(client, done, spec, groups)
     assert open_on_22(aws_sandbox, groups) == []
     # the killed attempt counts: each batch's process was retried (its attempt 2) by the second
-    # worker. (Each member's job step says attempts=1: workflows/batch.py counts its own loop's
-    # attempts, not the activity's; see the hand-back report.)
+    # worker, and each member's job step says it took two processes
+    for batch in done:
+        for member in batch.members:
+            assert next(s for s in member.steps if s.kind == "job").attempts == 2, member.run_id
     retried = {
         str(r["runId"]): r["attempt"]
         for r in log_records(second_log)

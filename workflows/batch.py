@@ -207,16 +207,20 @@ class BatchRemediationWorkflow:
         book.begin(members, kind, workflow.now())
         pending, done = list(members), []
         pause = retry.initial_interval_s
-        for attempt in range(1, retry.max_attempts + 1):
-            results = await self._one_attempt(request, pending, batches, verify)
+        used: dict[str, int] = {}  # processes each member's step took, lost ones included
+        while pending:
+            left = retry.max_attempts - max(used.get(book.run_id_of(f), 0) for f in pending)
+            results = await self._one_attempt(request, pending, batches, verify, left)
             again = []
             for finding in pending:
-                result = results[book.run_id_of(finding)]
-                book.attempted(finding, kind, result, attempt)
+                run_id = book.run_id_of(finding)
+                result = results[run_id]
+                made = used[run_id] = used.get(run_id, 0) + max(1, min(result.attempts, left))
+                book.attempted(finding, kind, result, made)
                 if result.exit_code == 0:
                     book.succeed(finding, kind, result, verify, workflow.now())
                     done.append(finding)
-                elif attempt < retry.max_attempts and _worth_retrying(result, verify):
+                elif made < retry.max_attempts and _worth_retrying(result, verify):
                     again.append(finding)
                 else:
                     book.fail(finding, kind, result.reason, workflow.now())
@@ -233,15 +237,18 @@ class BatchRemediationWorkflow:
         members: list[ValidatedFinding],
         batches: bool,
         verify: bool,
+        attempts: int,
     ) -> dict[str, MemberResult]:
-        """One attempt for every member: one batch process, or one process each (a VSS job)."""
+        """One attempt for every member: one batch process, or one process each (a VSS job);
+        Temporal retries a process lost with its worker, up to the `attempts` the step has left
+        (each member's result says how many processes it took)."""
         step = request.spec.steps[0]
         pinned = PinnedCode(members[0], workflow.info().task_queue, workflow.now())
         book = self._book
         timeout = timedelta(seconds=step.timeout_s + 60)
         policy = RetryPolicy(  # the process lost (a worker gone), or credentials unavailable
             initial_interval=timedelta(seconds=step.retry.initial_interval_s),
-            maximum_attempts=step.retry.max_attempts,
+            maximum_attempts=max(1, attempts),
             non_retryable_error_types=["NotABatchJob", "UnknownJobError", "ParameterError"],
         )
         if batches:
@@ -269,11 +276,13 @@ class BatchRemediationWorkflow:
                 reason = _why(error)[0]
                 return {
                     book.run_id_of(f): MemberResult(
-                        run_id=book.run_id_of(f), exit_code=None, reason=reason
+                        run_id=book.run_id_of(f), exit_code=None, reason=reason, attempts=attempts
                     )
                     for f in members
                 }
-            return {m.run_id: m for m in result.members}
+            return {
+                m.run_id: m.model_copy(update={"attempts": result.attempt}) for m in result.members
+            }
 
         async def one(finding: ValidatedFinding) -> MemberResult:
             run_id = book.run_id_of(finding)
@@ -295,6 +304,7 @@ class BatchRemediationWorkflow:
                 return MemberResult(
                     run_id=run_id,
                     exit_code=details.get("exit_code"),
+                    attempts=int(details.get("attempt") or attempts),
                     reason=reason,
                     log_tail=str(details.get("log_tail", "")),
                     transient=details.get("transient"),
@@ -302,6 +312,7 @@ class BatchRemediationWorkflow:
             return MemberResult(
                 run_id=run_id,
                 exit_code=0,
+                attempts=done.attempt,
                 log_tail=done.log_tail,
                 changes=done.changes,
                 records=done.records,

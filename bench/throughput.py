@@ -42,8 +42,7 @@ from temporalio.worker import Worker
 from bench.noop import STEPS, NoopChain, noop
 from console.local_processes import clean_env, wait_for_line, worker_process
 from console.sandbox_cloud import builtin_aws_policies
-from remedy.batch_starter import start_batches
-from remedy.batch_types import BatchStatus
+from remedy.batch_starter import run_batches
 from remedy.config import TemporalSettings
 from remedy.starter import start_remediation, wait_for_result
 from remedy.temporal import connect, start_dev_server, stop_process
@@ -234,22 +233,17 @@ async def remediate_batches(
     verify: bool,
     batch_size: int,
 ) -> tuple[float, list[float], set[str]]:
-    """The same findings submitted together as batches (remedy/batch_starter.py): one workflow,
-    one job process and one verify process per batch of `batch_size`."""
+    """The same findings submitted together as batches (remedy/batch_starter.py `run_batches`:
+    one workflow, one job process and one verify process per batch of `batch_size`, at most
+    `DEFAULT_IN_FLIGHT` batches running at once); latency counts from the submission of all."""
     spec = RemediationSpec(
         steps=[JobStep(job="security_group_close_port_22", verify=verify)],
         access=AccountAccess(external_id=sandbox.external_id),
     )
     started = time.perf_counter()
     at = time.time()
-    plan = await start_batches(
+    _, results = await run_batches(
         client, [finding(sg, sandbox) for sg in groups], spec, group_id, batch_size=batch_size
-    )
-    results = await asyncio.gather(
-        *(
-            client.get_workflow_handle(b.batch_id, result_type=BatchStatus).result()
-            for b in plan.batches
-        )
     )
     took = time.perf_counter() - started
     latencies, identities = [], set()

@@ -14,11 +14,12 @@ from rich.table import Table
 
 from console.cli_output import console, err, fail, read_text, ui_link
 from console.cli_params import ExternalIdOption, GroupOption, ParamOption, parse_parameters
-from remedy.batch_protocol import MAX_BATCH_SIZE
+from remedy.batch_protocol import DEFAULT_IN_FLIGHT, MAX_BATCH_SIZE
 from remedy.config import temporal_settings, worker_settings
 from remedy.types import AccountAccess, JobStep, RemediationSpec, RetrySettings, RunState
 
 if TYPE_CHECKING:
+    from remedy.batch_starter import BatchPlan, PlannedBatch
     from remedy.batch_types import BatchStatus
 
 #: the states a finding's run can end in that count as fixed (exit 0)
@@ -77,15 +78,24 @@ def remediate_batch(
         bool,
         typer.Option(
             "--wait",
-            help="Show progress per batch; exit 0 if every finding was fixed (or left alone by "
-            "its opt-out), 1 if one failed.",
+            help="Run the batches --in-flight at a time, saying as each starts and ends; exit 0 "
+            "if every finding was fixed (or left alone by its opt-out), 1 if one failed.",
         ),
     ] = False,
+    in_flight: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="With --wait: batches running at once (the workers' and the Temporal "
+            "server's memory holds this many, whatever the backlog's size).",
+            envvar="REMEDY_BATCHES_IN_FLIGHT",
+        ),
+    ] = DEFAULT_IN_FLIGHT,
 ) -> None:
     """Remediate many findings of one job: grouped by account and region into batches, each
     finding with its own run id (`remedy status RUN`), each batch one workflow
     (`remedy status BATCH` lists its findings). A finding whose run is open joins it."""
-    from remedy.batch_starter import NotBatchable, start_batches
+    from remedy.batch_starter import NotBatchable, run_batches, start_batches
     from remedy.temporal import connect
 
     if group is None:
@@ -105,62 +115,58 @@ def remediate_batch(
     spec.tags.enabled = not no_tags
     settings = temporal_settings()
 
+    def started(batch: PlannedBatch) -> None:
+        console.print(
+            f"batch [bold]{batch.batch_id}[/bold]  {len(batch.members)} finding(s) in "
+            f"{batch.account_id} {batch.region}  {ui_link(settings, batch.batch_id)}"
+        )
+
+    def ended(done: BatchStatus) -> None:
+        err.print(f"  {done.batch_id} ended: {done.state} {done.message}")
+
+    def said(plan: BatchPlan) -> None:
+        for index, why in plan.rejected:
+            err.print(f"  finding #{index + 1} not started: {why}")
+        for run_id, running in plan.joined.items():
+            err.print(f"  {run_id} is already running in {running}: joined, not started again")
+
     async def main() -> int:
         client = await connect(settings)
+        attributes = worker_settings().search_attributes
         try:
-            plan = await start_batches(
+            if not wait:  # every batch starts now; the workers run them as they can
+                plan = await start_batches(
+                    client,
+                    payloads,
+                    spec,
+                    group,
+                    batch_size=batch_size,
+                    search_attributes=attributes,
+                )
+                for batch in plan.batches:
+                    started(batch)
+                said(plan)
+                return 0
+            plan, results = await run_batches(
                 client,
                 payloads,
                 spec,
                 group,
                 batch_size=batch_size,
-                search_attributes=worker_settings().search_attributes,
+                in_flight=in_flight,
+                search_attributes=attributes,
+                started=started,
+                ended=ended,
             )
         except NotBatchable as exc:
             raise fail(str(exc)) from None
-        for index, why in plan.rejected:
-            err.print(f"  finding #{index + 1} not started: {why}")
-        for run_id, running in plan.joined.items():
-            err.print(f"  {run_id} is already running in {running}: joined, not started again")
-        for batch in plan.batches:
-            console.print(
-                f"batch [bold]{batch.batch_id}[/bold]  {len(batch.members)} finding(s) in "
-                f"{batch.account_id} {batch.region}  {ui_link(settings, batch.batch_id)}"
-            )
-        if not wait:
-            return 0
-        ended = await asyncio.gather(*(follow_batch(client, b.batch_id) for b in plan.batches))
-        for done in ended:
+        said(plan)
+        for done in results:
             print_batch(done)
-        failed = [m for done in ended for m in done.members if m.state not in _FINE]
+        failed = [m for done in results for m in done.members if m.state not in _FINE]
         return 1 if failed or plan.rejected else 0
 
     raise typer.Exit(asyncio.run(main()))
-
-
-async def follow_batch(client: Any, batch_id: str) -> BatchStatus:
-    """Print the batch's progress (findings ended of all) until it ends; its final status."""
-    from remedy.batch_types import BatchStatus
-
-    handle = client.get_workflow_handle(batch_id, result_type=BatchStatus)
-    result = asyncio.ensure_future(handle.result())
-    said = ""
-    while not result.done():
-        now: BatchStatus | None = None
-        try:
-            now = await handle.query("status", result_type=BatchStatus)
-        except Exception:  # no worker answered this time: asked again in a second
-            now = None
-        if now is not None and now.members:
-            done = sum(1 for m in now.members if m.ended_at is not None)
-            doing = now.steps[-1] if now.steps else "starting"
-            line = f"  {batch_id}: {done}/{len(now.members)} ended, {doing}"
-            if line != said:
-                err.print(line)
-                said = line
-        await asyncio.wait([result], timeout=1.0)
-    ended: BatchStatus = result.result()
-    return ended
 
 
 def print_batch(status: BatchStatus) -> None:

@@ -30,6 +30,8 @@ BATCH_FILE = "remedy-batch.json"
 #: and the batch's `BatchRuns` search attribute lists a key per member within Temporal's 2 KB
 #: limit on one value (docs/architecture.md, "Batches")
 MAX_BATCH_SIZE = 100
+#: batches the starter keeps running at once (remedy/batch_starter.py run_batches)
+DEFAULT_IN_FLIGHT = 8
 EXIT_WORD = "EXIT"
 #: a batch's workflow id starts so (remedy/batch_starter.py): `remedy status` tells it from a run
 BATCH_PREFIX = "remedy-batch-"

@@ -12,7 +12,9 @@ again, as a one-finding run would.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,8 +28,8 @@ from temporalio.common import (
 
 from remedy import search_attributes as sa
 from remedy.aws_ids import check_access
-from remedy.batch_protocol import BATCH_PREFIX, MAX_BATCH_SIZE
-from remedy.batch_types import BatchInput, BatchMember
+from remedy.batch_protocol import BATCH_PREFIX, DEFAULT_IN_FLIGHT, MAX_BATCH_SIZE
+from remedy.batch_types import BatchInput, BatchMember, BatchStatus
 from remedy.finding import PayloadError, read_finding
 from remedy.starter import run_id_for
 from remedy.temporal import task_queue_for
@@ -161,6 +163,44 @@ async def open_runs(client: Client, run_ids: list[str]) -> dict[str, str]:
         async for execution in client.list_workflows(f"WorkflowId IN ({listed}) AND {running}"):
             found[execution.id] = execution.id
     return found
+
+
+async def run_batches(
+    client: Client,
+    payloads: list[dict[str, Any]],
+    spec: RemediationSpec,
+    group_id: str,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    in_flight: int = DEFAULT_IN_FLIGHT,
+    search_attributes: bool = True,
+    started: Callable[[PlannedBatch], None] | None = None,
+    ended: Callable[[BatchStatus], None] | None = None,
+) -> tuple[BatchPlan, list[BatchStatus]]:
+    """Plan the batches and run them, at most `in_flight` at a time (the next starts when one
+    ends), so a backlog of any size holds the workers' and the server's memory at `in_flight`
+    batches; the plan and every batch's final status, in the plan's order.
+
+    The batches not yet started live only in this process: a backlog that must survive it goes
+    through the hub, whose start queue is durable."""
+    check_access(spec.access.role_arn, spec.access.external_id)
+    everyone = plan_batches(payloads, spec, MAX_BATCH_SIZE)
+    running = await open_runs(client, everyone.run_ids()) if search_attributes else {}
+    plan = plan_batches(payloads, spec, batch_size, running)
+    slots = asyncio.Semaphore(max(1, in_flight))
+
+    async def one(batch: PlannedBatch) -> BatchStatus:
+        async with slots:
+            await start_batch(client, batch, spec, group_id, search_attributes=search_attributes)
+            if started is not None:
+                started(batch)
+            handle = client.get_workflow_handle(batch.batch_id, result_type=BatchStatus)
+            done: BatchStatus = await handle.result()
+        if ended is not None:
+            ended(done)
+        return done
+
+    return plan, list(await asyncio.gather(*(one(batch) for batch in plan.batches)))
 
 
 async def start_batch(

@@ -117,6 +117,10 @@ class BatchRemediationWorkflow:
         self._status.job = step.job
         book.open(request, workflow.now())
         validated = await self._validate(request)
+        # the findings live on in their validated form: the input's copy (and the raw one) would
+        # only hold the worker's memory for as long as the batch runs
+        request.members.clear()
+        del raw
         active = book.validated(validated, step.verify, workflow.now())
         if active:
             first = active[0]

@@ -185,6 +185,9 @@ def test_metadata_declares_the_modes_the_job_supports(job_dir: Path) -> None:
     assert ("verify" in modes) == (job_dir / "verify.py").is_file()
     # the entry point hands the kit a function for each mode it claims, and for no other
     passed = run_keywords(job_dir / f"{job_dir.name}.py")
+    # a batch's prefetch (remedy/jobkit/batch.py) is no mode: only a job that takes batches has one
+    assert "prefetch" not in passed or meta.get("batch") is True, "prefetch without batch: true"
+    passed.discard("prefetch")
     assert passed == {m for m in ("plan", "rollback") if m in modes}, passed
     if JOBS_DIR == ROOT / "jobs":  # a built-in job: plan, verify, and rollback or why not
         assert {"remediate", "plan", "verify"} <= set(modes), modes

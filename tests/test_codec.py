@@ -43,7 +43,7 @@ from tests.conftest import DevServer, LogCapture
 from tests.findings import aws_finding
 
 #: the workflow's patch names (workflow.patched), which the SDK records unsealed in its markers
-PATCHES = (b"live-opt-out", b"notices-before-the-run-ends", b"local-assume-role", b"local-tag")
+PATCHES = (b"live-opt-out", b"notices-before-the-run-ends")
 
 UI = "http://127.0.0.1:8233"
 

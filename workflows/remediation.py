@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
@@ -67,9 +67,6 @@ with workflow.unsafe.imports_passed_through():
         ValidatedFinding,
         ValidateInput,
     )
-
-
-_R = TypeVar("_R")
 
 
 @workflow.defn(name="RemediationWorkflow")
@@ -279,11 +276,15 @@ class RemediationWorkflow(Approval):
 
     async def _assume_role(self, finding: ValidatedFinding) -> None:
         step = self._begin(self._step("assume_role"))
-        request = AssumeRoleInput(account=finding.account, run_id=self._status.run_id)
         try:
-            # the account's session is mostly cached (REMEDY_STS_REUSE): no round trip for it
-            who = await _short_step("assume_role", request, AssumeRoleResult, "local-assume-role")
-        except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
+            who = await workflow.execute_activity(
+                "assume_role",
+                AssumeRoleInput(account=finding.account, run_id=self._status.run_id),
+                result_type=AssumeRoleResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=INFRA_RETRY,
+            )
+        except ActivityError as error:
             self._raise_if_cancelled(step, error)
             raise self._fail(step, _why(error)[0]) from None
         expiry = f" until {who.expires_at.isoformat()}" if who.expires_at else ""
@@ -514,16 +515,21 @@ class RemediationWorkflow(Approval):
                 "remediation-rollback-run-id": self._status.run_id[:256],
                 **request.spec.tags.extra,
             }
-        request_in = TagInput(
-            account=finding.account,
-            resource_id=finding.object_id,
-            resource_type=finding.resource_type,
-            tags=tags,
-            run_id=self._status.run_id,
-        )
         try:
-            result = await _short_step("tag_resource", request_in, TagResult, "local-tag")
-        except (ActivityError, ApplicationError) as error:  # a local activity's comes unwrapped
+            result = await workflow.execute_activity(
+                "tag_resource",
+                TagInput(
+                    account=finding.account,
+                    resource_id=finding.object_id,
+                    resource_type=finding.resource_type,
+                    tags=tags,
+                    run_id=self._status.run_id,
+                ),
+                result_type=TagResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=INFRA_RETRY,
+            )
+        except ActivityError as error:
             self._raise_if_cancelled(step, error)
             self._end(step, StepState.FAILED, f"tagging failed, the fix stands: {_why(error)[0]}")
             return
@@ -579,23 +585,6 @@ class RemediationWorkflow(Approval):
             return
         self._status.notification = result.message
         self._ticket = result.jira_issue or self._ticket
-
-
-async def _short_step(activity: str, argument: Any, result_type: type[_R], patch: str) -> _R:
-    """A short cloud call (assume role, tag): a local activity, run by the worker that runs the
-    workflow with no task-queue round trip (about 40 ms and three history events less; its
-    marker keeps the result in the history and the step stays in the status); for a run started
-    before `patch`, the activity its history holds, so it replays."""
-    local = workflow.patched(patch)
-    execute = workflow.execute_local_activity if local else workflow.execute_activity
-    done: _R = await execute(
-        activity,
-        argument,
-        result_type=result_type,
-        start_to_close_timeout=timedelta(seconds=60),
-        retry_policy=INFRA_RETRY,
-    )
-    return done
 
 
 def _notifies(request: RemediationInput) -> bool:

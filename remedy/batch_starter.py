@@ -122,6 +122,20 @@ def plan_batches(
     return plan
 
 
+async def plan_against_open_runs(
+    client: Client,
+    payloads: list[dict[str, Any]],
+    spec: RemediationSpec,
+    batch_size: int,
+    search_attributes: bool,
+) -> BatchPlan:
+    """`plan_batches`, the findings whose run is open (alone or in a batch) joining it."""
+    check_access(spec.access.role_arn, spec.access.external_id)
+    everyone = plan_batches(payloads, spec, MAX_BATCH_SIZE)
+    running = await open_runs(client, everyone.run_ids()) if search_attributes else {}
+    return plan_batches(payloads, spec, batch_size, running)
+
+
 async def start_batches(
     client: Client,
     payloads: list[dict[str, Any]],
@@ -134,10 +148,7 @@ async def start_batches(
 ) -> BatchPlan:
     """Plan and start the batches (each joins its workflow if already open); the plan says which
     finding went to which batch, and which were rejected."""
-    check_access(spec.access.role_arn, spec.access.external_id)
-    everyone = plan_batches(payloads, spec, MAX_BATCH_SIZE)
-    running = await open_runs(client, everyone.run_ids()) if search_attributes else {}
-    plan = plan_batches(payloads, spec, batch_size, running)
+    plan = await plan_against_open_runs(client, payloads, spec, batch_size, search_attributes)
     for batch in plan.batches:
         await start_batch(client, batch, spec, group_id, notify_per, search_attributes)
     return plan
@@ -183,10 +194,7 @@ async def run_batches(
 
     The batches not yet started live only in this process: a backlog that must survive it goes
     through the hub, whose start queue is durable."""
-    check_access(spec.access.role_arn, spec.access.external_id)
-    everyone = plan_batches(payloads, spec, MAX_BATCH_SIZE)
-    running = await open_runs(client, everyone.run_ids()) if search_attributes else {}
-    plan = plan_batches(payloads, spec, batch_size, running)
+    plan = await plan_against_open_runs(client, payloads, spec, batch_size, search_attributes)
     slots = asyncio.Semaphore(max(1, in_flight))
 
     async def one(batch: PlannedBatch) -> BatchStatus:

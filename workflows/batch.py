@@ -51,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         NotifyInput,
         NotifyResult,
         RunJobInput,
-        RunState,
         RunStatus,
         StepState,
         ValidatedFinding,
@@ -433,6 +432,3 @@ def _worth_retrying(result: MemberResult, verify: bool) -> bool:
     if result.exit_code == 2:
         return False
     return not (verify and result.exit_code == 3)
-
-
-__all__ = ["BatchRemediationWorkflow", "RunState"]

@@ -109,7 +109,9 @@ async def test_a_worker_process_is_ready_once_polling_and_not_ready_while_it_dra
         assert answer(f"{worker.url}/healthz") == (200, {"status": "ok"})
         sg = aws_sandbox.open_security_group(22, "drain")
         spec = RemediationSpec(
-            steps=[JobStep(job="slow_close_22", parameters={"seconds": 5})],
+            # long enough that the job is still in flight through every probe below on a loaded
+            # machine: once it ends the worker exits and its endpoints close (a reset, not a 503)
+            steps=[JobStep(job="slow_close_22", parameters={"seconds": 20})],
             access=AccountAccess(external_id=aws_sandbox.external_id),
         )
         run_id = await start_remediation(client, aws_finding(sg), spec, group)

@@ -277,6 +277,7 @@ async def measure(
     verify: bool = True,
     sandbox: AwsSandbox | None = None,
     batch_size: int = 0,
+    profile_of: str = "worker",
 ) -> Measurement:
     """N findings through a fresh dev server and `remedy worker`, on `sandbox` when given (left
     running: its owner stops it) or on a moto of its own."""
@@ -317,13 +318,14 @@ async def measure(
         }
         before = {name: cpu_seconds(pid, kids) for name, (pid, kids) in processes.items()}
         spy = None
-        if profile:  # py-spy (pip install py-spy) samples the worker during the remedy phase
+        if profile:  # py-spy (pip install py-spy) samples one process during the remedy phase
+            sampled = {"worker": worker.pid, "moto": processes["moto (the cloud)"][0]}[profile_of]
             spy = subprocess.Popen(
                 [
                     "py-spy",
                     "record",
                     "-p",
-                    str(worker.pid),
+                    str(sampled),
                     "-o",
                     profile,
                     "-f",
@@ -401,9 +403,16 @@ def report(m: Measurement) -> None:
 
 
 async def main(
-    n: int, launcher: str, profile: str | None, verify: bool = True, batch_size: int = 0
+    n: int,
+    launcher: str,
+    profile: str | None,
+    verify: bool = True,
+    batch_size: int = 0,
+    profile_of: str = "worker",
 ) -> None:
-    report(await measure(n, launcher, profile, verify, batch_size=batch_size))
+    report(
+        await measure(n, launcher, profile, verify, batch_size=batch_size, profile_of=profile_of)
+    )
 
 
 if __name__ == "__main__":
@@ -413,7 +422,13 @@ if __name__ == "__main__":
     parser.add_argument("n", type=int, nargs="?", default=50, help="findings (and no-op chains)")
     parser.add_argument("--launcher", choices=["forkserver", "subprocess"], default="forkserver")
     parser.add_argument(
-        "--profile", metavar="FILE", help="py-spy samples of the worker (raw format)"
+        "--profile", metavar="FILE", help="py-spy samples of one process (raw format)"
+    )
+    parser.add_argument(
+        "--profile-of",
+        choices=["worker", "moto"],
+        default="worker",
+        help="with --profile: the process sampled (default: the worker)",
     )
     parser.add_argument(
         "--no-verify", action="store_true", help="skip the job's verify.py step (JobStep.verify)"
@@ -433,5 +448,6 @@ if __name__ == "__main__":
             arguments.profile,
             not arguments.no_verify,
             arguments.batch,
+            arguments.profile_of,
         )
     )

@@ -102,6 +102,26 @@ class TagManyResult(BaseModel):
     calls: int = 0
 
 
+class OptOutManyInput(BaseModel):
+    """Read the live tags of a batch's resources, just before its job would change them."""
+
+    account: AccountRef
+    #: (resource id, resource type) per resource
+    resources: list[tuple[str, str | None]] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+    skip_tag: str
+    #: the batch's workflow id (the session acting, the log lines)
+    run_id: str
+
+
+class OptOutManyResult(BaseModel):
+    #: per resource id whose live tags opt it out: why (activities/validate.py `opted_out`)
+    opted_out: dict[str, str] = Field(default_factory=dict)
+    #: per resource id whose tags could not be read: why (the finding's tags stood)
+    unread: dict[str, str] = Field(default_factory=dict)
+    #: how many API calls the reading took
+    calls: int = 0
+
+
 class BatchStatus(BaseModel):
     """The batch workflow's `status` query and result: every member's own run status."""
 

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.batch_jobs import BatchJobs
+from activities.batch_opt_out import BatchOptOut
 from activities.batch_tagging import BatchTagging
 from activities.confine import landlock_abi
 from activities.credentials import CredentialActivities, CredentialStore
@@ -91,6 +92,7 @@ class WorkerParts:
             TaggingActivities(self.credentials).tag_resource,
             BatchTagging(self.credentials).tag_resources,
             OptOutActivities(self.credentials).read_opt_out,
+            BatchOptOut(self.credentials).read_opt_out_many,
             self.notify.notify,
             WriteBackActivities(self.credentials).write_back_finding,
             PullActivities(self.credentials, lambda: self.deliver_findings).pull_security_hub,

@@ -1,6 +1,6 @@
 """BatchRemediationWorkflow: many findings of one job, account and region, fixed together.
 
-validate each → assume role once → one job process for the batch → one verify process → tag in
+validate each → assume role once → read the opt-out tags live → one job process for the batch → one verify process → tag in
 as few calls as the services allow → notify per finding (or once per batch). Deterministic code
 only; every I/O is an activity. Why one workflow per batch holding each finding's state (and not
 a workflow per finding, nor child workflows): docs/architecture.md, "Batches".
@@ -41,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
         BatchValidated,
         BatchValidateInput,
         MemberResult,
+        OptOutManyInput,
+        OptOutManyResult,
         TagManyInput,
         TagManyResult,
     )
@@ -69,6 +71,9 @@ class BatchRemediationWorkflow:
       (the `finding` query, and each member of `status`), result, log lines, changes, tag and
       notification. One finding's failure (bad input, a resource the job cannot fix, a verify
       that finds it still open) fails that finding alone; the others go on.
+    - The opt-out tag is read live, as for one finding: each resource's tags, once for the
+      batch after the role is assumed; a resource tagged since the scan is left alone (its run
+      ends skipped), an unreadable one falls back to the finding's tags.
     - One role assumption, one job process for the batch (a job whose remedy.json says
       `"batch": true`; a VSS job runs one process per finding, as always), one verify process,
       one tagging activity. A finding that failed in a way worth a retry (a non-zero exit, a
@@ -126,8 +131,10 @@ class BatchRemediationWorkflow:
             self._status.account_id = first.account.account_id
             self._status.region = first.account.region
             if await self._assume_role(active):
-                done = await self._run_jobs(request, active, validated.job_takes_batches)
-                await self._tag(request, done)
+                active = await self._read_opt_out(request, active)  # tagged since the scan?
+                if active:
+                    done = await self._run_jobs(request, active, validated.job_takes_batches)
+                    await self._tag(request, done)
         book.finish_all(workflow.now())
         await self._notify(request)
         self._status.state, self._status.message = book.verdict()
@@ -179,6 +186,40 @@ class BatchRemediationWorkflow:
             workflow.now(),
         )
         return True
+
+    async def _read_opt_out(
+        self, request: BatchInput, active: list[ValidatedFinding]
+    ) -> list[ValidatedFinding]:
+        """The resources' tags read live, once for the batch, right before its job (the findings'
+        were checked at validation, as old as the scan): those not opted out. A read that fails
+        leaves the findings' word standing (activities/batch_opt_out.py)."""
+        skip_tag = request.spec.skip_tag
+        if not skip_tag:
+            return active
+        try:
+            # local: a read on this worker with the batch's session, no task-queue round trip
+            result: OptOutManyResult = await workflow.execute_local_activity(
+                "read_opt_out_many",
+                OptOutManyInput(
+                    account=active[0].account,
+                    resources=[(f.object_id, f.resource_type) for f in active],
+                    skip_tag=skip_tag,
+                    run_id=self._status.batch_id,
+                ),
+                result_type=OptOutManyResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=VALIDATE_RETRY,
+            )
+        except (ActivityError, ApplicationError):
+            return active  # unreadable: the findings' tags, checked at validation, stand
+        left = []
+        for finding in active:
+            why = result.opted_out.get(finding.object_id)
+            if why is None:
+                left.append(finding)
+            else:
+                self._book.opted_out(finding, why, workflow.now())
+        return left
 
     async def _run_jobs(
         self, request: BatchInput, active: list[ValidatedFinding], batches: bool

@@ -83,11 +83,8 @@ class MemberBook:
             self._run_ids[id(finding)] = status.run_id
             self._findings[status.run_id] = finding
             self._payloads[status.run_id] = finding.payload
-            if finding.opted_out:
-                for later in status.steps[1:]:
-                    if later.kind != "notify":
-                        later.state = StepState.SKIPPED
-                        later.message = "left alone: " + finding.opted_out.split(":")[0]
+            if finding.opted_out:  # its opt-out tag in the finding, or an excluded account
+                _leave_alone(status, "left alone: " + finding.opted_out.split(":")[0], now)
                 _close(status, RunState.SKIPPED, finding.opted_out, now)
                 continue
             job = _step(status, "job")
@@ -104,6 +101,12 @@ class MemberBook:
         found = self.status.member(self.run_id_of(finding))
         assert found is not None
         return found
+
+    def opted_out(self, finding: ValidatedFinding, reason: str, now: datetime) -> None:
+        """Its live tags opt it out (read after the role was assumed): nothing more is done."""
+        status = self._member(finding)
+        _leave_alone(status, "left alone: the resource opted out", now)
+        _close(status, RunState.SKIPPED, reason, now)
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -284,6 +287,13 @@ def _step(status: RunStatus, kind: str) -> StepStatus:
 
 def _end(step: StepStatus, state: StepState, message: str, now: datetime) -> None:
     step.state, step.ended_at, step.message = state, now, message
+
+
+def _leave_alone(status: RunStatus, why: str, now: datetime) -> None:
+    """Every step not yet taken is skipped, saying why (a run left alone notifies no one)."""
+    for step in status.steps:
+        if step.state == StepState.PENDING:
+            step.state, step.message = StepState.SKIPPED, why
 
 
 def _close(status: RunStatus, state: RunState, message: str, now: datetime) -> None:

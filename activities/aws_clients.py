@@ -101,3 +101,8 @@ class SharedClients:
                 )
                 self._clients[key] = client
             return client
+
+    def made(self) -> list[tuple[str, str]]:
+        """The (service, region) of every client made so far, in the order made."""
+        with self._lock:
+            return list(self._clients)

@@ -241,6 +241,25 @@ def test_a_job_whose_session_was_rejected_drops_it(worker_env: AwsSandbox) -> No
     assert not store.forget_rejected(target, "run-a", used, expired)  # the new one stays
 
 
+def test_the_worker_s_own_clients_are_made_before_its_first_run(worker_env: AwsSandbox) -> None:
+    """worker/main.py warms them while the fork server starts: the first run does not load
+    EC2's service model (about 0.2 s) in its tagging or opt-out read."""
+    store = CredentialStore(default_region="eu-west-1", endpoint_url=worker_env.endpoint)
+    assert store.clients.made() == []
+
+    assert store.warm_clients() == ["sts", "ec2", "s3", "resourcegroupstaggingapi"]
+
+    region = "eu-west-1"
+    assert store.clients.made() == [
+        ("ec2", region),
+        ("s3", region),
+        ("resourcegroupstaggingapi", region),
+    ]
+    # the first run of an account in that region uses them and makes no other
+    store.clients.get("ec2", region)
+    assert len(store.clients.made()) == 3
+
+
 def test_rejected_session_codes() -> None:
     assert all(rejected_session(code) for code in REJECTED_SESSION_CODES)
     assert not rejected_session("AccessDenied") and not rejected_session("Throttling")

@@ -349,6 +349,8 @@ async def run_worker(
             parts.job_code.watch(settings.job_code_reload_s, stop, reload_now)
         )
         pulls = job_code_git.start_pulling(git, link, parts.job_code, stop) if git else None
+        # the clients of the worker's own calls, made while the fork server starts
+        warming = asyncio.create_task(asyncio.to_thread(parts.credentials.warm_clients))
         await start_launcher(parts.runner.launcher)
         readiness.polling = True
         log.info(
@@ -365,6 +367,7 @@ async def run_worker(
         )
         await stop.wait()
         watching.cancel()
+        await warming  # a second at most, long done by now
         readiness.draining = True
         log.info(
             "Worker stopping: finishing in-flight work",

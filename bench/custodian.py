@@ -19,7 +19,7 @@ same sizes, on the same moto (reset before each run), in the same sitting, and p
 by side.
 
     .venv/bin/python bench/custodian.py [--sizes 50,500,5000] [--remedy [--remedy-sizes 50]]
-        [--no-verify] [--batch SIZE]
+        [--no-verify] [--batch SIZE] [--warm N]
 
 Remedy's findings go in batches of `--batch` (100 by default; remedy/batch_starter.py), or with
 `--batch 0` a workflow each.
@@ -273,7 +273,9 @@ def table(
     return lines
 
 
-async def main(sizes: list[int], remedy_sizes: list[int], verify: bool, batch: int = 0) -> None:
+async def main(
+    sizes: list[int], remedy_sizes: list[int], verify: bool, batch: int = 0, warm: int = 0
+) -> None:
     custodian = custodian_bin()
     version = custodian_version()
     endpoint, process = start_moto()
@@ -291,7 +293,11 @@ async def main(sizes: list[int], remedy_sizes: list[int], verify: bool, batch: i
             print(f"  remedy: {n} findings", file=sys.stderr)
             try:
                 remedy[n] = await measure(
-                    n, verify=verify, sandbox=fresh_world(endpoint, process), batch_size=batch
+                    n,
+                    verify=verify,
+                    sandbox=fresh_world(endpoint, process),
+                    batch_size=batch,
+                    warm_up=warm,
                 )
             except Exception as exc:  # report what was measured, and why the rest is not
                 failed = f"Remedy at {n} did not finish: {type(exc).__name__}: {exc}"
@@ -304,6 +310,7 @@ async def main(sizes: list[int], remedy_sizes: list[int], verify: bool, batch: i
             process.kill()
     what = "fix + verify + tag" if verify else "fix + tag"
     what += f", batches of {batch}" if batch else ", a workflow per finding"
+    what += f", its worker warmed by {warm} findings first" if warm else ", a fresh worker"
     print(
         f"Cloud Custodian {version} (remove-permissions + tag) and Remedy ({what}), one moto, "
         f"reset between runs; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
@@ -330,6 +337,22 @@ if __name__ == "__main__":
         metavar="SIZE",
         help="Remedy's findings in batches of SIZE (default 100); 0: a workflow per finding",
     )
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Remedy's worker remediates N findings first, not measured (default 0: a fresh "
+        "worker, its first AssumeRole and fork in the figures)",
+    )
     arguments = parser.parse_args()
     remedy_sizes = (arguments.remedy_sizes or arguments.sizes) if arguments.remedy else []
-    asyncio.run(main(arguments.sizes, remedy_sizes, not arguments.no_verify, arguments.batch))
+    asyncio.run(
+        main(
+            arguments.sizes,
+            remedy_sizes,
+            not arguments.no_verify,
+            arguments.batch,
+            arguments.warm,
+        )
+    )

@@ -103,6 +103,8 @@ class Measurement:
     forkserver_rss_mb: float = 0.0
     server_rss_mb: float = 0.0
     moto_rss_mb: float = 0.0
+    #: findings remediated before the measured ones (0: a worker's first runs are measured)
+    warm_up: int = 0
     still_open: int = 0
     noop_server_cpu: float = 0.0
     #: CPU seconds per process during the remedy phase
@@ -278,6 +280,7 @@ async def measure(
     sandbox: AwsSandbox | None = None,
     batch_size: int = 0,
     profile_of: str = "worker",
+    warm_up: int = 0,
 ) -> Measurement:
     """N findings through a fresh dev server and `remedy worker`, on `sandbox` when given (left
     running: its owner stops it) or on a moto of its own."""
@@ -307,6 +310,14 @@ async def measure(
         server_before = cpu_seconds(server.pid)
         result.noop_s = await baseline(client, result.noop_n)
         result.noop_server_cpu = cpu_seconds(server.pid) - server_before
+        if warm_up:  # a worker that has run before: its first AssumeRole, fork and imports done
+            print(f"  warm-up: {warm_up} findings first, not measured", file=sys.stderr)
+            extra = [cloud.open_security_group(22, "warm-up") for _ in range(warm_up)]
+            if batch_size > 0:
+                await remediate_batches(client, cloud, extra, group_id, verify, batch_size)
+            else:
+                await remediate(client, cloud, extra, group_id, verify)
+            result.warm_up = warm_up
         print(f"  remedy: {n} findings (launcher {launcher})", file=sys.stderr)
         # the fork server is up since the worker started (its warm-up is not this phase's):
         # its CPU and its reaped jobs' from here on are
@@ -381,6 +392,8 @@ def report(m: Measurement) -> None:
     what = "fix + verify + tag" if m.verify else "fix + tag"
     if m.batch_size:
         what += f", batches of {m.batch_size}"
+    if m.warm_up:
+        print(f"  (the worker warmed by {m.warm_up} findings first, not measured)")
     print(f"  remedy ({what}){' ' * (20 - len(what))}: {m.per_s:7.1f} remediations/s")
     print(f"  ratio remedy / no-op chain   : {m.per_s / m.noop_per_s:7.2f}")
     print(
@@ -409,9 +422,18 @@ async def main(
     verify: bool = True,
     batch_size: int = 0,
     profile_of: str = "worker",
+    warm_up: int = 0,
 ) -> None:
     report(
-        await measure(n, launcher, profile, verify, batch_size=batch_size, profile_of=profile_of)
+        await measure(
+            n,
+            launcher,
+            profile,
+            verify,
+            batch_size=batch_size,
+            profile_of=profile_of,
+            warm_up=warm_up,
+        )
     )
 
 
@@ -440,6 +462,13 @@ if __name__ == "__main__":
         metavar="SIZE",
         help="submit the findings as batches of SIZE (one workflow and one job process each)",
     )
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="remediate N findings first, not measured: a worker that has run before",
+    )
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -449,5 +478,6 @@ if __name__ == "__main__":
             not arguments.no_verify,
             arguments.batch,
             arguments.profile_of,
+            arguments.warm,
         )
     )

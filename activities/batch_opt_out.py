@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -68,6 +69,13 @@ def _arn_tags(client: Any, arns: list[str]) -> tuple[dict[str, dict[str, str]], 
                 tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
                 found[mapping["ResourceARN"]] = tags
     return found, calls
+
+
+#: the readers that take many resources a call, by the registry's Tagging.method
+MANY_READERS: dict[str, Callable[[Any, list[str]], tuple[dict[str, dict[str, str]], int]]] = {
+    "ec2": _ec2_tags,
+    "arn": _arn_tags,
+}
 
 
 def _refusal(exc: ClientError) -> str:
@@ -119,16 +127,15 @@ class BatchOptOut:
         with self.credentials.acting_as(request.account, request.run_id):
             for (service_name, method), ids in readers.items():
                 client = self.credentials.clients.get(service_name, region)
-                try:
-                    if method in ("ec2", "arn"):
-                        read = _ec2_tags if method == "ec2" else _arn_tags
-                        found, calls = read(client, ids)
-                        result.calls += calls
-                        tags.update({i: found.get(i) for i in ids})
+                if method in MANY_READERS:
+                    try:
+                        found, calls = MANY_READERS[method](client, ids)
+                    except ClientError as exc:
+                        why = f"its tags could not be read ({_refusal(exc)})"
+                        result.unread.update(dict.fromkeys(ids, why))
                         continue
-                except ClientError as exc:
-                    why = f"its tags could not be read ({_refusal(exc)})"
-                    result.unread.update({i: why for i in ids})
+                    result.calls += calls
+                    tags.update({i: found.get(i) for i in ids})
                     continue
                 for resource_id in ids:  # one read each (S3)
                     try:

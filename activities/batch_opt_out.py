@@ -27,9 +27,9 @@ from azure.core.exceptions import HttpResponseError
 from botocore.exceptions import ClientError
 from temporalio import activity
 
-from activities.credentials import CredentialStore, error_code, rejected_session
+from activities.credentials import CredentialStore
 from activities.opt_out import AWS_READERS, AZURE_READERS
-from activities.tagging import aws_problem, aws_retryable, azure_problem, azure_retryable
+from activities.tagging import aws_refusal, azure_problem, azure_retryable
 from activities.validate import opted_out
 from remedy import services
 from remedy.batch_types import OptOutManyInput, OptOutManyResult
@@ -78,13 +78,6 @@ MANY_READERS: dict[str, Callable[[Any, list[str]], tuple[dict[str, dict[str, str
 }
 
 
-def _refusal(exc: ClientError) -> str:
-    """Why a read was refused; re-raises a transient refusal or a rejected session."""
-    if aws_retryable(exc) or rejected_session(error_code(exc)):
-        raise exc
-    return aws_problem(exc)
-
-
 class BatchOptOut:
     def __init__(self, credentials: CredentialStore) -> None:
         self.credentials = credentials
@@ -92,12 +85,13 @@ class BatchOptOut:
     def check(self, request: OptOutManyInput) -> OptOutManyResult:
         result = OptOutManyResult()
         account = request.account
+        known = AWS_READERS if account.provider == "aws" else AZURE_READERS
+        # Azure names a resource within its resource group
+        reachable = account.provider != "azure" or bool(account.resource_group)
         readers: dict[tuple[str, str], list[str]] = {}  # (service, reader) -> resource ids
         for resource_id, resource_type in dict(request.resources).items():
             service = services.tagging_service(account.provider, resource_id, resource_type)
             method = service.tagging.method if service and service.tagging else ""
-            known = AWS_READERS if account.provider == "aws" else AZURE_READERS
-            reachable = account.provider != "azure" or bool(account.resource_group)
             if service is None or method not in known or not reachable:
                 result.unread[resource_id] = "its tags cannot be read live: the finding's were used"
                 continue
@@ -131,7 +125,7 @@ class BatchOptOut:
                     try:
                         found, calls = MANY_READERS[method](client, ids)
                     except ClientError as exc:
-                        why = f"its tags could not be read ({_refusal(exc)})"
+                        why = f"its tags could not be read ({aws_refusal(exc)})"
                         result.unread.update(dict.fromkeys(ids, why))
                         continue
                     result.calls += calls
@@ -142,7 +136,7 @@ class BatchOptOut:
                         result.calls += 1
                         tags[resource_id] = AWS_READERS[method](client, resource_id)
                     except ClientError as exc:
-                        why = f"its tags could not be read ({_refusal(exc)})"
+                        why = f"its tags could not be read ({aws_refusal(exc)})"
                         result.unread[resource_id] = why
         return tags
 

@@ -37,14 +37,12 @@ from activities.credentials import (
     RETRYABLE_CODES,
     CredentialStore,
     error_code,
-    rejected_session,
 )
 from activities.tagging import (
     AWS_TAGGERS,
     AZURE_TAGGERS,
     arn_failure,
-    aws_problem,
-    aws_retryable,
+    aws_refusal,
     azure_problem,
     azure_retryable,
     skipped,
@@ -119,14 +117,6 @@ class _Outcome:
 
     def result(self) -> TagManyResult:
         return TagManyResult(tagged=self.tagged, messages=self.messages, calls=self.calls)
-
-
-def _refused(exc: ClientError) -> str:
-    """The message of a refusal that skips tagging; re-raises a transient one (Temporal retries)
-    and a rejected session (`acting_as` drops it, the retry assumes the role again)."""
-    if aws_retryable(exc) or rejected_session(error_code(exc)):
-        raise exc
-    return aws_problem(exc)
 
 
 class BatchTagging:
@@ -229,7 +219,7 @@ def _one_by_one(
         try:
             problem = tagger(client, resource_id, outcome.tags)
         except ClientError as exc:
-            problem = _refused(exc)
+            problem = aws_refusal(exc)
         if problem is None:
             outcome.done(resource_id)
         else:
@@ -245,7 +235,7 @@ def _chunk_refused(
 ) -> None:
     """A grouped call refused as a whole: each resource again in a call of its own (the call is
     all or nothing, so one bad id refuses the others), unless the refusal holds for any resource."""
-    problem = _refused(exc)
+    problem = aws_refusal(exc)
     if len(chunk) == 1 or error_code(exc) in CALL_WIDE_CODES:
         for resource_id in chunk:
             outcome.failed(resource_id, problem)

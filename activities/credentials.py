@@ -322,10 +322,10 @@ class CredentialStore:
         return account.region or self._default_region
 
     def warm_clients(self) -> list[str]:
-        """Make the worker's STS client and the shared clients of the services it calls in a run's
-        name (tagging, the opt-out read) now, in the default region: botocore loads each service's model once per
-        worker (EC2's takes about 0.2 s), so the first run does not wait for it. A client that
-        cannot be made is skipped: the run that needs it will say why."""
+        """Make the worker's STS client and the shared clients of the services it calls in a
+        run's name (tagging, the opt-out read) now, in the default region: botocore loads each
+        service's model once per worker (EC2's takes about 0.2 s), so the first run does not wait
+        for it. A client that cannot be made is skipped: the run that needs it will say why."""
         made = []
         with contextlib.suppress(Exception):  # the worker's own, for AssumeRole
             self._sts_client(self._default_region)

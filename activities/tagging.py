@@ -23,7 +23,7 @@ from azure.mgmt.storage.models import StorageAccountUpdateParameters
 from botocore.exceptions import ClientError
 from temporalio import activity
 
-from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code
+from activities.credentials import RETRYABLE_CODES, CredentialStore, error_code, rejected_session
 from remedy import services
 from remedy.types import TagInput, TagResult
 
@@ -99,6 +99,15 @@ def aws_retryable(exc: ClientError) -> bool:
 def aws_problem(exc: ClientError) -> str:
     """An AWS refusal as a skipped tagging's message names it: "<code>: <message>"."""
     return f"{error_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}"
+
+
+def aws_refusal(exc: ClientError) -> str:
+    """The message of a refusal that skips a resource (its tagging, or its tags' read);
+    re-raises a transient one (Temporal retries) and a rejected session (`acting_as` drops it,
+    the retry assumes the role again)."""
+    if aws_retryable(exc) or rejected_session(error_code(exc)):
+        raise exc
+    return aws_problem(exc)
 
 
 def azure_retryable(exc: HttpResponseError) -> bool:

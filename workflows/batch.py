@@ -1,9 +1,10 @@
 """BatchRemediationWorkflow: many findings of one job, account and region, fixed together.
 
-validate each → assume role once → read the opt-out tags live → one job process for the batch → one verify process → tag in
-as few calls as the services allow → notify per finding (or once per batch). Deterministic code
-only; every I/O is an activity. Why one workflow per batch holding each finding's state (and not
-a workflow per finding, nor child workflows): docs/architecture.md, "Batches".
+validate each → assume role once → read the opt-out tags live → one job process for the batch →
+one verify process → tag in as few calls as the services allow → notify per finding (or once
+per batch). Deterministic code only; every I/O is an activity. Why one workflow per batch
+holding each finding's state (and not a workflow per finding, nor child workflows):
+docs/architecture.md, "Batches".
 """
 
 from __future__ import annotations

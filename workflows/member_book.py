@@ -84,7 +84,7 @@ class MemberBook:
             self._findings[status.run_id] = finding
             self._payloads[status.run_id] = finding.payload
             if finding.opted_out:  # its opt-out tag in the finding, or an excluded account
-                _leave_alone(status, "left alone: " + finding.opted_out.split(":")[0], now)
+                _leave_alone(status, "left alone: " + finding.opted_out.split(":")[0])
                 _close(status, RunState.SKIPPED, finding.opted_out, now)
                 continue
             job = _step(status, "job")
@@ -105,7 +105,7 @@ class MemberBook:
     def opted_out(self, finding: ValidatedFinding, reason: str, now: datetime) -> None:
         """Its live tags opt it out (read after the role was assumed): nothing more is done."""
         status = self._member(finding)
-        _leave_alone(status, "left alone: the resource opted out", now)
+        _leave_alone(status, "left alone: the resource opted out")
         _close(status, RunState.SKIPPED, reason, now)
 
     # -- steps --------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ def _end(step: StepStatus, state: StepState, message: str, now: datetime) -> Non
     step.state, step.ended_at, step.message = state, now, message
 
 
-def _leave_alone(status: RunStatus, why: str, now: datetime) -> None:
+def _leave_alone(status: RunStatus, why: str) -> None:
     """Every step not yet taken is skipped, saying why (a run left alone notifies no one)."""
     for step in status.steps:
         if step.state == StepState.PENDING:

@@ -557,8 +557,8 @@ def _refuse(session: Session, run_id: str, message: str) -> None:
 
 def _later(session: Session, run_ids: list[str], message: str) -> None:
     """The runs' start failed: they stay queued, retried after the backoff."""
+    start_queue.failed(session, run_ids, message)
     for run_id in run_ids:
-        start_queue.failed(session, run_id, message)
         session.execute(  # not started: its place under the action's limits is free
             update(Run).where(Run.id == run_id).values(started_at=None)
         )

@@ -12,7 +12,7 @@ Temporal that is away delays runs and loses none.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -100,14 +100,19 @@ def gather(session: Session, run_ids: Sequence[str], wait_s: float) -> None:
 
 
 def take_due(session: Session, limit: int = 100) -> list[RunToStart]:
-    """Lease the entries whose time has come; only one hub wins each (its attempt count moves)."""
+    """Lease the entries whose time has come; only one hub wins each (its attempt count moves).
+    A batch tried before is taken whole: its other due entries come along past `limit`, so a
+    retry starts it with all its members, not a part of it and the rest in another batch."""
     now = utcnow()
-    due = session.scalars(
-        select(QueuedStart)
-        .where(QueuedStart.next_try_at <= now)
-        .order_by(QueuedStart.queued_at)  # in the order they came: a held run keeps its place
-        .limit(limit)
-    ).all()
+    due = list(
+        session.scalars(
+            select(QueuedStart)
+            .where(QueuedStart.next_try_at <= now)
+            .order_by(QueuedStart.queued_at)  # in the order they came: a held run keeps its place
+            .limit(limit)
+        ).all()
+    )
+    due += _rest_of_tried_batches(session, due, now)
     taken = []
     for entry in due:
         won = session.execute(
@@ -121,6 +126,29 @@ def take_due(session: Session, limit: int = 100) -> list[RunToStart]:
             if item is not None:
                 taken.append(item)
     return taken
+
+
+def _rest_of_tried_batches(
+    session: Session, due: Sequence[QueuedStart], now: datetime
+) -> list[QueuedStart]:
+    """The due entries, not in `due`, of the batches that runs in `due` were tried in."""
+    tried = set(
+        session.scalars(
+            select(Run.batch_id).where(
+                Run.id.in_([e.run_id for e in due]), Run.batch_id.is_not(None)
+            )
+        ).all()
+    )
+    if not tried:
+        return []
+    have = {e.run_id for e in due}
+    rest = session.scalars(
+        select(QueuedStart)
+        .join(Run, Run.id == QueuedStart.run_id)
+        .where(Run.batch_id.in_(tried), QueuedStart.next_try_at <= now)
+        .order_by(QueuedStart.queued_at)
+    ).all()
+    return [e for e in rest if e.run_id not in have]
 
 
 def to_start(session: Session, run_id: str) -> RunToStart | None:
@@ -139,11 +167,15 @@ def done(session: Session, run_id: str) -> None:
     session.execute(delete(QueuedStart).where(QueuedStart.run_id == run_id))
 
 
-def failed(session: Session, run_id: str, error: str) -> None:
-    """A start that did not happen: try again after the backoff."""
-    entry = session.get(QueuedStart, run_id)
-    if entry is not None:
-        entry.next_try_at = utcnow() + backoff(entry.attempts)
+def failed(session: Session, run_ids: Sequence[str], error: str) -> None:
+    """Starts that did not happen: try again after the backoff. The runs of one start (a batch)
+    get one time, the latest of their backoffs, so they come due together and retry as one."""
+    entries = [e for e in (session.get(QueuedStart, r) for r in run_ids) if e is not None]
+    if not entries:
+        return
+    next_try_at = utcnow() + backoff(max(e.attempts for e in entries))
+    for entry in entries:
+        entry.next_try_at = next_try_at
         entry.last_error = error[:2000]
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from hub.models import QueuedStart, Run
+from hub import start_queue
+from hub.models import QueuedStart, Run, utcnow
 from remedy.batch_types import BatchStatus
 from remedy.config import TemporalSettings
 from sandbox.aws import AwsSandbox
@@ -187,6 +190,14 @@ def hanging_temporal(dev_server: DevServer) -> Iterator[tuple[OutageProxy, Tempo
         proxy.stop()
 
 
+def take_one_of_them(session: Session) -> list[str]:
+    """The runs a drain limited to one entry takes once all are due (then forgotten)."""
+    session.execute(update(QueuedStart).values(next_try_at=utcnow() - timedelta(seconds=1)))
+    taken = start_queue.take_due(session, limit=1)
+    session.rollback()
+    return [t.run_id for t in taken]
+
+
 async def test_a_batch_whose_start_fails_stays_queued_and_starts_later_in_the_same_batch(
     client: Client, dev_server: DevServer, aws_sandbox: AwsSandbox, tmp_path: Path, hub_worker: Any
 ) -> None:
@@ -214,6 +225,9 @@ async def test_a_batch_whose_start_fails_stays_queued_and_starts_later_in_the_sa
             assert batch_id
             assert sorted(open_on_22(aws_sandbox, groups)) == sorted(groups)  # nothing ran
             assert await h.hub.runs.drain() == 0  # none is due before its backoff
+            # they come due at one time, and a drain that takes one takes the batch whole
+            assert len({e.next_try_at for e in queue(h)}) == 1
+            assert sorted(h.hub.db.run(take_one_of_them)) == sorted(run_ids)
 
             proxy.up()
 

@@ -249,7 +249,7 @@ async def test_runs_claimed_one_by_one_within_the_wait_are_gathered_into_one_bat
 ) -> None:
     temporal = TemporalSettings(address=dev_server.address, ui_url=UI)
     async with linked_hub(
-        temporal, client, aws_sandbox, tmp_path, hub_worker, hub_batch_wait_s=3
+        temporal, client, aws_sandbox, tmp_path, hub_worker, hub_batch_wait_s=8
     ) as (h, group):
         rule = await close_22_action(h, group)
         groups = [aws_sandbox.open_security_group(22, "hub-wait") for _ in range(3)]
@@ -259,7 +259,7 @@ async def test_runs_claimed_one_by_one_within_the_wait_are_gathered_into_one_bat
         async def first_started() -> bool:
             return not queue(h)
 
-        await wait_until(first_started, timeout_s=2.5, what="the first run starting at once")
+        await wait_until(first_started, timeout_s=4, what="the first run starting at once")
         (second,) = await post(h, [aws_finding(groups[1], rule_id=rule)])
         (third,) = await post(h, [aws_finding(groups[2], rule_id=rule)])
 
@@ -267,7 +267,7 @@ async def test_runs_claimed_one_by_one_within_the_wait_are_gathered_into_one_bat
             rows = [await h.ok("GET", f"/runs/{r}") for r in (second, third)]
             return all(r["message"].startswith("gathered into a batch") for r in rows)
 
-        await wait_until(gathered, timeout_s=2, what="the next runs being held")
+        await wait_until(gathered, timeout_s=3, what="the next runs being held")
         held = {e.run_id: e.next_try_at for e in queue(h)}
         assert set(held) == {second, third}  # held in the durable queue, untried
 

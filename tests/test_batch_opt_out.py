@@ -2,8 +2,9 @@
 (activities/batch_opt_out.py), and a batch leaves alone what was tagged since the scan
 (workflows/batch.py).
 
-The activity runs against the moto sandbox with IAM enforced (acting as the remediation role);
-the workflow on the dev server with a real worker.
+The activity runs against the moto sandbox with IAM enforced (acting as the remediation role)
+and against the Azure Resource Manager emulator through the real azure-mgmt clients; the workflow
+on the dev server with a real worker.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import json
 import uuid
 from typing import Any
 
+from azure.mgmt.network.models import NetworkSecurityGroup
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.batch_opt_out import BatchOptOut
 from activities.credentials import CredentialStore
+from remedy.azure_env import AzureSettings
 from remedy.batch_starter import start_batches
 from remedy.batch_types import BatchStatus, OptOutManyInput, OptOutManyResult
-from remedy.types import RunState, StepState
+from remedy.types import AccountRef, RunState, StepState
 from sandbox.aws import AwsSandbox
+from sandbox.azure import AzureSandbox
 from tests.conftest import LogCapture
 from tests.findings import aws_finding
-from tests.test_batch_tagging import aws_account, new_groups, new_log_groups
+from tests.test_batch_tagging import aws_account, azure_env, new_groups, new_log_groups
 from tests.test_batches import batch_lines, spec_for
 from tests.test_faults import open_on_22
 
@@ -32,14 +36,23 @@ def tag_group(sandbox: AwsSandbox, group: str, key: str, value: str) -> None:
     sandbox.admin_client("ec2").create_tags(Resources=[group], Tags=[{"Key": key, "Value": value}])
 
 
+__all__ = ["azure_env"]  # the fixture, used below
+
+
 async def read(sandbox: AwsSandbox, resources: list[tuple[str, str | None]]) -> OptOutManyResult:
+    store = CredentialStore(endpoint_url=sandbox.endpoint)
+    return await read_with(store, aws_account(sandbox), resources)
+
+
+async def read_with(
+    store: CredentialStore, account: AccountRef, resources: list[tuple[str, str | None]]
+) -> OptOutManyResult:
     request = OptOutManyInput(
-        account=aws_account(sandbox),
+        account=account,
         resources=resources,
         skip_tag="remedy:skip",
         run_id=f"batch-{uuid.uuid4().hex[:8]}",
     )
-    store = CredentialStore(endpoint_url=sandbox.endpoint)
     result: OptOutManyResult = await ActivityEnvironment().run(
         BatchOptOut(store).read_opt_out_many, request
     )
@@ -99,6 +112,43 @@ async def test_a_read_the_role_may_not_make_leaves_the_findings_word_standing(
 
     assert list(result.opted_out) == [group]
     assert result.unread[missing].startswith("its tags could not be read (NoSuchBucket"), result
+
+
+async def test_azure_tags_are_read_one_resource_at_a_time_and_a_missing_one_is_unread(
+    azure_env: AzureSandbox,
+) -> None:
+    sandbox = azure_env
+    group = f"remedy-optout-{uuid.uuid4().hex[:6]}"
+    sandbox.create_resource_group(group)
+    network = sandbox.network_client()
+    skip, keep, plain = (f"nsg-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    for name, tags in (
+        (skip, {"Remedy:Skip": "change freeze", "owner": "net"}),
+        (keep, {"remedy:skip": "false"}),
+        (plain, {}),
+    ):
+        document = {"location": "westeurope", "tags": tags}
+        network.network_security_groups.begin_create_or_update(
+            group, name, NetworkSecurityGroup(document)
+        ).result()
+    store = CredentialStore(azure=AzureSettings.from_env(sandbox.worker_env()))
+    account = AccountRef(provider="azure", account_id=sandbox.subscription_id, resource_group=group)
+    nsgs = [(n, "azure:network-security-group") for n in (skip, keep, plain, "nsg-gone")]
+
+    result = await read_with(store, account, [*nsgs, ("vault1", "azure:key-vault")])
+
+    assert list(result.opted_out) == [skip], result
+    assert result.opted_out[skip].startswith("the resource is tagged Remedy:Skip=change freeze")
+    assert set(result.unread) == {"nsg-gone", "vault1"}, result.unread
+    assert result.unread["nsg-gone"].startswith("its tags could not be read (404 ResourceNotFound")
+    assert result.unread["vault1"] == "its tags cannot be read live: the finding's were used"
+    assert result.calls == 4  # one GET per network security group; none for the vault
+
+    # without a resource group Azure cannot name the resource: nothing is read, nothing guessed
+    no_group = AccountRef(provider="azure", account_id=sandbox.subscription_id)
+    unplaced = await read_with(store, no_group, nsgs[:1])
+    assert (unplaced.opted_out, unplaced.calls) == ({}, 0)
+    assert unplaced.unread == {skip: "its tags cannot be read live: the finding's were used"}
 
 
 async def test_a_resource_tagged_since_the_scan_is_left_alone_by_its_batch(

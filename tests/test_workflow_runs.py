@@ -178,8 +178,11 @@ async def test_hanging_job_times_out_and_its_whole_process_group_is_killed(
         spec("hang_job", aws_sandbox, timeout_s=6, retry=RetrySettings(max_attempts=1)),
         worker.group_id,
     )
-    await asyncio.sleep(1.5)
-    running = await get_status(client, run_id)  # the query answers during the run
+    for _ in range(100):  # the query answers during the run (its first steps may be slow)
+        running = await get_status(client, run_id)
+        if running.current_step == "job hang_job":
+            break
+        await asyncio.sleep(0.1)
     assert running.state == RunState.RUNNING and running.current_step == "job hang_job"
     assert running.steps[2].state == StepState.RUNNING
     for _ in range(40):  # the job step heartbeats, so a lost worker is noticed fast

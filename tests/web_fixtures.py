@@ -42,7 +42,11 @@ def chromium_or_skip() -> str:
 async def browser() -> AsyncIterator[Any]:
     """One headless Chromium for every browser test of the session."""
     executable = chromium_or_skip()
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
+
+    # a page's assertions wait up to 15 s, not Playwright's 5: on a loaded 2-core machine the API
+    # docs page alone (its bundle, then the hub's whole OpenAPI document) took longer than 5 s
+    expect.set_options(timeout=15_000)
 
     async with async_playwright() as playwright:
         # as root (CI containers) Chromium refuses to start with its sandbox
